@@ -1,0 +1,690 @@
+//! The concurrent shell around the decision core: atomics, the call paths, and the
+//! publication of transitions.
+//!
+//! # How a transition is published
+//! The state word (see `state_machine/word.rs`) holds the state, its generation and the
+//! half-open probe counts; `entered_at` holds when the state began, from which the
+//! open deadline is derived. A transition claims the word by setting its `busy` bit
+//! with a compare-and-swap (exactly one thread wins), writes `entered_at` and resets
+//! the window, then stores the new word. Readers of `entered_at` check the word again
+//! afterwards, as with a seqlock. Nobody ever waits on a busy word: calls that meet
+//! one are decided as its old state decides them if that state admits everything (the
+//! outcome will be stale), and refused otherwise.
+//!
+//! # Generations
+//! Every permit carries the generation it was issued in; an outcome whose generation
+//! is no longer current is discarded. The consecutive-failure counter is tagged with
+//! its generation too, so a transition resets it without writing to it.
+
+use crate::clock::ClockSource;
+use crate::config::Settings;
+use crate::event::{Event, EventKind, Observer, Reason};
+use crate::loom::{fence, AtomicU64, CachePadded, Ordering};
+use crate::metrics::Metrics;
+use crate::outcome::{Classify, DefaultClassifier};
+use crate::permit::{Permit, Ticket, TicketKind};
+use crate::state_machine::{
+    self, admission, admission_needs_clock, consecutive_trip, probe_report, window_trip, Admission,
+    ProbeReport, ProbeStep, State, Word, GEN_MASK,
+};
+use crate::windows::Windows;
+use crate::{Builder, Error, Outcome, Rejected};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Consecutive-failure counter: the generation in the high 34 bits (as in the state
+/// word), the count in the low 30.
+const CONSECUTIVE_SHIFT: u32 = 30;
+const CONSECUTIVE_MASK: u64 = (1 << CONSECUTIVE_SHIFT) - 1;
+
+/// The shared state of one breaker.
+pub(crate) struct Core {
+    /// Read by every call; written only on transitions and by half-open probes.
+    state: CachePadded<AtomicU64>,
+    entered_at: AtomicU64,
+    consecutive: CachePadded<AtomicU64>,
+    window: Option<Windows>,
+    pub(crate) settings: Settings,
+    clock: ClockSource,
+    observer: Option<Arc<dyn Observer>>,
+    name: Box<str>,
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("name", &self.name)
+            .field("state", &self.word())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    pub(crate) fn new(
+        name: String,
+        settings: Settings,
+        clock: ClockSource,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Self {
+        let window = settings
+            .window
+            .map(|kind| Windows::new(kind, settings.slow.is_some()));
+        let now = clock.now();
+        Core {
+            state: CachePadded(AtomicU64::new(Word::INITIAL.0)),
+            entered_at: AtomicU64::new(now),
+            consecutive: CachePadded(AtomicU64::new(0)),
+            window,
+            settings,
+            clock,
+            observer,
+            name: name.into_boxed_str(),
+        }
+    }
+
+    #[inline]
+    fn word(&self) -> Word {
+        Word(self.state.load(Ordering::Acquire))
+    }
+
+    #[inline]
+    fn emit(&self, kind: EventKind) {
+        if let Some(observer) = &self.observer {
+            observer.on_event(&Event {
+                name: &self.name,
+                kind,
+            });
+        }
+    }
+
+    #[inline]
+    fn measures_calls(&self) -> bool {
+        self.settings.slow.is_some()
+    }
+
+    /// When the state in `w` began, or `None` if it changed while we looked.
+    fn entered_at(&self, w: Word) -> Option<u64> {
+        let entered = self.entered_at.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        let again = Word(self.state.load(Ordering::Relaxed));
+        (!again.busy() && again.generation() == w.generation()).then_some(entered)
+    }
+
+    // ---- admission ------------------------------------------------------------------
+
+    #[inline]
+    pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
+        let w = self.word();
+        if w.is_closed_and_idle() {
+            return Ok(self.ticket(w, TicketKind::Counted));
+        }
+        self.acquire_slow(w)
+    }
+
+    #[inline]
+    fn ticket(&self, w: Word, kind: TicketKind) -> Ticket {
+        let started = if self.measures_calls() {
+            self.clock.now()
+        } else {
+            0
+        };
+        Ticket {
+            generation: w.generation(),
+            started,
+            kind,
+        }
+    }
+
+    #[inline(never)]
+    fn acquire_slow(&self, mut w: Word) -> Result<Ticket, Rejected> {
+        loop {
+            let (now, entered) = if !w.busy() && admission_needs_clock(w, &self.settings) {
+                match self.entered_at(w) {
+                    Some(entered) => (self.clock.now(), entered),
+                    None => {
+                        w = self.word();
+                        continue;
+                    }
+                }
+            } else {
+                (0, 0)
+            };
+            match admission(w, now, entered, &self.settings) {
+                Admission::Admit => {
+                    let kind = match w.state() {
+                        State::Disabled => TicketKind::Untracked,
+                        _ => TicketKind::Counted,
+                    };
+                    return Ok(self.ticket(w, kind));
+                }
+                Admission::Probe(next) => {
+                    match self.state.compare_exchange_weak(
+                        w.0,
+                        next.0,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return Ok(self.ticket(w, TicketKind::Probe)),
+                        Err(actual) => w = Word(actual),
+                    }
+                }
+                Admission::Reject(retry_after) => {
+                    let rejected = Rejected {
+                        state: w.state(),
+                        retry_after: retry_after.map(Duration::from_nanos),
+                    };
+                    self.emit(EventKind::Rejected {
+                        state: rejected.state,
+                        retry_after: rejected.retry_after,
+                    });
+                    return Err(rejected);
+                }
+                Admission::Transition(to, reason) => {
+                    self.transition(w, to, reason, Some(now));
+                    w = self.word();
+                }
+            }
+        }
+    }
+
+    /// Makes any transition that is due at the current time (open wait over, half-open
+    /// timed out), so that queries see the state a call would.
+    fn refresh(&self) -> Word {
+        loop {
+            let w = self.word();
+            if w.busy() || !admission_needs_clock(w, &self.settings) {
+                return w;
+            }
+            let Some(entered) = self.entered_at(w) else {
+                continue;
+            };
+            let now = self.clock.now();
+            match admission(w, now, entered, &self.settings) {
+                Admission::Transition(to, reason) => {
+                    self.transition(w, to, reason, Some(now));
+                }
+                _ => return w,
+            }
+        }
+    }
+
+    // ---- transitions ----------------------------------------------------------------
+
+    /// Moves from the state of `from` to `to`, if nobody has moved it since (same
+    /// generation, not busy). Returns whether this thread made the transition.
+    pub(crate) fn transition(
+        &self,
+        from: Word,
+        to: State,
+        reason: Reason,
+        now: Option<u64>,
+    ) -> bool {
+        let mut current = from;
+        loop {
+            if current.busy() || current.generation() != from.generation() {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                current.0,
+                current.with_busy().0,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = Word(actual),
+            }
+        }
+        // Seqlock writer: the busy mark is ordered before the writes below.
+        fence(Ordering::Release);
+        let now = now.unwrap_or_else(|| self.clock.now());
+        self.entered_at.store(now, Ordering::Relaxed);
+        if matches!(to, State::Closed | State::MetricsOnly) {
+            if let Some(window) = &self.window {
+                window.reset();
+            }
+        }
+        let next = current.transition(to);
+        self.state.store(next.0, Ordering::Release);
+        self.emit(EventKind::StateChange {
+            from: current.state(),
+            to,
+            reason,
+            generation: next.generation(),
+            wait: (to == State::Open)
+                .then(|| Duration::from_nanos(state_machine::open_wait(next, &self.settings))),
+        });
+        true
+    }
+
+    /// An operator's transition: waits out a transition being published, then moves
+    /// to `to` from whatever state the breaker is in. `from_same` says whether to
+    /// transition when already in `to`.
+    fn manual(&self, to: State, from_same: bool) {
+        loop {
+            let w = self.word();
+            if w.busy() {
+                std::hint::spin_loop();
+                #[cfg(not(loom))]
+                std::thread::yield_now();
+                #[cfg(loom)]
+                loom::thread::yield_now();
+                continue;
+            }
+            if w.state() == to && !from_same {
+                return;
+            }
+            if self.transition(w, to, Reason::Manual, None) {
+                return;
+            }
+        }
+    }
+
+    // ---- recording ------------------------------------------------------------------
+
+    /// Records the outcome of the call that `ticket` admitted.
+    #[inline]
+    pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
+        let needs_now =
+            self.measures_calls() || self.window.as_ref().is_some_and(Windows::needs_clock);
+        let now = (needs_now && ticket.kind != TicketKind::Untracked).then(|| self.clock.now());
+        let duration = now
+            .filter(|_| self.measures_calls())
+            .map(|now| now.saturating_sub(ticket.started));
+        let slow = match (self.settings.slow, duration) {
+            (Some(s), Some(d)) => d >= s.threshold && outcome != Outcome::Ignore,
+            _ => false,
+        };
+        let counted = match ticket.kind {
+            TicketKind::Counted => self.record_counted(ticket.generation, outcome, slow, now),
+            TicketKind::Probe => {
+                let report = match (outcome, slow) {
+                    (Outcome::Ignore, _) => ProbeReport::Release,
+                    (Outcome::Failure, _) => ProbeReport::Failure,
+                    (Outcome::Success, true) => ProbeReport::Slow,
+                    (Outcome::Success, false) => ProbeReport::Success,
+                };
+                self.report_probe(ticket.generation, report)
+            }
+            TicketKind::Untracked => false,
+        };
+        if self.observer.is_some() {
+            let duration = duration.map(Duration::from_nanos);
+            if slow {
+                if let Some(duration) = duration {
+                    self.emit(EventKind::Slow { duration, outcome });
+                }
+            }
+            self.emit(match outcome {
+                Outcome::Success => EventKind::Success { duration, counted },
+                Outcome::Failure => EventKind::Failure { duration, counted },
+                Outcome::Ignore => EventKind::Ignored,
+            });
+        }
+    }
+
+    /// A permit was dropped without an outcome.
+    pub(crate) fn abandon(&self, ticket: Ticket) {
+        if ticket.kind == TicketKind::Probe {
+            self.report_probe(ticket.generation, ProbeReport::Release);
+        }
+        self.emit(EventKind::Abandoned);
+    }
+
+    /// Counts an outcome of a closed (or metrics-only) call. Returns whether it was
+    /// counted (false if stale).
+    #[inline]
+    fn record_counted(
+        &self,
+        generation: u64,
+        outcome: Outcome,
+        slow: bool,
+        now: Option<u64>,
+    ) -> bool {
+        let failure = match outcome {
+            Outcome::Ignore => return true,
+            Outcome::Failure => true,
+            Outcome::Success => false,
+        };
+        if self.settings.consecutive_failures.is_some() {
+            if failure {
+                if !self.count_consecutive_failure(generation) {
+                    return false;
+                }
+            } else {
+                self.clear_consecutive(generation);
+            }
+        }
+        if let Some(window) = &self.window {
+            let w = self.word();
+            if w.busy() || w.generation() != generation {
+                return false;
+            }
+            let at = now.unwrap_or(0); // only time windows read it, and they always get it
+            if let Some(counts) = window.record(at, failure, slow, self.settings.minimum_calls) {
+                if let Some(reason) = window_trip(counts, &self.settings) {
+                    self.trip(generation, reason, now);
+                }
+            }
+            return true;
+        }
+        !failure || self.observer.is_none() || self.is_current(generation)
+    }
+
+    fn is_current(&self, generation: u64) -> bool {
+        let w = self.word();
+        !w.busy() && w.generation() == generation
+    }
+
+    /// A success: clears the consecutive-failure count, writing only if it is not
+    /// already zero. One attempt is enough: if a failure changes the counter first,
+    /// this success is ordered before it.
+    #[inline]
+    fn clear_consecutive(&self, generation: u64) {
+        let c = self.consecutive.load(Ordering::Relaxed);
+        if c & CONSECUTIVE_MASK != 0 && c >> CONSECUTIVE_SHIFT == generation {
+            let _ = self.consecutive.compare_exchange(
+                c,
+                generation << CONSECUTIVE_SHIFT,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// A failure: counts it in the consecutive-failure counter of its generation and
+    /// trips if that reaches the threshold. Returns false if the generation is stale.
+    fn count_consecutive_failure(&self, generation: u64) -> bool {
+        let mut c = self.consecutive.load(Ordering::Relaxed);
+        let count = loop {
+            let count = if c >> CONSECUTIVE_SHIFT == generation {
+                c & CONSECUTIVE_MASK
+            } else if self.is_current(generation) {
+                0 // first failure of this generation: the old tag means zero
+            } else {
+                return false;
+            };
+            let next = (count + 1).min(CONSECUTIVE_MASK);
+            match self.consecutive.compare_exchange_weak(
+                c,
+                (generation << CONSECUTIVE_SHIFT) | next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break next,
+                Err(actual) => c = actual,
+            }
+        };
+        if let Some(reason) = consecutive_trip(count as u32, &self.settings) {
+            self.trip(generation, reason, None);
+        }
+        true
+    }
+
+    /// Opens a closed breaker of `generation` (metrics-only breakers never trip).
+    fn trip(&self, generation: u64, reason: Reason, now: Option<u64>) {
+        let w = self.word();
+        if w.state() == State::Closed && w.generation() == generation {
+            self.transition(w, State::Open, reason, now);
+        }
+    }
+
+    /// Applies a half-open probe's report. Returns false if it was stale.
+    fn report_probe(&self, generation: u64, report: ProbeReport) -> bool {
+        let mut w = self.word();
+        loop {
+            match probe_report(w, generation, report, &self.settings) {
+                ProbeStep::Stale => return false,
+                ProbeStep::Update(next) => match self.state.compare_exchange_weak(
+                    w.0,
+                    next.0,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => w = Word(actual),
+                },
+                ProbeStep::Transition(to, reason) => {
+                    self.transition(w, to, reason, None);
+                    return true;
+                }
+            }
+        }
+    }
+
+    // ---- queries --------------------------------------------------------------------
+
+    fn metrics(&self) -> Metrics {
+        let w = self.refresh();
+        let now = self.clock.now();
+        let entered = self.entered_at(w);
+        let counts = self
+            .window
+            .as_ref()
+            .map(|window| window.counts(now))
+            .unwrap_or_default();
+        let c = self.consecutive.load(Ordering::Relaxed);
+        let consecutive_failures = if c >> CONSECUTIVE_SHIFT == w.generation() {
+            (c & CONSECUTIVE_MASK) as u32
+        } else {
+            0
+        };
+        let retry_after = match (w.state(), entered) {
+            (State::Open, Some(entered)) => Some(Duration::from_nanos(
+                state_machine::open_deadline(w, entered, &self.settings).saturating_sub(now),
+            )),
+            _ => None,
+        };
+        let (window_rates, counted) = if self.window.is_some() {
+            (
+                (
+                    counts.failure_rate(&self.settings),
+                    counts.slow_rate(&self.settings),
+                ),
+                true,
+            )
+        } else {
+            ((None, None), false)
+        };
+        Metrics {
+            name: self.name.to_string(),
+            state: w.state(),
+            generation: w.generation(),
+            consecutive_failures,
+            window: counted,
+            calls: counts.calls,
+            successes: counts.calls - counts.failures,
+            failures: counts.failures,
+            slow_calls: counts.slow,
+            failure_rate: window_rates.0,
+            slow_call_rate: window_rates.1,
+            half_open_probes: w.taken(),
+            half_open_successes: w.successes(),
+            retry_after,
+            time_in_state: entered.map_or(Duration::ZERO, |e| {
+                Duration::from_nanos(now.saturating_sub(e))
+            }),
+        }
+    }
+}
+
+/// A circuit breaker. Cheap to clone: clones share one breaker.
+///
+/// See the [crate documentation](crate) for the semantics of every state and policy.
+pub struct CircuitBreaker<C = DefaultClassifier> {
+    core: Arc<Core>,
+    classifier: C,
+}
+
+impl<C: Clone> Clone for CircuitBreaker<C> {
+    fn clone(&self) -> Self {
+        CircuitBreaker {
+            core: self.core.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for CircuitBreaker<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.core.name)
+            .field("state", &self.core.word().state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitBreaker {
+    /// Starts configuring a breaker.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+impl<C> CircuitBreaker<C> {
+    pub(crate) fn from_parts(core: Arc<Core>, classifier: C) -> Self {
+        CircuitBreaker { core, classifier }
+    }
+
+    /// Runs `op` if the breaker admits it, and records its outcome with the breaker's
+    /// classifier.
+    ///
+    /// If `op` panics, the permit is dropped unrecorded: nothing is counted and a
+    /// half-open probe slot is given back.
+    #[inline]
+    pub fn call<T, E, F>(&self, op: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: Classify<T, E>,
+    {
+        let permit = self.try_acquire()?;
+        let result = op();
+        permit.record(self.classifier.classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Like [`call`](Self::call), with a classifier for this call only.
+    ///
+    /// ```
+    /// use failgate::{CircuitBreaker, Outcome};
+    ///
+    /// let breaker = CircuitBreaker::builder().consecutive_failures(1).build().unwrap();
+    /// // A "not found" is the caller's problem, not the dependency's.
+    /// let r = breaker.call_with(
+    ///     |r: &Result<(), &str>| if r == &Err("not found") { Outcome::Ignore } else { Outcome::Failure },
+    ///     || Err("not found"),
+    /// );
+    /// assert!(r.is_err());
+    /// assert_eq!(breaker.state(), failgate::State::Closed);
+    /// ```
+    #[inline]
+    pub fn call_with<T, E, K, F>(&self, classify: K, op: F) -> Result<T, Error<E>>
+    where
+        K: FnOnce(&Result<T, E>) -> Outcome,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let permit = self.try_acquire()?;
+        let result = op();
+        permit.record(classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Runs the future made by `op` if the breaker admits it, and records its outcome.
+    ///
+    /// Works on any executor: it needs no runtime and allocates nothing. If the
+    /// returned future is dropped before it completes, the call is abandoned: nothing
+    /// is counted and a half-open probe slot is given back.
+    pub async fn call_async<T, E, F, Fut>(&self, op: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Classify<T, E>,
+    {
+        let permit = self.try_acquire()?;
+        let result = op().await;
+        permit.record(self.classifier.classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Like [`call_async`](Self::call_async), with a classifier for this call only.
+    pub async fn call_async_with<T, E, K, F, Fut>(&self, classify: K, op: F) -> Result<T, Error<E>>
+    where
+        K: FnOnce(&Result<T, E>) -> Outcome,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let permit = self.try_acquire()?;
+        let result = op().await;
+        permit.record(classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Asks for a permit, for callers that run the operation and record its outcome
+    /// themselves. Dropping the permit unrecorded abandons the call.
+    ///
+    /// ```
+    /// use failgate::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder().build().unwrap();
+    /// match breaker.try_acquire() {
+    ///     Ok(permit) => permit.success(),
+    ///     Err(rejected) => println!("refused: {rejected}"),
+    /// }
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        self.core
+            .acquire()
+            .map(|ticket| Permit::new(&self.core, ticket))
+    }
+
+    /// The current state, after any transition that is due.
+    pub fn state(&self) -> State {
+        self.core.refresh().state()
+    }
+
+    /// A snapshot of the breaker's state and counts.
+    pub fn metrics(&self) -> Metrics {
+        self.core.metrics()
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The breaker's default classifier.
+    pub fn classifier(&self) -> &C {
+        &self.classifier
+    }
+
+    /// Refuses every call (with no `retry_after`) until [`reset`](Self::reset).
+    pub fn force_open(&self) {
+        self.core.manual(State::ForcedOpen, false);
+    }
+
+    /// Admits every call and counts nothing, until [`reset`](Self::reset).
+    pub fn disable(&self) {
+        self.core.manual(State::Disabled, false);
+    }
+
+    /// Admits every call and counts outcomes (so metrics and rates stay live), but never
+    /// trips, until [`reset`](Self::reset).
+    pub fn metrics_only(&self) {
+        self.core.manual(State::MetricsOnly, false);
+    }
+
+    /// Returns to closed with empty counters and the backoff back at its first step.
+    /// Always starts a new generation: outcomes of calls admitted before are discarded.
+    pub fn reset(&self) {
+        self.core.manual(State::Closed, true);
+    }
+}
+
+#[allow(dead_code)]
+const _: () = assert!(
+    GEN_MASK == (1 << 34) - 1,
+    "the consecutive counter's tag must hold a generation"
+);

@@ -1,0 +1,502 @@
+//! Building a breaker: every value is checked in [`Builder::build`], and a bad one is a
+//! [`ConfigError`] that names the field and the value. Nothing here panics.
+
+use crate::breaker::{CircuitBreaker, Core};
+use crate::clock::{duration_to_nanos, ClockSource, SystemClock};
+use crate::event::Observer;
+use crate::outcome::DefaultClassifier;
+use crate::state_machine::MAX_HALF_OPEN_PERMITS;
+use crate::{Backoff, Clock};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The largest count window: 2^20 outcomes.
+pub const MAX_COUNT_WINDOW: u32 = 1 << 20;
+/// The most buckets a time window may have.
+pub const MAX_TIME_BUCKETS: u32 = 1024;
+/// The largest consecutive-failure threshold.
+pub const MAX_CONSECUTIVE_FAILURES: u32 = (1 << 30) - 1;
+/// The longest duration any setting accepts (about 146 years).
+pub const MAX_DURATION: Duration = Duration::from_nanos(1 << 62);
+const MIN_BUCKET: Duration = Duration::from_millis(1);
+const DEFAULT_CONSECUTIVE: u32 = 5;
+const DEFAULT_WINDOW: u32 = 100;
+const DEFAULT_MINIMUM_CALLS: u64 = 10;
+const DEFAULT_BUCKETS: u32 = 10;
+const DEFAULT_OPEN_FOR: Duration = Duration::from_secs(60);
+
+/// The window over which failure and slow-call rates are measured.
+///
+/// ```
+/// use failgate::Window;
+/// use std::time::Duration;
+///
+/// let last_100_calls = Window::count(100);
+/// let last_minute = Window::time(Duration::from_secs(60)).buckets(12); // 5 s buckets
+/// # let _ = (last_100_calls, last_minute);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub(crate) kind: WindowKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WindowKind {
+    Count(u32),
+    Time { span: Duration, buckets: u32 },
+}
+
+impl Window {
+    /// A true ring of the last `n` recorded outcomes (at most [`MAX_COUNT_WINDOW`]).
+    pub fn count(n: u32) -> Self {
+        Window {
+            kind: WindowKind::Count(n),
+        }
+    }
+
+    /// The outcomes of the last `span`, kept in 10 buckets by default: each bucket
+    /// drops out whole once it is older than `span`.
+    pub fn time(span: Duration) -> Self {
+        Window {
+            kind: WindowKind::Time {
+                span,
+                buckets: DEFAULT_BUCKETS,
+            },
+        }
+    }
+
+    /// Sets the number of buckets of a time window (1 to [`MAX_TIME_BUCKETS`]; each at
+    /// least 1 ms long). More buckets slide more smoothly and cost more to sum.
+    /// A count window ignores this.
+    pub fn buckets(self, buckets: u32) -> Self {
+        match self.kind {
+            WindowKind::Time { span, .. } => Window {
+                kind: WindowKind::Time { span, buckets },
+            },
+            WindowKind::Count(_) => self,
+        }
+    }
+}
+
+/// A configuration value that `build()` refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    field: &'static str,
+    value: String,
+    problem: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(
+        field: &'static str,
+        value: impl fmt::Debug,
+        problem: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            field,
+            value: format!("{value:?}"),
+            problem: problem.into(),
+        }
+    }
+
+    /// The builder field that was wrong, e.g. `"failure_rate"`.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The value it was given, as written by `Debug`.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// What the value should have been.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {} {}", self.field, self.value, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Checked settings, in the units the core works in.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) consecutive_failures: Option<u32>,
+    pub(crate) failure_rate: Option<f64>,
+    pub(crate) slow: Option<SlowCalls>,
+    pub(crate) window: Option<WindowKind>,
+    pub(crate) minimum_calls: u64,
+    pub(crate) backoff: Backoff,
+    pub(crate) half_open_permits: u32,
+    pub(crate) half_open_timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlowCalls {
+    pub(crate) threshold: u64,
+    pub(crate) rate: f64,
+}
+
+/// Configures a [`CircuitBreaker`]. Start with [`CircuitBreaker::builder`].
+///
+/// With no trip condition set, the breaker trips on 5 consecutive failures. It stays
+/// open 60 s, then admits 1 probe. A rate condition without a window uses
+/// `Window::count(100)`, judged once it holds 10 outcomes (or the whole count window,
+/// if that is smaller).
+pub struct Builder<C = DefaultClassifier> {
+    name: String,
+    consecutive_failures: Option<u32>,
+    failure_rate: Option<f64>,
+    slow: Option<(Duration, f64)>,
+    window: Option<Window>,
+    minimum_calls: Option<u64>,
+    backoff: Backoff,
+    half_open_permits: u32,
+    half_open_timeout: Option<Duration>,
+    clock: Option<ClockSource>,
+    observer: Option<Arc<dyn Observer>>,
+    classifier: C,
+}
+
+impl<C: fmt::Debug> fmt::Debug for Builder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &self.name)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("failure_rate", &self.failure_rate)
+            .field("slow", &self.slow)
+            .field("window", &self.window)
+            .field("minimum_calls", &self.minimum_calls)
+            .field("backoff", &self.backoff)
+            .field("half_open_permits", &self.half_open_permits)
+            .field("half_open_timeout", &self.half_open_timeout)
+            .field("clock", &self.clock)
+            .field("observer", &self.observer.as_ref().map(|_| "..."))
+            .field("classifier", &self.classifier)
+            .finish()
+    }
+}
+
+impl<C: Clone> Clone for Builder<C> {
+    fn clone(&self) -> Self {
+        Builder {
+            name: self.name.clone(),
+            consecutive_failures: self.consecutive_failures,
+            failure_rate: self.failure_rate,
+            slow: self.slow,
+            window: self.window,
+            minimum_calls: self.minimum_calls,
+            backoff: self.backoff,
+            half_open_permits: self.half_open_permits,
+            half_open_timeout: self.half_open_timeout,
+            clock: self.clock.clone(),
+            observer: self.observer.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+impl Default for Builder<DefaultClassifier> {
+    fn default() -> Self {
+        Builder {
+            name: "default".to_owned(),
+            consecutive_failures: None,
+            failure_rate: None,
+            slow: None,
+            window: None,
+            minimum_calls: None,
+            backoff: Backoff::constant(DEFAULT_OPEN_FOR),
+            half_open_permits: 1,
+            half_open_timeout: None,
+            clock: None,
+            observer: None,
+            classifier: DefaultClassifier,
+        }
+    }
+}
+
+impl<C> Builder<C> {
+    /// The breaker's name, carried by its events and metrics. Defaults to `"default"`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Trips on the `n`-th failure in a row. A success resets the count; an ignored
+    /// outcome leaves it alone.
+    pub fn consecutive_failures(mut self, n: u32) -> Self {
+        self.consecutive_failures = Some(n);
+        self
+    }
+
+    /// Trips when failures / (successes + failures) over the window reaches `rate`,
+    /// in (0, 1], once the window holds `minimum_calls` outcomes.
+    pub fn failure_rate(mut self, rate: f64) -> Self {
+        self.failure_rate = Some(rate);
+        self
+    }
+
+    /// Calls that take at least `threshold` (on the breaker's clock) are slow, whatever
+    /// their outcome; trips when slow / calls over the window reaches `rate`. A slow
+    /// half-open probe reopens the breaker.
+    pub fn slow_calls(mut self, threshold: Duration, rate: f64) -> Self {
+        self.slow = Some((threshold, rate));
+        self
+    }
+
+    /// The window for the failure and slow-call rates. Defaults to `Window::count(100)`.
+    pub fn window(mut self, window: Window) -> Self {
+        self.window = Some(window);
+        self
+    }
+
+    /// Rates are judged once the window holds at least `n` outcomes (successes and
+    /// failures; ignored calls do not count).
+    pub fn minimum_calls(mut self, n: u64) -> Self {
+        self.minimum_calls = Some(n);
+        self
+    }
+
+    /// Stays open for `wait` after each opening. Same as
+    /// `backoff(Backoff::constant(wait))`.
+    pub fn open_for(mut self, wait: Duration) -> Self {
+        self.backoff = Backoff::constant(wait);
+        self
+    }
+
+    /// How long to stay open after each opening, by reopening count.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How many probes half-open admits at once (at most 1023), and how many must
+    /// succeed to close. Defaults to 1.
+    pub fn half_open_permits(mut self, n: u32) -> Self {
+        self.half_open_permits = n;
+        self
+    }
+
+    /// Reopens a half-open breaker whose probes have not all reported after `timeout`
+    /// (checked lazily at the next call or query). Off by default: a probe that is
+    /// still running holds its slot; a dropped one gives it back at once.
+    pub fn half_open_timeout(mut self, timeout: Duration) -> Self {
+        self.half_open_timeout = Some(timeout);
+        self
+    }
+
+    /// The clock the breaker reads. Defaults to [`SystemClock`]; use
+    /// [`ManualClock`](crate::ManualClock) in tests.
+    pub fn clock<K: Clock>(mut self, clock: K) -> Self {
+        self.clock = Some(ClockSource::from_clock(clock));
+        self
+    }
+
+    /// Receives every event of the breaker. Replaces any observer set before.
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Same as [`observer`](Self::observer), for an observer that is already shared.
+    pub fn shared_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The breaker's default classifier, used by `call`, `call_async` and the tower
+    /// layer. See [`Classify`](crate::Classify).
+    pub fn classifier<C2>(self, classifier: C2) -> Builder<C2> {
+        Builder {
+            name: self.name,
+            consecutive_failures: self.consecutive_failures,
+            failure_rate: self.failure_rate,
+            slow: self.slow,
+            window: self.window,
+            minimum_calls: self.minimum_calls,
+            backoff: self.backoff,
+            half_open_permits: self.half_open_permits,
+            half_open_timeout: self.half_open_timeout,
+            clock: self.clock,
+            observer: self.observer,
+            classifier,
+        }
+    }
+
+    /// Checks every value and builds the breaker.
+    pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
+        if self.name.is_empty() {
+            return Err(ConfigError::new("name", &self.name, "must not be empty"));
+        }
+        let settings = self.settings()?;
+        let clock = self
+            .clock
+            .unwrap_or_else(|| ClockSource::System(SystemClock::new()));
+        let core = Core::new(self.name, settings, clock, self.observer);
+        Ok(CircuitBreaker::from_parts(Arc::new(core), self.classifier))
+    }
+
+    pub(crate) fn settings(&self) -> Result<Settings, ConfigError> {
+        if let Some(n) = self.consecutive_failures {
+            check_range("consecutive_failures", n, 1, MAX_CONSECUTIVE_FAILURES)?;
+        }
+        if let Some(rate) = self.failure_rate {
+            check_rate("failure_rate", rate)?;
+        }
+        let slow = match self.slow {
+            Some((threshold, rate)) => {
+                check_duration("slow_calls.threshold", threshold)?;
+                check_rate("slow_calls.rate", rate)?;
+                Some(SlowCalls {
+                    threshold: duration_to_nanos(threshold),
+                    rate,
+                })
+            }
+            None => None,
+        };
+        let wants_window = self.failure_rate.is_some() || slow.is_some() || self.window.is_some();
+        let window = if wants_window {
+            let w = self.window.unwrap_or(Window::count(DEFAULT_WINDOW));
+            check_window(w)?;
+            Some(w.kind)
+        } else {
+            None
+        };
+        let minimum_calls = match (self.minimum_calls, window) {
+            (Some(n), Some(WindowKind::Count(size))) => {
+                check_range("minimum_calls", n, 1, u64::from(size)).map_err(|e| {
+                    ConfigError::new(
+                        e.field,
+                        n,
+                        format!("{} (the count window holds {size})", e.problem),
+                    )
+                })?;
+                n
+            }
+            (Some(n), _) => check_range("minimum_calls", n, 1, u64::MAX).map(|_| n)?,
+            (None, Some(WindowKind::Count(size))) => DEFAULT_MINIMUM_CALLS.min(u64::from(size)),
+            (None, _) => DEFAULT_MINIMUM_CALLS,
+        };
+        check_backoff(&self.backoff)?;
+        check_range(
+            "half_open_permits",
+            self.half_open_permits,
+            1,
+            MAX_HALF_OPEN_PERMITS,
+        )?;
+        let half_open_timeout = match self.half_open_timeout {
+            Some(t) => {
+                check_duration("half_open_timeout", t)?;
+                Some(duration_to_nanos(t))
+            }
+            None => None,
+        };
+        let consecutive_failures = match self.consecutive_failures {
+            None if window.is_none() => Some(DEFAULT_CONSECUTIVE),
+            other => other,
+        };
+        Ok(Settings {
+            consecutive_failures,
+            failure_rate: self.failure_rate,
+            slow,
+            window,
+            minimum_calls,
+            backoff: self.backoff,
+            half_open_permits: self.half_open_permits,
+            half_open_timeout,
+        })
+    }
+}
+
+fn check_range<T: PartialOrd + fmt::Debug + fmt::Display + Copy>(
+    field: &'static str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), ConfigError> {
+    if value < min {
+        Err(ConfigError::new(
+            field,
+            value,
+            format!("must be at least {min}"),
+        ))
+    } else if value > max {
+        Err(ConfigError::new(
+            field,
+            value,
+            format!("must be at most {max}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_rate(field: &'static str, rate: f64) -> Result<(), ConfigError> {
+    if rate.is_finite() && rate > 0.0 && rate <= 1.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::new(field, rate, "is not in (0, 1]"))
+    }
+}
+
+fn check_duration(field: &'static str, d: Duration) -> Result<(), ConfigError> {
+    if d.is_zero() {
+        Err(ConfigError::new(field, d, "must be longer than zero"))
+    } else if d > MAX_DURATION {
+        Err(ConfigError::new(
+            field,
+            d,
+            format!("must be at most {MAX_DURATION:?}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_window(w: Window) -> Result<(), ConfigError> {
+    match w.kind {
+        WindowKind::Count(n) => check_range("window.count", n, 1, MAX_COUNT_WINDOW),
+        WindowKind::Time { span, buckets } => {
+            check_duration("window.time", span)?;
+            check_range("window.buckets", buckets, 1, MAX_TIME_BUCKETS)?;
+            if span / buckets < MIN_BUCKET {
+                return Err(ConfigError::new(
+                    "window.buckets",
+                    buckets,
+                    format!("makes buckets shorter than {MIN_BUCKET:?} for a {span:?} window"),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_backoff(b: &Backoff) -> Result<(), ConfigError> {
+    if b.exponential {
+        check_duration("backoff.base", b.base)?;
+        check_duration("backoff.max", b.max)?;
+        if b.max < b.base {
+            return Err(ConfigError::new(
+                "backoff.max",
+                b.max,
+                format!("is below the base wait {:?}", b.base),
+            ));
+        }
+    } else {
+        check_duration("open_for", b.base)?;
+    }
+    if !(b.jitter.is_finite() && (0.0..1.0).contains(&b.jitter)) {
+        return Err(ConfigError::new(
+            "backoff.jitter",
+            b.jitter,
+            "is not in [0, 1)",
+        ));
+    }
+    Ok(())
+}

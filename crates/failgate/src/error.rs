@@ -1,0 +1,106 @@
+//! Rejections and the error type of a guarded call.
+
+use crate::State;
+use std::fmt;
+use std::time::Duration;
+
+/// A call the breaker refused without running it.
+///
+/// Like governor's `NotUntil`, a rejection is information: the state that refused the
+/// call and, where it is known, how long until the breaker will try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    pub(crate) state: State,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl Rejected {
+    /// The state that refused the call: [`State::Open`], [`State::HalfOpen`] (all probe
+    /// slots taken) or [`State::ForcedOpen`].
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// How long until the breaker lets probes through again.
+    ///
+    /// `Some` while open: the time left of the wait (zero if the wait is over and the
+    /// probe slots are being handed out). `None` when nobody knows: a forced-open breaker
+    /// waits for an operator, and a half-open one for its probes to report.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.state {
+            State::HalfOpen => f.write_str("circuit half-open: all probe slots are taken")?,
+            State::ForcedOpen => f.write_str("circuit forced open")?,
+            _ => f.write_str("circuit open")?,
+        }
+        match self.retry_after {
+            Some(d) => write!(f, ", retry after {:.3}s", d.as_secs_f64()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// The error of a call made through a breaker: refused, or the call's own error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error<E> {
+    /// The breaker refused the call; the operation did not run.
+    Rejected(Rejected),
+    /// The operation ran and returned this error.
+    Inner(E),
+}
+
+impl<E> Error<E> {
+    /// The rejection, if the call was refused.
+    pub fn rejected(&self) -> Option<&Rejected> {
+        match self {
+            Error::Rejected(r) => Some(r),
+            Error::Inner(_) => None,
+        }
+    }
+
+    /// The operation's own error, if it ran.
+    pub fn into_inner(self) -> Option<E> {
+        match self {
+            Error::Rejected(_) => None,
+            Error::Inner(e) => Some(e),
+        }
+    }
+
+    /// True if the breaker refused the call.
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, Error::Rejected(_))
+    }
+}
+
+impl<E> From<Rejected> for Error<E> {
+    fn from(r: Rejected) -> Self {
+        Error::Rejected(r)
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Rejected(r) => r.fmt(f),
+            Error::Inner(e) => e.fmt(f),
+        }
+    }
+}
+
+/// `Error` is transparent: it displays the rejection or the inner error, and its
+/// `source()` is the inner error's own source, so error chains do not repeat a message.
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Rejected(_) => None,
+            Error::Inner(e) => e.source(),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The observer hook: what happened inside a breaker, as it happened.
+//!
+//! An [`Observer`] is called synchronously, on the caller's thread, for every event.
+//! When no observer is set, emitting an event costs one predictable branch. The
+//! tracing and metrics integrations are observers; so is any closure
+//! `Fn(&Event<'_>) + Send + Sync`.
+//!
+//! ```
+//! use failgate::{CircuitBreaker, EventKind, ManualClock, State};
+//! use std::sync::{Arc, Mutex};
+//!
+//! let changes = Arc::new(Mutex::new(Vec::new()));
+//! let seen = changes.clone();
+//! let breaker = CircuitBreaker::builder()
+//!     .consecutive_failures(1)
+//!     .clock(ManualClock::new())
+//!     .observer(move |e: &failgate::Event<'_>| {
+//!         if let EventKind::StateChange { from, to, .. } = e.kind {
+//!             seen.lock().unwrap().push((from, to));
+//!         }
+//!     })
+//!     .build()
+//!     .unwrap();
+//! let _ = breaker.call(|| Err::<(), _>("boom"));
+//! assert_eq!(*changes.lock().unwrap(), vec![(State::Closed, State::Open)]);
+//! ```
+
+use crate::{Outcome, State};
+use std::fmt;
+use std::time::Duration;
+
+/// Receives a breaker's events. Keep it fast: it runs on the calling thread.
+pub trait Observer: Send + Sync + 'static {
+    /// Called once for each event.
+    fn on_event(&self, event: &Event<'_>);
+}
+
+impl<F> Observer for F
+where
+    F: Fn(&Event<'_>) + Send + Sync + 'static,
+{
+    fn on_event(&self, event: &Event<'_>) {
+        self(event)
+    }
+}
+
+/// One thing that happened in a breaker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event<'a> {
+    /// The breaker's name.
+    pub name: &'a str,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The breaker changed state. Exactly one event is emitted per transition, by the
+    /// thread that made it.
+    StateChange {
+        /// The state it left.
+        from: State,
+        /// The state it entered.
+        to: State,
+        /// Why.
+        reason: Reason,
+        /// The generation the breaker entered (it counts transitions).
+        generation: u64,
+        /// How long it will stay open before probing, when `to` is [`State::Open`].
+        wait: Option<Duration>,
+    },
+    /// A call was refused.
+    Rejected {
+        /// The state that refused it.
+        state: State,
+        /// When to try again, if known.
+        retry_after: Option<Duration>,
+    },
+    /// A call's outcome was recorded as a success.
+    Success {
+        /// How long the call took, when slow-call detection measures calls.
+        duration: Option<Duration>,
+        /// False when the breaker had changed state since the call was admitted, so
+        /// the outcome was not counted.
+        counted: bool,
+    },
+    /// A call's outcome was recorded as a failure.
+    Failure {
+        /// How long the call took, when slow-call detection measures calls.
+        duration: Option<Duration>,
+        /// False when the outcome arrived after a change of state and was discarded.
+        counted: bool,
+    },
+    /// A call's outcome was classified [`Outcome::Ignore`]: nothing was counted.
+    Ignored,
+    /// A call took at least the slow-call threshold. Emitted besides its success or
+    /// failure event.
+    Slow {
+        /// How long it took.
+        duration: Duration,
+        /// Its outcome.
+        outcome: Outcome,
+    },
+    /// A permit was dropped without an outcome (a cancelled future, a panic): nothing
+    /// was counted, and a half-open probe slot was given back.
+    Abandoned,
+}
+
+/// Why a breaker changed state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// `count` failures in a row reached the threshold.
+    ConsecutiveFailures {
+        /// Failures in a row.
+        count: u32,
+        /// The configured threshold.
+        threshold: u32,
+    },
+    /// The failure rate over the window reached the threshold.
+    FailureRate {
+        /// The measured rate, in [0, 1].
+        rate: f64,
+        /// The configured threshold.
+        threshold: f64,
+        /// Failures in the window.
+        failures: u64,
+        /// Counted calls (successes and failures) in the window.
+        calls: u64,
+    },
+    /// The slow-call rate over the window reached the threshold.
+    SlowCallRate {
+        /// The measured rate, in [0, 1].
+        rate: f64,
+        /// The configured threshold.
+        threshold: f64,
+        /// Slow calls in the window.
+        slow: u64,
+        /// Counted calls in the window.
+        calls: u64,
+    },
+    /// The open wait elapsed: probing begins.
+    WaitElapsed,
+    /// All half-open probes succeeded.
+    ProbesSucceeded {
+        /// How many.
+        probes: u32,
+    },
+    /// A half-open probe failed.
+    ProbeFailed,
+    /// A half-open probe was slow.
+    ProbeSlow,
+    /// The probes did not report back within the maximum half-open time.
+    HalfOpenTimeout,
+    /// An operator called `force_open`, `disable`, `metrics_only` or `reset`.
+    Manual,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Reason::ConsecutiveFailures { count, threshold } => {
+                write!(f, "{count} consecutive failures (threshold {threshold})")
+            }
+            Reason::FailureRate {
+                rate,
+                threshold,
+                failures,
+                calls,
+            } => write!(
+                f,
+                "failure rate {:.1}% ({failures}/{calls}) >= {:.1}%",
+                rate * 100.0,
+                threshold * 100.0
+            ),
+            Reason::SlowCallRate {
+                rate,
+                threshold,
+                slow,
+                calls,
+            } => write!(
+                f,
+                "slow-call rate {:.1}% ({slow}/{calls}) >= {:.1}%",
+                rate * 100.0,
+                threshold * 100.0
+            ),
+            Reason::WaitElapsed => f.write_str("open wait elapsed"),
+            Reason::ProbesSucceeded { probes } => write!(f, "{probes} probe(s) succeeded"),
+            Reason::ProbeFailed => f.write_str("a probe failed"),
+            Reason::ProbeSlow => f.write_str("a probe was slow"),
+            Reason::HalfOpenTimeout => f.write_str("probes did not report in time"),
+            Reason::Manual => f.write_str("manual"),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! A lock-free, allocation-free circuit breaker.
+//!
+//! A service that calls a remote dependency must not keep hammering it once it fails.
+//! A [`CircuitBreaker`] sits in front of those calls: while things work (*closed*)
+//! calls pass and their outcomes are counted; when failures cross a threshold it trips
+//! (*open*) and refuses calls at once with a [`Rejected`] that says when to retry;
+//! after a wait it lets a few probe calls through (*half-open*) and closes if they
+//! succeed, or opens again.
+//!
+//! ```
+//! use failgate::{CircuitBreaker, Error, ManualClock, State};
+//! use std::time::Duration;
+//!
+//! let clock = ManualClock::new();
+//! let breaker = CircuitBreaker::builder()
+//!     .name("payments")
+//!     .consecutive_failures(2)
+//!     .open_for(Duration::from_secs(60))
+//!     .clock(clock.clone())
+//!     .build()?;
+//!
+//! let fail = || Err::<(), _>("connection refused");
+//! assert!(matches!(breaker.call(fail), Err(Error::Inner(_))));
+//! assert!(matches!(breaker.call(fail), Err(Error::Inner(_)))); // the 2nd trips it
+//! assert_eq!(breaker.state(), State::Open);
+//!
+//! // Refused at once, without running the call.
+//! let Err(Error::Rejected(r)) = breaker.call(|| Ok::<_, &str>(42)) else { panic!() };
+//! assert_eq!(r.retry_after(), Some(Duration::from_secs(60)));
+//!
+//! clock.advance(Duration::from_secs(60));
+//! assert_eq!(breaker.call(|| Ok::<_, &str>(42)), Ok(42)); // the probe succeeds...
+//! assert_eq!(breaker.state(), State::Closed);             // ...and closes it
+//! # Ok::<(), failgate::ConfigError>(())
+//! ```
+//!
+//! # Trip conditions
+//! Any configured condition trips the breaker; with none, it trips on 5 consecutive
+//! failures.
+//! - **Consecutive failures** ([`Builder::consecutive_failures`]): the n-th failure in a
+//!   row trips it. The failing call still returns [`Error::Inner`]; the breaker is open
+//!   right after it. A success resets the count; an ignored outcome changes nothing.
+//! - **Failure rate** ([`Builder::failure_rate`]): after each recorded outcome, once
+//!   the [`Window`] holds at least [`minimum_calls`](Builder::minimum_calls)
+//!   outcomes, it trips when failures / (successes + failures) >= the rate. The rate is
+//!   judged as soon as the minimum is reached, not only when the window is full.
+//!   [`Window::count`] is a true ring of the last n outcomes; [`Window::time`] keeps
+//!   the last span in buckets, and outcomes older than the span drop out even if no
+//!   call comes to push them out.
+//! - **Slow calls** ([`Builder::slow_calls`]): a call that takes at least the
+//!   threshold, measured on the breaker's clock, is slow whatever its outcome; the
+//!   breaker trips when slow / calls >= the rate, under the same window and minimum.
+//!   The clock is read around a call only when slow-call detection is on.
+//!
+//! # Open, half-open, and back
+//! - **Open**: every call is refused at once. [`Rejected::retry_after`] is the time
+//!   left until half-open. The wait comes from the [`Backoff`]: `open_for(d)` is
+//!   constant; [`Backoff::exponential`] doubles on each reopening without a close in
+//!   between, up to its maximum, with optional jitter, and starts again once the
+//!   breaker closes.
+//! - **Half-open** ([`Builder::half_open_permits`]): at most n probes are admitted,
+//!   strictly, under any concurrency; other calls are refused. n recorded successes
+//!   close the breaker. A failure (or a slow call, when slow calls are configured)
+//!   reopens it with the next backoff step. An ignored or abandoned probe gives its
+//!   slot back. [`Builder::half_open_timeout`] reopens the breaker if the probes never
+//!   report.
+//! - No thread is ever spawned: a transition that is due (open to half-open) happens at
+//!   the next call or query ([`CircuitBreaker::state`], [`CircuitBreaker::metrics`]).
+//!
+//! # Generations
+//! Every transition starts a new generation, and every [`Permit`] carries the
+//! generation it was issued in. An outcome reported after the generation has moved on
+//! is discarded: a call that began while closed and ends after the breaker opened
+//! does not count against the new state.
+//!
+//! # Manual states
+//! [`CircuitBreaker::force_open`] refuses everything (no `retry_after`) until
+//! [`reset`](CircuitBreaker::reset); [`disable`](CircuitBreaker::disable) admits
+//! everything and never trips; [`metrics_only`](CircuitBreaker::metrics_only) admits
+//! everything and counts outcomes, but never trips; `reset` returns to closed with
+//! counters and backoff cleared.
+//!
+//! # Classifying outcomes
+//! By default `Ok` is a success and `Err` a failure. [`CircuitBreaker::call_with`]
+//! takes a classifier for one call; [`Builder::classifier`] sets the breaker's
+//! default. A classifier returns an [`Outcome`]: `Success`, `Failure` or `Ignore`.
+//!
+//! # Events
+//! An [`Observer`] sees every state change (with its [`Reason`]), rejection, outcome,
+//! slow call and abandoned permit. When none is set, this costs one branch.
+//!
+//! # Cost
+//! No call path takes a lock or allocates. A closed-state success with consecutive
+//! failures is two atomic loads and writes nothing to shared memory; a count window
+//! adds one `fetch_add`; only time windows, slow-call detection and open-state checks
+//! read the clock. See `README.md` for measured figures.
+
+#![forbid(unsafe_code)]
+
+mod backoff;
+mod breaker;
+mod clock;
+mod config;
+mod error;
+mod event;
+mod loom;
+mod metrics;
+mod outcome;
+mod permit;
+mod state_machine;
+mod windows;
+
+pub use backoff::Backoff;
+pub use breaker::CircuitBreaker;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    Builder, ConfigError, Window, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW, MAX_DURATION,
+    MAX_TIME_BUCKETS,
+};
+pub use error::{Error, Rejected};
+pub use event::{Event, EventKind, Observer, Reason};
+pub use metrics::Metrics;
+pub use outcome::{Classify, DefaultClassifier, Outcome};
+pub use permit::Permit;
+pub use state_machine::State;
+
+/// The most half-open probes a breaker may admit at once.
+pub const MAX_HALF_OPEN_PERMITS: u32 = state_machine::MAX_HALF_OPEN_PERMITS;

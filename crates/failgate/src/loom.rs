@@ -1,0 +1,29 @@
+//! The synchronisation shim: `cfg(loom)` swaps loom's atomics in for std's, so the
+//! model checker can explore every interleaving of the atomic core (as in
+//! tokio-util's `src/loom.rs`).
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicU64, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicBool;
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::AtomicBool;
+
+/// Keeps a value on a cache line of its own, so writes to it do not slow down readers
+/// of its neighbours (128 bytes: two lines, for CPUs that prefetch in pairs).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

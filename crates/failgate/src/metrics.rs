@@ -1,0 +1,44 @@
+//! A snapshot of a breaker, for dashboards, health checks and tests.
+
+use crate::State;
+use std::time::Duration;
+
+/// What a breaker looked like at one moment. From [`CircuitBreaker::metrics`](crate::CircuitBreaker::metrics).
+///
+/// Counts describe the current window (emptied when the breaker closes); the rates are
+/// `None` until the window holds the minimum number of calls, never a made-up number.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// The breaker's name.
+    pub name: String,
+    /// The state, after any transition that was due.
+    pub state: State,
+    /// How many transitions the breaker has made (wrapping at 2^34).
+    pub generation: u64,
+    /// Failures in a row in the current state.
+    pub consecutive_failures: u32,
+    /// Whether the breaker keeps a window (a failure-rate or slow-call condition, or an
+    /// explicit `window`). Without one, the window counts below are zero.
+    pub window: bool,
+    /// Counted calls (successes and failures) in the window.
+    pub calls: u64,
+    /// Successes in the window.
+    pub successes: u64,
+    /// Failures in the window.
+    pub failures: u64,
+    /// Slow calls in the window.
+    pub slow_calls: u64,
+    /// Failures / calls, once the window holds the minimum number of calls.
+    pub failure_rate: Option<f64>,
+    /// Slow calls / calls, once the window holds the minimum number of calls.
+    pub slow_call_rate: Option<f64>,
+    /// Half-open probe slots in use (in flight or succeeded).
+    pub half_open_probes: u32,
+    /// Half-open probes that succeeded.
+    pub half_open_successes: u32,
+    /// While open: the time left until probing.
+    pub retry_after: Option<Duration>,
+    /// How long the breaker has been in this state.
+    pub time_in_state: Duration,
+}

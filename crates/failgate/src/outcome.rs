@@ -1,0 +1,65 @@
+//! How the result of a call is counted.
+
+/// What a call's result means to the breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The dependency worked. Resets the consecutive-failure count; in half-open, counts
+    /// towards closing.
+    Success,
+    /// The dependency failed. Counts towards tripping; in half-open, reopens.
+    Failure,
+    /// The result says nothing about the dependency's health (a validation error, a
+    /// cancelled request, a 404). Nothing is counted; in half-open the probe slot is
+    /// given back.
+    Ignore,
+}
+
+/// Decides the [`Outcome`] of a `Result<T, E>`.
+///
+/// Implemented for [`DefaultClassifier`] (`Ok` is a success, `Err` a failure) and for
+/// every closure `Fn(&Result<T, E>) -> Outcome`, so a breaker can carry its own default:
+///
+/// ```
+/// use failgate::{CircuitBreaker, Outcome};
+///
+/// #[derive(Debug)]
+/// enum ApiError { NotFound, Unavailable }
+///
+/// let breaker = CircuitBreaker::builder()
+///     .classifier(|r: &Result<u32, ApiError>| match r {
+///         Ok(_) | Err(ApiError::NotFound) => Outcome::Success,
+///         Err(ApiError::Unavailable) => Outcome::Failure,
+///     })
+///     .build()
+///     .unwrap();
+/// assert!(breaker.call(|| Err::<u32, _>(ApiError::NotFound)).is_err());
+/// assert_eq!(breaker.metrics().consecutive_failures, 0); // a 404 is not an outage
+/// ```
+pub trait Classify<T, E> {
+    /// The outcome of `result`.
+    fn classify(&self, result: &Result<T, E>) -> Outcome;
+}
+
+/// The classifier every breaker starts with: `Ok` is a success, `Err` a failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DefaultClassifier;
+
+impl<T, E> Classify<T, E> for DefaultClassifier {
+    #[inline]
+    fn classify(&self, result: &Result<T, E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure,
+        }
+    }
+}
+
+impl<T, E, F> Classify<T, E> for F
+where
+    F: Fn(&Result<T, E>) -> Outcome,
+{
+    #[inline]
+    fn classify(&self, result: &Result<T, E>) -> Outcome {
+        self(result)
+    }
+}

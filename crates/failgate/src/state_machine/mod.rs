@@ -1,0 +1,241 @@
+//! The decision core: small pure functions of (state word, time, settings) that say
+//! whether to admit a call, how a probe's report moves half-open, and whether a
+//! window's counts trip the breaker. They touch no atomics and read no clock; the thin
+//! concurrent shell in `breaker.rs` loads the state, calls them, and publishes their
+//! answer with a compare-and-swap. Unit tests walk every transition here directly.
+
+mod word;
+
+pub(crate) use word::{Word, GEN_MASK, MAX_HALF_OPEN_PERMITS};
+
+use crate::config::Settings;
+use crate::event::Reason;
+use std::fmt;
+
+/// The state of a breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Calls pass and their outcomes are counted.
+    Closed,
+    /// Calls are refused until the wait is over.
+    Open,
+    /// A bounded number of probe calls pass; the rest are refused.
+    HalfOpen,
+    /// Refused until `reset()`, by an operator's order.
+    ForcedOpen,
+    /// Every call passes and nothing is counted, by an operator's order.
+    Disabled,
+    /// Every call passes and is counted, but the breaker never trips.
+    MetricsOnly,
+}
+
+impl State {
+    /// The name used in logs and metrics: `closed`, `open`, `half_open`, `forced_open`,
+    /// `disabled` or `metrics_only`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+            State::ForcedOpen => "forced_open",
+            State::Disabled => "disabled",
+            State::MetricsOnly => "metrics_only",
+        }
+    }
+
+    /// True for the states that admit every call.
+    pub fn admits_all(self) -> bool {
+        matches!(self, State::Closed | State::Disabled | State::MetricsOnly)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What to do with a call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Admission {
+    /// Let it through; the word does not change.
+    Admit,
+    /// Let it through as a half-open probe, if the word can be swapped for this one.
+    Probe(Word),
+    /// Refuse it; retry after this many nanoseconds, if known.
+    Reject(Option<u64>),
+    /// A transition is due first (the open wait is over, or half-open timed out).
+    Transition(State, Reason),
+}
+
+/// Whether deciding admission in this word needs the current time.
+#[inline]
+pub(crate) fn admission_needs_clock(w: Word, s: &Settings) -> bool {
+    match w.state() {
+        State::Open => true,
+        State::HalfOpen => s.half_open_timeout.is_some(),
+        _ => false,
+    }
+}
+
+/// The admission decision for word `w` at time `now`, for a state entered at
+/// `entered_at`. A word being published (busy) refuses what it does not admit freely.
+pub(crate) fn admission(w: Word, now: u64, entered_at: u64, s: &Settings) -> Admission {
+    let state = w.state();
+    if state.admits_all() {
+        return Admission::Admit;
+    }
+    if w.busy() {
+        return Admission::Reject(None);
+    }
+    match state {
+        State::Open => {
+            let deadline = open_deadline(w, entered_at, s);
+            if now >= deadline {
+                Admission::Transition(State::HalfOpen, Reason::WaitElapsed)
+            } else {
+                Admission::Reject(Some(deadline - now))
+            }
+        }
+        State::HalfOpen => {
+            if let Some(timeout) = s.half_open_timeout {
+                if now >= entered_at.saturating_add(timeout) {
+                    return Admission::Transition(State::Open, Reason::HalfOpenTimeout);
+                }
+            }
+            if w.taken() < s.half_open_permits {
+                Admission::Probe(w.with_probes(w.taken() + 1, w.successes()))
+            } else {
+                Admission::Reject(None)
+            }
+        }
+        _ => Admission::Reject(None),
+    }
+}
+
+/// When an open breaker, entered at `entered_at`, starts probing.
+#[inline]
+pub(crate) fn open_deadline(w: Word, entered_at: u64, s: &Settings) -> u64 {
+    entered_at.saturating_add(open_wait(w, s))
+}
+
+/// How long the open state in `w` lasts.
+#[inline]
+pub(crate) fn open_wait(w: Word, s: &Settings) -> u64 {
+    s.backoff.wait_nanos(w.step(), Some(w.generation()))
+}
+
+/// What a half-open probe reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProbeReport {
+    Success,
+    Failure,
+    Slow,
+    /// Ignored or abandoned: the slot is given back.
+    Release,
+}
+
+/// How a probe's report moves the state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ProbeStep {
+    /// The probe belongs to an earlier generation (or a transition is being
+    /// published): its report is discarded.
+    Stale,
+    /// Swap the word for this one.
+    Update(Word),
+    /// Make this transition.
+    Transition(State, Reason),
+}
+
+/// Applies a report from a probe issued in `generation` to word `w`.
+pub(crate) fn probe_report(
+    w: Word,
+    generation: u64,
+    report: ProbeReport,
+    s: &Settings,
+) -> ProbeStep {
+    if w.busy() || w.state() != State::HalfOpen || w.generation() != generation {
+        return ProbeStep::Stale;
+    }
+    match report {
+        ProbeReport::Success => {
+            let successes = w.successes() + 1;
+            if successes >= s.half_open_permits {
+                ProbeStep::Transition(State::Closed, Reason::ProbesSucceeded { probes: successes })
+            } else {
+                ProbeStep::Update(w.with_probes(w.taken(), successes))
+            }
+        }
+        ProbeReport::Failure => ProbeStep::Transition(State::Open, Reason::ProbeFailed),
+        ProbeReport::Slow => ProbeStep::Transition(State::Open, Reason::ProbeSlow),
+        ProbeReport::Release if w.taken() > w.successes() => {
+            ProbeStep::Update(w.with_probes(w.taken() - 1, w.successes()))
+        }
+        ProbeReport::Release => ProbeStep::Stale,
+    }
+}
+
+/// Does the `count`-th failure in a row trip the breaker?
+#[inline]
+pub(crate) fn consecutive_trip(count: u32, s: &Settings) -> Option<Reason> {
+    match s.consecutive_failures {
+        Some(threshold) if count >= threshold => {
+            Some(Reason::ConsecutiveFailures { count, threshold })
+        }
+        _ => None,
+    }
+}
+
+/// What a window holds: counted calls (successes and failures), failures, slow calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Counts {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+impl Counts {
+    /// The failure rate, once the window holds the minimum number of calls.
+    pub(crate) fn failure_rate(self, s: &Settings) -> Option<f64> {
+        self.judged(s)
+            .then(|| self.failures as f64 / self.calls as f64)
+    }
+
+    /// The slow-call rate, once the window holds the minimum number of calls.
+    pub(crate) fn slow_rate(self, s: &Settings) -> Option<f64> {
+        self.judged(s).then(|| self.slow as f64 / self.calls as f64)
+    }
+
+    fn judged(self, s: &Settings) -> bool {
+        self.calls >= s.minimum_calls && self.calls > 0
+    }
+}
+
+/// Do these window counts trip the breaker? Failure rate is checked before the
+/// slow-call rate.
+pub(crate) fn window_trip(c: Counts, s: &Settings) -> Option<Reason> {
+    if let (Some(threshold), Some(rate)) = (s.failure_rate, c.failure_rate(s)) {
+        if rate >= threshold {
+            return Some(Reason::FailureRate {
+                rate,
+                threshold,
+                failures: c.failures,
+                calls: c.calls,
+            });
+        }
+    }
+    if let (Some(slow), Some(rate)) = (s.slow, c.slow_rate(s)) {
+        if rate >= slow.rate {
+            return Some(Reason::SlowCallRate {
+                rate,
+                threshold: slow.rate,
+                slow: c.slow,
+                calls: c.calls,
+            });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

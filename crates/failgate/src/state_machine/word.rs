@@ -1,0 +1,190 @@
+//! The breaker's state packed into one `u64`, so every change of state is a single
+//! compare-and-swap.
+//!
+//! ```text
+//!  63                      30 29      20 19      10 9    4  3   2  0
+//! +--------------------------+----------+----------+------+----+-----+
+//! | generation (34 bits)     | probe    | probes   | step | busy| kind|
+//! |                          | successes| taken    |      |    |     |
+//! +--------------------------+----------+----------+------+----+-----+
+//! ```
+//! - `kind`: the [`State`].
+//! - `busy`: a transition is being published (see `breaker.rs`).
+//! - `step`: reopenings since the last close, for the backoff (saturates at 63).
+//! - `probes taken`: half-open probe slots in use, in flight or succeeded.
+//! - `probe successes`: half-open probes that reported success.
+//! - `generation`: counts transitions (wrapping after 2^34, about 17 billion); every
+//!   permit carries the generation it was issued in.
+
+use crate::State;
+
+const KIND_MASK: u64 = 0b111;
+const BUSY: u64 = 1 << 3;
+const STEP_SHIFT: u32 = 4;
+const STEP_MASK: u64 = 0x3f;
+const TAKEN_SHIFT: u32 = 10;
+const SUCC_SHIFT: u32 = 20;
+const COUNT_MASK: u64 = 0x3ff;
+const GEN_SHIFT: u32 = 30;
+pub(crate) const GEN_MASK: u64 = (1 << 34) - 1;
+/// The most half-open probe slots the word can count.
+pub(crate) const MAX_HALF_OPEN_PERMITS: u32 = COUNT_MASK as u32;
+const MAX_STEP: u32 = STEP_MASK as u32;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Word(pub(crate) u64);
+
+impl Word {
+    /// A closed breaker at generation 0.
+    pub(crate) const INITIAL: Word = Word(0);
+
+    #[inline]
+    pub(crate) fn state(self) -> State {
+        match self.0 & KIND_MASK {
+            0 => State::Closed,
+            1 => State::Open,
+            2 => State::HalfOpen,
+            3 => State::ForcedOpen,
+            4 => State::Disabled,
+            _ => State::MetricsOnly,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_closed_and_idle(self) -> bool {
+        self.0 & (KIND_MASK | BUSY) == 0
+    }
+
+    #[inline]
+    pub(crate) fn busy(self) -> bool {
+        self.0 & BUSY != 0
+    }
+
+    #[inline]
+    pub(crate) fn with_busy(self) -> Word {
+        Word(self.0 | BUSY)
+    }
+
+    #[inline]
+    pub(crate) fn step(self) -> u32 {
+        ((self.0 >> STEP_SHIFT) & STEP_MASK) as u32
+    }
+
+    #[inline]
+    pub(crate) fn taken(self) -> u32 {
+        ((self.0 >> TAKEN_SHIFT) & COUNT_MASK) as u32
+    }
+
+    #[inline]
+    pub(crate) fn successes(self) -> u32 {
+        ((self.0 >> SUCC_SHIFT) & COUNT_MASK) as u32
+    }
+
+    #[inline]
+    pub(crate) fn generation(self) -> u64 {
+        self.0 >> GEN_SHIFT
+    }
+
+    pub(crate) fn with_probes(self, taken: u32, successes: u32) -> Word {
+        let cleared = self.0 & !((COUNT_MASK << TAKEN_SHIFT) | (COUNT_MASK << SUCC_SHIFT));
+        Word(
+            cleared
+                | ((u64::from(taken) & COUNT_MASK) << TAKEN_SHIFT)
+                | ((u64::from(successes) & COUNT_MASK) << SUCC_SHIFT),
+        )
+    }
+
+    /// The word after a transition to `to`: the next generation, no probes, and the
+    /// backoff step moved by the rule in the crate docs (a failed half-open round
+    /// steps up; probing keeps the step; every other state starts again from 0).
+    pub(crate) fn transition(self, to: State) -> Word {
+        let step = match (self.state(), to) {
+            (State::HalfOpen, State::Open) => (self.step() + 1).min(MAX_STEP),
+            (_, State::Open) | (_, State::HalfOpen) => self.step(),
+            _ => 0,
+        };
+        let generation = (self.generation() + 1) & GEN_MASK;
+        Word((generation << GEN_SHIFT) | (u64::from(step) << STEP_SHIFT) | kind_bits(to))
+    }
+}
+
+fn kind_bits(state: State) -> u64 {
+    match state {
+        State::Closed => 0,
+        State::Open => 1,
+        State::HalfOpen => 2,
+        State::ForcedOpen => 3,
+        State::Disabled => 4,
+        State::MetricsOnly => 5,
+    }
+}
+
+impl std::fmt::Debug for Word {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Word")
+            .field("state", &self.state())
+            .field("busy", &self.busy())
+            .field("step", &self.step())
+            .field("taken", &self.taken())
+            .field("successes", &self.successes())
+            .field("generation", &self.generation())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [State; 6] = [
+        State::Closed,
+        State::Open,
+        State::HalfOpen,
+        State::ForcedOpen,
+        State::Disabled,
+        State::MetricsOnly,
+    ];
+
+    #[test]
+    fn fields_round_trip_without_touching_each_other() {
+        for s in ALL {
+            let w = Word::INITIAL.transition(s).with_probes(1023, 511);
+            assert_eq!(w.state(), s);
+            assert_eq!(w.taken(), 1023);
+            assert_eq!(w.successes(), 511);
+            assert_eq!(w.generation(), 1);
+            assert!(!w.busy());
+            assert!(w.with_busy().busy());
+            assert_eq!(w.with_busy().state(), s);
+        }
+        assert!(Word::INITIAL.is_closed_and_idle());
+        assert!(!Word::INITIAL.with_busy().is_closed_and_idle());
+    }
+
+    #[test]
+    fn transitions_bump_the_generation_and_clear_probes() {
+        let w = Word::INITIAL
+            .transition(State::Open)
+            .transition(State::HalfOpen)
+            .with_probes(3, 2);
+        let reopened = w.transition(State::Open);
+        assert_eq!(reopened.generation(), 3);
+        assert_eq!((reopened.taken(), reopened.successes()), (0, 0));
+        assert_eq!(reopened.step(), 1, "a failed half-open round steps up");
+        let probing = reopened.transition(State::HalfOpen);
+        assert_eq!(probing.step(), 1, "probing keeps the step");
+        assert_eq!(probing.transition(State::Closed).step(), 0);
+        assert_eq!(probing.transition(State::ForcedOpen).step(), 0);
+    }
+
+    #[test]
+    fn step_saturates_and_generation_wraps() {
+        let mut w = Word::INITIAL.transition(State::Open);
+        for _ in 0..100 {
+            w = w.transition(State::HalfOpen).transition(State::Open);
+        }
+        assert_eq!(w.step(), 63);
+        let last = Word((GEN_MASK << GEN_SHIFT) | kind_bits(State::Closed));
+        assert_eq!(last.transition(State::Open).generation(), 0);
+    }
+}
