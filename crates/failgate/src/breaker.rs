@@ -49,7 +49,7 @@ pub(crate) struct Core {
     pub(crate) settings: Settings,
     clock: ClockSource,
     observer: Option<Arc<dyn Observer>>,
-    name: Box<str>,
+    name: Arc<str>,
 }
 
 impl fmt::Debug for Core {
@@ -81,7 +81,7 @@ impl Core {
             settings,
             clock,
             observer,
-            name: name.into_boxed_str(),
+            name: Arc::from(name),
         }
     }
 
@@ -370,7 +370,8 @@ impl Core {
             }
             return true;
         }
-        !failure || self.observer.is_none() || self.is_current(generation)
+        // Whether it counted only matters to an observer; don't load the word for nothing.
+        self.observer.is_none() || self.is_current(generation)
     }
 
     fn is_current(&self, generation: u64) -> bool {
@@ -489,7 +490,7 @@ impl Core {
             ((None, None), false)
         };
         Metrics {
-            name: self.name.to_string(),
+            name: self.name.clone(),
             state: w.state(),
             generation: w.generation(),
             consecutive_failures,
@@ -631,7 +632,7 @@ impl<C> CircuitBreaker<C> {
     /// match breaker.try_acquire() {
     ///     Ok(permit) => permit.success(),
     ///     Err(rejected) => println!("refused: {rejected}"),
-    /// }
+    /// };
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {

@@ -1,6 +1,7 @@
 //! A snapshot of a breaker, for dashboards, health checks and tests.
 
 use crate::State;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a breaker looked like at one moment. From [`CircuitBreaker::metrics`](crate::CircuitBreaker::metrics).
@@ -11,7 +12,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub struct Metrics {
     /// The breaker's name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The state, after any transition that was due.
     pub state: State,
     /// How many transitions the breaker has made (wrapping at 2^34).

@@ -1,0 +1,104 @@
+//! No call path allocates: proven with a counting global allocator.
+// A global allocator is an unsafe trait; this one only counts and forwards to System.
+#![allow(unsafe_code)]
+
+use failgate::{CircuitBreaker, ManualClock, Window};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Waker};
+use std::time::Duration;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+// One test only: the counter is global, and tests in one binary run in parallel.
+#[test]
+fn no_call_path_allocates() {
+    let clock = ManualClock::new();
+    let configs: Vec<(&str, CircuitBreaker)> = vec![
+        (
+            "consecutive",
+            CircuitBreaker::builder().consecutive_failures(3),
+        ),
+        (
+            "count window",
+            CircuitBreaker::builder()
+                .failure_rate(0.5)
+                .window(Window::count(100)),
+        ),
+        (
+            "time window + slow calls",
+            CircuitBreaker::builder()
+                .failure_rate(0.5)
+                .slow_calls(Duration::from_millis(1), 0.9)
+                .window(Window::time(Duration::from_secs(10))),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, b)| {
+        let b = b
+            .open_for(Duration::from_secs(1))
+            .half_open_permits(2)
+            .clock(clock.clone())
+            .observer(|_: &failgate::Event<'_>| {})
+            .build()
+            .unwrap();
+        (name, b)
+    })
+    .collect();
+    for (name, b) in &configs {
+        let n = allocations_during(|| {
+            for i in 0..10_000u32 {
+                // closed: successes, failures, ignores, abandoned permits
+                let _ = b.call(|| if i % 7 == 0 { Err(i) } else { Ok(i) });
+                let _ = b.call_with(|_| failgate::Outcome::Ignore, || Ok::<_, ()>(()));
+                drop(b.try_acquire());
+                // async, polled by hand with a no-op waker
+                let mut fut = pin!(b.call_async(|| async { Ok::<_, ()>(1) }));
+                let _ = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+                // open, half-open, reopen, close
+                if i % 100 == 0 {
+                    b.force_open();
+                    let _ = b.call(|| Ok::<_, ()>(()));
+                    b.reset();
+                    for _ in 0..5 {
+                        let _ = b.call(|| Err::<(), _>(()));
+                    }
+                    let _ = b.call(|| Ok::<_, ()>(()));
+                    clock.advance(Duration::from_secs(2));
+                    let _ = b.call(|| Ok::<_, ()>(()));
+                    let _ = b.call(|| Ok::<_, ()>(()));
+                    let _ = b.metrics().failure_rate;
+                    let _ = b.state();
+                }
+            }
+        });
+        assert_eq!(n, 0, "{name}: {n} allocations on call paths");
+    }
+}
