@@ -1,5 +1,6 @@
-//! The failgate demo: a flaky HTTP service ([`service`]), as a library so tests can run
-//! it in-process.
+//! The failgate demo: a flaky HTTP service ([`service`]) and the seed's scenario of nine
+//! calls through a circuit breaker ([`scenario`]). The binary `failgate-demo` is a thin
+//! CLI over these modules; the library exists so tests can run them in-process.
 
 #![warn(
     missing_docs,
@@ -9,4 +10,5 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod scenario;
 pub mod service;

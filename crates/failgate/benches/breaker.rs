@@ -1,1 +1,219 @@
-fn main() {}
+//! Criterion benchmarks: the closed, open and half-open paths, single-threaded and with
+//! two threads on one breaker, each beside failsafe 1.3 and recloser 1.4.
+//!
+//! Run with `cargo bench -p failgate --bench breaker`. Every group has
+//! `Throughput::Elements(1)`: criterion prints time per call and calls per second.
+#![allow(missing_docs)]
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+fn op() -> Result<u64, ()> {
+    black_box(Ok(1))
+}
+
+fn failgate_consecutive() -> failgate::CircuitBreaker {
+    failgate::CircuitBreaker::builder()
+        .consecutive_failures(5)
+        .build()
+        .unwrap()
+}
+
+fn failsafe_consecutive() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
+    use failsafe::{backoff, failure_policy, Config};
+    let policy =
+        failure_policy::consecutive_failures(5, backoff::constant(Duration::from_secs(60)));
+    Config::new().failure_policy(policy).build()
+}
+
+fn recloser_default() -> recloser::Recloser {
+    recloser::Recloser::default()
+}
+
+/// Runs `iters` calls split over `threads` threads; returns the wall time.
+fn parallel(threads: u64, iters: u64, call: impl Fn() + Sync) -> Duration {
+    let per_thread = iters / threads + 1;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..per_thread {
+                    call();
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+mod closed {
+    use super::*;
+
+    pub(crate) fn bench(c: &mut Criterion) {
+        let mut g = c.benchmark_group("closed_success");
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("baseline_direct_call", |b| b.iter(|| black_box(op())));
+
+        let fg = failgate_consecutive();
+        g.bench_function("failgate_consecutive", |b| {
+            b.iter(|| black_box(fg.call(op)))
+        });
+
+        let fg = failgate::CircuitBreaker::builder()
+            .failure_rate(0.5)
+            .window(failgate::Window::count(100))
+            .build()
+            .unwrap();
+        g.bench_function("failgate_count_window", |b| {
+            b.iter(|| black_box(fg.call(op)))
+        });
+
+        let fg = failgate::CircuitBreaker::builder()
+            .failure_rate(0.5)
+            .window(failgate::Window::time(Duration::from_secs(60)))
+            .build()
+            .unwrap();
+        g.bench_function("failgate_time_window", |b| {
+            b.iter(|| black_box(fg.call(op)))
+        });
+
+        let fg = failgate::CircuitBreaker::builder()
+            .slow_calls(Duration::from_secs(1), 0.5)
+            .build()
+            .unwrap();
+        g.bench_function("failgate_slow_calls", |b| b.iter(|| black_box(fg.call(op))));
+
+        let fs = failsafe_consecutive();
+        g.bench_function("failsafe_consecutive", |b| {
+            b.iter(|| black_box(failsafe::CircuitBreaker::call(&fs, op)))
+        });
+
+        let rc = recloser_default();
+        g.bench_function("recloser_default", |b| b.iter(|| black_box(rc.call(op))));
+        g.finish();
+    }
+}
+
+mod open {
+    use super::*;
+
+    pub(crate) fn bench(c: &mut Criterion) {
+        let mut g = c.benchmark_group("open_rejection");
+        g.throughput(Throughput::Elements(1));
+
+        let fg = failgate_consecutive();
+        for _ in 0..5 {
+            let _ = fg.call(|| Err::<(), ()>(()));
+        }
+        assert_eq!(fg.state(), failgate::State::Open);
+        g.bench_function("failgate", |b| b.iter(|| black_box(fg.call(op))));
+
+        let fs = failsafe_consecutive();
+        for _ in 0..5 {
+            let _ = failsafe::CircuitBreaker::call(&fs, || Err::<(), ()>(()));
+        }
+        g.bench_function("failsafe", |b| {
+            b.iter(|| black_box(failsafe::CircuitBreaker::call(&fs, op)))
+        });
+
+        let rc = recloser::Recloser::custom().closed_len(1).build();
+        for _ in 0..3 {
+            let _ = rc.call(|| Err::<(), ()>(()));
+        }
+        g.bench_function("recloser", |b| b.iter(|| black_box(rc.call(op))));
+        g.finish();
+    }
+}
+
+mod half_open {
+    use super::*;
+
+    pub(crate) fn bench(c: &mut Criterion) {
+        let mut g = c.benchmark_group("half_open");
+        g.throughput(Throughput::Elements(1));
+        let clock = failgate::ManualClock::new();
+        let fg = failgate::CircuitBreaker::builder()
+            .consecutive_failures(1)
+            .open_for(Duration::from_secs(1))
+            .half_open_permits(4)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let _ = fg.call(|| Err::<(), ()>(()));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(fg.state(), failgate::State::HalfOpen);
+        // Admit a probe and give its slot back: two compare-and-swaps.
+        g.bench_function("failgate_probe_admit_and_release", |b| {
+            b.iter(|| fg.try_acquire().unwrap().ignore())
+        });
+        // All slots taken: the refusal path.
+        let _held: Vec<_> = (0..4).map(|_| fg.try_acquire().unwrap()).collect();
+        g.bench_function("failgate_probe_refused", |b| {
+            b.iter(|| black_box(fg.try_acquire().is_err()))
+        });
+        g.finish();
+    }
+}
+
+mod two_threads {
+    use super::*;
+
+    pub(crate) fn bench(c: &mut Criterion) {
+        let mut g = c.benchmark_group("two_threads_closed_success");
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("baseline_direct_call", |b| {
+            b.iter_custom(|iters| {
+                parallel(2, iters, || {
+                    black_box(op()).ok();
+                })
+            })
+        });
+        let fg = failgate_consecutive();
+        g.bench_function("failgate_consecutive", |b| {
+            b.iter_custom(|iters| {
+                parallel(2, iters, || {
+                    black_box(fg.call(op)).ok();
+                })
+            })
+        });
+        let fg = failgate::CircuitBreaker::builder()
+            .failure_rate(0.5)
+            .window(failgate::Window::count(100))
+            .build()
+            .unwrap();
+        g.bench_function("failgate_count_window", |b| {
+            b.iter_custom(|iters| {
+                parallel(2, iters, || {
+                    black_box(fg.call(op)).ok();
+                })
+            })
+        });
+        let fs = failsafe_consecutive();
+        g.bench_function("failsafe_consecutive", |b| {
+            b.iter_custom(|iters| {
+                parallel(2, iters, || {
+                    black_box(failsafe::CircuitBreaker::call(&fs, op)).ok();
+                })
+            })
+        });
+        let rc = recloser_default();
+        g.bench_function("recloser_default", |b| {
+            b.iter_custom(|iters| {
+                parallel(2, iters, || {
+                    black_box(rc.call(op)).ok();
+                })
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = closed::bench, open::bench, half_open::bench, two_threads::bench
+}
+criterion_main!(benches);

@@ -52,7 +52,7 @@ fn dropping_a_pending_probe_future_frees_the_slot() {
     let _ = b.call(|| Err::<(), ()>(()));
     clock.advance(Duration::from_secs(1));
     {
-        let mut fut = pin!(b.call_async(|| std::future::pending::<Result<(), ()>>()));
+        let mut fut = pin!(b.call_async(std::future::pending::<Result<(), ()>>));
         let mut cx = Context::from_waker(Waker::noop());
         assert!(fut.as_mut().poll(&mut cx).is_pending());
         assert_eq!(b.metrics().half_open_probes, 1, "the probe is in flight");

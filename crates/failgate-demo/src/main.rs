@@ -1,0 +1,184 @@
+//! `failgate-demo`: a flaky HTTP service and the seed's circuit-breaker scenario.
+//!
+//! ```text
+//! failgate-demo                      # the scenario with defaults, flaky service in-process
+//! failgate-demo serve --addr 127.0.0.1:5000 --failure-ratio 0.3 --seed 7
+//! failgate-demo scenario --target http://127.0.0.1:5000 --json
+//! ```
+//!
+//! Logs go to stderr (`RUST_LOG` filters them); results go to stdout.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use failgate_demo::scenario::{self, Format};
+use failgate_demo::service::{self, Ratio, Server};
+use reqwest::Url;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "failgate-demo",
+    version,
+    about = "A flaky HTTP service and a circuit-breaker scenario for the failgate crate.",
+    long_about = "A flaky HTTP service and a circuit-breaker scenario for the failgate crate.\n\n\
+                  Without a subcommand, runs `scenario` (its options below apply).",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the flaky HTTP service (/success, /failure, /random, /health, /stats).
+    Serve(ServeArgs),
+    /// Run the seed's nine calls through a circuit breaker (the default).
+    Scenario(ScenarioArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (IP:PORT); port 0 picks a free port.
+    #[arg(long, default_value_t = service::DEFAULT_ADDR, value_parser = parse_addr)]
+    addr: SocketAddr,
+
+    /// Probability (0 to 1) that GET /random answers 500.
+    #[arg(long, value_name = "RATIO", default_value = "0.5")]
+    failure_ratio: Ratio,
+
+    /// Delay before every answer, e.g. 100ms or 2s (at most 1m).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_delay)]
+    latency: Duration,
+
+    /// Seed of the /random RNG, to reproduce a run (random when not given).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct ScenarioArgs {
+    /// URL of a running `failgate-demo serve`; without it the service runs in-process.
+    #[arg(long, value_name = "URL", value_parser = scenario::parse_target)]
+    target: Option<Url>,
+
+    /// Consecutive failures that open the circuit (at least 1).
+    #[arg(long, value_name = "N", default_value = "2", value_parser = scenario::parse_threshold)]
+    threshold: u32,
+
+    /// How long the circuit stays open before a probe is let through.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = scenario::parse_positive_duration)]
+    open_for: Duration,
+
+    /// Pause between the fourth and fifth call.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = scenario::parse_positive_duration)]
+    pause: Duration,
+
+    /// Timeout of each HTTP request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = scenario::parse_positive_duration)]
+    timeout: Duration,
+
+    /// Print one JSON object per step on stdout instead of the story.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.trim().parse().map_err(|_| {
+        "expected IP:PORT such as 127.0.0.1:5000 (port 0 picks a free port)".to_string()
+    })
+}
+
+fn parse_delay(s: &str) -> Result<Duration, service::InvalidValue> {
+    service::parse_delay(s)
+}
+
+impl From<ScenarioArgs> for scenario::Config {
+    fn from(args: ScenarioArgs) -> Self {
+        Self {
+            target: args.target,
+            threshold: args.threshold,
+            open_for: args.open_for,
+            pause: args.pause,
+            timeout: args.timeout,
+            format: if args.json {
+                Format::Json
+            } else {
+                Format::Human
+            },
+        }
+    }
+}
+
+/// Anything that ends the program with an error message.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (command, default_filter) = match cli.command {
+        Some(Command::Serve(args)) => (Command::Serve(args), "info"),
+        Some(Command::Scenario(args)) => (Command::Scenario(args), "warn"),
+        None => (Command::Scenario(cli.scenario), "warn"),
+    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    match run(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut message = format!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                message.push_str(&format!("\n  caused by: {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), BoxError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+    runtime.block_on(async move {
+        match command {
+            Command::Serve(args) => serve(args).await,
+            Command::Scenario(args) => {
+                scenario::run(args.into(), Box::new(std::io::stdout())).await?;
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn serve(args: ServeArgs) -> Result<(), BoxError> {
+    let config = service::Config {
+        addr: args.addr,
+        failure_ratio: args.failure_ratio,
+        latency: args.latency,
+        seed: args.seed,
+    };
+    let server = Server::spawn(config).await?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {}", server.url())?;
+        stdout.flush()?;
+    }
+    server.run_until(service::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

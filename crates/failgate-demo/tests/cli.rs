@@ -1,0 +1,190 @@
+//! The `failgate-demo` binary's command line: bad flags fail clearly, `serve` starts,
+//! answers and shuts down on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_failgate-demo");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs `args`, expects a non-zero exit, and returns stderr.
+fn fails(args: &[&str]) -> String {
+    let output = run(args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !output.status.success(),
+        "{args:?} succeeded; stderr: {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
+    stderr
+}
+
+fn assert_mentions(stderr: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn serve_refuses_a_failure_ratio_above_1() {
+    let stderr = fails(&["serve", "--failure-ratio", "2"]);
+    assert_mentions(&stderr, &["'2'", "--failure-ratio", "between 0 and 1"]);
+}
+
+#[test]
+fn serve_refuses_a_nan_failure_ratio() {
+    let stderr = fails(&["serve", "--failure-ratio", "nan"]);
+    assert_mentions(&stderr, &["--failure-ratio", "NaN"]);
+}
+
+#[test]
+fn serve_refuses_a_nonsense_address() {
+    let stderr = fails(&["serve", "--addr", "nonsense"]);
+    assert_mentions(&stderr, &["'nonsense'", "--addr", "IP:PORT"]);
+}
+
+#[test]
+fn serve_refuses_a_bad_latency() {
+    let stderr = fails(&["serve", "--latency", "abc"]);
+    assert_mentions(&stderr, &["'abc'", "--latency", "expected a duration"]);
+}
+
+#[test]
+fn serve_reports_a_port_it_cannot_bind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let addr = taken.local_addr().expect("bound").to_string();
+    let stderr = fails(&["serve", "--addr", &addr]);
+    assert_mentions(&stderr, &["error: cannot listen on", &addr]);
+}
+
+#[test]
+fn scenario_refuses_threshold_0() {
+    let stderr = fails(&["scenario", "--threshold", "0"]);
+    assert_mentions(&stderr, &["'0'", "--threshold", "at least 1"]);
+}
+
+#[test]
+fn scenario_refuses_zero_durations() {
+    let stderr = fails(&["scenario", "--open-for", "0s"]);
+    assert_mentions(&stderr, &["--open-for", "greater than zero"]);
+    let stderr = fails(&["scenario", "--pause", "0ms"]);
+    assert_mentions(&stderr, &["--pause", "greater than zero"]);
+    let stderr = fails(&["scenario", "--pause", "later"]);
+    assert_mentions(&stderr, &["--pause", "expected a duration"]);
+}
+
+#[test]
+fn scenario_refuses_bad_urls() {
+    let stderr = fails(&["scenario", "--target", "nonsense"]);
+    assert_mentions(
+        &stderr,
+        &["--target", "expected an http:// or https:// URL"],
+    );
+    let stderr = fails(&["scenario", "--target", "localhost:5000"]);
+    assert_mentions(&stderr, &["did you mean http://localhost:5000"]);
+}
+
+#[test]
+fn flags_without_a_subcommand_go_to_the_scenario() {
+    let stderr = fails(&["--threshold", "0"]);
+    assert_mentions(&stderr, &["--threshold", "at least 1"]);
+}
+
+#[test]
+fn scenario_reports_an_unreachable_target() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let target = format!("http://127.0.0.1:{port}");
+    let stderr = fails(&["scenario", "--json", "--target", &target]);
+    assert_mentions(
+        &stderr,
+        &[
+            "error: step 1: GET",
+            "is `failgate-demo serve` running there?",
+        ],
+    );
+}
+
+#[test]
+fn help_lists_both_subcommands() {
+    let output = run(&["--help"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_mentions(&stdout, &["serve", "scenario", "--open-for"]);
+}
+
+/// `serve --addr 127.0.0.1:0` prints the bound address, answers, and stops cleanly on
+/// SIGTERM.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_prints_its_address_and_stops_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0", "--seed", "1"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+
+    // Read the first stdout line on a thread, so a silent child cannot hang the test.
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30));
+    let line = match line {
+        Ok(line) => line,
+        Err(e) => {
+            let _ = child.kill();
+            panic!("no address printed: {e}");
+        }
+    };
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
+        "{url}"
+    );
+
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let response = client.get(format!("{url}/health")).send().await;
+    let status = response.map(|r| r.status().as_u16());
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("waiter joined")
+        .expect("the child exits");
+    assert_eq!(status.expect("/health answered"), 200);
+    assert!(exit.success(), "serve exited with {exit} on SIGTERM");
+}
