@@ -50,6 +50,9 @@ pub(crate) struct Core {
     clock: ClockSource,
     observer: Option<Arc<dyn Observer>>,
     name: Arc<str>,
+    /// No observer and no slow-call timing: a closed-state success emits nothing and
+    /// takes the short path in [`Core::record`].
+    plain_success: bool,
 }
 
 impl fmt::Debug for Core {
@@ -73,6 +76,7 @@ impl Core {
             .window
             .map(|kind| Windows::new(kind, settings.slow.is_some()));
         let now = clock.now();
+        let plain_success = observer.is_none() && settings.slow.is_none();
         Core {
             state: CachePadded(AtomicU64::new(Word::INITIAL.0)),
             entered_at: AtomicU64::new(now),
@@ -82,6 +86,7 @@ impl Core {
             clock,
             observer,
             name: Arc::from(name),
+            plain_success,
         }
     }
 
@@ -172,13 +177,10 @@ impl Core {
                     }
                 }
                 Admission::Reject(retry_after) => {
-                    let rejected = Rejected {
-                        state: w.state(),
-                        retry_after: retry_after.map(Duration::from_nanos),
-                    };
+                    let rejected = Rejected::new(w.state(), retry_after);
                     self.emit(EventKind::Rejected {
                         state: rejected.state,
-                        retry_after: rejected.retry_after,
+                        retry_after: rejected.retry_after(),
                     });
                     return Err(rejected);
                 }
@@ -287,6 +289,57 @@ impl Core {
     /// Records the outcome of the call that `ticket` admitted.
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
+        if self.plain_success && outcome == Outcome::Success && ticket.kind == TicketKind::Counted {
+            self.record_plain_success(ticket.generation);
+        } else {
+            self.record_general(ticket, outcome);
+        }
+    }
+
+    /// The closed-state success of a breaker that neither times calls nor has an
+    /// observer. With consecutive failures alone it is one load and, when the count is
+    /// already zero, no write; only a time window reads the clock.
+    #[inline]
+    fn record_plain_success(&self, generation: u64) {
+        if self.settings.consecutive_failures.is_some() {
+            self.clear_consecutive(generation);
+        }
+        if let Some(window) = &self.window {
+            let now = window.needs_clock().then(|| self.clock.now());
+            self.record_in_window(window, generation, false, false, now);
+        }
+    }
+
+    /// Counts an outcome in the window, unless it is stale, and trips if the window's
+    /// counts call for it. Returns whether it was counted.
+    #[inline]
+    fn record_in_window(
+        &self,
+        window: &Windows,
+        generation: u64,
+        failure: bool,
+        slow: bool,
+        now: Option<u64>,
+    ) -> bool {
+        if !self.is_current(generation) {
+            return false;
+        }
+        let at = now.unwrap_or(0); // only time windows read it, and they always get it
+        if let Some(counts) = window.record(at, failure, slow, self.settings.minimum_calls) {
+            self.judge(generation, counts, now);
+        }
+        true
+    }
+
+    #[inline(never)]
+    fn judge(&self, generation: u64, counts: state_machine::Counts, now: Option<u64>) {
+        if let Some(reason) = window_trip(counts, &self.settings) {
+            self.trip(generation, reason, now);
+        }
+    }
+
+    #[inline(never)]
+    fn record_general(&self, ticket: Ticket, outcome: Outcome) {
         let needs_now =
             self.measures_calls() || self.window.as_ref().is_some_and(Windows::needs_clock);
         let now = (needs_now && ticket.kind != TicketKind::Untracked).then(|| self.clock.now());
@@ -358,22 +411,13 @@ impl Core {
             }
         }
         if let Some(window) = &self.window {
-            let w = self.word();
-            if w.busy() || w.generation() != generation {
-                return false;
-            }
-            let at = now.unwrap_or(0); // only time windows read it, and they always get it
-            if let Some(counts) = window.record(at, failure, slow, self.settings.minimum_calls) {
-                if let Some(reason) = window_trip(counts, &self.settings) {
-                    self.trip(generation, reason, now);
-                }
-            }
-            return true;
+            return self.record_in_window(window, generation, failure, slow, now);
         }
         // Whether it counted only matters to an observer; don't load the word for nothing.
         self.observer.is_none() || self.is_current(generation)
     }
 
+    #[inline]
     fn is_current(&self, generation: u64) -> bool {
         let w = self.word();
         !w.busy() && w.generation() == generation

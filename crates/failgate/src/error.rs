@@ -11,10 +11,18 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
     pub(crate) state: State,
-    pub(crate) retry_after: Option<Duration>,
+    /// Nanoseconds, or `u64::MAX` for unknown: keeps `Result<T, Error<E>>` small.
+    retry_after: u64,
 }
 
 impl Rejected {
+    pub(crate) fn new(state: State, retry_after: Option<u64>) -> Self {
+        Rejected {
+            state,
+            retry_after: retry_after.map_or(u64::MAX, |n| n.min(u64::MAX - 1)),
+        }
+    }
+
     /// The state that refused the call: [`State::Open`], [`State::HalfOpen`] (all probe
     /// slots taken) or [`State::ForcedOpen`].
     pub fn state(&self) -> State {
@@ -27,7 +35,7 @@ impl Rejected {
     /// probe slots are being handed out). `None` when nobody knows: a forced-open breaker
     /// waits for an operator, and a half-open one for its probes to report.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        (self.retry_after != u64::MAX).then(|| Duration::from_nanos(self.retry_after))
     }
 }
 
@@ -38,7 +46,7 @@ impl fmt::Display for Rejected {
             State::ForcedOpen => f.write_str("circuit forced open")?,
             _ => f.write_str("circuit open")?,
         }
-        match self.retry_after {
+        match self.retry_after() {
             Some(d) => write!(f, ", retry after {:.3}s", d.as_secs_f64()),
             None => Ok(()),
         }

@@ -37,17 +37,12 @@ pub(crate) struct Ticket {
 pub struct Permit<'a> {
     core: &'a Core,
     ticket: Ticket,
-    done: bool,
 }
 
 impl<'a> Permit<'a> {
     #[inline]
     pub(crate) fn new(core: &'a Core, ticket: Ticket) -> Self {
-        Permit {
-            core,
-            ticket,
-            done: false,
-        }
+        Permit { core, ticket }
     }
 
     /// The call succeeded.
@@ -70,9 +65,10 @@ impl<'a> Permit<'a> {
 
     /// Reports `outcome`.
     #[inline]
-    pub fn record(mut self, outcome: Outcome) {
-        self.done = true;
-        self.core.record(self.ticket, outcome);
+    pub fn record(self, outcome: Outcome) {
+        // Recorded: the drop (which would abandon the call) must not run.
+        let this = std::mem::ManuallyDrop::new(self);
+        this.core.record(this.ticket, outcome);
     }
 
     /// True if this permit is a half-open probe.
@@ -89,9 +85,7 @@ impl<'a> Permit<'a> {
 impl Drop for Permit<'_> {
     #[inline]
     fn drop(&mut self) {
-        if !self.done {
-            self.core.abandon(self.ticket);
-        }
+        self.core.abandon(self.ticket);
     }
 }
 
