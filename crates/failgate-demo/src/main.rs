@@ -8,7 +8,7 @@
 //!
 //! Logs go to stderr (`RUST_LOG` filters them); results go to stdout.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -132,6 +132,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     match run(command) {
@@ -140,7 +141,11 @@ fn main() -> ExitCode {
             let mut message = format!("error: {error}");
             let mut source = error.source();
             while let Some(cause) = source {
-                message.push_str(&format!("\n  caused by: {cause}"));
+                // Some messages already quote their cause; say each thing once.
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message.push_str(&format!("\n  caused by: {text}"));
+                }
                 source = cause.source();
             }
             eprintln!("{message}");
