@@ -401,20 +401,20 @@ impl Core {
             Outcome::Failure => true,
             Outcome::Success => false,
         };
+        if !self.is_current(generation) {
+            return false;
+        }
         if self.settings.consecutive_failures.is_some() {
             if failure {
-                if !self.count_consecutive_failure(generation) {
-                    return false;
-                }
+                self.count_consecutive_failure(generation);
             } else {
                 self.clear_consecutive(generation);
             }
         }
         if let Some(window) = &self.window {
-            return self.record_in_window(window, generation, failure, slow, now);
+            self.record_in_window(window, generation, failure, slow, now);
         }
-        // Whether it counted only matters to an observer; don't load the word for nothing.
-        self.observer.is_none() || self.is_current(generation)
+        true
     }
 
     #[inline]
