@@ -7,6 +7,7 @@
 //! takes only counters whose period is within the last `buckets` periods, so old
 //! outcomes really drop out, even when no call arrives to overwrite them.
 
+use super::Divisor;
 use crate::loom::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use crate::state_machine::Counts;
 use std::time::Duration;
@@ -27,7 +28,8 @@ struct Bucket {
 
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
-    bucket_nanos: u64,
+    bucket_nanos: Divisor,
+    bucket_count: Divisor,
     buckets: Box<[Bucket]>,
     track_slow: bool,
     /// Whether the last judgement found fewer calls than the minimum: while it did,
@@ -40,7 +42,8 @@ impl TimeWindow {
         let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
         let n = u64::from(buckets.max(1));
         TimeWindow {
-            bucket_nanos: (span / n).max(1),
+            bucket_nanos: Divisor::new(span / n),
+            bucket_count: Divisor::new(n),
             buckets: (0..n).map(|_| Bucket::default()).collect(),
             track_slow,
             below_minimum: AtomicBool::new(true),
@@ -55,8 +58,8 @@ impl TimeWindow {
         slow: bool,
         minimum: u64,
     ) -> Option<Counts> {
-        let period = now / self.bucket_nanos;
-        let bucket = &self.buckets[(period % self.buckets.len() as u64) as usize];
+        let period = self.bucket_nanos.div_rem(now).0;
+        let bucket = &self.buckets[self.bucket_count.div_rem(period).1 as usize];
         // Failures and slow calls follow the period the call was counted in.
         let (tag, first_in_period) = bump(&bucket.calls, period & TAG_MASK);
         if failure {
@@ -80,7 +83,7 @@ impl TimeWindow {
     }
 
     pub(crate) fn counts(&self, now: u64) -> Counts {
-        let current = (now / self.bucket_nanos) & TAG_MASK;
+        let current = self.bucket_nanos.div_rem(now).0 & TAG_MASK;
         let live = self.buckets.len() as u64;
         let count = |word: &AtomicU64| {
             let w = word.load(Relaxed);
