@@ -222,6 +222,11 @@ pub fn state_name(state: State) -> String {
     state.to_string().replace('-', "_")
 }
 
+/// A state as the story spells it: `closed`, `open`, `half-open`, `forced-open`, ...
+pub fn human_state(state: State) -> String {
+    state.to_string().replace('_', "-")
+}
+
 /// Formats a duration for humans: `1.2s` from one second up, `350ms` below.
 pub fn human_duration(d: Duration) -> String {
     if d >= Duration::from_secs(1) {
@@ -329,7 +334,7 @@ impl Observer for StoryObserver {
                 (_, State::Open) => format!("  circuit OPEN for {wait}"),
                 (_, State::HalfOpen) => "  circuit HALF-OPEN: probing".to_string(),
                 (_, State::Closed) => "  circuit CLOSED".to_string(),
-                (_, other) => format!("  circuit {}", other.to_string().to_uppercase()),
+                (_, other) => format!("  circuit {}", human_state(*other).to_uppercase()),
             };
             self.story.queue(line);
         }
@@ -541,7 +546,7 @@ async fn run_steps(
                         format!("failure {consecutive}/{}", config.threshold)
                     }
                 } else {
-                    format!("failure while {}", before)
+                    format!("failure while {}", human_state(before))
                 };
                 story.say_at(sent_at, &format!("{head} -> {status} ({note})"))?;
             }
@@ -551,7 +556,7 @@ async fn run_steps(
             Err(failgate::Error::Rejected(rejected)) => {
                 let retry_after = rejected.retry_after();
                 report.retry_after_ms = retry_after.map(|d| d.as_millis() as u64);
-                let mut line = format!("{head} refused: circuit {}", rejected.state());
+                let mut line = format!("{head} refused: circuit {}", human_state(rejected.state()));
                 if let Some(d) = retry_after {
                     let _ = write!(line, ", retry after {}", human_duration(d));
                 }
@@ -626,8 +631,10 @@ mod tests {
     }
 
     #[test]
-    fn state_names_use_underscores() {
+    fn state_names_use_underscores_in_json_and_dashes_in_the_story() {
         assert_eq!(state_name(State::HalfOpen), "half_open");
+        assert_eq!(state_name(State::ForcedOpen), "forced_open");
+        assert_eq!(human_state(State::HalfOpen), "half-open");
         assert_eq!(state_name(State::Closed), "closed");
     }
 }

@@ -169,3 +169,55 @@ async fn the_default_command_tells_the_story() {
         "{stdout}"
     );
 }
+
+/// The library refuses bad settings with a typed error naming the field, before any
+/// request or server start.
+#[tokio::test]
+async fn invalid_settings_are_errors_not_panics() {
+    use failgate_demo::scenario::{self, Config, ScenarioError};
+    use std::time::Duration;
+
+    let cases = [
+        (
+            Config {
+                threshold: 0,
+                ..Config::default()
+            },
+            "threshold",
+        ),
+        (
+            Config {
+                open_for: Duration::ZERO,
+                ..Config::default()
+            },
+            "open-for",
+        ),
+        (
+            Config {
+                pause: Duration::ZERO,
+                ..Config::default()
+            },
+            "pause",
+        ),
+        (
+            Config {
+                timeout: Duration::ZERO,
+                ..Config::default()
+            },
+            "timeout",
+        ),
+    ];
+    for (config, field) in cases {
+        let error = scenario::run(config, Box::new(std::io::sink()))
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&error, ScenarioError::Invalid { field: f, .. } if *f == field),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().starts_with(&format!("invalid {field}: ")),
+            "{error}"
+        );
+    }
+}
