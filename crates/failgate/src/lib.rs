@@ -124,5 +124,10 @@ pub use outcome::{Classify, DefaultClassifier, Outcome};
 pub use permit::Permit;
 pub use state_machine::State;
 
+// The README's examples run as doctests, so they cannot drift from the code.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The most half-open probes a breaker may admit at once.
 pub const MAX_HALF_OPEN_PERMITS: u32 = state_machine::MAX_HALF_OPEN_PERMITS;
