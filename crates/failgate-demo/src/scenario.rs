@@ -175,12 +175,19 @@ pub enum ScenarioError {
     Output(#[from] io::Error),
 }
 
-/// Checks a `--target` value: an absolute `http` or `https` URL with a host.
+/// Checks a `--target` value: an absolute `http` URL with a host. (The flaky service
+/// speaks plain HTTP, so the demo's client is built without TLS, which keeps the build
+/// small.)
 pub fn parse_target(s: &str) -> Result<Url, String> {
-    const EXPECTED: &str = "expected an http:// or https:// URL such as http://127.0.0.1:5000";
+    const EXPECTED: &str = "expected an http:// URL such as http://127.0.0.1:5000";
     let url = Url::parse(s.trim()).map_err(|e| format!("{EXPECTED} ({e})"))?;
     match url.scheme() {
-        "http" | "https" => {}
+        "http" => {}
+        "https" => {
+            return Err(format!(
+                "https is not supported: the demo client speaks plain HTTP, like `failgate-demo serve`; {EXPECTED}"
+            ))
+        }
         other => {
             return Err(format!(
                 "unsupported scheme `{other}`; {EXPECTED} (did you mean http://{s}?)"
@@ -578,7 +585,9 @@ mod tests {
     #[test]
     fn targets_must_be_absolute_http_urls() {
         assert!(parse_target("http://127.0.0.1:5000").is_ok());
-        assert!(parse_target("https://example.invalid/prefix").is_ok());
+        assert!(parse_target("http://example.invalid/prefix").is_ok());
+        let err = parse_target("https://example.invalid/").unwrap_err();
+        assert!(err.contains("https is not supported"), "{err}");
         let err = parse_target("nonsense").unwrap_err();
         assert!(err.contains("expected an http://"), "{err}");
         let err = parse_target("localhost:5000").unwrap_err();

@@ -22,7 +22,7 @@ use crate::event::{Event, EventKind, Observer, Reason};
 use crate::loom::{fence, AtomicU64, CachePadded, Ordering};
 use crate::metrics::Metrics;
 use crate::outcome::{Classify, DefaultClassifier};
-use crate::permit::{Permit, Ticket, TicketKind};
+use crate::permit::{OwnedPermit, Permit, Ticket, TicketKind};
 use crate::state_machine::{
     self, admission, admission_needs_clock, consecutive_trip, probe_report, window_trip, Admission,
     ProbeReport, ProbeStep, State, Word, GEN_MASK,
@@ -361,7 +361,7 @@ impl Core {
                 };
                 self.report_probe(ticket.generation, report)
             }
-            TicketKind::Untracked => false,
+            TicketKind::Untracked | TicketKind::Recorded => false,
         };
         if self.observer.is_some() {
             let duration = duration.map(Duration::from_nanos);
@@ -683,6 +683,15 @@ impl<C> CircuitBreaker<C> {
         self.core
             .acquire()
             .map(|ticket| Permit::new(&self.core, ticket))
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), for a permit that must outlive this
+    /// borrow: it holds a handle on the breaker (one reference-count increment).
+    #[inline]
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
+        self.core
+            .acquire()
+            .map(|ticket| OwnedPermit::new(self.core.clone(), ticket))
     }
 
     /// The current state, after any transition that is due.

@@ -110,6 +110,9 @@ mod permit;
 mod state_machine;
 mod windows;
 
+#[cfg(test)]
+mod tests;
+
 pub use backoff::Backoff;
 pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -121,7 +124,7 @@ pub use error::{Error, Rejected};
 pub use event::{Event, EventKind, Observer, Reason};
 pub use metrics::Metrics;
 pub use outcome::{Classify, DefaultClassifier, Outcome};
-pub use permit::Permit;
+pub use permit::{OwnedPermit, Permit};
 pub use state_machine::State;
 
 // The README's examples run as doctests, so they cannot drift from the code.

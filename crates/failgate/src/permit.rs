@@ -3,6 +3,8 @@
 use crate::breaker::Core;
 use crate::Outcome;
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// How a permit's outcome is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +15,8 @@ pub(crate) enum TicketKind {
     Probe,
     /// Disabled: nothing is counted.
     Untracked,
+    /// Already reported: dropping the permit does nothing.
+    Recorded,
 }
 
 /// What a permit remembers: the generation it was issued in, when the call started
@@ -22,6 +26,68 @@ pub(crate) struct Ticket {
     pub(crate) generation: u64,
     pub(crate) started: u64,
     pub(crate) kind: TicketKind,
+}
+
+/// What both kinds of permit hold. Dropping it unreported abandons the call.
+struct Holder<R: Deref<Target = Core>> {
+    core: R,
+    ticket: Ticket,
+}
+
+impl<R: Deref<Target = Core>> Holder<R> {
+    #[inline]
+    fn record(mut self, outcome: Outcome) {
+        let ticket = self.ticket;
+        self.ticket.kind = TicketKind::Recorded; // so the drop below abandons nothing
+        self.core.record(ticket, outcome);
+    }
+}
+
+impl<R: Deref<Target = Core>> Drop for Holder<R> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.ticket.kind != TicketKind::Recorded {
+            self.core.abandon(self.ticket);
+        }
+    }
+}
+
+macro_rules! permit_methods {
+    () => {
+        /// The call succeeded.
+        #[inline]
+        pub fn success(self) {
+            self.inner.record(Outcome::Success);
+        }
+
+        /// The call failed.
+        #[inline]
+        pub fn failure(self) {
+            self.inner.record(Outcome::Failure);
+        }
+
+        /// The call's outcome says nothing about the dependency: count nothing.
+        #[inline]
+        pub fn ignore(self) {
+            self.inner.record(Outcome::Ignore);
+        }
+
+        /// Reports `outcome`.
+        #[inline]
+        pub fn record(self, outcome: Outcome) {
+            self.inner.record(outcome);
+        }
+
+        /// True if this permit is a half-open probe.
+        pub fn is_probe(&self) -> bool {
+            self.inner.ticket.kind == TicketKind::Probe
+        }
+
+        /// The generation of the breaker when the permit was issued.
+        pub fn generation(&self) -> u64 {
+            self.inner.ticket.generation
+        }
+    };
 }
 
 /// Permission to make one call, from [`CircuitBreaker::try_acquire`](crate::CircuitBreaker::try_acquire).
@@ -35,64 +101,52 @@ pub(crate) struct Ticket {
 /// closed that ends after the breaker opened) is discarded.
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 pub struct Permit<'a> {
-    core: &'a Core,
-    ticket: Ticket,
+    inner: Holder<&'a Core>,
 }
 
 impl<'a> Permit<'a> {
     #[inline]
     pub(crate) fn new(core: &'a Core, ticket: Ticket) -> Self {
-        Permit { core, ticket }
+        Permit {
+            inner: Holder { core, ticket },
+        }
     }
 
-    /// The call succeeded.
-    #[inline]
-    pub fn success(self) {
-        self.record(Outcome::Success);
-    }
-
-    /// The call failed.
-    #[inline]
-    pub fn failure(self) {
-        self.record(Outcome::Failure);
-    }
-
-    /// The call's outcome says nothing about the dependency: count nothing.
-    #[inline]
-    pub fn ignore(self) {
-        self.record(Outcome::Ignore);
-    }
-
-    /// Reports `outcome`.
-    #[inline]
-    pub fn record(self, outcome: Outcome) {
-        // Recorded: the drop (which would abandon the call) must not run.
-        let this = std::mem::ManuallyDrop::new(self);
-        this.core.record(this.ticket, outcome);
-    }
-
-    /// True if this permit is a half-open probe.
-    pub fn is_probe(&self) -> bool {
-        self.ticket.kind == TicketKind::Probe
-    }
-
-    /// The generation of the breaker when the permit was issued.
-    pub fn generation(&self) -> u64 {
-        self.ticket.generation
-    }
+    permit_methods!();
 }
 
-impl Drop for Permit<'_> {
+/// A [`Permit`] that holds a handle on its breaker, so it can move to another thread
+/// or live in a `'static` future. From
+/// [`CircuitBreaker::try_acquire_owned`](crate::CircuitBreaker::try_acquire_owned).
+#[must_use = "a permit must be given an outcome; dropping it abandons the call"]
+pub struct OwnedPermit {
+    inner: Holder<Arc<Core>>,
+}
+
+impl OwnedPermit {
     #[inline]
-    fn drop(&mut self) {
-        self.core.abandon(self.ticket);
+    pub(crate) fn new(core: Arc<Core>, ticket: Ticket) -> Self {
+        OwnedPermit {
+            inner: Holder { core, ticket },
+        }
     }
+
+    permit_methods!();
 }
 
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("generation", &self.ticket.generation)
+            .field("generation", &self.generation())
+            .field("probe", &self.is_probe())
+            .finish()
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("generation", &self.generation())
             .field("probe", &self.is_probe())
             .finish()
     }
