@@ -178,12 +178,14 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         seed: args.seed,
     };
     let server = Server::spawn(config).await?;
+    // Catch Ctrl-C and SIGTERM from the moment the address is announced.
+    let signal = service::shutdown_signal();
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {}", server.url())?;
         stdout.flush()?;
     }
-    server.run_until(service::shutdown_signal()).await?;
+    server.run_until(signal).await?;
     tracing::info!("stopped");
     Ok(())
 }
