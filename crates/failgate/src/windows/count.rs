@@ -5,12 +5,14 @@
 //! are tracked). The bits are the truth: counts are popcounts, so no counter can
 //! drift. A success that overwrites a success writes nothing but the position.
 
+use super::Divisor;
 use crate::loom::{AtomicU64, CachePadded, Ordering::Relaxed};
 use crate::state_machine::Counts;
 
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     size: u64,
+    ring: Divisor,
     /// The next position to claim (never wraps: 2^64 calls is 584 years at 1 ns each).
     head: CachePadded<AtomicU64>,
     /// The position of the last reset; calls = head - base, capped at size.
@@ -26,6 +28,7 @@ impl CountWindow {
         let bitmap = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
         CountWindow {
             size: u64::from(size),
+            ring: Divisor::new(u64::from(size)),
             head: CachePadded(AtomicU64::new(0)),
             base: AtomicU64::new(0),
             failures: bitmap(words),
@@ -35,14 +38,16 @@ impl CountWindow {
 
     #[inline]
     pub(crate) fn record(&self, failure: bool, slow: bool, minimum: u64) -> Option<Counts> {
+        // Loads go before the locked instruction, which no later load can pass.
+        let base = self.base.load(Relaxed);
         let position = self.head.fetch_add(1, Relaxed);
-        let slot = position % self.size;
+        let slot = self.ring.div_rem(position).1;
         let (word, bit) = ((slot / 64) as usize, 1u64 << (slot % 64));
         set_bit(&self.failures[word], bit, failure);
         if let Some(w) = self.slow.get(word) {
             set_bit(w, bit, slow);
         }
-        let calls = self.calls(position + 1);
+        let calls = (position + 1).saturating_sub(base).min(self.size);
         // A success can only trip the breaker by bringing the window to its minimum.
         (failure || slow || calls == minimum).then(|| self.counts_with(calls))
     }

@@ -18,6 +18,9 @@ const COUNT_MASK: u64 = (1 << TAG_SHIFT) - 1;
 /// Counts stop growing this far below the field's capacity, leaving room for racing
 /// increments (a bucket would need 68 billion calls to get here).
 const COUNT_CEILING: u64 = COUNT_MASK - (1 << 24);
+/// Bits of a bucket's slot in the cached location (MAX_TIME_BUCKETS = 1024 < 2^11).
+const SLOT_BITS: u32 = 11;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 
 #[derive(Debug, Default)]
 struct Bucket {
@@ -28,6 +31,10 @@ struct Bucket {
 
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
+    /// The last period located and its slot, `period << SLOT_BITS | slot`: most calls
+    /// find their bucket with one load and one multiplication instead of two divisions.
+    current: AtomicU64,
+    bucket_len: u64,
     bucket_nanos: Divisor,
     bucket_count: Divisor,
     buckets: Box<[Bucket]>,
@@ -41,8 +48,11 @@ impl TimeWindow {
     pub(crate) fn new(span: Duration, buckets: u32, track_slow: bool) -> Self {
         let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
         let n = u64::from(buckets.max(1));
+        let bucket_len = (span / n).max(1);
         TimeWindow {
-            bucket_nanos: Divisor::new(span / n),
+            current: AtomicU64::new(0),
+            bucket_len,
+            bucket_nanos: Divisor::new(bucket_len),
             bucket_count: Divisor::new(n),
             buckets: (0..n).map(|_| Bucket::default()).collect(),
             track_slow,
@@ -58,8 +68,10 @@ impl TimeWindow {
         slow: bool,
         minimum: u64,
     ) -> Option<Counts> {
-        let period = self.bucket_nanos.div_rem(now).0;
-        let bucket = &self.buckets[self.bucket_count.div_rem(period).1 as usize];
+        let (period, slot) = self.locate(now);
+        let bucket = &self.buckets[slot];
+        // Loads go before the first locked instruction, which no later load can pass.
+        let below_minimum = self.below_minimum.load(Relaxed);
         // Failures and slow calls follow the period the call was counted in.
         let (tag, first_in_period) = bump(&bucket.calls, period & TAG_MASK);
         if failure {
@@ -70,16 +82,38 @@ impl TimeWindow {
         }
         // Between two judgements the window only loses outcomes when a period ends,
         // so a success needs judging only in a new period or below the minimum.
-        if failure || slow || first_in_period || self.below_minimum.load(Relaxed) {
+        if failure || slow || first_in_period || below_minimum {
             let counts = self.counts(now);
             let below = counts.calls < minimum;
-            if below != self.below_minimum.load(Relaxed) {
+            if below != below_minimum {
                 self.below_minimum.store(below, Relaxed);
             }
             Some(counts)
         } else {
             None
         }
+    }
+
+    /// The period of `now` and the slot of its bucket.
+    #[inline]
+    fn locate(&self, now: u64) -> (u64, usize) {
+        let cached = self.current.load(Relaxed);
+        let period = cached >> SLOT_BITS;
+        if now.wrapping_sub(period.wrapping_mul(self.bucket_len)) < self.bucket_len {
+            return (period, (cached & SLOT_MASK) as usize);
+        }
+        self.locate_slow(now)
+    }
+
+    #[inline(never)]
+    fn locate_slow(&self, now: u64) -> (u64, usize) {
+        let period = self.bucket_nanos.div_rem(now).0;
+        let slot = self.bucket_count.div_rem(period).1;
+        // Never move the cache back to an earlier period for a caller that read the
+        // clock before another one.
+        self.current
+            .fetch_max((period << SLOT_BITS) | slot, Relaxed);
+        (period, slot as usize)
     }
 
     pub(crate) fn counts(&self, now: u64) -> Counts {
@@ -119,16 +153,27 @@ impl TimeWindow {
 
 /// Adds one to a tagged counter for period `tag`. Returns the period it was counted
 /// in and whether this call recycled the counter for a new period.
+///
+/// The common case is one `fetch_add` and nothing else: the increment goes first and
+/// the tag it landed on is checked after. If it landed on an expired period, the
+/// counter is recycled for ours, and whoever loses that race adds itself again.
 #[inline]
 fn bump(word: &AtomicU64, tag: u64) -> (u64, bool) {
-    let mut current = word.load(Relaxed);
+    let previous = word.fetch_add(1, Relaxed);
+    let previous_tag = previous >> TAG_SHIFT;
+    if previous_tag == tag || is_newer(previous_tag, tag) {
+        // Same period (or a racing caller already moved it on: count us there).
+        if previous & COUNT_MASK >= COUNT_CEILING {
+            word.fetch_sub(1, Relaxed); // saturate instead of carrying into the tag
+        }
+        return (previous_tag, false);
+    }
+    // Our increment landed on an expired period's count: recycle the counter.
+    let mut current = previous.wrapping_add(1);
     loop {
         let current_tag = current >> TAG_SHIFT;
         if current_tag == tag || is_newer(current_tag, tag) {
-            // Same period (or a racing caller already moved it on: count us there).
-            if current & COUNT_MASK < COUNT_CEILING {
-                word.fetch_add(1, Relaxed);
-            }
+            word.fetch_add(1, Relaxed); // someone else recycled it: add ourselves
             return (current_tag, false);
         }
         match word.compare_exchange_weak(current, (tag << TAG_SHIFT) | 1, Relaxed, Relaxed) {
@@ -232,6 +277,28 @@ mod tests {
                 slow: 0
             }
         );
+    }
+
+    #[test]
+    fn located_buckets_match_division() {
+        let w = TimeWindow::new(Duration::from_millis(70), 7, false); // 10 ms buckets
+        let ms = 1_000_000;
+        for now in [
+            0,
+            1,
+            9 * ms,
+            10 * ms,
+            10 * ms - 1,
+            69 * ms,
+            70 * ms,
+            71 * ms,
+            7 * ms,
+            12_345 * ms,
+        ] {
+            let (period, slot) = w.locate(now);
+            assert_eq!(period, now / (10 * ms), "period of {now}");
+            assert_eq!(slot as u64, period % 7, "slot of {now}");
+        }
     }
 
     #[test]
