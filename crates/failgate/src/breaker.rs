@@ -24,8 +24,8 @@ use crate::metrics::Metrics;
 use crate::outcome::{Classify, DefaultClassifier};
 use crate::permit::{OwnedPermit, Permit, Ticket, TicketKind};
 use crate::state_machine::{
-    self, admission, admission_needs_clock, consecutive_trip, probe_report, window_trip, Admission,
-    ProbeReport, ProbeStep, State, Word, GEN_MASK,
+    self, admission_needs_clock, admission_with_hint, consecutive_trip, probe_report, window_trip,
+    Admission, ProbeReport, ProbeStep, State, Word, GEN_MASK,
 };
 use crate::windows::Windows;
 use crate::{Builder, Error, Outcome, Rejected};
@@ -44,6 +44,9 @@ pub(crate) struct Core {
     /// Read by every call; written only on transitions and by half-open probes.
     state: CachePadded<AtomicU64>,
     entered_at: AtomicU64,
+    /// The time until which the dependency asked not to be called (`Retry-After`), or
+    /// 0; only used with `honor_retry_after`.
+    retry_hint: AtomicU64,
     consecutive: CachePadded<AtomicU64>,
     window: Option<Windows>,
     pub(crate) settings: Settings,
@@ -80,6 +83,7 @@ impl Core {
         Core {
             state: CachePadded(AtomicU64::new(Word::INITIAL.0)),
             entered_at: AtomicU64::new(now),
+            retry_hint: AtomicU64::new(0),
             consecutive: CachePadded(AtomicU64::new(0)),
             window,
             settings,
@@ -108,6 +112,25 @@ impl Core {
     #[inline]
     fn measures_calls(&self) -> bool {
         self.settings.slow.is_some()
+    }
+
+    /// Until when the dependency asked not to be called, or 0.
+    #[inline]
+    fn hint_until(&self) -> u64 {
+        if self.settings.honor_retry_after {
+            self.retry_hint.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// Notes that the dependency asked not to be called for `retry_after` from now.
+    fn note_retry_after(&self, retry_after: Duration) {
+        let until = self
+            .clock
+            .now()
+            .saturating_add(crate::clock::duration_to_nanos(retry_after));
+        self.retry_hint.fetch_max(until, Ordering::Relaxed);
     }
 
     /// When the state in `w` began, or `None` if it changed while we looked.
@@ -157,7 +180,7 @@ impl Core {
             } else {
                 (0, 0)
             };
-            match admission(w, now, entered, &self.settings) {
+            match admission_with_hint(w, now, entered, self.hint_until(), &self.settings) {
                 Admission::Admit => {
                     let kind = match w.state() {
                         State::Disabled => TicketKind::Untracked,
@@ -204,7 +227,7 @@ impl Core {
                 continue;
             };
             let now = self.clock.now();
-            match admission(w, now, entered, &self.settings) {
+            match admission_with_hint(w, now, entered, self.hint_until(), &self.settings) {
                 Admission::Transition(to, reason) => {
                     self.transition(w, to, reason, Some(now));
                 }
@@ -248,6 +271,9 @@ impl Core {
                 window.reset();
             }
         }
+        if to == State::Closed {
+            self.retry_hint.store(0, Ordering::Relaxed);
+        }
         let next = current.transition(to);
         self.state.store(next.0, Ordering::Release);
         self.emit(EventKind::StateChange {
@@ -285,6 +311,26 @@ impl Core {
     }
 
     // ---- recording ------------------------------------------------------------------
+
+    /// Records an outcome that came with the dependency's request not to be called for
+    /// `retry_after`.
+    pub(crate) fn record_with_retry_after(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        retry_after: Option<Duration>,
+    ) {
+        if let (true, Some(d)) = (self.settings.honor_retry_after, retry_after) {
+            self.note_retry_after(d);
+        }
+        self.record(ticket, outcome);
+    }
+
+    /// Whether `Classify::retry_after` should be asked.
+    #[inline]
+    pub(crate) fn honors_retry_after(&self) -> bool {
+        self.settings.honor_retry_after
+    }
 
     /// Records the outcome of the call that `ticket` admitted.
     #[inline]
@@ -518,7 +564,9 @@ impl Core {
         };
         let retry_after = match (w.state(), entered) {
             (State::Open, Some(entered)) => Some(Duration::from_nanos(
-                state_machine::open_deadline(w, entered, &self.settings).saturating_sub(now),
+                state_machine::open_deadline(w, entered, &self.settings)
+                    .max(self.hint_until())
+                    .saturating_sub(now),
             )),
             _ => None,
         };
@@ -606,8 +654,22 @@ impl<C> CircuitBreaker<C> {
     {
         let permit = self.try_acquire()?;
         let result = op();
-        permit.record(self.classifier.classify(&result));
+        self.finish(permit, &result);
         result.map_err(Error::Inner)
+    }
+
+    /// Records `result` with the breaker's classifier.
+    #[inline]
+    fn finish<T, E>(&self, permit: Permit<'_>, result: &Result<T, E>)
+    where
+        C: Classify<T, E>,
+    {
+        let outcome = self.classifier.classify(result);
+        if self.core.honors_retry_after() {
+            permit.record_with_retry_after(outcome, self.classifier.retry_after(result));
+        } else {
+            permit.record(outcome);
+        }
     }
 
     /// Like [`call`](Self::call), with a classifier for this call only.
@@ -649,7 +711,7 @@ impl<C> CircuitBreaker<C> {
     {
         let permit = self.try_acquire()?;
         let result = op().await;
-        permit.record(self.classifier.classify(&result));
+        self.finish(permit, &result);
         result.map_err(Error::Inner)
     }
 
@@ -712,6 +774,24 @@ impl<C> CircuitBreaker<C> {
     /// The breaker's default classifier.
     pub fn classifier(&self) -> &C {
         &self.classifier
+    }
+
+    /// The same breaker (shared state, events, everything) seen through another
+    /// default classifier.
+    ///
+    /// ```
+    /// use failgate::{CircuitBreaker, Outcome};
+    ///
+    /// let breaker = CircuitBreaker::builder().consecutive_failures(1).build().unwrap();
+    /// let lenient = breaker.clone().with_classifier(|_: &Result<(), &str>| Outcome::Ignore);
+    /// let _ = lenient.call(|| Err("ignored"));
+    /// assert_eq!(breaker.state(), failgate::State::Closed);
+    /// ```
+    pub fn with_classifier<K>(self, classifier: K) -> CircuitBreaker<K> {
+        CircuitBreaker {
+            core: self.core,
+            classifier,
+        }
     }
 
     /// Refuses every call (with no `retry_after`) until [`reset`](Self::reset).

@@ -135,6 +135,7 @@ pub(crate) struct Settings {
     pub(crate) backoff: Backoff,
     pub(crate) half_open_permits: u32,
     pub(crate) half_open_timeout: Option<u64>,
+    pub(crate) honor_retry_after: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +160,7 @@ pub struct Builder<C = DefaultClassifier> {
     backoff: Backoff,
     half_open_permits: u32,
     half_open_timeout: Option<Duration>,
+    honor_retry_after: bool,
     clock: Option<ClockSource>,
     observer: Option<Arc<dyn Observer>>,
     classifier: C,
@@ -176,6 +178,7 @@ impl<C: fmt::Debug> fmt::Debug for Builder<C> {
             .field("backoff", &self.backoff)
             .field("half_open_permits", &self.half_open_permits)
             .field("half_open_timeout", &self.half_open_timeout)
+            .field("honor_retry_after", &self.honor_retry_after)
             .field("clock", &self.clock)
             .field("observer", &self.observer.as_ref().map(|_| "..."))
             .field("classifier", &self.classifier)
@@ -195,6 +198,7 @@ impl<C: Clone> Clone for Builder<C> {
             backoff: self.backoff,
             half_open_permits: self.half_open_permits,
             half_open_timeout: self.half_open_timeout,
+            honor_retry_after: self.honor_retry_after,
             clock: self.clock.clone(),
             observer: self.observer.clone(),
             classifier: self.classifier.clone(),
@@ -214,6 +218,7 @@ impl Default for Builder<DefaultClassifier> {
             backoff: Backoff::constant(DEFAULT_OPEN_FOR),
             half_open_permits: 1,
             half_open_timeout: None,
+            honor_retry_after: false,
             clock: None,
             observer: None,
             classifier: DefaultClassifier,
@@ -291,6 +296,15 @@ impl<C> Builder<C> {
         self
     }
 
+    /// When the dependency answers with a "retry after" (an HTTP `Retry-After` header on
+    /// a 503 or 429, read by [`HttpClassifier`](crate::http::HttpClassifier), or any
+    /// [`Classify::retry_after`](crate::Classify::retry_after)), stay open at least that
+    /// long. Off by default: the backoff alone decides.
+    pub fn honor_retry_after(mut self, honor: bool) -> Self {
+        self.honor_retry_after = honor;
+        self
+    }
+
     /// The clock the breaker reads. Defaults to [`SystemClock`]; use
     /// [`ManualClock`](crate::ManualClock) in tests.
     pub fn clock<K: Clock>(mut self, clock: K) -> Self {
@@ -323,6 +337,7 @@ impl<C> Builder<C> {
             backoff: self.backoff,
             half_open_permits: self.half_open_permits,
             half_open_timeout: self.half_open_timeout,
+            honor_retry_after: self.honor_retry_after,
             clock: self.clock,
             observer: self.observer,
             classifier,
@@ -410,6 +425,7 @@ impl<C> Builder<C> {
             backoff: self.backoff,
             half_open_permits: self.half_open_permits,
             half_open_timeout,
+            honor_retry_after: self.honor_retry_after,
         })
     }
 }

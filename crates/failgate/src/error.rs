@@ -102,13 +102,8 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
     }
 }
 
-/// `Error` is transparent: it displays the rejection or the inner error, and its
-/// `source()` is the inner error's own source, so error chains do not repeat a message.
-impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Rejected(_) => None,
-            Error::Inner(e) => e.source(),
-        }
-    }
-}
+/// `Error` displays the rejection or, transparently, the inner error. It is an error
+/// for any inner type that can be displayed, `BoxError` included, so it converts into
+/// a `Box<dyn Error + Send + Sync>` in tower stacks; match on it (or use
+/// [`Error::into_inner`]) to reach the inner error itself.
+impl<E: fmt::Debug + fmt::Display> std::error::Error for Error<E> {}

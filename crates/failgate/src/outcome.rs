@@ -38,6 +38,14 @@ pub enum Outcome {
 pub trait Classify<T, E> {
     /// The outcome of `result`.
     fn classify(&self, result: &Result<T, E>) -> Outcome;
+
+    /// How long the dependency asked not to be called again, if it said so (an HTTP
+    /// `Retry-After`, say). Only asked when the breaker was built with
+    /// [`honor_retry_after`](crate::Builder::honor_retry_after). None by default.
+    fn retry_after(&self, result: &Result<T, E>) -> Option<std::time::Duration> {
+        let _ = result;
+        None
+    }
 }
 
 /// The classifier every breaker starts with: `Ok` is a success, `Err` a failure.

@@ -5,6 +5,7 @@ use crate::Outcome;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How a permit's outcome is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,13 @@ impl<R: Deref<Target = Core>> Holder<R> {
         self.ticket.kind = TicketKind::Recorded; // so the drop below abandons nothing
         self.core.record(ticket, outcome);
     }
+
+    fn record_with_retry_after(mut self, outcome: Outcome, retry_after: Option<Duration>) {
+        let ticket = self.ticket;
+        self.ticket.kind = TicketKind::Recorded;
+        self.core
+            .record_with_retry_after(ticket, outcome, retry_after);
+    }
 }
 
 impl<R: Deref<Target = Core>> Drop for Holder<R> {
@@ -76,6 +84,15 @@ macro_rules! permit_methods {
         #[inline]
         pub fn record(self, outcome: Outcome) {
             self.inner.record(outcome);
+        }
+
+        /// Reports `outcome`, with the dependency's request not to be called again for
+        /// `retry_after` (say, from an HTTP `Retry-After`). A breaker built with
+        /// [`honor_retry_after`](crate::Builder::honor_retry_after) stays open at least
+        /// that long; others ignore it.
+        #[inline]
+        pub fn record_with_retry_after(self, outcome: Outcome, retry_after: Option<Duration>) {
+            self.inner.record_with_retry_after(outcome, retry_after);
         }
 
         /// True if this permit is a half-open probe.

@@ -287,3 +287,45 @@ fn half_open_timeout_reopens_when_probes_never_report() {
     hung.success(); // too late: stale
     assert_eq!(b.state(), State::Open);
 }
+
+#[test]
+fn retry_after_hints_lengthen_the_open_wait_only_when_honored() {
+    /// A classifier that reads a "retry after N seconds" from the error.
+    #[derive(Clone, Copy)]
+    struct Hinting;
+    impl failgate::Classify<(), u64> for Hinting {
+        fn classify(&self, r: &Result<(), u64>) -> Outcome {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        }
+        fn retry_after(&self, r: &Result<(), u64>) -> Option<Duration> {
+            r.as_ref().err().map(|s| Duration::from_secs(*s))
+        }
+    }
+    for honor in [false, true] {
+        let clock = ManualClock::new();
+        let b = CircuitBreaker::builder()
+            .consecutive_failures(1)
+            .open_for(Duration::from_secs(10))
+            .honor_retry_after(honor)
+            .classifier(Hinting)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let _ = b.call(|| Err::<(), u64>(120));
+        let expected = if honor { 120 } else { 10 };
+        assert_eq!(b.metrics().retry_after, Some(Duration::from_secs(expected)));
+        clock.advance(Duration::from_secs(10));
+        let state = if honor { State::Open } else { State::HalfOpen };
+        assert_eq!(b.state(), state, "honor_retry_after({honor})");
+        clock.advance(Duration::from_secs(110));
+        b.call(|| Ok::<(), u64>(())).unwrap();
+        assert_eq!(b.state(), State::Closed);
+        // Closing forgets the hint: the next opening waits only the backoff.
+        let _ = b.call(|| Err::<(), u64>(1));
+        assert_eq!(b.metrics().retry_after, Some(Duration::from_secs(10)));
+    }
+}

@@ -80,7 +80,20 @@ pub(crate) fn admission_needs_clock(w: Word, s: &Settings) -> bool {
 
 /// The admission decision for word `w` at time `now`, for a state entered at
 /// `entered_at`. A word being published (busy) refuses what it does not admit freely.
+#[cfg(test)]
 pub(crate) fn admission(w: Word, now: u64, entered_at: u64, s: &Settings) -> Admission {
+    admission_with_hint(w, now, entered_at, 0, s)
+}
+
+/// Like [`admission`], where the dependency asked (with a `Retry-After`) not to be
+/// called before `hint_until` (0 for no such request).
+pub(crate) fn admission_with_hint(
+    w: Word,
+    now: u64,
+    entered_at: u64,
+    hint_until: u64,
+    s: &Settings,
+) -> Admission {
     let state = w.state();
     if state.admits_all() {
         return Admission::Admit;
@@ -90,7 +103,7 @@ pub(crate) fn admission(w: Word, now: u64, entered_at: u64, s: &Settings) -> Adm
     }
     match state {
         State::Open => {
-            let deadline = open_deadline(w, entered_at, s);
+            let deadline = open_deadline(w, entered_at, s).max(hint_until);
             if now >= deadline {
                 Admission::Transition(State::HalfOpen, Reason::WaitElapsed)
             } else {

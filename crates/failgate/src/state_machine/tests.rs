@@ -57,6 +57,30 @@ fn open_refuses_until_the_wait_is_over_then_probes() {
 }
 
 #[test]
+fn a_retry_after_hint_only_ever_lengthens_the_open_wait() {
+    let s = settings(|b| b.open_for(Duration::from_secs(10)));
+    let w = open_word(0);
+    assert_eq!(
+        admission_with_hint(w, 0, 0, 30 * SEC, &s),
+        Admission::Reject(Some(30 * SEC))
+    );
+    assert_eq!(
+        admission_with_hint(w, 0, 0, 5 * SEC, &s),
+        Admission::Reject(Some(10 * SEC)),
+        "a shorter hint changes nothing"
+    );
+    assert_eq!(
+        admission_with_hint(w, 30 * SEC, 0, 30 * SEC, &s),
+        Admission::Transition(State::HalfOpen, Reason::WaitElapsed)
+    );
+    let closed = Word::INITIAL;
+    assert_eq!(
+        admission_with_hint(closed, 0, 0, u64::MAX, &s),
+        Admission::Admit
+    );
+}
+
+#[test]
 fn exponential_backoff_follows_the_step() {
     let s = settings(|b| {
         b.backoff(Backoff::exponential(
