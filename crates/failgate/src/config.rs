@@ -227,6 +227,11 @@ impl Default for Builder<DefaultClassifier> {
 }
 
 impl<C> Builder<C> {
+    /// The name set so far.
+    pub fn current_name(&self) -> &str {
+        &self.name
+    }
+
     /// The breaker's name, carried by its events and metrics. Defaults to `"default"`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();

@@ -110,6 +110,14 @@ mod permit;
 mod state_machine;
 mod windows;
 
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
+
 #[cfg(test)]
 mod tests;
 

@@ -149,6 +149,12 @@ impl OwnedPermit {
     }
 
     permit_methods!();
+
+    /// Whether the breaker wants `Classify::retry_after` asked.
+    #[inline]
+    pub(crate) fn honors_retry_after(&self) -> bool {
+        self.inner.core.honors_retry_after()
+    }
 }
 
 impl fmt::Debug for Permit<'_> {
