@@ -208,11 +208,50 @@ mod two_threads {
     }
 }
 
+#[cfg(feature = "tower")]
+mod tower_service {
+    use super::*;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    use tower::{Layer, Service};
+
+    /// Polls a future that is ready at once.
+    fn now<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(out) => out,
+            Poll::Pending => unreachable!("the mock service answers at once"),
+        }
+    }
+
+    pub(crate) fn bench(c: &mut Criterion) {
+        let mut g = c.benchmark_group("tower_service");
+        g.throughput(Throughput::Elements(1));
+        let inner = tower::service_fn(|x: u64| std::future::ready(Ok::<u64, ()>(x)));
+
+        let mut bare = inner;
+        g.bench_function("bare_service", |b| {
+            b.iter(|| now(bare.call(black_box(1))).is_ok())
+        });
+        let mut layered =
+            failgate::tower::CircuitBreakerLayer::new(failgate_consecutive()).layer(inner);
+        g.bench_function("failgate_layer_consecutive", |b| {
+            b.iter(|| now(layered.call(black_box(1))).is_ok())
+        });
+        g.finish();
+    }
+}
+
+#[cfg(not(feature = "tower"))]
+mod tower_service {
+    pub(crate) fn bench(_: &mut criterion::Criterion) {}
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = closed::bench, open::bench, half_open::bench, two_threads::bench
+    targets = closed::bench, open::bench, half_open::bench, two_threads::bench, tower_service::bench
 }
 criterion_main!(benches);
