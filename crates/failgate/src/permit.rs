@@ -151,6 +151,7 @@ impl OwnedPermit {
     permit_methods!();
 
     /// Whether the breaker wants `Classify::retry_after` asked.
+    #[cfg(feature = "tower")]
     #[inline]
     pub(crate) fn honors_retry_after(&self) -> bool {
         self.inner.core.honors_retry_after()
