@@ -53,9 +53,17 @@ struct Cfg {
     permits: u32,
     half_open_timeout: Option<u64>,
     observer: bool,
-    /// Where the clock stands when the breaker is built.
+    /// Where the clock stands when the breaker is built (nanoseconds).
     start: u64,
 }
+
+/// Whether the time window's period-tag bug is fixed (see
+/// `bug_time_window_counts_nothing_once_periods_pass_2_pow_27` below). Until it is, time
+/// windows start where their periods are below 2^27 (within 5 s of zero), and the
+/// cases that start near the tags' wrap or two weeks in (where the model finds the
+/// bug at once) are only generated for the other policies. Set it to true with the
+/// fix.
+const TAG_BUG_FIXED: bool = false;
 
 fn rate() -> impl Strategy<Value = f64> {
     prop_oneof![
@@ -106,7 +114,7 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         1u32..=4,
         proptest::option::of(1u64..=40),
         any::<bool>(),
-        prop_oneof![Just(0u64), 0u64..5_000 * MS],
+        (0u8..4, 0u64..5_000 * MS),
     )
         .prop_map(
             |(
@@ -119,8 +127,21 @@ fn cfg() -> impl Strategy<Value = Cfg> {
                 permits,
                 timeout,
                 observer,
-                start,
+                (start_kind, offset),
             )| {
+                let time_window = matches!(window, Some(WindowCfg::Time { .. }));
+                let start = match (start_kind, window) {
+                    (0, _) => 0,
+                    // A few buckets before a time window's period tags wrap (they are
+                    // 28 bits wide), so that the sequence crosses the wrap.
+                    (1, Some(WindowCfg::Time { span, buckets })) if TAG_BUG_FIXED => {
+                        let bucket_len = span / u64::from(buckets);
+                        ((1 << 28) - 3) * bucket_len + offset % (3 * bucket_len)
+                    }
+                    // Far from zero: about two weeks of uptime.
+                    (2, _) if !time_window || TAG_BUG_FIXED => (1 << 50) + offset,
+                    _ => offset,
+                };
                 // A count window must hold the minimum: keep it valid.
                 let minimum_calls = match (minimum_calls, window) {
                     (Some(m), Some(WindowCfg::Count(n))) => Some(m.min(u64::from(n))),
@@ -936,4 +957,71 @@ proptest! {
     fn breaker_matches_the_reference_model(cfg in cfg(), ops in ops()) {
         run(&cfg, &ops)?;
     }
+}
+
+// ---- bugs the model found ----------------------------------------------------------------
+
+/// BUG (found by the model above, with a clock started far from zero): a time window
+/// tags each bucket counter with its period modulo 2^28 and treats a counter whose tag
+/// is up to 2^27 periods *ahead* of the caller's as "newer" (a racing caller moved it
+/// on), counting the caller there. Fresh and reset counters carry tag 0, so once the
+/// current period is past 2^27 (mod 2^28), tag 0 looks newer than every new outcome:
+/// outcomes are added to period-0 counters that `counts()` then treats as expired. The
+/// window is blind, and the failure-rate and slow-call policies never trip, for 2^27
+/// periods out of every 2^28 after each reset, and after any bucket sat idle for 2^27
+/// periods. With 1 ms buckets that is from 37.3 h of clock time on (for 37.3 h); with
+/// 100 ms buckets (`Window::time(1 s)`, 10 buckets), from day 155.
+#[test]
+#[ignore = "known bug in the time window's period tags: reported, not yet fixed"]
+fn bug_time_window_counts_nothing_once_periods_pass_2_pow_27() {
+    let clock = ManualClock::new();
+    let breaker = CircuitBreaker::builder()
+        .failure_rate(0.5)
+        .window(Window::time(Duration::from_secs(1)).buckets(1000)) // 1 ms buckets
+        .minimum_calls(2)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    // 38 hours of uptime: period 136,800,000 > 2^27 = 134,217,728.
+    clock.advance(Duration::from_secs(38 * 3600));
+    let _ = breaker.call(|| Err::<(), ()>(()));
+    assert_eq!(breaker.metrics().calls, 1, "the failure is in the window");
+    let _ = breaker.call(|| Err::<(), ()>(()));
+    assert_eq!(
+        breaker.state(),
+        State::Open,
+        "two failures out of two trip it"
+    );
+}
+
+/// The same bug in steady use: recycling a bucket's call counter does not recycle its
+/// failure and slow-call counters (they follow their own tags), so a failure counter
+/// untouched for 2^27 periods (tag 0 from the start or the last close, or an old
+/// failure) swallows new failures while the calls are still counted. A breaker with
+/// `Window::time(1 s)` that has not failed since day 0 counts the calls but none of the
+/// failures after day 155, and never trips on its failure rate.
+#[test]
+#[ignore = "known bug in the time window's period tags: reported, not yet fixed"]
+fn bug_time_window_sees_the_calls_but_not_their_failures() {
+    let clock = ManualClock::new();
+    let breaker = CircuitBreaker::builder()
+        .failure_rate(0.5)
+        .window(Window::time(Duration::from_secs(1))) // 10 buckets of 100 ms
+        .minimum_calls(2)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    // Day 150 (period 129,600,000 < 2^27): steady successes use every bucket.
+    clock.advance(Duration::from_secs(150 * 86_400));
+    for _ in 0..10 {
+        breaker.call(|| Ok::<(), ()>(())).unwrap();
+        clock.advance(Duration::from_millis(100));
+    }
+    // Day 160 (period 138,240,000 > 2^27): two failures in a row.
+    clock.advance(Duration::from_secs(10 * 86_400));
+    let _ = breaker.call(|| Err::<(), ()>(()));
+    let _ = breaker.call(|| Err::<(), ()>(()));
+    let m = breaker.metrics();
+    assert_eq!((m.calls, m.failures), (2, 2), "both calls, both failures");
+    assert_eq!(breaker.state(), State::Open);
 }
