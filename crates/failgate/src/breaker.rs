@@ -44,6 +44,10 @@ pub(crate) struct Core {
     /// Read by every call; written only on transitions and by half-open probes.
     state: CachePadded<AtomicU64>,
     entered_at: AtomicU64,
+    /// While open: when probing may start (the backoff's wait after `entered_at`, or a
+    /// longer `Retry-After`). Written with `entered_at`, so the open path compares one
+    /// number with the clock.
+    open_until: AtomicU64,
     /// The time until which the dependency asked not to be called (`Retry-After`), or
     /// 0; only used with `honor_retry_after`.
     retry_hint: AtomicU64,
@@ -83,6 +87,7 @@ impl Core {
         Core {
             state: CachePadded(AtomicU64::new(Word::INITIAL.0)),
             entered_at: AtomicU64::new(now),
+            open_until: AtomicU64::new(0),
             retry_hint: AtomicU64::new(0),
             consecutive: CachePadded(AtomicU64::new(0)),
             window,
@@ -131,6 +136,18 @@ impl Core {
             .now()
             .saturating_add(crate::clock::duration_to_nanos(retry_after));
         self.retry_hint.fetch_max(until, Ordering::Relaxed);
+        // Only read while open; a trip later takes the hint from `retry_hint`.
+        self.open_until.fetch_max(until, Ordering::Relaxed);
+    }
+
+    /// When the open state in `w` starts probing, or `None` if the state changed while
+    /// we looked.
+    #[inline]
+    fn open_until(&self, w: Word) -> Option<u64> {
+        let until = self.open_until.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        let again = Word(self.state.load(Ordering::Relaxed));
+        (!again.busy() && again.generation() == w.generation()).then_some(until)
     }
 
     /// When the state in `w` began, or `None` if it changed while we looked.
@@ -143,13 +160,23 @@ impl Core {
 
     // ---- admission ------------------------------------------------------------------
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
         let w = self.word();
         if w.is_closed_and_idle() {
             return Ok(self.ticket(w, TicketKind::Counted));
         }
         self.acquire_slow(w)
+    }
+
+    #[inline]
+    fn reject(&self, w: Word, retry_after: Option<u64>) -> Rejected {
+        let rejected = Rejected::new(w.state(), retry_after);
+        self.emit(EventKind::Rejected {
+            state: rejected.state,
+            retry_after: rejected.retry_after(),
+        });
+        rejected
     }
 
     #[inline]
@@ -168,6 +195,15 @@ impl Core {
 
     #[inline(never)]
     fn acquire_slow(&self, mut w: Word) -> Result<Ticket, Rejected> {
+        if w.is_open_and_idle() {
+            // The common refusal: one clock read and one comparison.
+            if let Some(until) = self.open_until(w) {
+                let now = self.clock.now();
+                if now < until {
+                    return Err(self.reject(w, Some(until - now)));
+                }
+            }
+        }
         loop {
             let (now, entered) = if !w.busy() && admission_needs_clock(w, &self.settings) {
                 match self.entered_at(w) {
@@ -199,14 +235,7 @@ impl Core {
                         Err(actual) => w = Word(actual),
                     }
                 }
-                Admission::Reject(retry_after) => {
-                    let rejected = Rejected::new(w.state(), retry_after);
-                    self.emit(EventKind::Rejected {
-                        state: rejected.state,
-                        retry_after: rejected.retry_after(),
-                    });
-                    return Err(rejected);
-                }
+                Admission::Reject(retry_after) => return Err(self.reject(w, retry_after)),
                 Admission::Transition(to, reason) => {
                     self.transition(w, to, reason, Some(now));
                     w = self.word();
@@ -275,6 +304,11 @@ impl Core {
             self.retry_hint.store(0, Ordering::Relaxed);
         }
         let next = current.transition(to);
+        if to == State::Open {
+            let until =
+                state_machine::open_deadline(next, now, &self.settings).max(self.hint_until());
+            self.open_until.store(until, Ordering::Relaxed);
+        }
         self.state.store(next.0, Ordering::Release);
         self.emit(EventKind::StateChange {
             from: current.state(),
@@ -333,7 +367,7 @@ impl Core {
     }
 
     /// Records the outcome of the call that `ticket` admitted.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
         if self.plain_success && outcome == Outcome::Success && ticket.kind == TicketKind::Counted {
             self.record_plain_success(ticket.generation);
@@ -358,7 +392,7 @@ impl Core {
 
     /// Counts an outcome in the window, unless it is stale, and trips if the window's
     /// counts call for it. Returns whether it was counted.
-    #[inline]
+    #[inline(always)]
     fn record_in_window(
         &self,
         window: &Windows,

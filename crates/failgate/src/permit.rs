@@ -36,7 +36,7 @@ struct Holder<R: Deref<Target = Core>> {
 }
 
 impl<R: Deref<Target = Core>> Holder<R> {
-    #[inline]
+    #[inline(always)]
     fn record(mut self, outcome: Outcome) {
         let ticket = self.ticket;
         self.ticket.kind = TicketKind::Recorded; // so the drop below abandons nothing

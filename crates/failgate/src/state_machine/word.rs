@@ -56,6 +56,11 @@ impl Word {
     }
 
     #[inline]
+    pub(crate) fn is_open_and_idle(self) -> bool {
+        self.0 & (KIND_MASK | BUSY) == 1
+    }
+
+    #[inline]
     pub(crate) fn busy(self) -> bool {
         self.0 & BUSY != 0
     }
@@ -158,6 +163,12 @@ mod tests {
             assert_eq!(w.with_busy().state(), s);
         }
         assert!(Word::INITIAL.is_closed_and_idle());
+        let open = Word::INITIAL.transition(State::Open);
+        assert!(open.is_open_and_idle());
+        assert!(!open.with_busy().is_open_and_idle());
+        assert!(!Word::INITIAL
+            .transition(State::ForcedOpen)
+            .is_open_and_idle());
         assert!(!Word::INITIAL.with_busy().is_closed_and_idle());
     }
 

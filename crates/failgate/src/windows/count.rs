@@ -36,7 +36,7 @@ impl CountWindow {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, failure: bool, slow: bool, minimum: u64) -> Option<Counts> {
         // Loads go before the locked instruction, which no later load can pass.
         let base = self.base.load(Relaxed);

@@ -42,7 +42,7 @@ impl Windows {
 
     /// Records one counted outcome at `now` (ignored by count windows). Returns the
     /// counts after it when the trip conditions should be judged.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(
         &self,
         now: u64,

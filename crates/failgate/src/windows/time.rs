@@ -60,7 +60,7 @@ impl TimeWindow {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(
         &self,
         now: u64,
