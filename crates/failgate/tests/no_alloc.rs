@@ -4,6 +4,7 @@
 
 use failgate::{CircuitBreaker, ManualClock, Window};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,16 +15,27 @@ struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Only the test's own thread is counted: the test harness allocates on others.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn count() {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -33,11 +45,12 @@ static GLOBAL: Counting = Counting;
 
 fn allocations_during(f: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.load(Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
     f();
+    COUNTING.with(|c| c.set(false));
     ALLOCATIONS.load(Ordering::SeqCst) - before
 }
 
-// One test only: the counter is global, and tests in one binary run in parallel.
 #[test]
 fn no_call_path_allocates() {
     let clock = ManualClock::new();
@@ -101,4 +114,32 @@ fn no_call_path_allocates() {
         });
         assert_eq!(n, 0, "{name}: {n} allocations on call paths");
     }
+}
+
+#[cfg(feature = "tower")]
+#[test]
+fn the_tower_service_path_does_not_allocate() {
+    use tower::{Layer, Service};
+    let breaker = CircuitBreaker::builder()
+        .consecutive_failures(3)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    let inner = tower::service_fn(|x: u32| std::future::ready(Ok::<u32, ()>(x)));
+    let mut svc = failgate::tower::CircuitBreakerLayer::new(breaker.clone()).layer(inner);
+    let mut poll = |x| {
+        let mut fut = pin!(svc.call(x));
+        fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    };
+    let _ = poll(0); // warm up
+    let n = allocations_during(|| {
+        for i in 0..10_000 {
+            let _ = poll(i);
+        }
+        breaker.force_open();
+        for i in 0..100 {
+            let _ = poll(i); // refused
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations on the service path");
 }
