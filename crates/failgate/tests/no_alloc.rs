@@ -7,23 +7,19 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    /// Only the test's own thread is counted: the test harness allocates on others.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// Allocations made by this thread while it counts (`None` while it does not).
+    /// Per thread: the test harness, and the other test, allocate on other threads.
+    static ALLOCATIONS: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 fn count() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-    }
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get().map(|n| n + 1)));
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -44,11 +40,9 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    COUNTING.with(|c| c.set(true));
+    ALLOCATIONS.with(|n| n.set(Some(0)));
     f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    ALLOCATIONS.with(|n| n.take()).unwrap_or(0)
 }
 
 #[test]
