@@ -79,10 +79,10 @@ impl Core {
         clock: ClockSource,
         observer: Option<Arc<dyn Observer>>,
     ) -> Self {
+        let now = clock.now();
         let window = settings
             .window
-            .map(|kind| Windows::new(kind, settings.slow.is_some()));
-        let now = clock.now();
+            .map(|kind| Windows::new(kind, settings.slow.is_some(), now));
         let plain_success = observer.is_none() && settings.slow.is_none();
         Core {
             state: CachePadded(AtomicU64::new(Word::INITIAL.0)),
@@ -297,7 +297,7 @@ impl Core {
         self.entered_at.store(now, Ordering::Relaxed);
         if matches!(to, State::Closed | State::MetricsOnly) {
             if let Some(window) = &self.window {
-                window.reset();
+                window.reset(now);
             }
         }
         if to == State::Closed {

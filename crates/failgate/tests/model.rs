@@ -972,7 +972,6 @@ proptest! {
 /// periods. With 1 ms buckets that is from 37.3 h of clock time on (for 37.3 h); with
 /// 100 ms buckets (`Window::time(1 s)`, 10 buckets), from day 155.
 #[test]
-#[ignore = "known bug in the time window's period tags: reported, not yet fixed"]
 fn bug_time_window_counts_nothing_once_periods_pass_2_pow_27() {
     let clock = ManualClock::new();
     let breaker = CircuitBreaker::builder()
@@ -1001,7 +1000,6 @@ fn bug_time_window_counts_nothing_once_periods_pass_2_pow_27() {
 /// `Window::time(1 s)` that has not failed since day 0 counts the calls but none of the
 /// failures after day 155, and never trips on its failure rate.
 #[test]
-#[ignore = "known bug in the time window's period tags: reported, not yet fixed"]
 fn bug_time_window_sees_the_calls_but_not_their_failures() {
     let clock = ManualClock::new();
     let breaker = CircuitBreaker::builder()

@@ -25,11 +25,12 @@ pub(crate) enum Windows {
 }
 
 impl Windows {
-    pub(crate) fn new(kind: WindowKind, track_slow: bool) -> Self {
+    /// An empty window at time `now`.
+    pub(crate) fn new(kind: WindowKind, track_slow: bool, now: u64) -> Self {
         match kind {
             WindowKind::Count(n) => Windows::Count(count::CountWindow::new(n, track_slow)),
             WindowKind::Time { span, buckets } => {
-                Windows::Time(time::TimeWindow::new(span, buckets, track_slow))
+                Windows::Time(time::TimeWindow::new(span, buckets, track_slow, now))
             }
         }
     }
@@ -64,11 +65,11 @@ impl Windows {
         }
     }
 
-    /// Empties the window.
-    pub(crate) fn reset(&self) {
+    /// Empties the window at time `now`.
+    pub(crate) fn reset(&self, now: u64) {
         match self {
             Windows::Count(w) => w.reset(),
-            Windows::Time(w) => w.reset(),
+            Windows::Time(w) => w.reset(now),
         }
     }
 }

@@ -45,11 +45,12 @@ pub(crate) struct TimeWindow {
 }
 
 impl TimeWindow {
-    pub(crate) fn new(span: Duration, buckets: u32, track_slow: bool) -> Self {
+    /// A window that starts empty at time `now`.
+    pub(crate) fn new(span: Duration, buckets: u32, track_slow: bool, now: u64) -> Self {
         let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
         let n = u64::from(buckets.max(1));
         let bucket_len = (span / n).max(1);
-        TimeWindow {
+        let window = TimeWindow {
             current: AtomicU64::new(0),
             bucket_len,
             bucket_nanos: Divisor::new(bucket_len),
@@ -57,7 +58,9 @@ impl TimeWindow {
             buckets: (0..n).map(|_| Bucket::default()).collect(),
             track_slow,
             below_minimum: AtomicBool::new(true),
-        }
+        };
+        window.reset(now);
+        window
     }
 
     #[inline(always)]
@@ -73,12 +76,13 @@ impl TimeWindow {
         // Loads go before the first locked instruction, which no later load can pass.
         let below_minimum = self.below_minimum.load(Relaxed);
         // Failures and slow calls follow the period the call was counted in.
-        let (tag, first_in_period) = bump(&bucket.calls, period & TAG_MASK);
+        let n = self.buckets.len() as u64;
+        let (tag, first_in_period) = bump(&bucket.calls, period & TAG_MASK, n);
         if failure {
-            bump(&bucket.failures, tag);
+            bump(&bucket.failures, tag, n);
         }
         if slow && self.track_slow {
-            bump(&bucket.slow, tag);
+            bump(&bucket.slow, tag, n);
         }
         // Between two judgements the window only loses outcomes when a period ends,
         // so a success needs judging only in a new period or below the minimum.
@@ -141,11 +145,16 @@ impl TimeWindow {
         c
     }
 
-    pub(crate) fn reset(&self) {
+    /// Empties the window at time `now`: every counter is tagged with a period that has
+    /// already expired, so no later period can mistake it for its own or a newer one.
+    pub(crate) fn reset(&self, now: u64) {
+        let n = self.buckets.len() as u64;
+        let expired = self.bucket_nanos.div_rem(now).0.wrapping_sub(n) & TAG_MASK;
+        let empty = expired << TAG_SHIFT;
         for b in self.buckets.iter() {
-            b.calls.store(0, Relaxed);
-            b.failures.store(0, Relaxed);
-            b.slow.store(0, Relaxed);
+            b.calls.store(empty, Relaxed);
+            b.failures.store(empty, Relaxed);
+            b.slow.store(empty, Relaxed);
         }
         self.below_minimum.store(true, Relaxed);
     }
@@ -158,10 +167,10 @@ impl TimeWindow {
 /// the tag it landed on is checked after. If it landed on an expired period, the
 /// counter is recycled for ours, and whoever loses that race adds itself again.
 #[inline]
-fn bump(word: &AtomicU64, tag: u64) -> (u64, bool) {
+fn bump(word: &AtomicU64, tag: u64, buckets: u64) -> (u64, bool) {
     let previous = word.fetch_add(1, Relaxed);
     let previous_tag = previous >> TAG_SHIFT;
-    if previous_tag == tag || is_newer(previous_tag, tag) {
+    if previous_tag == tag || runs_ahead(previous_tag, tag, buckets) {
         // Same period (or a racing caller already moved it on: count us there).
         if previous & COUNT_MASK >= COUNT_CEILING {
             word.fetch_sub(1, Relaxed); // saturate instead of carrying into the tag
@@ -172,7 +181,7 @@ fn bump(word: &AtomicU64, tag: u64) -> (u64, bool) {
     let mut current = previous.wrapping_add(1);
     loop {
         let current_tag = current >> TAG_SHIFT;
-        if current_tag == tag || is_newer(current_tag, tag) {
+        if current_tag == tag || runs_ahead(current_tag, tag, buckets) {
             word.fetch_add(1, Relaxed); // someone else recycled it: add ourselves
             return (current_tag, false);
         }
@@ -183,10 +192,19 @@ fn bump(word: &AtomicU64, tag: u64) -> (u64, bool) {
     }
 }
 
-/// Is tag `a` a later period than `b` (modulo the tag width)?
+/// Is counter tag `a` the same slot's period a few windows after our period `b`, as
+/// when a caller that read the clock before a slow stretch (a preemption) finds its
+/// bucket already recycled by callers one or more whole windows later? Then it counts
+/// there rather than rolling the bucket back.
+///
+/// Only exact multiples of the window, and at most four of them, qualify: any other
+/// tag is an older period, however far back (tags are periods modulo 2^28, so a
+/// counter idle for about 2^28 periods could alias; `reset` and construction tag every
+/// counter as expired for that reason).
 #[inline]
-fn is_newer(a: u64, b: u64) -> bool {
-    a != b && (a.wrapping_sub(b) & TAG_MASK) < (1 << 27)
+fn runs_ahead(a: u64, b: u64, buckets: u64) -> bool {
+    let ahead = a.wrapping_sub(b) & TAG_MASK;
+    ahead != 0 && ahead <= 4 * buckets && ahead % buckets == 0
 }
 
 #[cfg(all(test, not(loom)))]
@@ -197,7 +215,7 @@ mod tests {
 
     fn window() -> TimeWindow {
         // 10 s in 10 buckets of 1 s.
-        TimeWindow::new(Duration::from_secs(10), 10, true)
+        TimeWindow::new(Duration::from_secs(10), 10, true, 0)
     }
 
     #[test]
@@ -281,7 +299,7 @@ mod tests {
 
     #[test]
     fn located_buckets_match_division() {
-        let w = TimeWindow::new(Duration::from_millis(70), 7, false); // 10 ms buckets
+        let w = TimeWindow::new(Duration::from_millis(70), 7, false, 0); // 10 ms buckets
         let ms = 1_000_000;
         for now in [
             0,
@@ -305,16 +323,69 @@ mod tests {
     fn reset_empties() {
         let w = window();
         w.record(0, true, true, 1);
-        w.reset();
+        w.reset(0);
         assert_eq!(w.counts(0), Counts::default());
         assert!(w.below_minimum.load(Relaxed));
     }
 
     #[test]
+    fn counts_stay_visible_far_from_the_clock_origin() {
+        // Periods past 2^27 (and 2^28): fresh, reset and idle counters must never look
+        // newer than the current period.
+        for start in [(1u64 << 27) + 5, (1 << 28) + 3, 3 << 27] {
+            let now = start * SEC;
+            let w = TimeWindow::new(Duration::from_secs(10), 10, true, now);
+            w.record(now, true, true, 1);
+            w.record(now + 1, false, false, 1);
+            assert_eq!(
+                w.counts(now + 1),
+                Counts {
+                    calls: 2,
+                    failures: 1,
+                    slow: 1
+                },
+                "{start}"
+            );
+            w.reset(now + 2);
+            w.record(now + 3 * SEC, true, false, 1);
+            assert_eq!(
+                w.counts(now + 3 * SEC),
+                Counts {
+                    calls: 1,
+                    failures: 1,
+                    slow: 0
+                }
+            );
+            // A bucket idle for 2^27 periods comes back as an old period, not a new one.
+            let later = now + (1 << 27) * SEC;
+            w.record(later, true, false, 1);
+            assert_eq!(
+                w.counts(later),
+                Counts {
+                    calls: 1,
+                    failures: 1,
+                    slow: 0
+                }
+            );
+        }
+    }
+
+    #[test]
     fn tags_compare_across_wraparound() {
-        assert!(is_newer(0, TAG_MASK));
-        assert!(!is_newer(TAG_MASK, 0));
-        assert!(is_newer(5, 4));
-        assert!(!is_newer(4, 4));
+        assert!(
+            runs_ahead(9, TAG_MASK, 10),
+            "one window ahead, across the wrap"
+        );
+        assert!(runs_ahead(44, 4, 10) && runs_ahead(14, 4, 10));
+        assert!(
+            !runs_ahead(54, 4, 10),
+            "more than four windows: an old period"
+        );
+        assert!(!runs_ahead(5, 4, 10), "not the same slot");
+        assert!(!runs_ahead(4, 4, 10));
+        assert!(
+            !runs_ahead(0, 1 << 27, 10),
+            "a fresh counter is not newer than anything"
+        );
     }
 }
