@@ -4,6 +4,7 @@
 //! failgate-demo                      # the scenario with defaults, flaky service in-process
 //! failgate-demo serve --addr 127.0.0.1:5000 --failure-ratio 0.3 --seed 7
 //! failgate-demo scenario --target http://127.0.0.1:5000 --json
+//! failgate-demo scenario --client tower   # through failgate's tower layer
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG` filters them); results go to stdout.
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use failgate_demo::scenario::{self, Format};
+use failgate_demo::scenario::{self, ClientKind, Format};
 use failgate_demo::service::{self, Ratio, Server};
 use reqwest::Url;
 use tracing_subscriber::EnvFilter;
@@ -88,6 +89,15 @@ struct ScenarioArgs {
     /// Print one JSON object per step on stdout instead of the story.
     #[arg(long)]
     json: bool,
+
+    /// The HTTP client: `direct` (reqwest, each call wrapped in the breaker's
+    /// `call_async`) or `tower` (hyper-util's client behind failgate's tower layer).
+    #[arg(long, value_name = "CLIENT", default_value = "direct", value_parser = parse_client)]
+    client: ClientKind,
+}
+
+fn parse_client(s: &str) -> Result<ClientKind, String> {
+    s.parse()
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
@@ -113,6 +123,7 @@ impl From<ScenarioArgs> for scenario::Config {
             } else {
                 Format::Human
             },
+            client: args.client,
         }
     }
 }

@@ -18,15 +18,32 @@
 //!
 //! Rejected calls never reach the server. A pause shorter than `open_for` leaves the
 //! circuit open at step 5, and the report says so.
+//!
+//! The calls go through one of two clients ([`ClientKind`]), with the same story:
+//! - `direct` (the default): reqwest, each call wrapped by hand in
+//!   [`CircuitBreaker::call_async`];
+//! - `tower`: hyper-util's legacy client behind a tower stack, a
+//!   [`CircuitBreakerLayer`] classifying responses with [`HttpClassifier`] over a
+//!   timeout layer. Nothing in the scenario calls the breaker: the layer refuses, and
+//!   records each response's class.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use failgate::http::HttpClassifier;
+use failgate::tower::{CircuitBreakerLayer, CircuitBreakerService};
 use failgate::{CircuitBreaker, Event, EventKind, Observer, State};
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
+use tower::timeout::Timeout;
+use tower::{Service as _, ServiceBuilder, ServiceExt as _};
 
 use crate::service::{self, Endpoint, Server};
 
@@ -68,6 +85,47 @@ pub enum Format {
     Json,
 }
 
+/// Which HTTP client makes the scenario's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientKind {
+    /// reqwest, each call wrapped in [`CircuitBreaker::call_async`] by hand.
+    #[default]
+    Direct,
+    /// hyper-util's legacy client behind [`CircuitBreakerLayer`] with an
+    /// [`HttpClassifier`].
+    Tower,
+}
+
+impl ClientKind {
+    /// Every kind, as `--client` spells them.
+    pub const ALL: [ClientKind; 2] = [ClientKind::Direct, ClientKind::Tower];
+
+    /// The name `--client` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Direct => "direct",
+            ClientKind::Tower => "tower",
+        }
+    }
+}
+
+impl std::fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ClientKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s.trim())
+            .ok_or_else(|| format!("expected `direct` or `tower`, not {s:?}"))
+    }
+}
+
 /// How to run the scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -83,6 +141,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Output format.
     pub format: Format,
+    /// The HTTP client.
+    pub client: ClientKind,
 }
 
 impl Default for Config {
@@ -94,6 +154,7 @@ impl Default for Config {
             pause: DEFAULT_PAUSE,
             timeout: DEFAULT_TIMEOUT,
             format: Format::Human,
+            client: ClientKind::Direct,
         }
     }
 }
@@ -156,9 +217,9 @@ pub enum ScenarioError {
         step: u32,
         /// The URL called.
         url: Url,
-        /// The transport error.
+        /// The transport error (reqwest's, or the tower stack's).
         #[source]
-        source: reqwest::Error,
+        source: BoxError,
     },
     /// The target answered something the flaky service never answers.
     #[error("step {step}: GET {url} answered {status}; is the target a `failgate-demo serve`?")]
@@ -348,13 +409,16 @@ impl Observer for StoryObserver {
     }
 }
 
+/// A transport error of either client.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a call through the breaker failed, as the breaker sees it.
 #[derive(Debug)]
 enum CallError {
     /// The server answered 5xx: the failure the breaker counts.
     Status(StatusCode),
     /// No answer at all. Also a failure for the breaker; the scenario then stops.
-    Transport(reqwest::Error),
+    Transport(BoxError),
 }
 
 impl std::fmt::Display for CallError {
@@ -424,13 +488,10 @@ pub async fn run(
         })
         .build()?;
 
-    let mut client = reqwest::Client::builder().timeout(config.timeout);
     let (base, server) = match &config.target {
         Some(url) => (url.clone(), None),
         None => {
             let server = Server::spawn(service::Config::ephemeral()).await?;
-            // Loopback: never through a proxy from the environment.
-            client = client.no_proxy();
             let url = parse_target(&server.url()).map_err(|reason| ScenarioError::Invalid {
                 field: "target",
                 reason,
@@ -438,7 +499,17 @@ pub async fn run(
             (url, Some(server))
         }
     };
-    let client = client.build().map_err(ScenarioError::Client)?;
+    // Loopback (the in-process service): never through a proxy from the environment.
+    // (The tower client never uses one.)
+    let mut client = match Caller::new(&config, &breaker, server.is_some()) {
+        Ok(client) => client,
+        Err(error) => {
+            if let Some(server) = server {
+                server.shutdown().await?;
+            }
+            return Err(error);
+        }
+    };
 
     let where_ = match &server {
         Some(_) => format!("in-process flaky service at {base}"),
@@ -451,7 +522,7 @@ pub async fn run(
         human_duration(config.open_for),
     ))?;
 
-    let result = run_steps(&config, &story, &breaker, &client, &base).await;
+    let result = run_steps(&config, &story, &breaker, &mut client, &base).await;
 
     if let Some(server) = server {
         server.shutdown().await?;
@@ -471,11 +542,119 @@ pub async fn run(
     Ok(reports)
 }
 
+/// The tower client: the breaker's layer (responses classified by their status) over a
+/// timeout, over hyper-util's pooled HTTP/1 client.
+type TowerClient = CircuitBreakerService<
+    Timeout<hyper_util::client::legacy::Client<HttpConnector, Empty<Bytes>>>,
+    HttpClassifier,
+>;
+
+/// What makes the calls: reqwest under `call_async`, or the tower stack.
+enum Caller {
+    Direct {
+        breaker: CircuitBreaker,
+        client: reqwest::Client,
+    },
+    Tower(TowerClient),
+}
+
+impl Caller {
+    fn new(
+        config: &Config,
+        breaker: &CircuitBreaker,
+        loopback: bool,
+    ) -> Result<Self, ScenarioError> {
+        Ok(match config.client {
+            ClientKind::Direct => {
+                let mut client = reqwest::Client::builder().timeout(config.timeout);
+                if loopback {
+                    client = client.no_proxy();
+                }
+                Caller::Direct {
+                    breaker: breaker.clone(),
+                    client: client.build().map_err(ScenarioError::Client)?,
+                }
+            }
+            ClientKind::Tower => Caller::Tower(tower_client(breaker.clone(), config.timeout)),
+        })
+    }
+
+    /// GET `url` through the breaker: the 2xx-4xx status, or why not.
+    async fn get(&mut self, url: &Url) -> Result<StatusCode, failgate::Error<CallError>> {
+        match self {
+            Caller::Direct { breaker, client } => {
+                breaker
+                    .call_async(|| async {
+                        let response = client
+                            .get(url.clone())
+                            .send()
+                            .await
+                            .map_err(|e| CallError::Transport(e.into()))?;
+                        let status = response.status();
+                        // Read the body so the connection can be reused.
+                        let _ = response.bytes().await;
+                        if status.is_server_error() {
+                            Err(CallError::Status(status))
+                        } else {
+                            Ok(status)
+                        }
+                    })
+                    .await
+            }
+            Caller::Tower(service) => {
+                let transport = |e: BoxError| failgate::Error::Inner(CallError::Transport(e));
+                let uri: http::Uri = url
+                    .as_str()
+                    .parse()
+                    .map_err(|e: http::uri::InvalidUri| transport(e.into()))?;
+                let request = http::Request::get(uri)
+                    .body(Empty::new())
+                    .map_err(|e| transport(e.into()))?;
+                // The layer refuses or admits, and classifies the response: a 5xx is
+                // a failure to the breaker though it arrives as `Ok`.
+                let response = service
+                    .ready()
+                    .await
+                    .map_err(through_the_layer)?
+                    .call(request)
+                    .await
+                    .map_err(through_the_layer)?;
+                let status = response.status();
+                // Read the body so the connection can be reused.
+                let _ = response.into_body().collect().await;
+                if status.is_server_error() {
+                    Err(failgate::Error::Inner(CallError::Status(status)))
+                } else {
+                    Ok(status)
+                }
+            }
+        }
+    }
+}
+
+/// The tower stack's error, with a transport error spelled as the direct client's.
+fn through_the_layer(error: failgate::Error<BoxError>) -> failgate::Error<CallError> {
+    match error {
+        failgate::Error::Rejected(rejected) => failgate::Error::Rejected(rejected),
+        failgate::Error::Inner(e) => failgate::Error::Inner(CallError::Transport(e)),
+    }
+}
+
+/// Builds the tower client: `breaker` in front, classifying with [`HttpClassifier`].
+fn tower_client(breaker: CircuitBreaker, timeout: Duration) -> TowerClient {
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build(HttpConnector::new());
+    ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new(breaker).with_classifier(HttpClassifier::new()))
+        .timeout(timeout)
+        .service(client)
+}
+
 async fn run_steps(
     config: &Config,
     story: &Story,
     breaker: &CircuitBreaker,
-    client: &reqwest::Client,
+    client: &mut Caller,
     base: &Url,
 ) -> Result<Vec<StepReport>, ScenarioError> {
     let mut reports = Vec::with_capacity(STEPS.len());
@@ -501,23 +680,7 @@ async fn run_steps(
         let before = breaker.state();
         story.flush_queued()?;
         let sent_at = story.start.elapsed();
-        let result = breaker
-            .call_async(|| async {
-                let response = client
-                    .get(url.clone())
-                    .send()
-                    .await
-                    .map_err(CallError::Transport)?;
-                let status = response.status();
-                // Read the body so the connection can be reused.
-                let _ = response.bytes().await;
-                if status.is_server_error() {
-                    Err(CallError::Status(status))
-                } else {
-                    Ok(status)
-                }
-            })
-            .await;
+        let result = client.get(&url).await;
         let after = breaker.state();
         let mut report = StepReport {
             step,
@@ -594,6 +757,16 @@ mod tests {
         assert!(err.contains("did you mean http://localhost:5000"), "{err}");
         assert!(parse_target("ftp://host/").is_err());
         assert!(parse_target("http://").is_err());
+    }
+
+    #[test]
+    fn clients_are_named_as_the_flag_spells_them() {
+        for kind in ClientKind::ALL {
+            assert_eq!(kind.to_string().parse::<ClientKind>(), Ok(kind));
+        }
+        assert_eq!(" tower ".parse::<ClientKind>(), Ok(ClientKind::Tower));
+        assert_eq!(Config::default().client, ClientKind::Direct);
+        assert!("reqwest".parse::<ClientKind>().is_err());
     }
 
     #[test]

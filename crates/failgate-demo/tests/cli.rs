@@ -108,14 +108,25 @@ fn scenario_reports_an_unreachable_target() {
         .expect("a free port")
         .port();
     let target = format!("http://127.0.0.1:{port}");
-    let stderr = fails(&["scenario", "--json", "--target", &target]);
-    assert_mentions(
-        &stderr,
-        &[
-            "error: step 1: GET",
-            "is `failgate-demo serve` running there?",
-        ],
-    );
+    for client in ["direct", "tower"] {
+        let stderr = fails(&[
+            "scenario", "--json", "--client", client, "--target", &target,
+        ]);
+        assert_mentions(
+            &stderr,
+            &[
+                "error: step 1: GET",
+                "is `failgate-demo serve` running there?",
+                "caused by:",
+            ],
+        );
+    }
+}
+
+#[test]
+fn scenario_refuses_an_unknown_client() {
+    let stderr = fails(&["scenario", "--client", "curl"]);
+    assert_mentions(&stderr, &["--client", "expected `direct` or `tower`"]);
 }
 
 #[test]

@@ -41,12 +41,33 @@ fn parse_reports(output: &Output) -> Vec<StepReport> {
         .collect()
 }
 
+/// Both clients (`--client direct`, the default, and `--client tower`) tell the same
+/// nine steps, and only six requests reach the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seed_scenario_runs_against_a_served_target() {
+async fn the_seed_scenario_runs_against_a_served_target_with_either_client() {
+    let mut sequences = Vec::new();
+    for client in ["direct", "tower"] {
+        let reports = the_seed_scenario_with(client).await;
+        let sequence: Vec<_> = reports
+            .iter()
+            .map(|r| (r.step, r.endpoint, r.outcome, r.state.clone(), r.status))
+            .collect();
+        sequences.push((client, sequence));
+    }
+    assert_eq!(
+        sequences[0].1, sequences[1].1,
+        "{} and {} differ",
+        sequences[0].0, sequences[1].0
+    );
+}
+
+async fn the_seed_scenario_with(client: &str) -> Vec<StepReport> {
     let server = common::start(service::Config::default()).await;
     let output = run(args(&[
         "scenario",
         "--json",
+        "--client",
+        client,
         "--open-for",
         "200ms",
         "--pause",
@@ -76,7 +97,7 @@ async fn the_seed_scenario_runs_against_a_served_target() {
         assert_eq!(
             (report.endpoint, report.outcome, report.state.as_str()),
             (endpoint, outcome, state),
-            "step {}",
+            "{client}: step {}",
             i + 1
         );
         match outcome {
@@ -96,9 +117,10 @@ async fn the_seed_scenario_runs_against_a_served_target() {
     assert_eq!(
         (stats.failure, stats.success, stats.total),
         (4, 2, 6),
-        "{stats:?}"
+        "{client}: {stats:?}"
     );
     server.shutdown().await.expect("clean shutdown");
+    reports
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,11 +147,45 @@ async fn a_pause_shorter_than_open_for_leaves_step_5_refused() {
     assert_eq!(server.stats().snapshot().total, 2);
 }
 
-/// The human story, with the service in-process (no `--target`) and no subcommand.
+/// The human story, with the service in-process (no `--target`) and no subcommand;
+/// `--client tower` tells the very same story.
 #[tokio::test]
 async fn the_default_command_tells_the_story() {
-    let output = run(args(&["--open-for", "200ms", "--pause", "300ms"])).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let direct = the_story_with(&[]).await;
+    let tower = the_story_with(&["--client", "tower"]).await;
+    assert_eq!(
+        normalized(&direct),
+        normalized(&tower),
+        "--- direct ---\n{direct}\n--- tower ---\n{tower}"
+    );
+}
+
+/// The story without what varies from run to run: timestamps, the service's port and
+/// the milliseconds left to wait.
+fn normalized(story: &str) -> Vec<String> {
+    story
+        .lines()
+        .map(|line| {
+            let line = line.split_once("s] ").map_or(line, |(_, rest)| rest);
+            let mut words: Vec<String> = line.split(' ').map(str::to_string).collect();
+            for i in 0..words.len() {
+                if let Some(at) = words[i].find("127.0.0.1:") {
+                    words[i].truncate(at + "127.0.0.1:".len());
+                }
+                if i >= 2 && words[i - 2] == "retry" && words[i - 1] == "after" {
+                    words[i] = "_".into();
+                }
+            }
+            words.join(" ")
+        })
+        .collect()
+}
+
+async fn the_story_with(extra: &[&str]) -> String {
+    let mut list = vec!["--open-for", "200ms", "--pause", "300ms"];
+    list.extend(extra);
+    let output = run(args(&list)).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "failed: {}",
@@ -154,7 +210,7 @@ async fn the_default_command_tells_the_story() {
         "step 9: GET /success refused: circuit open, retry after",
         "done: 6 requests reached the server, 3 were refused",
     ];
-    let mut rest = stdout.as_ref();
+    let mut rest = stdout.as_str();
     for line in story {
         match rest.find(line) {
             Some(at) => rest = &rest[at + line.len()..],
@@ -168,6 +224,7 @@ async fn the_default_command_tells_the_story() {
             .all(|l| l.starts_with('[') && l.contains("s] ")),
         "{stdout}"
     );
+    stdout
 }
 
 /// The library refuses bad settings with a typed error naming the field, before any
