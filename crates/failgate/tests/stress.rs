@@ -2,7 +2,8 @@
 //! failures, ignored, abandoned, slow, permits held across other calls) while a
 //! controller thread moves a `ManualClock` and makes operator transitions, so the
 //! breaker cycles closed -> open -> half-open -> closed/open many times under
-//! contention. Each scenario runs for a bounded wall-clock time (`RUN`).
+//! contention. Each scenario runs for a bounded wall-clock time (`MIN_RUN`, longer
+//! only on an overloaded machine, up to `MAX_RUN`).
 //!
 //! Checked:
 //! - never more than n half-open probes of one generation in flight at once (counted
@@ -20,8 +21,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Wall-clock time each scenario's threads run for.
-const RUN: Duration = Duration::from_millis(600);
+/// Wall-clock time each scenario's threads run for at least...
+const MIN_RUN: Duration = Duration::from_millis(500);
+/// ...and at most, if the breaker has not yet made `MIN_EPISODES` half-open rounds and
+/// `MIN_CLOSES` closes through its probes (only on a badly overloaded machine).
+const MAX_RUN: Duration = Duration::from_secs(4);
+const MIN_EPISODES: u64 = 20;
+const MIN_CLOSES: u64 = 5;
 /// One controller step of the manual clock.
 const TICK: Duration = Duration::from_millis(1);
 /// In-flight probe counters, indexed by generation modulo this. Two generations alias
@@ -186,9 +192,14 @@ fn worker(
                     },
                 );
                 match r {
-                    Ok(()) => counts.admitted.fetch_add(1, SeqCst),
-                    Err(_) => counts.rejected.fetch_add(1, SeqCst),
-                };
+                    Ok(()) => {
+                        counts.admitted.fetch_add(1, SeqCst);
+                    }
+                    Err(_) => {
+                        counts.rejected.fetch_add(1, SeqCst);
+                        std::thread::yield_now(); // a refused caller does not spin
+                    }
+                }
             }
             // A permit, used at once or held across the next iterations.
             2..=7 => match breaker.try_acquire_owned() {
@@ -217,6 +228,7 @@ fn worker(
                 }
                 Err(_) => {
                     counts.rejected.fetch_add(1, SeqCst);
+                    std::thread::yield_now();
                 }
             },
             // Finish a held permit: an outcome, or abandon it.
@@ -235,13 +247,20 @@ fn worker(
 }
 
 /// Moves the clock one tick at a time and, now and then, makes an operator transition
-/// and undoes it with `reset` a few ticks later.
-fn controller(breaker: CircuitBreaker, clock: ManualClock, seed: u64) -> u64 {
+/// and undoes it with `reset` a few ticks later. Runs for `MIN_RUN`, or until the
+/// breaker has cycled enough (at most `MAX_RUN`).
+fn controller(breaker: CircuitBreaker, clock: ManualClock, seed: u64, tally: &Tally) -> u64 {
     let mut rng = Rng(seed | 1);
-    let deadline = Instant::now() + RUN;
+    let started = Instant::now();
     let mut ticks = 0;
     let mut manual_until = None;
-    while Instant::now() < deadline {
+    loop {
+        let elapsed = started.elapsed();
+        let enough = tally.to_half_open.load(SeqCst) >= MIN_EPISODES
+            && tally.closed_by_probes.load(SeqCst) >= MIN_CLOSES;
+        if elapsed >= MAX_RUN || (elapsed >= MIN_RUN && enough) {
+            break;
+        }
         clock.advance(TICK);
         ticks += 1;
         match manual_until {
@@ -294,8 +313,8 @@ fn run(s: Scenario) {
         })
         .collect();
     let control = {
-        let (b, c) = (breaker.clone(), clock.clone());
-        std::thread::spawn(move || controller(b, c, u64::from(s.permits)))
+        let (b, c, t) = (breaker.clone(), clock.clone(), tally.clone());
+        std::thread::spawn(move || controller(b, c, u64::from(s.permits), &t))
     };
     let ticks = control.join().expect("the controller does not panic");
     stop.store(true, SeqCst);
@@ -328,8 +347,11 @@ fn run(s: Scenario) {
         in_flight.max.load(SeqCst),
     );
     eprintln!("{summary}");
-    assert!(cycles >= 10, "too few half-open episodes: {summary}");
-    assert!(closed >= 3, "too few closes by probes: {summary}");
+    assert!(
+        cycles >= MIN_EPISODES,
+        "too few half-open episodes: {summary}"
+    );
+    assert!(closed >= MIN_CLOSES, "too few closes by probes: {summary}");
     assert!(in_flight.max.load(SeqCst) <= s.permits, "{summary}");
     assert!(in_flight.by_generation.iter().all(|c| c.load(SeqCst) == 0));
 
@@ -420,11 +442,11 @@ fn four_probes_three_threads_every_policy() {
         builder: CircuitBreaker::builder()
             .consecutive_failures(4)
             .failure_rate(0.6)
-            .slow_calls(TICK, 0.5)
+            .slow_calls(3 * TICK, 0.5)
             .window(Window::count(32))
             .minimum_calls(8)
             .backoff(Backoff::exponential(TICK, 16 * TICK))
-            .half_open_timeout(5 * TICK),
+            .half_open_timeout(10 * TICK),
         max_wait: 16 * TICK,
     });
 }
