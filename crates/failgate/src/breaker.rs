@@ -805,6 +805,12 @@ impl<C> CircuitBreaker<C> {
         &self.core.name
     }
 
+    /// True if `self` and `other` are handles on the same breaker (clones of one
+    /// another, whatever their classifiers).
+    pub fn same_breaker<K>(&self, other: &CircuitBreaker<K>) -> bool {
+        Arc::ptr_eq(&self.core, &other.core)
+    }
+
     /// The breaker's default classifier.
     pub fn classifier(&self) -> &C {
         &self.classifier

@@ -162,9 +162,19 @@ pub struct Builder<C = DefaultClassifier> {
     half_open_timeout: Option<Duration>,
     honor_retry_after: bool,
     clock: Option<ClockSource>,
-    observer: Option<Arc<dyn Observer>>,
+    observers: Vec<ObserverSource>,
     classifier: C,
 }
+
+/// An observer, or a maker of one that wants the breaker's name (metrics handles are
+/// registered with it, once).
+#[derive(Clone)]
+enum ObserverSource {
+    Shared(Arc<dyn Observer>),
+    PerName(Arc<MakeObserver>),
+}
+
+type MakeObserver = dyn Fn(&str) -> Arc<dyn Observer> + Send + Sync;
 
 impl<C: fmt::Debug> fmt::Debug for Builder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -180,7 +190,7 @@ impl<C: fmt::Debug> fmt::Debug for Builder<C> {
             .field("half_open_timeout", &self.half_open_timeout)
             .field("honor_retry_after", &self.honor_retry_after)
             .field("clock", &self.clock)
-            .field("observer", &self.observer.as_ref().map(|_| "..."))
+            .field("observers", &self.observers.len())
             .field("classifier", &self.classifier)
             .finish()
     }
@@ -200,7 +210,7 @@ impl<C: Clone> Clone for Builder<C> {
             half_open_timeout: self.half_open_timeout,
             honor_retry_after: self.honor_retry_after,
             clock: self.clock.clone(),
-            observer: self.observer.clone(),
+            observers: self.observers.clone(),
             classifier: self.classifier.clone(),
         }
     }
@@ -220,7 +230,7 @@ impl Default for Builder<DefaultClassifier> {
             half_open_timeout: None,
             honor_retry_after: false,
             clock: None,
-            observer: None,
+            observers: Vec::new(),
             classifier: DefaultClassifier,
         }
     }
@@ -317,16 +327,47 @@ impl<C> Builder<C> {
         self
     }
 
-    /// Receives every event of the breaker. Replaces any observer set before.
+    /// Adds an observer: it receives every event of the breaker. Observers are called
+    /// in the order they were added.
     pub fn observer(mut self, observer: impl Observer) -> Self {
-        self.observer = Some(Arc::new(observer));
+        self.observers
+            .push(ObserverSource::Shared(Arc::new(observer)));
         self
     }
 
     /// Same as [`observer`](Self::observer), for an observer that is already shared.
     pub fn shared_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = Some(observer);
+        self.observers.push(ObserverSource::Shared(observer));
         self
+    }
+
+    /// Adds an observer made, when the breaker is built, from the breaker's final name:
+    /// for observers that register something under the name once (metrics handles).
+    /// A template builder that builds many breakers makes one observer per breaker.
+    pub fn observer_per_breaker<O, F>(mut self, make: F) -> Self
+    where
+        O: Observer,
+        F: Fn(&str) -> O + Send + Sync + 'static,
+    {
+        self.observers.push(ObserverSource::PerName(Arc::new(
+            move |name: &str| -> Arc<dyn Observer> { Arc::new(make(name)) },
+        )));
+        self
+    }
+
+    /// Logs this breaker's changes of state (and sampled rejections) through `tracing`;
+    /// see [`TracingObserver`](crate::observers::TracingObserver).
+    #[cfg(feature = "tracing")]
+    pub fn with_tracing(self) -> Self {
+        self.observer_per_breaker(|_| crate::observers::TracingObserver::new())
+    }
+
+    /// Counts this breaker's calls and transitions through the `metrics` facade, with
+    /// handles registered once under its name; see
+    /// [`MetricsObserver`](crate::observers::MetricsObserver).
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(self) -> Self {
+        self.observer_per_breaker(crate::observers::MetricsObserver::new)
     }
 
     /// The breaker's default classifier, used by `call`, `call_async` and the tower
@@ -344,7 +385,7 @@ impl<C> Builder<C> {
             half_open_timeout: self.half_open_timeout,
             honor_retry_after: self.honor_retry_after,
             clock: self.clock,
-            observer: self.observer,
+            observers: self.observers,
             classifier,
         }
     }
@@ -358,7 +399,20 @@ impl<C> Builder<C> {
         let clock = self
             .clock
             .unwrap_or_else(|| ClockSource::System(SystemClock::new()));
-        let core = Core::new(self.name, settings, clock, self.observer);
+        let mut observers: Vec<Arc<dyn Observer>> = self
+            .observers
+            .iter()
+            .map(|source| match source {
+                ObserverSource::Shared(o) => o.clone(),
+                ObserverSource::PerName(make) => make(&self.name),
+            })
+            .collect();
+        let observer = match observers.len() {
+            0 => None,
+            1 => observers.pop(),
+            _ => Some(Arc::new(crate::event::Fanout(observers)) as Arc<dyn Observer>),
+        };
+        let core = Core::new(self.name, settings, clock, observer);
         Ok(CircuitBreaker::from_parts(Arc::new(core), self.classifier))
     }
 

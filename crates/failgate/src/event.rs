@@ -44,6 +44,17 @@ where
     }
 }
 
+/// Several observers, called in order.
+pub(crate) struct Fanout(pub(crate) Vec<std::sync::Arc<dyn Observer>>);
+
+impl Observer for Fanout {
+    fn on_event(&self, event: &Event<'_>) {
+        for o in &self.0 {
+            o.on_event(event);
+        }
+    }
+}
+
 /// One thing that happened in a breaker.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Event<'a> {

@@ -105,8 +105,13 @@ mod error;
 mod event;
 mod loom;
 mod metrics;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "metrics"))))]
+pub mod observers;
 mod outcome;
 mod permit;
+#[cfg(feature = "registry")]
+mod registry;
 mod state_machine;
 mod windows;
 
@@ -133,6 +138,9 @@ pub use event::{Event, EventKind, Observer, Reason};
 pub use metrics::Metrics;
 pub use outcome::{Classify, DefaultClassifier, Outcome};
 pub use permit::{OwnedPermit, Permit};
+#[cfg(feature = "registry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
+pub use registry::{Registry, RegistryBuilder, UnknownBreaker};
 pub use state_machine::State;
 
 // The README's examples run as doctests, so they cannot drift from the code.

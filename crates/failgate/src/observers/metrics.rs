@@ -1,0 +1,118 @@
+//! An observer that counts through the `metrics` facade.
+
+use crate::{Event, EventKind, Metrics, Observer, State};
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+
+/// Counts a breaker's calls and transitions through the [`metrics`] facade, so any
+/// recorder (Prometheus, StatsD, …) exports them. Every metric carries the label
+/// `breaker` = the breaker's name; handles are registered once, when the observer is
+/// made, never per call.
+///
+/// | metric | kind | labels |
+/// |---|---|---|
+/// | `failgate_calls_total` | counter | `outcome`: `success`, `failure`, `ignored`, `slow`, `rejected`, `abandoned` |
+/// | `failgate_transitions_total` | counter | `to`: the state entered |
+/// | `failgate_state` | gauge | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only |
+/// | `failgate_call_duration_seconds` | histogram | (recorded when slow-call detection times calls) |
+///
+/// A slow call counts once as `slow` and once as its outcome. Outcomes that arrive
+/// after a change of state are counted too (they are calls that happened); only the
+/// breaker's own window discards them.
+#[derive(Debug)]
+pub struct MetricsObserver {
+    success: Counter,
+    failure: Counter,
+    ignored: Counter,
+    slow: Counter,
+    rejected: Counter,
+    abandoned: Counter,
+    transitions: [Counter; 6],
+    state: Gauge,
+    duration: Histogram,
+}
+
+const STATES: [State; 6] = [
+    State::Closed,
+    State::Open,
+    State::HalfOpen,
+    State::ForcedOpen,
+    State::Disabled,
+    State::MetricsOnly,
+];
+
+fn index(state: State) -> usize {
+    match state {
+        State::Closed => 0,
+        State::Open => 1,
+        State::HalfOpen => 2,
+        State::ForcedOpen => 3,
+        State::Disabled => 4,
+        State::MetricsOnly => 5,
+    }
+}
+
+impl MetricsObserver {
+    /// Registers the handles of the breaker called `name` with the installed recorder.
+    /// The state gauge starts at 0 (closed), as a new breaker does.
+    pub fn new(name: &str) -> Self {
+        let name = name.to_owned();
+        let calls = |outcome: &'static str| counter!("failgate_calls_total", "breaker" => name.clone(), "outcome" => outcome);
+        let observer = MetricsObserver {
+            success: calls("success"),
+            failure: calls("failure"),
+            ignored: calls("ignored"),
+            slow: calls("slow"),
+            rejected: calls("rejected"),
+            abandoned: calls("abandoned"),
+            transitions: STATES.map(|s| {
+                counter!("failgate_transitions_total", "breaker" => name.clone(), "to" => s.as_str())
+            }),
+            state: gauge!("failgate_state", "breaker" => name.clone()),
+            duration: histogram!("failgate_call_duration_seconds", "breaker" => name.clone()),
+        };
+        observer.state.set(0.0);
+        observer
+    }
+}
+
+impl Observer for MetricsObserver {
+    fn on_event(&self, event: &Event<'_>) {
+        match event.kind {
+            EventKind::Success { duration, .. } => {
+                self.success.increment(1);
+                if let Some(d) = duration {
+                    self.duration.record(d.as_secs_f64());
+                }
+            }
+            EventKind::Failure { duration, .. } => {
+                self.failure.increment(1);
+                if let Some(d) = duration {
+                    self.duration.record(d.as_secs_f64());
+                }
+            }
+            EventKind::Ignored => self.ignored.increment(1),
+            EventKind::Slow { .. } => self.slow.increment(1),
+            EventKind::Rejected { .. } => self.rejected.increment(1),
+            EventKind::Abandoned => self.abandoned.increment(1),
+            EventKind::StateChange { to, .. } => {
+                self.transitions[index(to)].increment(1);
+                self.state.set(index(to) as f64);
+            }
+        }
+    }
+}
+
+/// Sets the gauges of a [`Metrics`] snapshot, for a periodic exporter:
+/// `failgate_window_calls`, `failgate_failure_rate` and `failgate_slow_call_rate`
+/// (labelled `breaker`). A rate that is not known yet (fewer calls than the minimum)
+/// is not set at all: never a made-up -1 or 0.
+pub fn record_snapshot(m: &Metrics) {
+    let name = m.name.to_string();
+    gauge!("failgate_window_calls", "breaker" => name.clone()).set(m.calls as f64);
+    if let Some(rate) = m.failure_rate {
+        gauge!("failgate_failure_rate", "breaker" => name.clone()).set(rate);
+    }
+    if let Some(rate) = m.slow_call_rate {
+        gauge!("failgate_slow_call_rate", "breaker" => name).set(rate);
+    }
+}

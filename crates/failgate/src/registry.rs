@@ -1,0 +1,187 @@
+//! A registry of named breakers (feature `registry`): one shared breaker per name,
+//! built from default settings and per-name overrides, listed and controlled by name.
+//!
+//! ```
+//! use failgate::{CircuitBreaker, Registry, State};
+//! use std::time::Duration;
+//!
+//! let registry = Registry::builder(CircuitBreaker::builder().consecutive_failures(5))
+//!     .with_override("payments", CircuitBreaker::builder().consecutive_failures(2))
+//!     .build()?;
+//!
+//! let payments = registry.get_or_create("payments")?;
+//! let same = registry.get_or_create("payments")?;
+//! assert!(payments.same_breaker(&same));
+//!
+//! registry.force_open("payments").unwrap();
+//! assert_eq!(payments.state(), State::ForcedOpen);
+//! let snapshot = registry.snapshot();
+//! assert_eq!(&*snapshot[0].name, "payments");
+//! # Ok::<(), failgate::ConfigError>(())
+//! ```
+
+use crate::{Builder, CircuitBreaker, ConfigError, Metrics};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// One shared breaker per name. Cheap to clone: clones share the breakers.
+///
+/// Looking up a breaker that exists takes no lock (a lock-free concurrent map); the
+/// first `get_or_create` of a name builds its breaker, and concurrent first calls for
+/// one name all get the same breaker.
+#[derive(Clone)]
+pub struct Registry {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    defaults: Builder,
+    overrides: HashMap<String, Builder>,
+    breakers: papaya::HashMap<String, CircuitBreaker>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("breakers", &self.shared.breakers.len())
+            .field(
+                "overrides",
+                &self.shared.overrides.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// No breaker by that name in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownBreaker(pub String);
+
+impl fmt::Display for UnknownBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no breaker named {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownBreaker {}
+
+/// Configures a [`Registry`]: default settings and per-name overrides, all checked
+/// by [`build`](Self::build).
+#[derive(Debug)]
+pub struct RegistryBuilder {
+    defaults: Builder,
+    overrides: HashMap<String, Builder>,
+}
+
+impl RegistryBuilder {
+    /// Builds the breaker called `name` from `settings` instead of the defaults.
+    pub fn with_override(mut self, name: impl Into<String>, settings: Builder) -> Self {
+        self.overrides.insert(name.into(), settings);
+        self
+    }
+
+    /// Checks the defaults and every override (a bad value is a `ConfigError` naming
+    /// its field) and makes the registry.
+    pub fn build(self) -> Result<Registry, ConfigError> {
+        self.defaults.clone().build()?;
+        for (name, settings) in &self.overrides {
+            settings.clone().name(name.clone()).build()?;
+        }
+        Ok(Registry {
+            shared: Arc::new(Shared {
+                defaults: self.defaults,
+                overrides: self.overrides,
+                breakers: papaya::HashMap::new(),
+            }),
+        })
+    }
+}
+
+impl Registry {
+    /// Starts a registry whose breakers are built from `defaults` (each named by the
+    /// name it is asked for).
+    pub fn builder(defaults: Builder) -> RegistryBuilder {
+        RegistryBuilder {
+            defaults,
+            overrides: HashMap::new(),
+        }
+    }
+
+    /// A registry with no overrides: `Registry::builder(defaults).build()`.
+    pub fn new(defaults: Builder) -> Result<Self, ConfigError> {
+        Self::builder(defaults).build()
+    }
+
+    /// The breaker called `name`, built on first use from its override or the
+    /// defaults. Concurrent first calls for one name all get the same breaker. The only
+    /// error is an empty name.
+    pub fn get_or_create(&self, name: &str) -> Result<CircuitBreaker, ConfigError> {
+        let breakers = self.shared.breakers.pin();
+        if let Some(b) = breakers.get(name) {
+            return Ok(b.clone());
+        }
+        let template = self
+            .shared
+            .overrides
+            .get(name)
+            .unwrap_or(&self.shared.defaults);
+        let built = template.clone().name(name).build()?;
+        Ok(breakers.get_or_insert(name.to_owned(), built).clone())
+    }
+
+    /// The breaker called `name`, if it exists.
+    pub fn get(&self, name: &str) -> Option<CircuitBreaker> {
+        self.shared.breakers.pin().get(name).cloned()
+    }
+
+    /// Every breaker's metrics, sorted by name: state, counts, rates (`None` until
+    /// judged) and time in the current state.
+    pub fn snapshot(&self) -> Vec<Metrics> {
+        let mut all: Vec<Metrics> = self
+            .shared
+            .breakers
+            .pin()
+            .iter()
+            .map(|(_, b)| b.metrics())
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// The names of every breaker, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.shared.breakers.pin().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn control(&self, name: &str, f: impl FnOnce(&CircuitBreaker)) -> Result<(), UnknownBreaker> {
+        match self.shared.breakers.pin().get(name) {
+            Some(b) => {
+                f(b);
+                Ok(())
+            }
+            None => Err(UnknownBreaker(name.to_owned())),
+        }
+    }
+
+    /// [`CircuitBreaker::force_open`] by name.
+    pub fn force_open(&self, name: &str) -> Result<(), UnknownBreaker> {
+        self.control(name, CircuitBreaker::force_open)
+    }
+
+    /// [`CircuitBreaker::disable`] by name.
+    pub fn disable(&self, name: &str) -> Result<(), UnknownBreaker> {
+        self.control(name, CircuitBreaker::disable)
+    }
+
+    /// [`CircuitBreaker::metrics_only`] by name.
+    pub fn metrics_only(&self, name: &str) -> Result<(), UnknownBreaker> {
+        self.control(name, CircuitBreaker::metrics_only)
+    }
+
+    /// [`CircuitBreaker::reset`] by name.
+    pub fn reset(&self, name: &str) -> Result<(), UnknownBreaker> {
+        self.control(name, CircuitBreaker::reset)
+    }
+}

@@ -1,0 +1,101 @@
+//! The registry of named breakers (feature `registry`).
+#![cfg(feature = "registry")]
+
+use failgate::{CircuitBreaker, ManualClock, Registry, State, UnknownBreaker};
+use std::sync::Barrier;
+use std::time::Duration;
+
+#[test]
+fn concurrent_first_lookups_of_one_name_get_one_breaker() {
+    for _ in 0..50 {
+        let registry = Registry::new(CircuitBreaker::builder()).unwrap();
+        let barrier = Barrier::new(4);
+        let breakers: Vec<CircuitBreaker> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        registry.get_or_create("orders").unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(breakers.iter().all(|b| b.same_breaker(&breakers[0])));
+        assert_eq!(registry.names(), ["orders"]);
+    }
+}
+
+#[test]
+fn overrides_defaults_snapshot_and_control_by_name() {
+    let clock = ManualClock::new();
+    let registry = Registry::builder(
+        CircuitBreaker::builder()
+            .consecutive_failures(5)
+            .clock(clock.clone()),
+    )
+    .with_override(
+        "payments",
+        CircuitBreaker::builder()
+            .consecutive_failures(1)
+            .open_for(Duration::from_secs(30))
+            .clock(clock.clone()),
+    )
+    .build()
+    .unwrap();
+    let payments = registry.get_or_create("payments").unwrap();
+    let search = registry.get_or_create("search").unwrap();
+    assert_eq!(payments.name(), "payments");
+    let _ = payments.call(|| Err::<(), ()>(()));
+    let _ = search.call(|| Err::<(), ()>(()));
+    assert_eq!(
+        payments.state(),
+        State::Open,
+        "the override's threshold of 1"
+    );
+    assert_eq!(
+        search.state(),
+        State::Closed,
+        "the defaults' threshold of 5"
+    );
+
+    clock.advance(Duration::from_secs(10));
+    let snapshot = registry.snapshot();
+    let names: Vec<&str> = snapshot.iter().map(|m| &*m.name).collect();
+    assert_eq!(names, ["payments", "search"]);
+    assert_eq!(snapshot[0].state, State::Open);
+    assert_eq!(snapshot[0].retry_after, Some(Duration::from_secs(20)));
+    assert_eq!(snapshot[0].time_in_state, Duration::from_secs(10));
+    assert_eq!(snapshot[1].consecutive_failures, 1);
+    assert_eq!(
+        snapshot[1].failure_rate, None,
+        "no window: no rate, never -1"
+    );
+
+    registry.force_open("search").unwrap();
+    assert_eq!(search.state(), State::ForcedOpen);
+    registry.disable("search").unwrap();
+    assert_eq!(search.state(), State::Disabled);
+    registry.metrics_only("search").unwrap();
+    assert_eq!(search.state(), State::MetricsOnly);
+    registry.reset("payments").unwrap();
+    assert_eq!(payments.state(), State::Closed);
+    assert_eq!(
+        registry.reset("nope"),
+        Err(UnknownBreaker("nope".to_string()))
+    );
+    assert!(registry.get("nope").is_none());
+}
+
+#[test]
+fn bad_settings_are_refused_when_the_registry_is_built() {
+    let e = Registry::new(CircuitBreaker::builder().failure_rate(2.0)).unwrap_err();
+    assert_eq!(e.field(), "failure_rate");
+    let e = Registry::builder(CircuitBreaker::builder())
+        .with_override("x", CircuitBreaker::builder().half_open_permits(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "half_open_permits");
+    let registry = Registry::new(CircuitBreaker::builder()).unwrap();
+    assert_eq!(registry.get_or_create("").unwrap_err().field(), "name");
+}
