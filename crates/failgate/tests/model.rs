@@ -57,14 +57,6 @@ struct Cfg {
     start: u64,
 }
 
-/// Whether the time window's period-tag bug is fixed (see
-/// `bug_time_window_counts_nothing_once_periods_pass_2_pow_27` below). Until it is, time
-/// windows start where their periods are below 2^27 (within 5 s of zero), and the
-/// cases that start near the tags' wrap or two weeks in (where the model finds the
-/// bug at once) are only generated for the other policies. Set it to true with the
-/// fix.
-const TAG_BUG_FIXED: bool = false;
-
 fn rate() -> impl Strategy<Value = f64> {
     prop_oneof![
         Just(0.2),
@@ -129,17 +121,16 @@ fn cfg() -> impl Strategy<Value = Cfg> {
                 observer,
                 (start_kind, offset),
             )| {
-                let time_window = matches!(window, Some(WindowCfg::Time { .. }));
                 let start = match (start_kind, window) {
                     (0, _) => 0,
                     // A few buckets before a time window's period tags wrap (they are
                     // 28 bits wide), so that the sequence crosses the wrap.
-                    (1, Some(WindowCfg::Time { span, buckets })) if TAG_BUG_FIXED => {
+                    (1, Some(WindowCfg::Time { span, buckets })) => {
                         let bucket_len = span / u64::from(buckets);
                         ((1 << 28) - 3) * bucket_len + offset % (3 * bucket_len)
                     }
                     // Far from zero: about two weeks of uptime.
-                    (2, _) if !time_window || TAG_BUG_FIXED => (1 << 50) + offset,
+                    (2, _) => (1 << 50) + offset,
                     _ => offset,
                 };
                 // A count window must hold the minimum: keep it valid.
@@ -961,16 +952,17 @@ proptest! {
 
 // ---- bugs the model found ----------------------------------------------------------------
 
-/// BUG (found by the model above, with a clock started far from zero): a time window
-/// tags each bucket counter with its period modulo 2^28 and treats a counter whose tag
-/// is up to 2^27 periods *ahead* of the caller's as "newer" (a racing caller moved it
-/// on), counting the caller there. Fresh and reset counters carry tag 0, so once the
-/// current period is past 2^27 (mod 2^28), tag 0 looks newer than every new outcome:
-/// outcomes are added to period-0 counters that `counts()` then treats as expired. The
-/// window is blind, and the failure-rate and slow-call policies never trip, for 2^27
-/// periods out of every 2^28 after each reset, and after any bucket sat idle for 2^27
-/// periods. With 1 ms buckets that is from 37.3 h of clock time on (for 37.3 h); with
-/// 100 ms buckets (`Window::time(1 s)`, 10 buckets), from day 155.
+/// BUG, fixed in c9469e4 (found by the model above with a clock started far from zero;
+/// these reproducers keep it fixed). A time window tagged each bucket counter with its
+/// period modulo 2^28 and treated a counter whose tag was up to 2^27 periods *ahead* of
+/// the caller's as "newer" (a racing caller moved it on), counting the caller there.
+/// Fresh and reset counters carried tag 0, so once the current period was past 2^27
+/// (mod 2^28), tag 0 looked newer than every new outcome: outcomes went to period-0
+/// counters that `counts()` then treated as expired. The window was blind, and the
+/// failure-rate and slow-call policies never tripped, for 2^27 periods out of every
+/// 2^28 after each reset, and after any bucket sat idle for 2^27 periods. With 1 ms
+/// buckets that was from 37.3 h of clock time on (for 37.3 h); with 100 ms buckets
+/// (`Window::time(1 s)`, 10 buckets), from day 155.
 #[test]
 fn bug_time_window_counts_nothing_once_periods_pass_2_pow_27() {
     let clock = ManualClock::new();
@@ -996,9 +988,9 @@ fn bug_time_window_counts_nothing_once_periods_pass_2_pow_27() {
 /// The same bug in steady use: recycling a bucket's call counter does not recycle its
 /// failure and slow-call counters (they follow their own tags), so a failure counter
 /// untouched for 2^27 periods (tag 0 from the start or the last close, or an old
-/// failure) swallows new failures while the calls are still counted. A breaker with
-/// `Window::time(1 s)` that has not failed since day 0 counts the calls but none of the
-/// failures after day 155, and never trips on its failure rate.
+/// failure) swallowed new failures while the calls were still counted. A breaker with
+/// `Window::time(1 s)` that had not failed since day 0 counted the calls but none of
+/// the failures after day 155, and never tripped on its failure rate.
 #[test]
 fn bug_time_window_sees_the_calls_but_not_their_failures() {
     let clock = ManualClock::new();
