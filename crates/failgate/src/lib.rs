@@ -101,6 +101,9 @@ mod backoff;
 mod breaker;
 mod clock;
 mod config;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod config_file;
 mod error;
 mod event;
 mod loom;

@@ -1026,7 +1026,6 @@ fn bug_time_window_sees_the_calls_but_not_their_failures() {
 /// full width; comparing it with `now` (everything is expired when they are a span
 /// apart) would close the hole.
 #[test]
-#[ignore = "known bug: time-window tags alias after exactly 2^28 idle periods; reported"]
 fn bug_time_window_old_outcomes_return_after_2_pow_28_idle_periods() {
     let clock = ManualClock::new();
     let breaker = CircuitBreaker::builder()

@@ -115,14 +115,28 @@ impl TimeWindow {
         let slot = self.bucket_count.div_rem(period).1;
         // Never move the cache back to an earlier period for a caller that read the
         // clock before another one.
-        self.current
-            .fetch_max((period << SLOT_BITS) | slot, Relaxed);
+        let last = self
+            .current
+            .fetch_max((period << SLOT_BITS) | slot, Relaxed)
+            >> SLOT_BITS;
+        if period >= last.saturating_add(self.buckets.len() as u64) {
+            // Nothing was recorded for a whole window: every outcome has expired. Start
+            // afresh, so that no counter idle for 2^28 periods can pass for a current one
+            // (tags are periods modulo 2^28). A call racing this first one after the
+            // silence may lose its count.
+            self.reset(now);
+        }
         (period, slot as usize)
     }
 
     pub(crate) fn counts(&self, now: u64) -> Counts {
-        let current = self.bucket_nanos.div_rem(now).0 & TAG_MASK;
+        let period = self.bucket_nanos.div_rem(now).0;
         let live = self.buckets.len() as u64;
+        let last = self.current.load(Relaxed) >> SLOT_BITS;
+        if period >= last.saturating_add(live) {
+            return Counts::default(); // nothing recorded within the window
+        }
+        let current = period & TAG_MASK;
         let count = |word: &AtomicU64| {
             let w = word.load(Relaxed);
             let age = current.wrapping_sub(w >> TAG_SHIFT) & TAG_MASK;
