@@ -1,5 +1,6 @@
 //! The failgate demo: a flaky HTTP service ([`service`]) and the seed's scenario of nine
-//! calls through a circuit breaker ([`scenario`]). The binary `failgate-demo` is a thin
+//! calls through a circuit breaker ([`scenario`]), and live traffic through named breakers
+//! with a Prometheus endpoint and a dashboard page ([`dashboard`]). The binary `failgate-demo` is a thin
 //! CLI over these modules; the library exists so tests can run them in-process.
 
 #![warn(
@@ -10,5 +11,6 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod dashboard;
 pub mod scenario;
 pub mod service;

@@ -5,6 +5,7 @@
 //! failgate-demo serve --addr 127.0.0.1:5000 --failure-ratio 0.3 --seed 7
 //! failgate-demo scenario --target http://127.0.0.1:5000 --json
 //! failgate-demo scenario --client tower   # through failgate's tower layer
+//! failgate-demo watch --addr 127.0.0.1:9000   # live breakers: /dashboard, /metrics
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG` filters them); results go to stdout.
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use failgate_demo::dashboard;
 use failgate_demo::scenario::{self, ClientKind, Format};
 use failgate_demo::service::{self, Ratio, Server};
 use reqwest::Url;
@@ -43,6 +45,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run the seed's nine calls through a circuit breaker (the default).
     Scenario(ScenarioArgs),
+    /// Run live traffic through named breakers; serve /dashboard and /metrics.
+    Watch(dashboard::WatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
     let (command, default_filter) = match cli.command {
         Some(Command::Serve(args)) => (Command::Serve(args), "info"),
         Some(Command::Scenario(args)) => (Command::Scenario(args), "warn"),
+        Some(Command::Watch(args)) => (Command::Watch(args), "info"),
         None => (Command::Scenario(cli.scenario), "warn"),
     };
     let filter =
@@ -177,6 +182,7 @@ fn run(command: Command) -> Result<(), BoxError> {
                 scenario::run(args.into(), Box::new(std::io::stdout())).await?;
                 Ok(())
             }
+            Command::Watch(args) => Ok(dashboard::run(args, &mut std::io::stdout()).await?),
         }
     })
 }
