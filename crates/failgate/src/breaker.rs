@@ -329,9 +329,9 @@ impl Core {
             let w = self.word();
             if w.busy() {
                 std::hint::spin_loop();
-                #[cfg(not(loom))]
+                #[cfg(not(failgate_loom))]
                 std::thread::yield_now();
-                #[cfg(loom)]
+                #[cfg(failgate_loom)]
                 loom::thread::yield_now();
                 continue;
             }

@@ -1,17 +1,18 @@
-//! The synchronisation shim: `cfg(loom)` swaps loom's atomics in for std's, so the
-//! model checker can explore every interleaving of the atomic core (as in
-//! tokio-util's `src/loom.rs`).
+//! The synchronisation shim: `cfg(failgate_loom)` swaps loom's atomics in for std's,
+//! so the model checker can explore every interleaving of the atomic core (as in
+//! tokio-util's `src/loom.rs`). The cfg has the crate's own name, not plain `loom`, so
+//! it does not also switch tokio (a dev-dependency) into its loom mode.
 
-#[cfg(loom)]
+#[cfg(failgate_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
 
-#[cfg(not(loom))]
+#[cfg(not(failgate_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicU64, Ordering};
 
-#[cfg(loom)]
+#[cfg(failgate_loom)]
 pub(crate) use loom::sync::atomic::AtomicBool;
 
-#[cfg(not(loom))]
+#[cfg(not(failgate_loom))]
 pub(crate) use std::sync::atomic::AtomicBool;
 
 /// Keeps a value on a cache line of its own, so writes to it do not slow down readers

@@ -1,6 +1,6 @@
 //! Loom models of the atomic core: every interleaving of a few threads, checked.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p failgate --lib --release loom`.
+//! Run with `RUSTFLAGS="--cfg failgate_loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p failgate --lib --release loom`.
 //! The clock is a `ManualClock` (plain std atomics, outside the model): time is not
 //! what is being checked here.
 

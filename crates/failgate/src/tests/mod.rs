@@ -1,4 +1,4 @@
 //! Tests of the concurrent core that need crate internals.
 
-#[cfg(loom)]
+#[cfg(failgate_loom)]
 mod loom_models;

@@ -98,7 +98,7 @@ fn set_bit(word: &AtomicU64, bit: u64, on: bool) {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(failgate_loom)))]
 mod tests {
     use super::*;
 

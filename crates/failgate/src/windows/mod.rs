@@ -103,7 +103,7 @@ impl Divisor {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(failgate_loom)))]
 mod tests {
     use super::Divisor;
 

@@ -221,7 +221,7 @@ fn runs_ahead(a: u64, b: u64, buckets: u64) -> bool {
     ahead != 0 && ahead <= 4 * buckets && ahead % buckets == 0
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(failgate_loom)))]
 mod tests {
     use super::*;
 
