@@ -150,6 +150,7 @@ pub(crate) struct SlowCalls {
 /// open 60 s, then admits 1 probe. A rate condition without a window uses
 /// `Window::count(100)`, judged once it holds 10 outcomes (or the whole count window,
 /// if that is smaller).
+#[derive(Clone)]
 pub struct Builder<C = DefaultClassifier> {
     name: String,
     consecutive_failures: Option<u32>,
@@ -193,26 +194,6 @@ impl<C: fmt::Debug> fmt::Debug for Builder<C> {
             .field("observers", &self.observers.len())
             .field("classifier", &self.classifier)
             .finish()
-    }
-}
-
-impl<C: Clone> Clone for Builder<C> {
-    fn clone(&self) -> Self {
-        Builder {
-            name: self.name.clone(),
-            consecutive_failures: self.consecutive_failures,
-            failure_rate: self.failure_rate,
-            slow: self.slow,
-            window: self.window,
-            minimum_calls: self.minimum_calls,
-            backoff: self.backoff,
-            half_open_permits: self.half_open_permits,
-            half_open_timeout: self.half_open_timeout,
-            honor_retry_after: self.honor_retry_after,
-            clock: self.clock.clone(),
-            observers: self.observers.clone(),
-            classifier: self.classifier.clone(),
-        }
     }
 }
 

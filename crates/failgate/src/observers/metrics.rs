@@ -41,14 +41,7 @@ const STATES: [State; 6] = [
 ];
 
 fn index(state: State) -> usize {
-    match state {
-        State::Closed => 0,
-        State::Open => 1,
-        State::HalfOpen => 2,
-        State::ForcedOpen => 3,
-        State::Disabled => 4,
-        State::MetricsOnly => 5,
-    }
+    usize::from(state.code())
 }
 
 impl MetricsObserver {

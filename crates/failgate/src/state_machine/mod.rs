@@ -43,6 +43,19 @@ impl State {
         }
     }
 
+    /// The state's number in the state word and in the `failgate_state` gauge:
+    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only.
+    pub fn code(self) -> u8 {
+        match self {
+            State::Closed => 0,
+            State::Open => 1,
+            State::HalfOpen => 2,
+            State::ForcedOpen => 3,
+            State::Disabled => 4,
+            State::MetricsOnly => 5,
+        }
+    }
+
     /// True for the states that admit every call.
     pub fn admits_all(self) -> bool {
         matches!(self, State::Closed | State::Disabled | State::MetricsOnly)

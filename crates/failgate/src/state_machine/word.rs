@@ -114,14 +114,7 @@ impl Word {
 }
 
 fn kind_bits(state: State) -> u64 {
-    match state {
-        State::Closed => 0,
-        State::Open => 1,
-        State::HalfOpen => 2,
-        State::ForcedOpen => 3,
-        State::Disabled => 4,
-        State::MetricsOnly => 5,
-    }
+    u64::from(state.code())
 }
 
 impl std::fmt::Debug for Word {
