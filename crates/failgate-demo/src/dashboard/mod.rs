@@ -547,6 +547,11 @@ impl Watch {
         self.shared.snapshot()
     }
 
+    /// The recent samples, as `GET /api/history` answers.
+    pub fn history(&self) -> History {
+        self.shared.history()
+    }
+
     /// The Prometheus text `GET /metrics` answers.
     pub fn render_metrics(&self) -> String {
         self.shared.prometheus.render()
