@@ -355,21 +355,33 @@ async fn watch_binary_prints_its_urls_serves_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let guard = KillOnDrop(Some(child.id()));
+    // Read every line, to the end: a closed pipe would make the watch's next print
+    // fail (and the watch exit).
     let stdout = child.stdout.take().unwrap();
-    let first = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
     });
-    let line = tokio::time::timeout(Duration::from_secs(20), first)
-        .await
-        .expect("the URL within 20 s")
-        .unwrap()
-        .unwrap();
+    let next_line = || {
+        lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line within 20 s")
+    };
+    let line = next_line();
     let url = line
-        .trim()
         .strip_prefix("dashboard on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     let base = url.strip_suffix("/dashboard").unwrap();
+    assert_eq!(next_line(), format!("metrics on {base}/metrics"));
+    let traffic = next_line();
+    assert!(
+        traffic.starts_with("traffic to http://127.0.0.1:"),
+        "the in-process service on loopback: {traffic:?}"
+    );
     assert!(!base.ends_with(":0"), "{base}");
     let s = snapshot(base).await;
     assert_eq!(s.breakers.len(), 3);
@@ -823,6 +835,13 @@ async fn headless_chromium_shows_red_when_open_and_green_when_healed() {
         b.state == "forced_open"
     })
     .await;
+    browser
+        .wait_until(
+            "document.getElementById('message-search').textContent",
+            Duration::from_secs(5),
+            |v| v == "force open: now forced open",
+        )
+        .await;
     let badge = browser
         .wait_badge("search", Duration::from_secs(5), |b| {
             b.state == "forced_open"
