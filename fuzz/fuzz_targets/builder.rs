@@ -228,7 +228,7 @@ fuzz_target!(|input: Input| {
 
 fn run(input: Input) {
     let clock = ManualClock::new();
-    clock.set(input.start.get());
+    clock.set(input.start.get().min(CLOCK_END));
     let mut builder = CircuitBreaker::builder();
     let mut permits = 1u32;
     for setting in input.settings.iter().take(32) {
@@ -365,7 +365,7 @@ where
             Step::Call { result, took } => {
                 let r = b.call(|| {
                     if let Some(c) = clock {
-                        c.advance(took.get());
+                        advance(c, took.get());
                     }
                     match result % 4 {
                         0 => Ok(0u8),
@@ -391,7 +391,7 @@ where
                     },
                     || {
                         if let Some(c) = clock {
-                            c.advance(took.get());
+                            advance(c, took.get());
                         }
                         Ok(())
                     },
@@ -448,12 +448,12 @@ where
             }
             Step::Advance(d) => {
                 if let Some(c) = clock {
-                    c.advance(d.get());
+                    advance(c, d.get());
                 }
             }
             Step::Set(d) => {
                 if let Some(c) = clock {
-                    c.set(d.get());
+                    c.set(d.get().min(CLOCK_END));
                 }
             }
             Step::State => {
@@ -486,6 +486,17 @@ where
         p.finish(Report::Drop, None);
     }
     check_invariants(b, clock.is_some(), permits, mode, &[]);
+}
+
+/// The clock stops 1 ns short of `u64::MAX` nanoseconds: at `u64::MAX` itself a breaker
+/// with a half-open timeout livelocks (open and half-open deadlines both saturate there).
+/// That bug is kept as an ignored regression test in
+/// `crates/failgate/tests/fuzz_builder.rs` until it is fixed; stopping short lets the
+/// fuzzer look for others.
+const CLOCK_END: Duration = Duration::from_nanos(u64::MAX - 1);
+
+fn advance(c: &ManualClock, d: Duration) {
+    c.set((c.now().saturating_add(d)).min(CLOCK_END));
 }
 
 fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
