@@ -117,15 +117,17 @@ pub(crate) fn admission_with_hint(
     match state {
         State::Open => {
             let deadline = open_deadline(w, entered_at, s).max(hint_until);
-            if now >= deadline {
+            if reached(now, deadline) {
                 Admission::Transition(State::HalfOpen, Reason::WaitElapsed)
+            } else if deadline == NEVER {
+                Admission::Reject(None)
             } else {
                 Admission::Reject(Some(deadline - now))
             }
         }
         State::HalfOpen => {
             if let Some(timeout) = s.half_open_timeout {
-                if now >= entered_at.saturating_add(timeout) {
+                if reached(now, entered_at.saturating_add(timeout)) {
                     return Admission::Transition(State::Open, Reason::HalfOpenTimeout);
                 }
             }
@@ -137,6 +139,16 @@ pub(crate) fn admission_with_hint(
         }
         _ => Admission::Reject(None),
     }
+}
+
+/// A deadline that saturated at the end of the clock (584 years of nanoseconds): it
+/// is never reached, or a breaker whose clock stands there would cycle between open
+/// and half-open for ever.
+const NEVER: u64 = u64::MAX;
+
+#[inline]
+fn reached(now: u64, deadline: u64) -> bool {
+    now >= deadline && deadline != NEVER
 }
 
 /// When an open breaker, entered at `entered_at`, starts probing.

@@ -81,6 +81,21 @@ fn a_retry_after_hint_only_ever_lengthens_the_open_wait() {
 }
 
 #[test]
+fn deadlines_saturated_at_the_end_of_the_clock_are_never_reached() {
+    let s = settings(|b| b.half_open_timeout(Duration::from_secs(1)));
+    let open = open_word(0);
+    assert_eq!(
+        admission(open, u64::MAX, u64::MAX, &s),
+        Admission::Reject(None)
+    );
+    let half_open = open.transition(State::HalfOpen);
+    assert!(matches!(
+        admission(half_open, u64::MAX, u64::MAX, &s),
+        Admission::Probe(_)
+    ));
+}
+
+#[test]
 fn exponential_backoff_follows_the_step() {
     let s = settings(|b| {
         b.backoff(Backoff::exponential(
