@@ -7,43 +7,54 @@
 
 use failgate::{Backoff, CircuitBreaker, Event, ManualClock, State, Window};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 struct Counting;
 
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-static FREED: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Bytes allocated minus bytes freed, and allocations made, by this thread. Per
+    /// thread: the test harness allocates on other threads while a test runs (its
+    /// output capture, for one), which would otherwise show up as growth.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_alloc(size: usize) {
+    let _ = LIVE.try_with(|l| l.set(l.get() + size as isize));
+    let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+}
+
+fn note_free(size: usize) {
+    let _ = LIVE.try_with(|l| l.set(l.get() - size as isize));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), SeqCst);
-            ALLOCATIONS.fetch_add(1, SeqCst);
+            note_alloc(layout.size());
         }
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), SeqCst);
-            ALLOCATIONS.fetch_add(1, SeqCst);
+            note_alloc(layout.size());
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        FREED.fetch_add(layout.size(), SeqCst);
+        note_free(layout.size());
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            FREED.fetch_add(layout.size(), SeqCst);
-            ALLOCATED.fetch_add(new_size, SeqCst);
-            ALLOCATIONS.fetch_add(1, SeqCst);
+            note_free(layout.size());
+            note_alloc(new_size);
         }
         p
     }
@@ -52,12 +63,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Bytes allocated and not yet freed, by the whole process.
+/// Bytes this thread has allocated and not yet freed. The breakers under test live and
+/// die on the test's own thread.
 fn live() -> isize {
-    // Read FREED first: a concurrent free between the two loads can only make the
-    // figure larger, never hide growth.
-    let freed = FREED.load(SeqCst);
-    ALLOCATED.load(SeqCst) as isize - freed as isize
+    LIVE.with(Cell::get)
+}
+
+/// Allocations this thread has made.
+fn allocation_count() -> usize {
+    COUNT.with(Cell::get)
 }
 
 const CYCLES: u64 = 1_000_000;
@@ -90,14 +104,14 @@ fn measure(name: &str, build: impl FnOnce(ManualClock) -> CircuitBreaker) -> Str
         cycle(&breaker, &clock); // warm-up
     }
     let warm = live();
-    let allocations = ALLOCATIONS.load(SeqCst);
+    let allocations = allocation_count();
     let started = Instant::now();
     for _ in 0..CYCLES {
         cycle(&breaker, &clock);
     }
     let elapsed = started.elapsed();
     let after = live();
-    let allocations = ALLOCATIONS.load(SeqCst) - allocations;
+    let allocations = allocation_count() - allocations;
     let generation = breaker.metrics().generation;
     assert_eq!(
         after - warm,
@@ -126,7 +140,6 @@ fn measure(name: &str, build: impl FnOnce(ManualClock) -> CircuitBreaker) -> Str
     )
 }
 
-// One test only: the counters are global, and tests in one binary run in parallel.
 #[test]
 fn a_million_trip_recover_cycles_leak_nothing() {
     let events = Arc::new(AtomicU64::new(0));
