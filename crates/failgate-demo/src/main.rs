@@ -12,10 +12,12 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use failgate::config_file::RegistryConfig;
 use failgate_demo::dashboard;
 use failgate_demo::scenario::{self, ClientKind, Format};
 use failgate_demo::service::{self, Ratio, Server};
@@ -98,6 +100,12 @@ struct ScenarioArgs {
     /// `call_async`) or `tower` (hyper-util's client behind failgate's tower layer).
     #[arg(long, value_name = "CLIENT", default_value = "direct", value_parser = parse_client)]
     client: ClientKind,
+
+    /// A configuration file (.toml, .yaml or .json) for the breaker, named `flaky`
+    /// in it (its settings over the file's defaults); its `consecutive_failures` and
+    /// `open_for` take the place of --threshold and --open-for.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 fn parse_client(s: &str) -> Result<ClientKind, String> {
@@ -114,22 +122,34 @@ fn parse_delay(s: &str) -> Result<Duration, service::InvalidValue> {
     service::parse_delay(s)
 }
 
-impl From<ScenarioArgs> for scenario::Config {
-    fn from(args: ScenarioArgs) -> Self {
-        Self {
-            target: args.target,
-            threshold: args.threshold,
-            open_for: args.open_for,
-            pause: args.pause,
-            timeout: args.timeout,
-            format: if args.json {
-                Format::Json
-            } else {
-                Format::Human
-            },
-            client: args.client,
-        }
-    }
+/// The scenario's settings from its flags and, with `--config`, its file.
+fn scenario_config(args: ScenarioArgs) -> Result<scenario::Config, BoxError> {
+    let settings = match &args.config {
+        Some(path) => Some(RegistryConfig::from_path(path)?.settings_for(scenario::BREAKER_NAME)),
+        None => None,
+    };
+    let threshold = settings
+        .as_ref()
+        .and_then(|s| s.consecutive_failures)
+        .unwrap_or(args.threshold);
+    let open_for = settings
+        .as_ref()
+        .and_then(|s| s.open_for)
+        .map_or(args.open_for, |d| d.0);
+    Ok(scenario::Config {
+        target: args.target,
+        threshold,
+        open_for,
+        pause: args.pause,
+        timeout: args.timeout,
+        format: if args.json {
+            Format::Json
+        } else {
+            Format::Human
+        },
+        client: args.client,
+        settings,
+    })
 }
 
 /// Anything that ends the program with an error message.
@@ -179,7 +199,7 @@ fn run(command: Command) -> Result<(), BoxError> {
         match command {
             Command::Serve(args) => serve(args).await,
             Command::Scenario(args) => {
-                scenario::run(args.into(), Box::new(std::io::stdout())).await?;
+                scenario::run(scenario_config(args)?, Box::new(std::io::stdout())).await?;
                 Ok(())
             }
             Command::Watch(args) => Ok(dashboard::run(args, &mut std::io::stdout()).await?),

@@ -127,7 +127,7 @@ impl FromStr for ClientKind {
 }
 
 /// How to run the scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// A running `failgate-demo serve`; `None` starts the service in-process.
     pub target: Option<Url>,
@@ -143,6 +143,9 @@ pub struct Config {
     pub format: Format,
     /// The HTTP client.
     pub client: ClientKind,
+    /// More settings of the breaker, from a configuration file (`--config`): applied
+    /// over `threshold` and `open_for`.
+    pub settings: Option<failgate::config_file::BreakerConfig>,
 }
 
 impl Default for Config {
@@ -155,6 +158,7 @@ impl Default for Config {
             timeout: DEFAULT_TIMEOUT,
             format: Format::Human,
             client: ClientKind::Direct,
+            settings: None,
         }
     }
 }
@@ -478,10 +482,14 @@ pub async fn run(
 ) -> Result<Vec<StepReport>, ScenarioError> {
     validate(&config)?;
     let story = Arc::new(Story::new(config.format, out));
-    let breaker = CircuitBreaker::builder()
+    let mut builder = CircuitBreaker::builder()
         .name(BREAKER_NAME)
         .consecutive_failures(config.threshold)
-        .open_for(config.open_for)
+        .open_for(config.open_for);
+    if let Some(settings) = &config.settings {
+        builder = settings.apply(builder);
+    }
+    let breaker = builder
         .observer(StoryObserver {
             story: Arc::clone(&story),
             open_for: config.open_for,

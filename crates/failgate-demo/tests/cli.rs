@@ -196,3 +196,93 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
     assert_eq!(status.expect("/health answered"), 200);
     assert!(exit.success(), "serve exited with {exit} on SIGTERM");
 }
+
+/// Writes `text` to a fresh file named `name` and returns its path.
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("failgate-demo-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("config written");
+    path
+}
+
+#[test]
+fn config_files_with_bad_values_are_refused_with_their_path() {
+    let bad = config_file("bad.toml", "[breakers.flaky]\nfailure_rate = 1.5\n");
+    let stderr = fails(&["scenario", "--config", bad.to_str().unwrap()]);
+    assert_mentions(
+        &stderr,
+        &["breakers.flaky.failure_rate: 1.5 is not in (0, 1]"],
+    );
+    let unknown = config_file("unknown.yaml", "breakers:\n  flaky:\n    treshold: 2\n");
+    let stderr = fails(&["scenario", "--config", unknown.to_str().unwrap()]);
+    assert_mentions(&stderr, &["breakers.flaky.treshold", "unknown field"]);
+    let stderr = fails(&["scenario", "--config", "/nonexistent/failgate.toml"]);
+    assert_mentions(&stderr, &["cannot read /nonexistent/failgate.toml"]);
+    let lane = config_file(
+        "lane.json",
+        r#"{"breakers": {"shipping": {"consecutive_failures": 2}}}"#,
+    );
+    let stderr = fails(&[
+        "watch",
+        "--addr",
+        "127.0.0.1:0",
+        "--config",
+        lane.to_str().unwrap(),
+    ]);
+    assert_mentions(
+        &stderr,
+        &[
+            "breakers.shipping: no such lane",
+            "checkout, search, payments",
+        ],
+    );
+}
+
+#[test]
+fn the_scenario_takes_its_breaker_from_a_config_file() {
+    // Threshold 1 from the file: the first failure opens the circuit.
+    let file = config_file(
+        "flaky.toml",
+        "[defaults]\nopen_for = \"200ms\"\n\n[breakers.flaky]\nconsecutive_failures = 1\n",
+    );
+    let output = run(&[
+        "scenario",
+        "--json",
+        "--pause",
+        "400ms",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let outcomes: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("one JSON object a line");
+            format!(
+                "{}:{}",
+                v["outcome"].as_str().unwrap(),
+                v["state"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "failure:open",
+            "rejected:open",
+            "rejected:open",
+            "rejected:open",
+            "success:closed",
+            "success:closed",
+            "failure:open",
+            "rejected:open",
+            "rejected:open",
+        ]
+    );
+}

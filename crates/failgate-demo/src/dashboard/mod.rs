@@ -862,6 +862,36 @@ pub struct WatchArgs {
     /// Calls per second of each breaker's traffic (at most 50).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE, value_parser = parse_rate)]
     pub rate: f64,
+
+    /// A configuration file (.toml, .yaml or .json): a lane named under `breakers`
+    /// (checkout, search, payments) takes its settings from the file, over the file's
+    /// defaults; the other lanes keep theirs.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// The default lanes, with the settings a configuration file gives them.
+pub fn lanes_from(config: &failgate::config_file::RegistryConfig) -> Result<Vec<Lane>, WatchError> {
+    let mut lanes = default_lanes();
+    for name in config.breakers.keys() {
+        if !lanes.iter().any(|l| &l.name == name) {
+            let known: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
+            return Err(WatchError::Invalid {
+                field: "config",
+                reason: format!(
+                    "breakers.{name}: no such lane (the lanes are {})",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    for lane in &mut lanes {
+        if config.breakers.contains_key(&lane.name) {
+            lane.settings = config.builder_for(&lane.name);
+            lane.policy = "from the configuration file".into();
+        }
+    }
+    Ok(lanes)
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
@@ -883,11 +913,24 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// Runs `watch` until Ctrl-C or SIGTERM, printing the dashboard's URLs on `out`.
 pub async fn run(args: WatchArgs, out: &mut (dyn io::Write + Send)) -> Result<(), WatchError> {
+    let lanes = match &args.config {
+        Some(path) => {
+            let file = failgate::config_file::RegistryConfig::from_path(path).map_err(|e| {
+                WatchError::Invalid {
+                    field: "config",
+                    reason: e.to_string(),
+                }
+            })?;
+            lanes_from(&file)?
+        }
+        None => default_lanes(),
+    };
     let watch = Watch::spawn(Config {
         addr: args.addr,
         target: args.target.map(Target::Url),
         seed: args.seed,
         rate: args.rate,
+        lanes,
         ..Config::default()
     })
     .await?;
