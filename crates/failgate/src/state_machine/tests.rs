@@ -277,3 +277,70 @@ fn slow_rate_trips_independently() {
     assert_eq!(window_trip(Counts { slow: 3, ..c }, &s), None);
     assert_eq!(Counts::default().slow_rate(&s), None);
 }
+
+// ----- found by mutation testing (cargo mutants -f 'crates/failgate/src/state_machine/**') -----
+
+#[test]
+fn state_names_and_codes() {
+    let all = [
+        (State::Closed, "closed", 0),
+        (State::Open, "open", 1),
+        (State::HalfOpen, "half_open", 2),
+        (State::ForcedOpen, "forced_open", 3),
+        (State::Disabled, "disabled", 4),
+        (State::MetricsOnly, "metrics_only", 5),
+    ];
+    for (state, name, code) in all {
+        assert_eq!(state.as_str(), name);
+        assert_eq!(state.to_string(), name, "Display is the name");
+        assert_eq!(state.code(), code);
+        assert_eq!(Word::INITIAL.transition(state).state(), state);
+    }
+}
+
+#[test]
+fn marking_a_word_busy_twice_keeps_it_busy() {
+    let w = open_word(0).transition(State::HalfOpen).with_probes(2, 1);
+    let twice = w.with_busy().with_busy();
+    assert!(twice.busy());
+    assert_eq!(twice.state(), State::HalfOpen);
+    assert_eq!((twice.taken(), twice.successes()), (2, 1));
+    assert_eq!(twice.generation(), w.generation());
+}
+
+#[test]
+fn an_empty_window_has_no_rate_even_with_no_minimum() {
+    // The builder never allows a minimum of 0, but the core must not divide 0 by 0
+    // (a NaN rate) if one ever reaches it.
+    let mut s = settings(|b| b.failure_rate(0.5).slow_calls(Duration::from_secs(1), 0.5));
+    s.minimum_calls = 0;
+    let empty = Counts::default();
+    assert_eq!(empty.failure_rate(&s), None);
+    assert_eq!(empty.slow_rate(&s), None);
+    assert_eq!(window_trip(empty, &s), None);
+    let one = Counts {
+        calls: 1,
+        failures: 1,
+        slow: 0,
+    };
+    assert_eq!(one.failure_rate(&s), Some(1.0));
+}
+
+#[test]
+fn a_second_probe_success_is_counted_not_merged_with_the_first() {
+    // 4 permits: successes go 1 -> 2 -> 3 without closing; the count field is replaced
+    // each time, never OR-ed with the old value (1 | 2 would read as 3).
+    let s = settings(|b| b.half_open_permits(4));
+    let w = open_word(0).transition(State::HalfOpen).with_probes(4, 1);
+    let g = w.generation();
+    let ProbeStep::Update(two) = probe_report(w, g, ProbeReport::Success, &s) else {
+        panic!("the second success of four should only count");
+    };
+    assert_eq!((two.taken(), two.successes()), (4, 2));
+    let ProbeStep::Update(three) = probe_report(two, g, ProbeReport::Success, &s) else {
+        panic!("the third success of four should only count");
+    };
+    assert_eq!((three.taken(), three.successes()), (4, 3));
+    let rewritten = three.with_probes(1, 0);
+    assert_eq!((rewritten.taken(), rewritten.successes()), (1, 0));
+}
