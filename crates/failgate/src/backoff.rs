@@ -136,4 +136,23 @@ mod tests {
             assert!((0.0..1.0).contains(&u));
         }
     }
+
+    #[test]
+    fn unit_interval_is_splitmix64() {
+        // The first three outputs of splitmix64 from state 0 (Vigna's reference): each
+        // call hashes state + golden gamma, so seeds 0, gamma and 2 * gamma give them.
+        let gamma = 0x9E37_79B9_7F4A_7C15u64;
+        for (seed, output) in [
+            (0, 0xE220_A839_7B1D_CDAFu64),
+            (gamma, 0x6E78_9E6A_A1B9_65F4),
+            (gamma.wrapping_mul(2), 0x06C4_5D18_8009_454F),
+        ] {
+            let expected = (output >> 11) as f64 / (1u64 << 53) as f64;
+            assert_eq!(unit_interval(seed), expected, "seed {seed:#x}");
+        }
+        // And the cut it makes: 10 s with jitter 0.5 at generation 0.
+        let b = Backoff::constant(10 * S).with_jitter(0.5);
+        let cut = (10e9 * 0.5 * unit_interval(0)) as u64;
+        assert_eq!(b.wait_nanos(0, Some(0)), 10_000_000_000 - cut);
+    }
 }

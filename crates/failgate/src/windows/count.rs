@@ -162,4 +162,17 @@ mod tests {
         }
         assert_eq!(w.counts(), c(200, 30, 0));
     }
+
+    #[test]
+    fn the_windows_enum_hands_a_count_window_its_calls() {
+        use crate::config::WindowKind;
+        use crate::windows::Windows;
+        let w = Windows::new(WindowKind::Count(3), true, 0);
+        assert!(!w.needs_clock(), "a count window never reads the clock");
+        assert_eq!(w.record(0, true, true, 10), Some(c(1, 1, 1)));
+        assert_eq!(w.record(0, false, false, 10), None);
+        assert_eq!(w.counts(0), c(2, 1, 1));
+        w.reset(0);
+        assert_eq!(w.counts(0), c(0, 0, 0));
+    }
 }

@@ -402,4 +402,30 @@ mod tests {
             "a fresh counter is not newer than anything"
         );
     }
+
+    #[test]
+    fn the_windows_enum_hands_a_time_window_its_calls_and_the_time() {
+        use crate::config::WindowKind;
+        use crate::windows::Windows;
+        let kind = WindowKind::Time {
+            span: Duration::from_secs(10),
+            buckets: 10,
+        };
+        let w = Windows::new(kind, true, 0);
+        assert!(w.needs_clock(), "a time window reads the clock");
+        let one = Counts {
+            calls: 1,
+            failures: 1,
+            slow: 1,
+        };
+        assert_eq!(w.record(SEC, true, true, 10), Some(one));
+        assert_eq!(w.counts(SEC), one);
+        assert_eq!(
+            w.counts(11 * SEC),
+            Counts::default(),
+            "the time is passed on"
+        );
+        w.reset(SEC);
+        assert_eq!(w.counts(SEC), Counts::default());
+    }
 }
