@@ -428,4 +428,16 @@ mod tests {
         w.reset(SEC);
         assert_eq!(w.counts(SEC), Counts::default());
     }
+
+    #[test]
+    fn a_bucket_count_saturates_below_its_tag() {
+        let tag = 5;
+        let word = AtomicU64::new((tag << TAG_SHIFT) | (COUNT_CEILING - 1));
+        assert_eq!(bump(&word, tag, 10), (tag, false));
+        assert_eq!(word.load(Relaxed), (tag << TAG_SHIFT) | COUNT_CEILING);
+        // At the ceiling the count stops growing, far from carrying into the tag.
+        assert_eq!(bump(&word, tag, 10), (tag, false));
+        assert_eq!(word.load(Relaxed), (tag << TAG_SHIFT) | COUNT_CEILING);
+        assert!(COUNT_CEILING < COUNT_MASK && COUNT_CEILING > 1 << 35);
+    }
 }
