@@ -379,7 +379,7 @@ impl Core {
     /// The closed-state success of a breaker that neither times calls nor has an
     /// observer. With consecutive failures alone it is one load and, when the count is
     /// already zero, no write; only a time window reads the clock.
-    #[inline]
+    #[inline(always)]
     fn record_plain_success(&self, generation: u64) {
         if self.settings.consecutive_failures.is_some() {
             self.clear_consecutive(generation);
@@ -506,7 +506,7 @@ impl Core {
     /// A success: clears the consecutive-failure count, writing only if it is not
     /// already zero. One attempt is enough: if a failure changes the counter first,
     /// this success is ordered before it.
-    #[inline]
+    #[inline(always)]
     fn clear_consecutive(&self, generation: u64) {
         let c = self.consecutive.load(Ordering::Relaxed);
         if c & CONSECUTIVE_MASK != 0 && c >> CONSECUTIVE_SHIFT == generation {
