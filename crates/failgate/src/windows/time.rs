@@ -440,4 +440,62 @@ mod tests {
         assert_eq!(word.load(Relaxed), (tag << TAG_SHIFT) | COUNT_CEILING);
         const { assert!(COUNT_CEILING < COUNT_MASK && COUNT_CEILING > 1 << 35) };
     }
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn a_counter_idle_for_2_pow_28_periods_is_not_taken_for_a_current_one() {
+        // 1 ms buckets; period p and p + 2^28 share both a slot and a tag.
+        let w = TimeWindow::new(Duration::from_millis(16), 16, false, 0);
+        let p = 1u64 << 20;
+        assert!(w.record(p * MS, true, false, 1).is_some());
+        let failure = Counts {
+            calls: 1,
+            failures: 1,
+            slow: 0,
+        };
+        assert_eq!(w.counts(p * MS), failure);
+        let later = (p + (1 << 28)) * MS;
+        assert_eq!(w.counts(later), Counts::default(), "nothing recorded since");
+        w.record(later, false, false, 1);
+        let success = Counts {
+            calls: 1,
+            failures: 0,
+            slow: 0,
+        };
+        assert_eq!(
+            w.counts(later),
+            success,
+            "the old failure does not come back"
+        );
+    }
+
+    #[test]
+    fn after_a_reset_anywhere_on_the_tag_circle_a_new_period_is_new() {
+        // A success first in a new period is judged (the window may have lost outcomes),
+        // wherever the reset left the tags: mid-circle, and just before they wrap.
+        for p in [4, TAG_MASK - 1, TAG_MASK] {
+            let w = TimeWindow::new(Duration::from_millis(10), 10, false, p * MS);
+            assert!(
+                w.record(p * MS, false, false, 1).is_some(),
+                "below the minimum"
+            );
+            assert!(
+                w.record((p + 1) * MS, false, false, 1).is_some(),
+                "first in period {} after a reset at {p}",
+                p + 1
+            );
+            assert_eq!(w.counts((p + 1) * MS).calls, 2);
+        }
+    }
+
+    #[test]
+    fn recycling_a_counter_just_before_the_tags_wrap() {
+        // Period 2^28 - 10 is one window short of the wrap: its counter, left expired
+        // by the reset, is recycled for it and counts the call.
+        let p = TAG_MASK - 9;
+        let w = TimeWindow::new(Duration::from_millis(10), 10, false, p * MS);
+        w.record(p * MS, false, false, 1);
+        assert_eq!(w.counts(p * MS).calls, 1);
+    }
 }
