@@ -693,17 +693,32 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Records `result` with the breaker's classifier.
-    #[inline]
+    #[inline(always)]
     fn finish<T, E>(&self, permit: Permit<'_>, result: &Result<T, E>)
     where
         C: Classify<T, E>,
     {
         let outcome = self.classifier.classify(result);
         if self.core.honors_retry_after() {
-            permit.record_with_retry_after(outcome, self.classifier.retry_after(result));
+            self.finish_with_retry_after(permit, outcome, result);
         } else {
             permit.record(outcome);
         }
+    }
+
+    /// The rare case of [`finish`](Self::finish), kept apart so that the common one
+    /// keeps the permit in registers.
+    #[cold]
+    #[inline(never)]
+    fn finish_with_retry_after<T, E>(
+        &self,
+        permit: Permit<'_>,
+        outcome: Outcome,
+        result: &Result<T, E>,
+    ) where
+        C: Classify<T, E>,
+    {
+        permit.record_with_retry_after(outcome, self.classifier.retry_after(result));
     }
 
     /// Like [`call`](Self::call), with a classifier for this call only.
