@@ -130,6 +130,8 @@ impl Core {
     }
 
     /// Notes that the dependency asked not to be called for `retry_after` from now.
+    #[cold]
+    #[inline(never)]
     fn note_retry_after(&self, retry_after: Duration) {
         let until = self
             .clock
@@ -348,6 +350,7 @@ impl Core {
 
     /// Records an outcome that came with the dependency's request not to be called for
     /// `retry_after`.
+    #[inline(always)]
     pub(crate) fn record_with_retry_after(
         &self,
         ticket: Ticket,
@@ -692,33 +695,21 @@ impl<C> CircuitBreaker<C> {
         result.map_err(Error::Inner)
     }
 
-    /// Records `result` with the breaker's classifier.
+    /// Records `result` with the breaker's classifier. (The permit must not be handed to
+    /// a function that is not inlined: passing it to one puts it in memory on every
+    /// call, which cost 7 ns here.)
     #[inline(always)]
     fn finish<T, E>(&self, permit: Permit<'_>, result: &Result<T, E>)
     where
         C: Classify<T, E>,
     {
         let outcome = self.classifier.classify(result);
-        if self.core.honors_retry_after() {
-            self.finish_with_retry_after(permit, outcome, result);
+        let hint = if self.core.honors_retry_after() {
+            self.classifier.retry_after(result)
         } else {
-            permit.record(outcome);
-        }
-    }
-
-    /// The rare case of [`finish`](Self::finish), kept apart so that the common one
-    /// keeps the permit in registers.
-    #[cold]
-    #[inline(never)]
-    fn finish_with_retry_after<T, E>(
-        &self,
-        permit: Permit<'_>,
-        outcome: Outcome,
-        result: &Result<T, E>,
-    ) where
-        C: Classify<T, E>,
-    {
-        permit.record_with_retry_after(outcome, self.classifier.retry_after(result));
+            None
+        };
+        permit.record_with_retry_after(outcome, hint);
     }
 
     /// Like [`call`](Self::call), with a classifier for this call only.

@@ -43,6 +43,7 @@ impl<R: Deref<Target = Core>> Holder<R> {
         self.core.record(ticket, outcome);
     }
 
+    #[inline(always)]
     fn record_with_retry_after(mut self, outcome: Outcome, retry_after: Option<Duration>) {
         let ticket = self.ticket;
         self.ticket.kind = TicketKind::Recorded;

@@ -71,11 +71,12 @@ where
                 let result = std::task::ready!(future.poll(cx));
                 if let Some(permit) = permit.take() {
                     let outcome = classifier.classify(&result);
-                    if permit.honors_retry_after() {
-                        permit.record_with_retry_after(outcome, classifier.retry_after(&result));
+                    let hint = if permit.honors_retry_after() {
+                        classifier.retry_after(&result)
                     } else {
-                        permit.record(outcome);
-                    }
+                        None
+                    };
+                    permit.record_with_retry_after(outcome, hint);
                 }
                 Poll::Ready(result.map_err(Error::Inner))
             }
