@@ -206,9 +206,14 @@ impl Core {
                 }
             }
         }
+        // The half-open generation this call opened itself, if any: its probe is handed
+        // out even if the half-open timeout is shorter than this loop's turn (otherwise
+        // open and half-open could alternate for ever under tiny waits).
+        let mut opened_half_open: Option<u64> = None;
         loop {
             let (now, entered) = if !w.busy() && admission_needs_clock(w, &self.settings) {
                 match self.entered_at(w) {
+                    Some(entered) if opened_half_open == Some(w.generation()) => (entered, entered),
                     Some(entered) => (self.clock.now(), entered),
                     None => {
                         w = self.word();
@@ -239,8 +244,11 @@ impl Core {
                 }
                 Admission::Reject(retry_after) => return Err(self.reject(w, retry_after)),
                 Admission::Transition(to, reason) => {
-                    self.transition(w, to, reason, Some(now));
+                    let made = self.transition(w, to, reason, Some(now));
                     w = self.word();
+                    if made && to == State::HalfOpen {
+                        opened_half_open = Some(w.generation());
+                    }
                 }
             }
         }
@@ -248,6 +256,9 @@ impl Core {
 
     /// Makes any transition that is due at the current time (open wait over, half-open
     /// timed out), so that queries see the state a call would.
+    ///
+    /// At most one transition per query: with waits shorter than a turn of this loop,
+    /// "due" could otherwise never stop being true (open, half-open, timed out, ...).
     fn refresh(&self) -> Word {
         loop {
             let w = self.word();
@@ -258,12 +269,13 @@ impl Core {
                 continue;
             };
             let now = self.clock.now();
-            match admission_with_hint(w, now, entered, self.hint_until(), &self.settings) {
-                Admission::Transition(to, reason) => {
-                    self.transition(w, to, reason, Some(now));
-                }
-                _ => return w,
+            if let Admission::Transition(to, reason) =
+                admission_with_hint(w, now, entered, self.hint_until(), &self.settings)
+            {
+                self.transition(w, to, reason, Some(now));
+                return self.word();
             }
+            return w;
         }
     }
 

@@ -808,7 +808,6 @@ impl failgate::Clock for Ticking {
 /// the half-open timeout is over too -> open (constant backoff: same wait) -> the wait is
 /// over again -> ... `try_acquire` and `state()` never return.
 #[test]
-#[ignore = "bug: livelock when open_for and half_open_timeout are shorter than a turn of the admission loop (reported)"]
 fn bug_short_waits_make_open_and_half_open_alternate_for_ever() {
     let settled = finishes_within(Duration::from_secs(5), || {
         let b = CircuitBreaker::builder()
