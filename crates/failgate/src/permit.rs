@@ -151,6 +151,21 @@ impl OwnedPermit {
 
     permit_methods!();
 
+    /// Records `outcome` without moving the permit (it stays where it is, spent): for
+    /// futures that hold their permit in place until they are dropped.
+    #[cfg(feature = "tower")]
+    #[inline(always)]
+    pub(crate) fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>) {
+        if self.inner.ticket.kind == TicketKind::Recorded {
+            return;
+        }
+        let ticket = self.inner.ticket;
+        self.inner.ticket.kind = TicketKind::Recorded;
+        self.inner
+            .core
+            .record_with_retry_after(ticket, outcome, retry_after);
+    }
+
     /// Whether the breaker wants `Classify::retry_after` asked.
     #[cfg(feature = "tower")]
     #[inline]

@@ -27,7 +27,7 @@ pin_project! {
         Admitted {
             #[pin]
             future: F,
-            permit: Option<OwnedPermit>,
+            permit: OwnedPermit,
             classifier: C,
         },
         Rejected {
@@ -41,7 +41,7 @@ impl<F, C> ResponseFuture<F, C> {
         ResponseFuture {
             kind: Kind::Admitted {
                 future,
-                permit: Some(permit),
+                permit,
                 classifier,
             },
         }
@@ -69,15 +69,15 @@ where
                 classifier,
             } => {
                 let result = std::task::ready!(future.poll(cx));
-                if let Some(permit) = permit.take() {
-                    let outcome = classifier.classify(&result);
-                    let hint = if permit.honors_retry_after() {
-                        classifier.retry_after(&result)
-                    } else {
-                        None
-                    };
-                    permit.record_with_retry_after(outcome, hint);
-                }
+                // Recorded in place (a second poll after completion records nothing);
+                // the permit's handle on the breaker is released with the future.
+                let outcome = classifier.classify(&result);
+                let hint = if permit.honors_retry_after() {
+                    classifier.retry_after(&result)
+                } else {
+                    None
+                };
+                permit.record_in_place(outcome, hint);
                 Poll::Ready(result.map_err(Error::Inner))
             }
             KindProj::Rejected { rejected } => Poll::Ready(Err(Error::Rejected(*rejected))),
