@@ -238,6 +238,12 @@ mod tower_service {
         g.bench_function("failgate_layer_consecutive", |b| {
             b.iter(|| now(layered.call(black_box(1))).is_ok())
         });
+        // The same breaker leaked: response futures borrow it, no reference counting.
+        let mut leaked =
+            failgate::tower::CircuitBreakerLayer::new(failgate_consecutive().leak()).layer(inner);
+        g.bench_function("failgate_layer_consecutive_leaked", |b| {
+            b.iter(|| now(leaked.call(black_box(1))).is_ok())
+        });
         g.finish();
     }
 }

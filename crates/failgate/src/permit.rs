@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// How a permit's outcome is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum TicketKind {
     /// Closed or metrics-only: the outcome goes to the counters.
     Counted,
@@ -20,13 +21,68 @@ pub(crate) enum TicketKind {
     Recorded,
 }
 
-/// What a permit remembers: the generation it was issued in, when the call started
-/// (when calls are timed), and how its outcome counts.
+/// What a permit remembers: the generation it was issued in and how its outcome
+/// counts (packed in one word, so a ticket is two words and moves cheaply), and when
+/// the call started (when calls are timed).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket {
-    pub(crate) generation: u64,
+    /// `generation << 2 | kind`.
+    tagged: u64,
     pub(crate) started: u64,
-    pub(crate) kind: TicketKind,
+}
+
+impl Ticket {
+    #[inline(always)]
+    pub(crate) fn new(generation: u64, started: u64, kind: TicketKind) -> Self {
+        Ticket {
+            tagged: generation << 2 | kind as u64,
+            started,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn generation(&self) -> u64 {
+        self.tagged >> 2
+    }
+
+    #[inline(always)]
+    pub(crate) fn kind(&self) -> TicketKind {
+        match self.tagged & 3 {
+            0 => TicketKind::Counted,
+            1 => TicketKind::Probe,
+            2 => TicketKind::Untracked,
+            _ => TicketKind::Recorded,
+        }
+    }
+
+    #[inline(always)]
+    fn is_recorded(&self) -> bool {
+        self.tagged & 3 == 3
+    }
+
+    #[inline(always)]
+    fn mark_recorded(&mut self) {
+        self.tagged |= 3;
+    }
+}
+
+/// How an owned permit holds its breaker: a counted reference, or a plain one to a
+/// breaker that was [leaked](crate::CircuitBreaker::leak) and so lives for ever.
+pub(crate) enum CoreRef {
+    Shared(Arc<Core>),
+    Forever(&'static Core),
+}
+
+impl Deref for CoreRef {
+    type Target = Core;
+
+    #[inline(always)]
+    fn deref(&self) -> &Core {
+        match self {
+            CoreRef::Shared(core) => core,
+            CoreRef::Forever(core) => core,
+        }
+    }
 }
 
 /// What both kinds of permit hold. Dropping it unreported abandons the call.
@@ -39,14 +95,14 @@ impl<R: Deref<Target = Core>> Holder<R> {
     #[inline(always)]
     fn record(mut self, outcome: Outcome) {
         let ticket = self.ticket;
-        self.ticket.kind = TicketKind::Recorded; // so the drop below abandons nothing
+        self.ticket.mark_recorded(); // so the drop below abandons nothing
         self.core.record(ticket, outcome);
     }
 
     #[inline(always)]
     fn record_with_retry_after(mut self, outcome: Outcome, retry_after: Option<Duration>) {
         let ticket = self.ticket;
-        self.ticket.kind = TicketKind::Recorded;
+        self.ticket.mark_recorded();
         self.core
             .record_with_retry_after(ticket, outcome, retry_after);
     }
@@ -55,7 +111,7 @@ impl<R: Deref<Target = Core>> Holder<R> {
 impl<R: Deref<Target = Core>> Drop for Holder<R> {
     #[inline]
     fn drop(&mut self) {
-        if self.ticket.kind != TicketKind::Recorded {
+        if !self.ticket.is_recorded() {
             self.core.abandon(self.ticket);
         }
     }
@@ -98,12 +154,12 @@ macro_rules! permit_methods {
 
         /// True if this permit is a half-open probe.
         pub fn is_probe(&self) -> bool {
-            self.inner.ticket.kind == TicketKind::Probe
+            self.inner.ticket.kind() == TicketKind::Probe
         }
 
         /// The generation of the breaker when the permit was issued.
         pub fn generation(&self) -> u64 {
-            self.inner.ticket.generation
+            self.inner.ticket.generation()
         }
     };
 }
@@ -138,12 +194,12 @@ impl<'a> Permit<'a> {
 /// [`CircuitBreaker::try_acquire_owned`](crate::CircuitBreaker::try_acquire_owned).
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 pub struct OwnedPermit {
-    inner: Holder<Arc<Core>>,
+    inner: Holder<CoreRef>,
 }
 
 impl OwnedPermit {
     #[inline]
-    pub(crate) fn new(core: Arc<Core>, ticket: Ticket) -> Self {
+    pub(crate) fn new(core: CoreRef, ticket: Ticket) -> Self {
         OwnedPermit {
             inner: Holder { core, ticket },
         }
@@ -156,11 +212,11 @@ impl OwnedPermit {
     #[cfg(feature = "tower")]
     #[inline(always)]
     pub(crate) fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>) {
-        if self.inner.ticket.kind == TicketKind::Recorded {
+        if self.inner.ticket.is_recorded() {
             return;
         }
         let ticket = self.inner.ticket;
-        self.inner.ticket.kind = TicketKind::Recorded;
+        self.inner.ticket.mark_recorded();
         self.inner
             .core
             .record_with_retry_after(ticket, outcome, retry_after);

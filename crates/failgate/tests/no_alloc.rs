@@ -119,21 +119,29 @@ fn the_tower_service_path_does_not_allocate() {
         .clock(ManualClock::new())
         .build()
         .unwrap();
-    let inner = tower::service_fn(|x: u32| std::future::ready(Ok::<u32, ()>(x)));
-    let mut svc = failgate::tower::CircuitBreakerLayer::new(breaker.clone()).layer(inner);
-    let mut poll = |x| {
-        let mut fut = pin!(svc.call(x));
-        fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
-    };
-    let _ = poll(0); // warm up
-    let n = allocations_during(|| {
-        for i in 0..10_000 {
-            let _ = poll(i);
-        }
-        breaker.force_open();
-        for i in 0..100 {
-            let _ = poll(i); // refused
-        }
-    });
-    assert_eq!(n, 0, "{n} allocations on the service path");
+    // Leaking allocates once, here, not per call.
+    for breaker in [breaker.clone(), breaker.leak()] {
+        let inner = tower::service_fn(|x: u32| std::future::ready(Ok::<u32, ()>(x)));
+        let mut svc = failgate::tower::CircuitBreakerLayer::new(breaker.clone()).layer(inner);
+        let mut poll = |x| {
+            let mut fut = pin!(svc.call(x));
+            fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        };
+        let _ = poll(0); // warm up
+        let n = allocations_during(|| {
+            for i in 0..10_000 {
+                let _ = poll(i);
+            }
+            breaker.force_open();
+            for i in 0..100 {
+                let _ = poll(i); // refused
+            }
+        });
+        breaker.reset();
+        let leaked = breaker.is_leaked();
+        assert_eq!(
+            n, 0,
+            "{n} allocations on the service path (leaked: {leaked})"
+        );
+    }
 }

@@ -79,3 +79,28 @@ fn abandoned_closed_permits_count_nothing_and_emit_an_event() {
     assert_eq!(abandoned.load(Ordering::Relaxed), 10);
     assert_eq!(b.state(), State::Closed);
 }
+
+#[test]
+fn a_leaked_breaker_behaves_the_same_and_leaks_once() {
+    let (b, _clock) = half_open(1);
+    assert!(!b.is_leaked());
+    let leaked = b.clone().leak();
+    assert!(leaked.is_leaked() && leaked.clone().is_leaked());
+    assert!(leaked.same_breaker(&b), "the same breaker, not a copy");
+    assert!(
+        leaked.clone().leak().same_breaker(&b),
+        "leaking again is harmless"
+    );
+    assert!(!b.is_leaked(), "other handles are unchanged");
+
+    // Owned permits from the leaked handle: one abandoned on another thread gives its
+    // probe slot back, the next one decides, and every handle sees the result.
+    let probe = leaked.try_acquire_owned().unwrap();
+    assert!(probe.is_probe());
+    assert!(b.try_acquire().is_err(), "the only slot is taken");
+    std::thread::spawn(move || drop(probe)).join().unwrap();
+    assert_eq!(b.metrics().half_open_probes, 0);
+    let probe = leaked.try_acquire_owned().unwrap();
+    std::thread::spawn(move || probe.success()).join().unwrap();
+    assert_eq!(b.state(), State::Closed);
+}

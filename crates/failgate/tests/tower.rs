@@ -85,8 +85,17 @@ async fn the_classifier_is_applied() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_response_future_frees_its_half_open_slot() {
+    for leaked in [false, true] {
+        a_dropped_response_future_frees_its_slot(leaked).await;
+    }
+}
+
+/// With a shared breaker, or a [leaked](CircuitBreaker::leak) one whose futures hold a
+/// plain reference.
+async fn a_dropped_response_future_frees_its_slot(leaked: bool) {
     let clock = ManualClock::new();
     let b = breaker(&clock, 1);
+    let b = if leaked { b.leak() } else { b };
     let _ = b.call(|| Err::<(), ()>(()));
     clock.advance(Duration::from_secs(5));
     let (inner, mut handle) = mock::pair::<&str, &str>();

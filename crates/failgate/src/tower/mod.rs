@@ -30,7 +30,9 @@
 //!   completes abandons the call, so a half-open slot comes back and nothing is counted.
 //! - No boxing and no lock per call: the response future is a plain enum around the
 //!   inner future. Each admitted call clones one `Arc` (the permit's handle on the
-//!   breaker).
+//!   breaker), unless the breaker was [leaked](CircuitBreaker::leak) for the life of
+//!   the program: then the future holds a plain reference and the layer costs what
+//!   the breaker's own success path costs.
 //! - The error type is [`Error<S::Error>`](Error): match on a rejection without
 //!   downcasting. It converts into `tower::BoxError` whenever the inner error can be
 //!   displayed (a `BoxError` included).
