@@ -173,7 +173,7 @@ impl Core {
 
     #[inline]
     fn reject(&self, w: Word, retry_after: Option<u64>) -> Rejected {
-        let rejected = Rejected::new(w.state(), retry_after);
+        let rejected = Rejected::from_nanos(w.state(), retry_after);
         self.emit(EventKind::Rejected {
             state: rejected.state,
             retry_after: rejected.retry_after(),

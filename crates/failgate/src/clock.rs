@@ -63,6 +63,15 @@ impl Default for SystemClock {
     }
 }
 
+/// A shared clock is a clock: `Arc<dyn Clock>` lets a breaker and the code around it
+/// (a fleet-wide breaker's local mirror, say) read one clock chosen at run time.
+impl<K: Clock + ?Sized> Clock for Arc<K> {
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        (**self).now_nanos()
+    }
+}
+
 impl Clock for SystemClock {
     #[inline]
     fn now_nanos(&self) -> u64 {

@@ -16,7 +16,23 @@ pub struct Rejected {
 }
 
 impl Rejected {
-    pub(crate) fn new(state: State, retry_after: Option<u64>) -> Self {
+    /// A rejection by a breaker in `state`, with the time until it tries again where
+    /// that is known. For breakers built on this crate's types (`failgate-redis`'s
+    /// fleet-wide breaker, say) that refuse calls of their own.
+    ///
+    /// ```
+    /// use failgate::{Rejected, State};
+    /// use std::time::Duration;
+    ///
+    /// let r = Rejected::new(State::Open, Some(Duration::from_secs(2)));
+    /// assert_eq!(r.retry_after(), Some(Duration::from_secs(2)));
+    /// ```
+    pub fn new(state: State, retry_after: Option<Duration>) -> Self {
+        let nanos = retry_after.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        Self::from_nanos(state, nanos)
+    }
+
+    pub(crate) fn from_nanos(state: State, retry_after: Option<u64>) -> Self {
         Rejected {
             state,
             retry_after: retry_after.map_or(u64::MAX, |n| n.min(u64::MAX - 1)),

@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn retry_after_header_rounds_up() {
-        let r = |nanos: Option<u64>| Rejected::new(crate::State::Open, nanos);
+        let r = |nanos: Option<u64>| Rejected::from_nanos(crate::State::Open, nanos);
         assert_eq!(retry_after_header(&r(Some(1_500_000_000))).unwrap(), "2");
         assert_eq!(retry_after_header(&r(Some(0))).unwrap(), "1");
         assert_eq!(retry_after_header(&r(Some(3_000_000_000))).unwrap(), "3");

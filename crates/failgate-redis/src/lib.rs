@@ -1,0 +1,81 @@
+//! Fleet-wide circuit breakers: [failgate](failgate)'s breaker with its state and counts
+//! shared through Redis by every instance of a service, without a call ever waiting on
+//! Redis.
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use failgate_redis::FleetBreaker;
+//! use std::time::Duration;
+//!
+//! // The same namespace and name on every replica: one breaker for the fleet.
+//! let breaker = FleetBreaker::builder("inventory")
+//!     .namespace("shop")
+//!     .redis("redis://127.0.0.1:6379")
+//!     .failure_rate(0.5)
+//!     .minimum_calls(20)
+//!     .window(Duration::from_secs(30), 10)
+//!     .open_for(Duration::from_secs(10))
+//!     .half_open_permits(3) // three probes for the whole fleet
+//!     .build()?;
+//!
+//! match breaker.call(|| Ok::<_, std::io::Error>("stock level")) {
+//!     Ok(answer) => println!("{answer}"),
+//!     Err(failgate::Error::Rejected(r)) => println!("refused: {r}"),
+//!     Err(failgate::Error::Inner(e)) => println!("failed: {e}"),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # How it works
+//! - **Admission is local.** Each instance keeps a mirror of the shared state (closed,
+//!   open with its deadline, or half-open) in one atomic word. The closed-state success
+//!   path is an atomic load to admit and a load plus one `fetch_add` to count: no clock
+//!   read, no lock, no allocation, no I/O.
+//! - **Outcomes are flushed in batches.** A background task sends the counts every
+//!   `flush_interval` (at most 100 ms), and at once when a failure could make the
+//!   window trip. One Lua script adds them to the shared time window, makes any
+//!   transition that is due, and answers with the shared state: transitions happen
+//!   once, fleet-wide, each with a new generation. Counts of an ended generation are
+//!   discarded, here and in Redis.
+//! - **Changes spread by pub/sub**, with the flush doubling as a poll when pub/sub is
+//!   down.
+//! - **Half-open is fleet-wide.** Redis hands out the probe permits atomically (an
+//!   instance asks when a call finds the wait over), so the whole fleet sends at most
+//!   `half_open_permits` probes per half-open period. A permit unused for a whole round
+//!   goes back; an instance that dies holding one is covered by `half_open_timeout`.
+//! - **Redis down or slow.** A round trip that fails or takes longer than
+//!   `redis_timeout` (50 ms by default; only the background task ever waits) switches
+//!   the instance to a purely local breaker with the same configuration. This is logged
+//!   once, shown by [`FleetBreaker::mode`], and (feature `metrics`) by the gauge
+//!   `failgate_redis_shared`. A shared open state learnt before still holds until its
+//!   deadline. On reconnect the instance sends what it counted meanwhile (what the
+//!   local window holds, and counts it had not flushed, unless the outage outlasted the
+//!   window) and adopts the shared state: a shared open state is never reset.
+//! - **Keys** are `failgate:{namespace}:{name}:state` and `:window` (the channel is
+//!   `:events`); they expire after `key_ttl` without writes. Time for shared deadlines is
+//!   the Redis server's, so replicas' clocks need not agree.
+//!
+//! The API is the local breaker's (`call`, `call_async`, `try_acquire`, and with the
+//! `tower` feature a layer), so switching is a change of constructor.
+//!
+//! # Policy
+//! A failure rate over a time window with a minimum number of calls, the policy whose
+//! counts add up across instances. Consecutive-failure counts do not (the order of
+//! calls on different replicas is not defined), so they are not offered here.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod breaker;
+mod config;
+mod mirror;
+mod script;
+mod sync;
+#[cfg(feature = "tower")]
+pub mod tower;
+
+pub use breaker::{FleetBreaker, FleetStatus, OwnedPermit, Permit};
+pub use config::{FleetBuilder, FleetConfigError};
+pub use mirror::Mode;
+#[doc(hidden)]
+pub use script::SYNC_LUA;
