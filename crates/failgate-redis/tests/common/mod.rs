@@ -71,7 +71,10 @@ impl Redis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen within 10 s"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }

@@ -1,0 +1,165 @@
+//! Redis down or slow: calls go on with local breaking and never wait, and the fleet
+//! converges when Redis comes back. Each test runs its own redis-server, so it can stop
+//! and pause it.
+
+mod common;
+
+use common::{eventually, fleet, raw, unique_namespace, Redis};
+use failgate::State;
+use failgate_redis::{FleetBreaker, Mode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SECOND: Duration = Duration::from_secs(1);
+const TIMEOUT: Duration = Duration::from_millis(50);
+
+/// Calls `b` in a loop on a thread of its own until `stop`; returns the longest call.
+fn traffic(b: FleetBreaker, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(Duration, u64)> {
+    std::thread::spawn(move || {
+        let (mut longest, mut admitted) = (Duration::ZERO, 0);
+        while !stop.load(Ordering::Relaxed) {
+            let start = Instant::now();
+            if b.call(|| Ok::<_, ()>(())).is_ok() {
+                admitted += 1;
+            }
+            longest = longest.max(start.elapsed());
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        (longest, admitted)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_mid_traffic_falls_back_locally_and_converges_on_restart() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let ns = unique_namespace("fault");
+    let url = redis.url();
+    let fleet: Vec<_> = (0..3)
+        .map(|_| fleet(&url, &ns).redis_timeout(TIMEOUT).build().unwrap())
+        .collect();
+    eventually("shared", 5 * SECOND, || {
+        fleet.iter().all(|b| b.mode() == Mode::Shared)
+    })
+    .await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = fleet[1..]
+        .iter()
+        .map(|b| traffic(b.clone(), stop.clone()))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    redis.stop();
+    eventually("every instance falls back", 2 * SECOND, || {
+        fleet.iter().all(|b| b.mode() == Mode::Local)
+    })
+    .await;
+    // Local breaking: instance 0's failures open its own breaker, not the others'.
+    for _ in 0..4 {
+        let _ = fleet[0].call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(fleet[0].state(), State::Open);
+    assert_eq!(fleet[1].state(), State::Closed);
+    assert!(fleet[1].call(|| Ok::<_, ()>(())).is_ok());
+    tokio::time::sleep(Duration::from_millis(300)).await; // traffic goes on, Redis down
+
+    redis.restart();
+    eventually("every instance is shared again", 5 * SECOND, || {
+        fleet.iter().all(|b| b.mode() == Mode::Shared)
+    })
+    .await;
+    // Converged: one generation and one state for the fleet.
+    eventually("the fleet agrees", 2 * SECOND, || {
+        let first = fleet[0].status();
+        fleet
+            .iter()
+            .all(|b| b.status().generation == first.generation && b.state() == first.state)
+    })
+    .await;
+
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let (longest, admitted) = t.join().expect("no panic on the call path");
+        assert!(admitted > 100, "calls went on: {admitted}");
+        assert!(longest < TIMEOUT, "a call waited {longest:?}");
+    }
+    assert!(fleet.iter().all(|b| b.status().sync_errors > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_keeps_the_shared_open_state_and_resync_keeps_local_counts() {
+    let Some(redis) = Redis::start() else { return };
+    let url = redis.url();
+    let mut con = raw(&url).await;
+
+    // An open fleet breaker stays open through a slow Redis and after it.
+    let ns = unique_namespace("pause-open");
+    let fleet_open: Vec<_> = (0..2)
+        .map(|_| {
+            fleet(&url, &ns)
+                .redis_timeout(TIMEOUT)
+                .open_for(3 * SECOND)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    // And a closed one that counts calls while Redis is slow.
+    let ns_closed = unique_namespace("pause-closed");
+    let counting = fleet(&url, &ns_closed)
+        .redis_timeout(TIMEOUT)
+        .build()
+        .unwrap();
+    eventually("shared", 5 * SECOND, || {
+        counting.mode() == Mode::Shared && fleet_open.iter().all(|b| b.mode() == Mode::Shared)
+    })
+    .await;
+    for _ in 0..4 {
+        let _ = fleet_open[0].call(|| Err::<(), _>("down"));
+    }
+    eventually("open", 2 * SECOND, || {
+        fleet_open.iter().all(|b| b.state() == State::Open)
+    })
+    .await;
+    let generation = fleet_open[0].status().generation;
+
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(800)
+        .arg("ALL")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    eventually("slow redis: local", SECOND, || {
+        counting.mode() == Mode::Local && fleet_open.iter().all(|b| b.mode() == Mode::Local)
+    })
+    .await;
+    assert!(
+        fleet_open.iter().all(|b| b.state() == State::Open),
+        "the shared open state holds"
+    );
+    for _ in 0..10 {
+        counting.call(|| Ok::<_, ()>(())).unwrap();
+    }
+
+    eventually("back to shared", 5 * SECOND, || {
+        counting.mode() == Mode::Shared && fleet_open.iter().all(|b| b.mode() == Mode::Shared)
+    })
+    .await;
+    for b in &fleet_open {
+        assert_eq!(
+            b.state(),
+            State::Open,
+            "reconnecting never resets a shared open state"
+        );
+        assert_eq!(b.status().generation, generation);
+    }
+    eventually(
+        "the local counts reached the shared window",
+        2 * SECOND,
+        || counting.status().shared_calls >= 10,
+    )
+    .await;
+}
