@@ -1,4 +1,4 @@
-//! Fleet-wide circuit breakers: [failgate](failgate)'s breaker with its state and counts
+//! Fleet-wide circuit breakers: [failgate]'s breaker with its state and counts
 //! shared through Redis by every instance of a service, without a call ever waiting on
 //! Redis.
 //!

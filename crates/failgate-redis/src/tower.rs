@@ -3,7 +3,7 @@
 //! moving a stack to a shared breaker changes one line.
 //!
 //! - `poll_ready` is the inner service's; an open breaker refuses inside `call` with
-//!   [`Error::Rejected`](failgate::Error::Rejected), at once.
+//!   [`Error::Rejected`], at once.
 //! - The permit lives in the response future: dropping the future abandons the call
 //!   (a fleet probe permit goes back).
 //! - No boxing and no lock per call.
