@@ -163,3 +163,30 @@ async fn a_paused_redis_keeps_the_shared_open_state_and_resync_keeps_local_count
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_come_from_the_url_or_the_builder_and_a_wrong_one_means_local() {
+    let Some(redis) = Redis::start_with(&["--requirepass", "s3cret"]) else {
+        return;
+    };
+    let port = redis.port;
+    let ns = unique_namespace("auth");
+    let from_builder = fleet(&redis.url(), &ns).password("s3cret").build().unwrap();
+    let from_url = fleet(&format!("redis://:s3cret@127.0.0.1:{port}"), &ns)
+        .build()
+        .unwrap();
+    let wrong = fleet(&redis.url(), &ns).password("guess").build().unwrap();
+    let none = fleet(&redis.url(), &ns).build().unwrap();
+    eventually("the right password reaches redis", 5 * SECOND, || {
+        from_builder.mode() == Mode::Shared && from_url.mode() == Mode::Shared
+    })
+    .await;
+    eventually("the others failed round trips", 5 * SECOND, || {
+        wrong.status().sync_errors >= 3 && none.status().sync_errors >= 3
+    })
+    .await;
+    for b in [&wrong, &none] {
+        assert_eq!(b.mode(), Mode::Local);
+        assert!(b.call(|| Ok::<_, ()>(())).is_ok(), "local breaking goes on");
+    }
+}

@@ -33,6 +33,7 @@ pub fn redis_server() -> Option<PathBuf> {
 pub struct Redis {
     binary: PathBuf,
     pub port: u16,
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -40,6 +41,11 @@ impl Redis {
     /// Starts a server on a free loopback port, or `None` if there is no redis-server
     /// (and the test may skip).
     pub fn start() -> Option<Redis> {
+        Self::start_with(&[])
+    }
+
+    /// Like [`start`](Self::start), with more server arguments (`--requirepass x`).
+    pub fn start_with(extra: &[&str]) -> Option<Redis> {
         let binary = redis_server()?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -48,6 +54,7 @@ impl Redis {
         let mut redis = Redis {
             binary,
             port,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
         redis.restart();
@@ -64,6 +71,7 @@ impl Redis {
         let child = Command::new(&self.binary)
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
