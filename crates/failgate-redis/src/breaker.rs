@@ -116,6 +116,19 @@ pub(crate) fn build<C>(b: FleetBuilder<C>) -> Result<FleetBreaker<C>, FleetConfi
         // rustls needs a crypto provider; install ring's unless the program chose one.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+    #[cfg(feature = "tls")]
+    let client = match &b.tls_root_certificate {
+        Some(pem) => redis::Client::build_with_tls(
+            info,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            },
+        ),
+        None => redis::Client::open(info),
+    }
+    .map_err(bad_url)?;
+    #[cfg(not(feature = "tls"))]
     let client = redis::Client::open(info).map_err(bad_url)?;
 
     let prefix = format!("failgate:{}:{}", b.namespace, b.name);

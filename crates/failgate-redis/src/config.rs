@@ -52,6 +52,8 @@ pub struct FleetBuilder<C = DefaultClassifier> {
     pub(crate) url: Option<String>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_root_certificate: Option<Vec<u8>>,
     pub(crate) failure_rate: f64,
     pub(crate) minimum_calls: u64,
     pub(crate) window: Duration,
@@ -92,6 +94,8 @@ impl FleetBuilder {
             url: None,
             username: None,
             password: None,
+            #[cfg(feature = "tls")]
+            tls_root_certificate: None,
             failure_rate: 0.5,
             minimum_calls: 10,
             window: Duration::from_secs(60),
@@ -132,6 +136,14 @@ impl<C> FleetBuilder<C> {
     /// The password, overriding the URL's (so it need not be written in a URL).
     pub fn password(mut self, password: impl Into<String>) -> Self {
         self.password = Some(password.into());
+        self
+    }
+
+    /// Trusts this CA certificate (PEM) for `rediss://` URLs instead of the platform's
+    /// root certificates: for servers with certificates of a private CA. Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root_certificate = Some(pem.into());
         self
     }
 
@@ -213,6 +225,8 @@ impl<C> FleetBuilder<C> {
             url: self.url,
             username: self.username,
             password: self.password,
+            #[cfg(feature = "tls")]
+            tls_root_certificate: self.tls_root_certificate,
             failure_rate: self.failure_rate,
             minimum_calls: self.minimum_calls,
             window: self.window,
