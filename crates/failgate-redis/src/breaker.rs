@@ -153,6 +153,8 @@ pub(crate) fn build<C>(b: FleetBuilder<C>) -> Result<FleetBreaker<C>, FleetConfi
         b.clock.clone(),
         b.failure_rate,
         b.minimum_calls,
+        // Ten missed rounds, and two timeouts.
+        b.flush_interval * 10 + b.redis_timeout * 2,
         b.name.clone(),
         b.namespace.clone(),
         stop,

@@ -51,12 +51,24 @@
 //!   deadline. On reconnect the instance sends what it counted meanwhile (what the
 //!   local window holds, and counts it had not flushed, unless the outage outlasted the
 //!   window) and adopts the shared state: a shared open state is never reset.
+//! - **A sync task that stops** (its tokio runtime shut down) is noticed on the slow
+//!   paths: a refusal or a failure that finds no round started for ten intervals and
+//!   two timeouts switches the instance to the local breaker, so a mirror nobody
+//!   updates never keeps a breaker open, or closed, for ever.
 //! - **Keys** are `failgate:{namespace}:{name}:state` and `:window` (the channel is
 //!   `:events`); they expire after `key_ttl` without writes. Time for shared deadlines is
 //!   the Redis server's, so replicas' clocks need not agree.
 //!
 //! The API is the local breaker's (`call`, `call_async`, `try_acquire`, and with the
 //! `tower` feature a layer), so switching is a change of constructor.
+//!
+//! # Limits
+//! - A round trip that timed out after Redis had run it is sent again with the next
+//!   batch, so under a slow Redis a batch can be counted twice (never lost).
+//! - An outcome that finishes just as a transition is being installed can land in the
+//!   new generation's counts (one outcome), as in the local breaker.
+//! - A fallback that outlasts the window drops the counts it had not flushed before
+//!   Redis went away: they are older than the window.
 //!
 //! # Policy
 //! A failure rate over a time window with a minimum number of calls, the policy whose

@@ -108,6 +108,10 @@ pub(crate) struct Core {
     pub(crate) clock: Arc<dyn Clock>,
     rate: f64,
     minimum_calls: u64,
+    /// When the sync task last started a round, in real time since `born`.
+    heartbeat: AtomicU64,
+    born: std::time::Instant,
+    stale_after_nanos: u64,
     pub(crate) name: String,
     pub(crate) namespace: String,
     pub(crate) stats: Stats,
@@ -124,6 +128,7 @@ impl Core {
         clock: Arc<dyn Clock>,
         rate: f64,
         minimum_calls: u64,
+        stale_after: Duration,
         name: String,
         namespace: String,
         stop: tokio::sync::watch::Sender<()>,
@@ -148,6 +153,9 @@ impl Core {
             clock,
             rate,
             minimum_calls,
+            heartbeat: AtomicU64::new(0),
+            born: std::time::Instant::now(),
+            stale_after_nanos: u64::try_from(stale_after.as_nanos()).unwrap_or(u64::MAX),
             name,
             namespace,
             stats: Stats::default(),
@@ -169,8 +177,11 @@ impl Core {
     }
 
     #[inline(never)]
-    fn admit_slow(&self, w: u64) -> Result<Admit, Rejected> {
+    fn admit_slow(&self, mut w: u64) -> Result<Admit, Rejected> {
         let left = self.open_left();
+        if w & LOCAL == 0 && self.sync_is_stale() {
+            w |= LOCAL;
+        }
         if w & LOCAL != 0 {
             // A shared open state learnt before Redis went away still holds.
             return match (kind(w), left) {
@@ -241,7 +252,38 @@ impl Core {
         let failures = failures + self.shared_failures.load(Relaxed);
         if calls >= self.minimum_calls && failures as f64 >= self.rate * calls as f64 {
             self.nudge();
+            // Nobody flushes if the sync task is gone (its runtime shut down): the
+            // failures must still be able to trip a breaker, the local one.
+            self.sync_is_stale();
         }
+    }
+
+    /// True (and switched to local) if the sync task has not started a round for much
+    /// longer than its interval: its runtime was shut down, or is starved. Checked only
+    /// on slow paths (refusals, failures), so a breaker never stays open, or closed
+    /// through an outage, on a mirror nobody updates.
+    fn sync_is_stale(&self) -> bool {
+        let beat = self.heartbeat.load(Acquire);
+        let stale = self.real_nanos().saturating_sub(beat) > self.stale_after_nanos;
+        if stale && self.enter_local() {
+            tracing::warn!(
+                breaker = %self.name, namespace = %self.namespace,
+                "the fleet breaker's sync task has stopped (was its tokio runtime shut down?): \
+                 falling back to a local breaker"
+            );
+        }
+        stale
+    }
+
+    /// The sync task is alive: called at the start of every round.
+    pub(crate) fn beat(&self) {
+        self.heartbeat.store(self.real_nanos(), Release);
+    }
+
+    /// Real time since the core was made (the heartbeat is about a real task, whatever
+    /// clock the breaker was given).
+    fn real_nanos(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Reports a probe's outcome (`None`: abandoned or ignored, the permit goes back).
@@ -480,6 +522,7 @@ mod tests {
             Arc::new(clock.clone()),
             0.5,
             4,
+            Duration::from_secs(3600),
             "n".into(),
             "ns".into(),
             stop,

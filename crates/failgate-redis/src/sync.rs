@@ -73,6 +73,7 @@ pub(crate) async fn run_sync(
 
     while next_round(&weak, &mut ticker, &mut stop).await {
         let Some(core) = weak.upgrade() else { return };
+        core.beat();
         core.take_urgent();
 
         // Probe permits held for a whole round without a call taking one go back.

@@ -190,3 +190,33 @@ async fn passwords_come_from_the_url_or_the_builder_and_a_wrong_one_means_local(
         assert!(b.call(|| Ok::<_, ()>(())).is_ok(), "local breaking goes on");
     }
 }
+
+#[test]
+fn a_breaker_whose_runtime_shut_down_breaks_locally_instead_of_freezing() {
+    let Some(redis) = Redis::start() else { return };
+    let ns = unique_namespace("orphan");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let b = runtime.block_on(async {
+        let b = fleet(&redis.url(), &ns)
+            .redis_timeout(TIMEOUT)
+            .build()
+            .unwrap();
+        eventually("shared", 5 * SECOND, || b.mode() == Mode::Shared).await;
+        b
+    });
+    drop(runtime); // the sync task is gone; the mirror says closed and shared
+    std::thread::sleep(Duration::from_millis(400)); // ten missed rounds (20 ms) and two timeouts
+    assert_eq!(
+        b.mode(),
+        Mode::Shared,
+        "nothing notices until a slow path runs"
+    );
+    for _ in 0..4 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(b.mode(), Mode::Local, "failures found the sync task gone");
+    for _ in 0..4 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(b.state(), State::Open, "and the local breaker tripped");
+}
