@@ -80,6 +80,8 @@
 
 mod breaker;
 mod config;
+#[cfg(feature = "serde")]
+pub mod config_file;
 mod mirror;
 mod script;
 mod sync;

@@ -1,0 +1,225 @@
+//! Fleet breakers from configuration files (feature `serde`): the Redis connection,
+//! its credentials and the policy, in any serde format (TOML, YAML, JSON...).
+//! Durations are human-readable (`"30s"`, `"250ms"`); unknown keys are refused. The
+//! password is never written in the file: `password_env` names the environment
+//! variable that holds it.
+//!
+//! ```
+//! use failgate_redis::config_file::FleetConfig;
+//!
+//! let config: FleetConfig = serde_json::from_str(r#"{
+//!     "namespace": "checkout",
+//!     "redis": { "url": "redis://cache.internal:6379", "username": "failgate",
+//!                "password_env": "FAILGATE_REDIS_PASSWORD", "timeout": "50ms" },
+//!     "failure_rate": 0.5,
+//!     "minimum_calls": 20,
+//!     "window": "30s",
+//!     "buckets": 10,
+//!     "open_for": "10s",
+//!     "half_open_permits": 3
+//! }"#).unwrap();
+//! # std::env::set_var("FAILGATE_REDIS_PASSWORD", "s3cret");
+//! let builder = config.builder("payments").unwrap(); // then .build() in a tokio runtime
+//! ```
+
+use crate::{FleetBreaker, FleetBuilder, FleetConfigError};
+use failgate::config_file::HumanDuration;
+use serde::{Deserialize, Serialize};
+
+/// Where the shared state lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port[/db]`, or `rediss://` for TLS (feature `tls`).
+    pub url: String,
+    /// The ACL user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The environment variable holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// A PEM file of the CA to trust for `rediss://` (feature `tls`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_root_certificate_file: Option<std::path::PathBuf>,
+    /// See [`FleetBuilder::redis_timeout`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+}
+
+/// A fleet breaker's settings; every field but `redis` is optional (the builder's
+/// defaults apply).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// See [`FleetBuilder::namespace`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The server.
+    pub redis: RedisConfig,
+    /// See [`FleetBuilder::failure_rate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_rate: Option<f64>,
+    /// See [`FleetBuilder::minimum_calls`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_calls: Option<u64>,
+    /// The window's span; see [`FleetBuilder::window`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<HumanDuration>,
+    /// The window's buckets; see [`FleetBuilder::window`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<u32>,
+    /// See [`FleetBuilder::open_for`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_for: Option<HumanDuration>,
+    /// See [`FleetBuilder::half_open_permits`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_open_permits: Option<u32>,
+    /// See [`FleetBuilder::half_open_timeout`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_open_timeout: Option<HumanDuration>,
+    /// See [`FleetBuilder::flush_interval`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_interval: Option<HumanDuration>,
+    /// See [`FleetBuilder::key_ttl`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ttl: Option<HumanDuration>,
+}
+
+impl FleetConfig {
+    /// A builder for the breaker `name` with these settings. Reads the password's
+    /// environment variable and the CA file now, and names what is missing.
+    pub fn builder(&self, name: &str) -> Result<FleetBuilder, FleetConfigError> {
+        let mut b = FleetBreaker::builder(name).redis(self.redis.url.clone());
+        if let Some(ns) = &self.namespace {
+            b = b.namespace(ns.clone());
+        }
+        if let Some(user) = &self.redis.username {
+            b = b.username(user.clone());
+        }
+        if let Some(var) = &self.redis.password_env {
+            let password = std::env::var(var).map_err(|_| FleetConfigError::Invalid {
+                field: "redis.password_env",
+                value: var.clone(),
+                problem: "the environment variable is not set (or not UTF-8)",
+            })?;
+            b = b.password(password);
+        }
+        if let Some(path) = &self.redis.tls_root_certificate_file {
+            b = with_root_certificate(b, path)?;
+        }
+        let d = |d: &Option<HumanDuration>| d.map(|d| d.0);
+        if let Some(t) = d(&self.redis.timeout) {
+            b = b.redis_timeout(t);
+        }
+        if let Some(rate) = self.failure_rate {
+            b = b.failure_rate(rate);
+        }
+        if let Some(n) = self.minimum_calls {
+            b = b.minimum_calls(n);
+        }
+        if self.window.is_some() || self.buckets.is_some() {
+            let span = d(&self.window).unwrap_or(b.window);
+            let buckets = self.buckets.unwrap_or(b.buckets);
+            b = b.window(span, buckets);
+        }
+        if let Some(t) = d(&self.open_for) {
+            b = b.open_for(t);
+        }
+        if let Some(n) = self.half_open_permits {
+            b = b.half_open_permits(n);
+        }
+        if let Some(t) = d(&self.half_open_timeout) {
+            b = b.half_open_timeout(t);
+        }
+        if let Some(t) = d(&self.flush_interval) {
+            b = b.flush_interval(t);
+        }
+        if let Some(t) = d(&self.key_ttl) {
+            b = b.key_ttl(t);
+        }
+        Ok(b)
+    }
+}
+
+#[cfg(feature = "tls")]
+fn with_root_certificate(
+    b: FleetBuilder,
+    path: &std::path::Path,
+) -> Result<FleetBuilder, FleetConfigError> {
+    let pem = std::fs::read(path).map_err(|_| FleetConfigError::Invalid {
+        field: "redis.tls_root_certificate_file",
+        value: path.display().to_string(),
+        problem: "cannot be read",
+    })?;
+    Ok(b.tls_root_certificate(pem))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_root_certificate(
+    _: FleetBuilder,
+    path: &std::path::Path,
+) -> Result<FleetBuilder, FleetConfigError> {
+    Err(FleetConfigError::Invalid {
+        field: "redis.tls_root_certificate_file",
+        value: path.display().to_string(),
+        problem: "needs failgate-redis's `tls` feature",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<FleetConfig, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_durations_are_refused() {
+        let e = parse(r#"{"redis": {"url": "redis://h"}, "failure_rat": 0.5}"#).unwrap_err();
+        assert!(e.to_string().contains("failure_rat"), "{e}");
+        let e = parse(r#"{"redis": {"url": "redis://h", "timeout": "soon"}}"#).unwrap_err();
+        assert!(e.to_string().contains("soon"), "{e}");
+        let e = parse(r#"{"redis": {"url": "redis://h", "password": "x"}}"#).unwrap_err();
+        assert!(e.to_string().contains("password"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_password_variable_is_named() {
+        let c =
+            parse(r#"{"redis": {"url": "redis://h", "password_env": "FAILGATE_TEST_UNSET_VAR"}}"#)
+                .unwrap();
+        match c.builder("x") {
+            Err(FleetConfigError::Invalid { field, value, .. }) => {
+                assert_eq!(
+                    (field, value.as_str()),
+                    ("redis.password_env", "FAILGATE_TEST_UNSET_VAR")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn settings_reach_the_builder() {
+        let c = parse(
+            r#"{"namespace": "shop", "redis": {"url": "redis://h:1", "username": "u", "timeout": "20ms"},
+                "failure_rate": 0.25, "minimum_calls": 7, "buckets": 5, "open_for": "3s",
+                "half_open_permits": 4, "half_open_timeout": "9s", "flush_interval": "40ms",
+                "key_ttl": "2h"}"#,
+        )
+        .unwrap();
+        let b = c.builder("pay").unwrap();
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(b.namespace, "shop");
+        assert_eq!(b.username.as_deref(), Some("u"));
+        assert_eq!((b.redis_timeout, b.flush_interval), (ms(20), ms(40)));
+        assert_eq!((b.failure_rate, b.minimum_calls, b.buckets), (0.25, 7, 5));
+        assert_eq!(b.window, ms(60_000), "the default span, with 5 buckets");
+        assert_eq!(
+            (b.open_for, b.half_open_timeout, b.half_open_permits),
+            (ms(3_000), ms(9_000), 4)
+        );
+        assert_eq!(b.key_ttl, ms(7_200_000));
+    }
+}
