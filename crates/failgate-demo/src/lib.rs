@@ -1,6 +1,7 @@
 //! The failgate demo: a flaky HTTP service ([`service`]) and the seed's scenario of nine
 //! calls through a circuit breaker ([`scenario`]), and live traffic through named breakers
-//! with a Prometheus endpoint and a dashboard page ([`dashboard`]). The binary `failgate-demo` is a thin
+//! with a Prometheus endpoint and a dashboard page ([`dashboard`]), and several instances
+//! sharing one breaker through Redis ([`fleet`]). The binary `failgate-demo` is a thin
 //! CLI over these modules; the library exists so tests can run them in-process.
 
 #![warn(
@@ -12,5 +13,6 @@
 #![forbid(unsafe_code)]
 
 pub mod dashboard;
+pub mod fleet;
 pub mod scenario;
 pub mod service;

@@ -6,6 +6,7 @@
 //! failgate-demo scenario --target http://127.0.0.1:5000 --json
 //! failgate-demo scenario --client tower   # through failgate's tower layer
 //! failgate-demo watch --addr 127.0.0.1:9000   # live breakers: /dashboard, /metrics
+//! failgate-demo fleet --instances 3 --redis redis://127.0.0.1:6379   # one breaker, shared through Redis
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG` filters them); results go to stdout.
@@ -19,6 +20,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use failgate::config_file::RegistryConfig;
 use failgate_demo::dashboard;
+use failgate_demo::fleet::{self, FleetArgs};
 use failgate_demo::scenario::{self, ClientKind, Format};
 use failgate_demo::service::{self, Ratio, Server};
 use reqwest::Url;
@@ -49,6 +51,8 @@ enum Command {
     Scenario(ScenarioArgs),
     /// Run live traffic through named breakers; serve /dashboard and /metrics.
     Watch(dashboard::WatchArgs),
+    /// Run N instances that share one breaker through Redis (needs a Redis server).
+    Fleet(FleetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +165,9 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => (Command::Serve(args), "info"),
         Some(Command::Scenario(args)) => (Command::Scenario(args), "warn"),
         Some(Command::Watch(args)) => (Command::Watch(args), "info"),
+        // failgate-redis warns once per instance when Redis is unreachable; the demo
+        // says so itself, once, naming the URL.
+        Some(Command::Fleet(args)) => (Command::Fleet(args), "warn,failgate_redis=error"),
         None => (Command::Scenario(cli.scenario), "warn"),
     };
     let filter =
@@ -203,6 +210,10 @@ fn run(command: Command) -> Result<(), BoxError> {
                 Ok(())
             }
             Command::Watch(args) => Ok(dashboard::run(args, &mut std::io::stdout()).await?),
+            Command::Fleet(args) => {
+                fleet::run(&args, &mut std::io::stdout()).await?;
+                Ok(())
+            }
         }
     })
 }
