@@ -694,7 +694,8 @@ async fn tell(
 
     // ---- step 3 ---------------------------------------------------------------------
     story.say(format!(
-        "step 3: every instance refuses, by its own observation (each polls its breaker every {})",
+        "step 3: every instance refuses, by its own observation (each polls its breaker every {}; \
+         times from the 500 answer that tripped it)",
         human_duration(POLL)
     ))?;
     let mut refused_after = Vec::with_capacity(n);
