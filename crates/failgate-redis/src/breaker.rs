@@ -65,6 +65,10 @@ pub struct FleetStatus {
     pub discarded: u64,
     /// Transitions heard over pub/sub.
     pub announcements: u64,
+    /// Why the last round trip failed (a refused connection, a wrong password, no
+    /// answer within the timeout), while Redis stays unreachable; `None` once one
+    /// succeeds.
+    pub last_error: Option<String>,
 }
 
 impl FleetBreaker {
@@ -293,6 +297,7 @@ impl<C> FleetBreaker<C> {
             sync_errors: stats.sync_errors.load(Relaxed),
             discarded: stats.discarded.load(Relaxed),
             announcements: stats.announcements.load(Relaxed),
+            last_error: stats.last_error.lock().map_or(None, |e| e.clone()),
         }
     }
 

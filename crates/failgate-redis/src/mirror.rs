@@ -78,6 +78,9 @@ pub(crate) enum Admit {
 /// Counters of the sync task's work, for [`FleetStatus`](crate::FleetStatus).
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
+    /// Why the last failed round trip failed; cleared by a successful one. Only the
+    /// sync task writes it and only `status()` reads it: no call path takes this lock.
+    pub(crate) last_error: std::sync::Mutex<Option<String>>,
     pub(crate) round_trips: AtomicU64,
     pub(crate) sync_errors: AtomicU64,
     pub(crate) discarded: AtomicU64,

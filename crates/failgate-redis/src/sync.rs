@@ -116,6 +116,9 @@ pub(crate) async fn run_sync(
                 }
                 healthy = Some(true);
                 local_since = None;
+                if let Ok(mut last) = core.stats.last_error.lock() {
+                    *last = None;
+                }
                 if resync {
                     core.local.reset();
                 }
@@ -135,16 +138,19 @@ pub(crate) async fn run_sync(
                 if core.enter_local() || local_since.is_none() {
                     local_since = Some(Instant::now());
                 }
+                let error = match outcome {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {:?}", settings.timeout),
+                };
                 if healthy != Some(false) {
-                    let error = match outcome {
-                        Ok(Err(e)) => e.to_string(),
-                        _ => format!("no answer within {:?}", settings.timeout),
-                    };
                     tracing::warn!(
                         breaker = %core.name, namespace = %core.namespace,
                         redis = %settings.url_for_logs, %error,
                         "redis unreachable: falling back to a local breaker with the same configuration"
                     );
+                }
+                if let Ok(mut last) = core.stats.last_error.lock() {
+                    *last = Some(error);
                 }
                 healthy = Some(false);
             }

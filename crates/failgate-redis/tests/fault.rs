@@ -87,6 +87,10 @@ async fn redis_stopped_mid_traffic_falls_back_locally_and_converges_on_restart()
         assert!(longest < TIMEOUT, "a call waited {longest:?}");
     }
     assert!(fleet.iter().all(|b| b.status().sync_errors > 0));
+    assert!(
+        fleet.iter().all(|b| b.status().last_error.is_none()),
+        "cleared on reconnect"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,6 +191,11 @@ async fn passwords_come_from_the_url_or_the_builder_and_a_wrong_one_means_local(
     .await;
     for b in [&wrong, &none] {
         assert_eq!(b.mode(), Mode::Local);
+        let why = b.status().last_error.expect("the reason is kept");
+        assert!(
+            why.contains("WRONGPASS") || why.contains("NOAUTH") || why.contains("auth"),
+            "{why}"
+        );
         assert!(b.call(|| Ok::<_, ()>(())).is_ok(), "local breaking goes on");
     }
 }
