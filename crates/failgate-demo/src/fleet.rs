@@ -195,7 +195,7 @@ pub enum FleetError {
         url: String,
         /// How long the demo waited.
         waited: String,
-        /// What a plain TCP connection to the server says.
+        /// Why the breakers' last round trip to Redis failed.
         diagnosis: String,
     },
     /// A breaker fell back to local mode during the story.
@@ -374,28 +374,6 @@ fn check_shared(instances: &[Instance], url: &Url, step: u32) -> Result<(), Flee
     }
 }
 
-/// What a plain TCP connection to the Redis server says, for the unreachable error.
-async fn diagnose(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    let port = url.port().unwrap_or(6379);
-    let addr = match tokio::net::lookup_host(format!("{host}:{port}")).await {
-        Ok(mut addrs) => match addrs.next() {
-            Some(addr) => addr,
-            None => return format!("{host} resolves to no address"),
-        },
-        Err(e) => return format!("cannot resolve {host}: {e}"),
-    };
-    match tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await {
-        Ok(Err(e)) => format!("connecting to {addr}: {e}"),
-        Err(_) => format!("connecting to {addr}: no answer within 1s"),
-        Ok(Ok(_)) => format!(
-            "something accepts connections at {addr}, but the breakers' sync with it never \
-             succeeded (not a Redis server? a password needed, as redis://:PASSWORD@{host}:{port}? \
-             RUST_LOG=failgate_redis=warn shows the error)"
-        ),
-    }
-}
-
 fn build_breaker(args: &FleetArgs, namespace: &str) -> Result<FleetBreaker, FleetError> {
     Ok(FleetBreaker::builder(BREAKER_NAME)
         .namespace(namespace)
@@ -498,7 +476,12 @@ async fn tell(
         return Err(FleetError::RedisUnreachable {
             url: redis,
             waited: human_duration(CONNECT_WAIT),
-            diagnosis: diagnose(&args.redis).await,
+            // Why the sync failed, as the breaker keeps it (a refused connection, a
+            // wrong password, no answer within the timeout).
+            diagnosis: instances
+                .iter()
+                .find_map(|i| i.breaker.status().last_error)
+                .unwrap_or_else(|| "no round trip to Redis finished".to_owned()),
         });
     }
     story.say(format!(
