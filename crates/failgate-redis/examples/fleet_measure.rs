@@ -224,6 +224,9 @@ fn propagation(
     );
     let mut results = Vec::with_capacity(rounds);
     let mut unconfirmed_subscriptions = 0;
+    // Rounds where all three were shared before all three were subscribed, and the
+    // longest such gap.
+    let (mut late_subscriptions, mut longest_gap) = (0, Duration::ZERO);
     let mut setup = Duration::ZERO;
     let started = Instant::now();
     for round in 0..rounds {
@@ -233,8 +236,13 @@ fn propagation(
         wait_shared(&breakers)?;
         // A long-lived instance is subscribed; wait until all three are, so the figure
         // is pub/sub's and not the subscription's start-up.
-        if !wait_subscribed(runtime, raw, &namespace)? {
-            unconfirmed_subscriptions += 1;
+        match wait_subscribed(runtime, raw, &namespace)? {
+            None => unconfirmed_subscriptions += 1,
+            Some(gap) if !gap.is_zero() => {
+                late_subscriptions += 1;
+                longest_gap = longest_gap.max(gap);
+            }
+            Some(_) => {}
         }
         setup += setup_start.elapsed();
         let round = trip_and_watch(&breakers)?;
@@ -247,6 +255,12 @@ fn propagation(
         results.len(),
         started.elapsed().as_secs_f64(),
         setup.as_secs_f64() * 1e3 / rounds as f64
+    );
+    println!(
+        "in {late_subscriptions} of {rounds} rounds the pub/sub subscriptions were not all in \
+         place yet when all three instances were in Mode::Shared (waited for them; longest \
+         gap {:.1} ms)",
+        longest_gap.as_secs_f64() * 1e3
     );
     if unconfirmed_subscriptions > 0 {
         println!(
@@ -394,7 +408,9 @@ fn load(
     let namespace = unique_namespace("load");
     let breakers = fleet(runtime, url, &namespace, MINIMUM_CALLS)?;
     wait_shared(&breakers)?;
-    wait_subscribed(runtime, raw, &namespace)?;
+    if wait_subscribed(runtime, raw, &namespace)?.is_none() {
+        println!("warning: PUBSUB NUMSUB never showed all {INSTANCES} subscriptions within 5 s");
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let counters: Vec<Arc<Driven>> = (0..INSTANCES).map(|_| Arc::default()).collect();
@@ -600,15 +616,16 @@ fn wait_shared(breakers: &[FleetBreaker]) -> Result<(), String> {
 }
 
 /// Waits (up to 5 s) until `PUBSUB NUMSUB` shows every instance subscribed to the
-/// breaker's channel. Returns false if it never did.
+/// breaker's channel. Returns how long that took (zero if they were already), or `None`
+/// if it never happened.
 fn wait_subscribed(
     runtime: &Runtime,
     raw: &mut MultiplexedConnection,
     namespace: &str,
-) -> Result<bool, String> {
+) -> Result<Option<Duration>, String> {
     let channel = format!("failgate:{namespace}:{NAME}:events");
     let start = Instant::now();
-    loop {
+    for check in 0.. {
         let (_, n): (String, u64) = runtime
             .block_on(
                 redis::cmd("PUBSUB")
@@ -618,13 +635,18 @@ fn wait_subscribed(
             )
             .map_err(|e| format!("PUBSUB NUMSUB: {e}"))?;
         if n >= INSTANCES as u64 {
-            return Ok(true);
+            return Ok(Some(if check == 0 {
+                Duration::ZERO
+            } else {
+                start.elapsed()
+            }));
         }
         if start.elapsed() > Duration::from_secs(5) {
-            return Ok(false);
+            break;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    Ok(None)
 }
 
 /// Removes a finished round's keys (they would expire anyway).
