@@ -4,32 +4,31 @@
 //! (`CI=true`), where it fails. The flag checks and the unreachable-Redis test need no
 //! server.
 
+use failgate_redis::testing::{RedisServer, ServerError};
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_failgate-demo");
 
-/// `redis-server` on PATH, or `None` (after saying why) when the test may skip. On CI
-/// (`CI=true`) a missing server fails the test: `.ci/run` installs it.
-fn redis_server() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("redis-server"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let message = "`redis-server` is not on PATH; install Debian's package \
-                       (apt-get install redis-server), as .ci/run does";
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{message} (CI=true: not skipping)"
-        );
-        eprintln!("skipping the fleet test: {message}");
+/// A redis-server of the test's own, or `None` (after saying why) when the test may
+/// skip. On CI (`CI=true`) a missing server fails the test: `.ci/run` installs it.
+fn redis_server() -> Option<RedisServer> {
+    match RedisServer::start() {
+        Ok(server) => Some(server),
+        Err(ServerError::NotFound) => {
+            let message = "`redis-server` is not on PATH; install Debian's package \
+                           (apt-get install redis-server), as .ci/run does";
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{message} (CI=true: not skipping)"
+            );
+            eprintln!("skipping the fleet test: {message}");
+            None
+        }
+        Err(e) => panic!("{e}"),
     }
-    found
 }
 
 /// A loopback port that was free a moment ago.
@@ -38,47 +37,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
-}
-
-/// A redis-server child process, killed on drop whatever happens in the test.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start(binary: &PathBuf) -> Redis {
-        let port = free_port();
-        let child = Command::new(binary)
-            .args(["--port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let redis = Redis { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen on port {port} within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What a run of the binary gave.
@@ -154,8 +112,7 @@ fn line_with<'a>(stdout: &'a str, needle: &str) -> &'a str {
 
 #[test]
 fn three_instances_trip_refuse_probe_and_close_together() {
-    let Some(binary) = redis_server() else { return };
-    let redis = Redis::start(&binary);
+    let Some(redis) = redis_server() else { return };
     let url = redis.url();
     let out = run(
         &["fleet", "--instances", "3", "--redis", &url],

@@ -13,76 +13,15 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use failgate_redis::testing::RedisServer;
 use failgate_redis::{FleetBreaker, Mode};
 use std::hint::black_box;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The guarded operation, as in failgate's own benchmark: only the value goes through
 /// `black_box`, and the result is consumed with `is_ok`.
 fn op() -> Result<u64, ()> {
     Ok(black_box(1))
-}
-
-/// `redis-server` on PATH, else Debian's path.
-fn redis_server_binary() -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join("redis-server"))
-                .find(|p| p.is_file())
-        })
-        .or_else(|| {
-            let debian = PathBuf::from("/usr/bin/redis-server");
-            debian.is_file().then_some(debian)
-        })
-}
-
-/// A redis-server child process on a free loopback port, killed on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> Result<RedisServer, String> {
-        let binary = redis_server_binary().ok_or("redis-server not found on PATH")?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free loopback port: {e}"))?
-            .port();
-        let child = Command::new(&binary)
-            .args(["--port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let server = RedisServer { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "redis-server did not listen on port {port} within 10 s"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(server)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The fleet breaker, shared, with what keeps it alive (its runtime and its server).
@@ -94,7 +33,7 @@ struct Fleet {
 }
 
 fn fleet() -> Result<Fleet, String> {
-    let server = RedisServer::start()?;
+    let server = RedisServer::start().map_err(|e| e.to_string())?;
     // One worker: the background task wakes every 100 ms; the other core stays free
     // for the measuring thread and redis-server.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -126,7 +65,7 @@ fn fleet() -> Result<Fleet, String> {
     eprintln!(
         "fleet breaker shared after {:?} (redis-server on port {})",
         start.elapsed(),
-        server.port
+        server.port()
     );
     Ok(Fleet {
         breaker,

@@ -21,12 +21,11 @@
 //! persistence) and kills it at the end. `--help` lists the options.
 
 use failgate::State;
+use failgate_redis::testing::RedisServer;
 use failgate_redis::{FleetBreaker, Mode};
 use redis::aio::MultiplexedConnection;
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -163,7 +162,8 @@ fn run(o: &Options) -> Result<bool, String> {
     let (_server, url) = match &o.redis {
         Some(url) => (None, url.clone()),
         None => {
-            let server = RedisServer::start()?;
+            let server =
+                RedisServer::start().map_err(|e| format!("no --redis URL given, and {e}"))?;
             let url = server.url();
             println!("started redis-server on {url}");
             (Some(server), url)
@@ -712,62 +712,4 @@ fn load_average() -> String {
 
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// A redis-server child process on a free loopback port, killed on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> Result<RedisServer, String> {
-        let binary = std::env::var_os("PATH")
-            .and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join("redis-server"))
-                    .find(|p| p.is_file())
-            })
-            .or_else(|| {
-                let debian = PathBuf::from("/usr/bin/redis-server");
-                debian.is_file().then_some(debian)
-            })
-            .ok_or(
-                "no --redis URL given and no redis-server found on PATH \
-                 (install Debian's package: apt-get install redis-server)",
-            )?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free loopback port: {e}"))?
-            .port();
-        let child = Command::new(&binary)
-            .args(["--port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let server = RedisServer { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "redis-server did not listen on port {port} within 10 s"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(server)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -90,6 +90,7 @@ pub mod tower;
 
 pub use breaker::{FleetBreaker, FleetStatus, OwnedPermit, Permit};
 pub use config::{FleetBuilder, FleetConfigError};
+pub mod testing;
 pub use mirror::Mode;
 #[doc(hidden)]
 pub use script::SYNC_LUA;

@@ -173,7 +173,7 @@ async fn passwords_come_from_the_url_or_the_builder_and_a_wrong_one_means_local(
     let Some(redis) = Redis::start_with(&["--requirepass", "s3cret"]) else {
         return;
     };
-    let port = redis.port;
+    let port = redis.port();
     let ns = unique_namespace("auth");
     let from_builder = fleet(&redis.url(), &ns).password("s3cret").build().unwrap();
     let from_url = fleet(&format!("redis://:s3cret@127.0.0.1:{port}"), &ns)

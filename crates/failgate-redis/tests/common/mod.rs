@@ -4,101 +4,51 @@
 
 #![allow(dead_code)]
 
+use failgate_redis::testing::{RedisServer, ServerError};
 use failgate_redis::{FleetBreaker, FleetBuilder};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `redis-server` on PATH, or `None` (after saying why) when the test may skip.
-pub fn redis_server() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("redis-server"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let message = "`redis-server` is not on PATH; install Debian's package \
-                       (apt-get install redis-server), as .ci/run does";
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{message} (CI=true: not skipping)"
-        );
-        eprintln!("skipping: {message}");
-    }
-    found
-}
-
-/// A redis-server child process, killed on drop.
-pub struct Redis {
-    binary: PathBuf,
-    pub port: u16,
-    extra: Vec<String>,
-    child: Option<Child>,
-}
+/// A server of the test's own (it can stop and restart it), or `None` (after saying
+/// why) when the test may skip: without `redis-server`, except on CI (`CI=true`), where
+/// a missing server fails the test because `.ci/run` installs it.
+pub struct Redis(pub RedisServer);
 
 impl Redis {
-    /// Starts a server on a free loopback port, or `None` if there is no redis-server
-    /// (and the test may skip).
     pub fn start() -> Option<Redis> {
         Self::start_with(&[])
     }
 
-    /// Like [`start`](Self::start), with more server arguments (`--requirepass x`).
-    pub fn start_with(extra: &[&str]) -> Option<Redis> {
-        let binary = redis_server()?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut redis = Redis {
-            binary,
-            port,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            child: None,
-        };
-        redis.restart();
-        Some(redis)
+    pub fn start_with(args: &[&str]) -> Option<Redis> {
+        match RedisServer::start_with(args) {
+            Ok(server) => Some(Redis(server)),
+            Err(ServerError::NotFound) => {
+                let message = "`redis-server` is not on PATH; install Debian's package \
+                               (apt-get install redis-server), as .ci/run does";
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "{message} (CI=true: not skipping)"
+                );
+                eprintln!("skipping: {message}");
+                None
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
-    /// Starts the server again on the same port (after [`stop`](Self::stop)).
-    pub fn restart(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let child = Command::new(&self.binary)
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+    pub fn port(&self) -> u16 {
+        self.0.port()
     }
 
-    /// Kills the server (as a crash would).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.stop();
     }
-}
 
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
+    pub fn restart(&mut self) {
+        self.0.restart().expect("redis-server restarts");
     }
 }
 
