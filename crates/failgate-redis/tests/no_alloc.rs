@@ -1,0 +1,119 @@
+//! No call path of the fleet breaker allocates, in shared mode and in fallback: proven
+//! with a counting global allocator (per thread, so the background tasks, which do
+//! allocate for their round trips, are not counted).
+// A global allocator is an unsafe trait; this one only counts and forwards to System.
+#![allow(unsafe_code)]
+
+mod common;
+
+use common::{eventually, fleet, unique_namespace, Redis, Target};
+use failgate::State;
+use failgate_redis::{FleetBreaker, Mode};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Waker};
+use std::time::Duration;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+fn count() {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get().map(|n| n + 1)));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.with(|n| n.set(Some(0)));
+    f();
+    ALLOCATIONS.with(|n| n.take()).unwrap_or(0)
+}
+
+/// Successes, failures, ignores, abandoned permits and a hand-polled async call.
+fn traffic(b: &FleetBreaker, calls: u32) {
+    for i in 0..calls {
+        let _ = b.call(|| if i % 50 == 0 { Err(i) } else { Ok(i) });
+        let _ = b.call_with(|_| failgate::Outcome::Ignore, || Ok::<_, ()>(()));
+        drop(b.try_acquire());
+        drop(b.try_acquire_owned());
+        let mut fut = pin!(b.call_async(|| async { Ok::<_, ()>(1) }));
+        let _ = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_call_path_allocates_shared_or_local() {
+    let Some(redis) = Target::get() else { return };
+    let b = fleet(&redis.url, &unique_namespace("no-alloc"))
+        .minimum_calls(1_000_000) // stays closed under the traffic below
+        .build()
+        .unwrap();
+    let second = Duration::from_secs(1);
+    eventually("shared", 5 * second, || b.mode() == Mode::Shared).await;
+    let _ = b.call(|| Ok::<_, ()>(())); // warm up
+    let n = allocations_during(|| traffic(&b, 10_000));
+    assert_eq!(n, 0, "{n} allocations on the shared closed path");
+    assert_eq!(b.mode(), Mode::Shared);
+
+    // Open: refusals, and the wake-up asking Redis for probe permits.
+    let tripping = fleet(&redis.url, &unique_namespace("no-alloc-open"))
+        .open_for(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    eventually("shared", 5 * second, || tripping.mode() == Mode::Shared).await;
+    let n = allocations_during(|| {
+        for _ in 0..8 {
+            let _ = tripping.call(|| Err::<(), _>("down"));
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "{n} allocations while failing (and waking the sync task)"
+    );
+    eventually("open", 2 * second, || tripping.state() == State::Open).await;
+    let n = allocations_during(|| traffic(&tripping, 1_000));
+    assert_eq!(n, 0, "{n} allocations while refusing");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let n = allocations_during(|| traffic(&tripping, 1_000));
+    assert_eq!(
+        n, 0,
+        "{n} allocations when the wait is over (asking for permits, probing)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_fallback_does_not_allocate_either() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let b = fleet(&redis.url(), &unique_namespace("no-alloc-local"))
+        .redis_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let second = Duration::from_secs(1);
+    eventually("shared", 5 * second, || b.mode() == Mode::Shared).await;
+    redis.stop();
+    eventually("local", 2 * second, || b.mode() == Mode::Local).await;
+    let n = allocations_during(|| traffic(&b, 10_000));
+    assert_eq!(n, 0, "{n} allocations on the local fallback");
+}
