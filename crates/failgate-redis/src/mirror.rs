@@ -395,7 +395,10 @@ impl Core {
             true,
             resync,
         );
-        if reply.granted > 0 {
+        // Permits of a generation that has already ended here (pub/sub announced a newer
+        // one while the round trip ran) are useless, and must not overwrite the current
+        // generation's.
+        if reply.granted > 0 && generation(self.word.load(Acquire)) == reply.generation {
             let tag = token_tag(reply.generation);
             let _ = self.tokens.fetch_update(AcqRel, Acquire, |t| {
                 let held = if t >> TOKEN_BITS == tag {
@@ -670,5 +673,63 @@ mod tests {
         assert_eq!(c.admit().unwrap_err().state(), State::Open);
         clock.advance(Duration::from_secs(1));
         assert_eq!(c.admit(), Ok(Admit::Local));
+    }
+
+    #[test]
+    fn a_late_grant_of_an_ended_generation_changes_nothing() {
+        let clock = ManualClock::new();
+        let c = core(&clock);
+        c.install_reply_test(&reply(SharedState::HalfOpen, 4, 0, 2));
+        c.install_reply_test(&reply(SharedState::HalfOpen, 3, 0, 5)); // answered before 4 began
+        assert_eq!(c.held_tokens(), 2, "generation 4 keeps its two permits");
+        assert_eq!(c.admit(), Ok(Admit::Probe(4)));
+        assert_eq!(c.admit(), Ok(Admit::Probe(4)));
+        assert!(c.admit().is_err());
+    }
+
+    #[test]
+    fn racing_calls_never_take_more_probes_than_granted_per_generation() {
+        use std::sync::atomic::AtomicUsize;
+        const GENERATIONS: usize = 20_000;
+        const GRANTED: u64 = 2;
+        let clock = ManualClock::new();
+        let c = core(&clock);
+        let taken: Vec<AtomicUsize> = (0..=GENERATIONS + 1).map(|_| AtomicUsize::new(0)).collect();
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    while !done.load(Relaxed) {
+                        if let Ok(Admit::Probe(g)) = c.admit() {
+                            taken[g as usize].fetch_add(1, Relaxed);
+                        }
+                    }
+                });
+            }
+            s.spawn(|| {
+                for g in 1..=GENERATIONS as u64 {
+                    // Half-open with two permits, then (every other time) a late answer
+                    // granting permits of the generation before: it must neither add
+                    // probes to that ended generation nor take this one's permits away.
+                    c.install_reply_test(&reply(SharedState::HalfOpen, g, 0, GRANTED));
+                    if g % 2 == 0 {
+                        c.install_reply_test(&reply(SharedState::HalfOpen, g - 1, 0, GRANTED));
+                    }
+                    for _ in 0..50 {
+                        std::hint::spin_loop();
+                    }
+                }
+                done.store(true, Relaxed);
+            });
+        });
+        let total: usize = taken.iter().map(|t| t.load(Relaxed)).sum();
+        assert!(total > 0, "the workers did take probes");
+        for (g, t) in taken.iter().enumerate() {
+            let t = t.load(Relaxed) as u64;
+            assert!(
+                t <= GRANTED,
+                "generation {g}: {t} probes for {GRANTED} permits"
+            );
+        }
     }
 }
