@@ -111,9 +111,9 @@ pub(crate) struct Core {
     pub(crate) clock: Arc<dyn Clock>,
     rate: f64,
     minimum_calls: u64,
-    /// When the sync task last started a round, in real time since `born`.
+    /// When the sync task last started a round, on `real_clock`.
     heartbeat: AtomicU64,
-    born: std::time::Instant,
+    real_clock: failgate::SystemClock,
     stale_after_nanos: u64,
     pub(crate) name: String,
     pub(crate) namespace: String,
@@ -157,7 +157,7 @@ impl Core {
             rate,
             minimum_calls,
             heartbeat: AtomicU64::new(0),
-            born: std::time::Instant::now(),
+            real_clock: failgate::SystemClock::new(),
             stale_after_nanos: u64::try_from(stale_after.as_nanos()).unwrap_or(u64::MAX),
             name,
             namespace,
@@ -180,11 +180,8 @@ impl Core {
     }
 
     #[inline(never)]
-    fn admit_slow(&self, mut w: u64) -> Result<Admit, Rejected> {
+    fn admit_slow(&self, w: u64) -> Result<Admit, Rejected> {
         let left = self.open_left();
-        if w & LOCAL == 0 && self.sync_is_stale() {
-            w |= LOCAL;
-        }
         if w & LOCAL != 0 {
             // A shared open state learnt before Redis went away still holds.
             return match (kind(w), left) {
@@ -197,6 +194,7 @@ impl Core {
         match kind(w) {
             OPEN => match left {
                 Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
+                _ if self.sync_is_stale() => Ok(Admit::Local),
                 _ => {
                     // The wait is over here: ask Redis for probe permits now.
                     self.demand.store(true, Relaxed);
@@ -209,6 +207,9 @@ impl Core {
                 let mut t = self.tokens.load(Acquire);
                 loop {
                     if t >> TOKEN_BITS != tag || t & 0xFFFF == 0 {
+                        if self.sync_is_stale() {
+                            return Ok(Admit::Local);
+                        }
                         // The next round trip asks for permits (at most one per tick,
                         // so a crowd of refused calls never hammers Redis).
                         self.demand.store(true, Relaxed);
@@ -263,8 +264,9 @@ impl Core {
 
     /// True (and switched to local) if the sync task has not started a round for much
     /// longer than its interval: its runtime was shut down, or is starved. Checked only
-    /// on slow paths (refusals, failures), so a breaker never stays open, or closed
-    /// through an outage, on a mirror nobody updates.
+    /// where a mirror nobody updates would do harm (a failure that could trip, an open
+    /// wait that is over, a half-open refusal), so a breaker never stays closed through
+    /// failures, or open or half-open, for ever.
     fn sync_is_stale(&self) -> bool {
         let beat = self.heartbeat.load(Acquire);
         let stale = self.real_nanos().saturating_sub(beat) > self.stale_after_nanos;
@@ -283,10 +285,10 @@ impl Core {
         self.heartbeat.store(self.real_nanos(), Release);
     }
 
-    /// Real time since the core was made (the heartbeat is about a real task, whatever
-    /// clock the breaker was given).
+    /// Real time (the heartbeat is about a real task, whatever clock the breaker was
+    /// given), from failgate's fast system clock.
     fn real_nanos(&self) -> u64 {
-        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.real_clock.now_nanos()
     }
 
     /// Reports a probe's outcome (`None`: abandoned or ignored, the permit goes back).

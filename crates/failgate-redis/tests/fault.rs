@@ -229,3 +229,30 @@ fn a_breaker_whose_runtime_shut_down_breaks_locally_instead_of_freezing() {
     }
     assert_eq!(b.state(), State::Open, "and the local breaker tripped");
 }
+
+#[test]
+fn an_open_breaker_whose_runtime_shut_down_does_not_stay_open_for_ever() {
+    let Some(redis) = Redis::start() else { return };
+    let ns = unique_namespace("orphan-open");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let b = runtime.block_on(async {
+        let b = fleet(&redis.url(), &ns)
+            .redis_timeout(TIMEOUT)
+            .open_for(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        eventually("shared", 5 * SECOND, || b.mode() == Mode::Shared).await;
+        for _ in 0..4 {
+            let _ = b.call(|| Err::<(), _>("down"));
+        }
+        eventually("open", 2 * SECOND, || b.state() == State::Open).await;
+        b
+    });
+    drop(runtime); // nobody will ever hand out probe permits
+    std::thread::sleep(Duration::from_millis(400)); // the wait, and the sync task's silence
+    assert!(
+        b.call(|| Ok::<_, ()>(())).is_ok(),
+        "the wait is over and the sync task is gone: the local breaker admits"
+    );
+    assert_eq!(b.mode(), Mode::Local);
+}
