@@ -51,10 +51,11 @@
 //!   deadline. On reconnect the instance sends what it counted meanwhile (what the
 //!   local window holds, and counts it had not flushed, unless the outage outlasted the
 //!   window) and adopts the shared state: a shared open state is never reset.
-//! - **A sync task that stops** (its tokio runtime shut down) is noticed on the slow
-//!   paths: a refusal or a failure that finds no round started for ten intervals and
-//!   two timeouts switches the instance to the local breaker, so a mirror nobody
-//!   updates never keeps a breaker open, or closed, for ever.
+//! - **A sync task that stops** (its tokio runtime shut down) is noticed where it
+//!   matters: a failure that could trip, an open wait that is over, or a half-open
+//!   refusal that finds no round started for ten intervals and two timeouts switches
+//!   the instance to the local breaker, so a mirror nobody updates never keeps a
+//!   breaker closed through failures, or open, for ever.
 //! - **Keys** are `failgate:{namespace}:{name}:state` and `:window` (the channel is
 //!   `:events`); they expire after `key_ttl` without writes. Time for shared deadlines is
 //!   the Redis server's, so replicas' clocks need not agree.
