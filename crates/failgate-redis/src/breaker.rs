@@ -170,6 +170,7 @@ pub(crate) fn build<C>(b: FleetBuilder<C>) -> Result<FleetBreaker<C>, FleetConfi
         url_for_logs,
         args,
         interval: b.flush_interval,
+        idle_poll: b.idle_poll,
         timeout: b.redis_timeout,
         window: b.window,
     };

@@ -62,6 +62,7 @@ pub struct FleetBuilder<C = DefaultClassifier> {
     pub(crate) half_open_permits: u32,
     pub(crate) half_open_timeout: Duration,
     pub(crate) flush_interval: Duration,
+    pub(crate) idle_poll: Duration,
     pub(crate) redis_timeout: Duration,
     pub(crate) key_ttl: Duration,
     pub(crate) clock: Arc<dyn Clock>,
@@ -81,6 +82,7 @@ impl<C> fmt::Debug for FleetBuilder<C> {
             .field("open_for", &self.open_for)
             .field("half_open_permits", &self.half_open_permits)
             .field("flush_interval", &self.flush_interval)
+            .field("idle_poll", &self.idle_poll)
             .field("redis_timeout", &self.redis_timeout)
             .finish_non_exhaustive()
     }
@@ -104,6 +106,7 @@ impl FleetBuilder {
             half_open_permits: 1,
             half_open_timeout: Duration::from_secs(30),
             flush_interval: Duration::from_millis(100),
+            idle_poll: Duration::from_secs(1),
             redis_timeout: Duration::from_millis(50),
             key_ttl: Duration::from_secs(3600),
             clock: Arc::new(SystemClock::new()),
@@ -195,6 +198,15 @@ impl<C> FleetBuilder<C> {
         self
     }
 
+    /// How often an idle instance (nothing counted, no probe in hand, pub/sub
+    /// subscribed) still polls the shared state. Default 1 s; at least the flush
+    /// interval. Transitions reach it at once over pub/sub either way; while pub/sub is
+    /// down every instance polls every `flush_interval`.
+    pub fn idle_poll(mut self, interval: Duration) -> Self {
+        self.idle_poll = interval;
+        self
+    }
+
     /// The longest the background task waits on Redis for one round trip before it
     /// falls back to local breaking. Default 50 ms. Calls never wait on Redis at all.
     pub fn redis_timeout(mut self, timeout: Duration) -> Self {
@@ -235,6 +247,7 @@ impl<C> FleetBuilder<C> {
             half_open_permits: self.half_open_permits,
             half_open_timeout: self.half_open_timeout,
             flush_interval: self.flush_interval,
+            idle_poll: self.idle_poll,
             redis_timeout: self.redis_timeout,
             key_ttl: self.key_ttl,
             clock: self.clock,
@@ -293,6 +306,13 @@ impl<C> FleetBuilder<C> {
                 "flush_interval",
                 ms(self.flush_interval),
                 "must be more than zero and at most 100 ms",
+            );
+        }
+        if self.idle_poll < self.flush_interval || self.idle_poll > Duration::from_secs(3600) {
+            return invalid(
+                "idle_poll",
+                ms(self.idle_poll),
+                "must be between the flush interval and 1 hour",
             );
         }
         if self.redis_timeout < Duration::from_millis(1)

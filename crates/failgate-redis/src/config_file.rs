@@ -80,6 +80,9 @@ pub struct FleetConfig {
     /// See [`FleetBuilder::flush_interval`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flush_interval: Option<HumanDuration>,
+    /// See [`FleetBuilder::idle_poll`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_poll: Option<HumanDuration>,
     /// See [`FleetBuilder::key_ttl`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_ttl: Option<HumanDuration>,
@@ -133,6 +136,9 @@ impl FleetConfig {
         }
         if let Some(t) = d(&self.flush_interval) {
             b = b.flush_interval(t);
+        }
+        if let Some(t) = d(&self.idle_poll) {
+            b = b.idle_poll(t);
         }
         if let Some(t) = d(&self.key_ttl) {
             b = b.key_ttl(t);
@@ -206,7 +212,7 @@ mod tests {
             r#"{"namespace": "shop", "redis": {"url": "redis://h:1", "username": "u", "timeout": "20ms"},
                 "failure_rate": 0.25, "minimum_calls": 7, "buckets": 5, "open_for": "3s",
                 "half_open_permits": 4, "half_open_timeout": "9s", "flush_interval": "40ms",
-                "key_ttl": "2h"}"#,
+                "idle_poll": "5s", "key_ttl": "2h"}"#,
         )
         .unwrap();
         let b = c.builder("pay").unwrap();
@@ -220,6 +226,6 @@ mod tests {
             (b.open_for, b.half_open_timeout, b.half_open_permits),
             (ms(3_000), ms(9_000), 4)
         );
-        assert_eq!(b.key_ttl, ms(7_200_000));
+        assert_eq!((b.key_ttl, b.idle_poll), (ms(7_200_000), ms(5_000)));
     }
 }

@@ -37,8 +37,10 @@
 //!   transition that is due, and answers with the shared state: transitions happen
 //!   once, fleet-wide, each with a new generation. Counts of an ended generation are
 //!   discarded, here and in Redis.
-//! - **Changes spread by pub/sub**, with the flush doubling as a poll when pub/sub is
-//!   down.
+//! - **Changes spread by pub/sub**, and every round trip doubles as a poll: every
+//!   `flush_interval` while the instance has something to send or pub/sub is down,
+//!   every `idle_poll` (1 s) while it is idle and subscribed, so an idle fleet costs
+//!   Redis little.
 //! - **Half-open is fleet-wide.** Redis hands out the probe permits atomically (an
 //!   instance asks when a call finds the wait over), so the whole fleet sends at most
 //!   `half_open_permits` probes per half-open period. A permit unused for a whole round

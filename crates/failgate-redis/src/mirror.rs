@@ -103,6 +103,8 @@ pub(crate) struct Core {
     demand: AtomicBool,
     /// The sync task should run now, not at its next tick.
     urgent: AtomicBool,
+    /// The pub/sub listener is subscribed: transitions arrive without polling.
+    subscribed: AtomicBool,
     pub(crate) waker: AtomicWaker,
     /// The shared window's counts, as of the last round trip.
     shared_calls: AtomicU64,
@@ -149,6 +151,7 @@ impl Core {
             probe_releases: AtomicU64::new(0),
             demand: AtomicBool::new(false),
             urgent: AtomicBool::new(false),
+            subscribed: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             shared_calls: AtomicU64::new(0),
             shared_failures: AtomicU64::new(0),
@@ -320,6 +323,22 @@ impl Core {
 
     pub(crate) fn is_urgent(&self) -> bool {
         self.urgent.load(Acquire)
+    }
+
+    pub(crate) fn set_subscribed(&self, subscribed: bool) {
+        self.subscribed.store(subscribed, Release);
+    }
+
+    /// Nothing to tell Redis, and transitions arrive by pub/sub: a round trip can wait.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.subscribed.load(Acquire)
+            && self.word.load(Acquire) & LOCAL == 0
+            && self.pending_calls.load(Acquire) == 0
+            && self.probe_successes.load(Acquire) == 0
+            && self.probe_failures.load(Acquire) == 0
+            && self.probe_releases.load(Acquire) == 0
+            && !self.demand.load(Acquire)
+            && self.held_tokens() == 0
     }
 
     // ---- the sync task's side ---------------------------------------------------------

@@ -21,6 +21,8 @@ pub(crate) struct SyncSettings {
     pub(crate) url_for_logs: String,
     pub(crate) args: ScriptArgs,
     pub(crate) interval: Duration,
+    /// The longest an idle instance goes without a round trip while subscribed.
+    pub(crate) idle_poll: Duration,
     pub(crate) timeout: Duration,
     pub(crate) window: Duration,
 }
@@ -70,11 +72,21 @@ pub(crate) async fn run_sync(
     // None until the first round trip; then whether the last one worked.
     let mut healthy: Option<bool> = None;
     let mut tokens_at_last_round = 0;
+    let mut last_round_trip: Option<Instant> = None;
 
     while next_round(&weak, &mut ticker, &mut stop).await {
         let Some(core) = weak.upgrade() else { return };
         core.beat();
-        core.take_urgent();
+        let urgent = core.take_urgent();
+        // Nothing counted, nothing asked, and pub/sub carries the transitions: skip this
+        // tick, polling only every `idle_poll`, so an idle fleet costs Redis little.
+        if !urgent
+            && core.is_idle()
+            && last_round_trip.is_some_and(|t| t.elapsed() < settings.idle_poll)
+        {
+            continue;
+        }
+        last_round_trip = Some(Instant::now());
 
         // Probe permits held for a whole round without a call taking one go back.
         let held = core.held_tokens();
@@ -198,6 +210,10 @@ pub(crate) async fn run_pubsub(
         })
         .await;
         if let Ok(Ok(pubsub)) = subscribed {
+            match weak.upgrade() {
+                Some(core) => core.set_subscribed(true),
+                None => return,
+            }
             let mut messages = pubsub.into_on_message();
             loop {
                 tokio::select! {
@@ -214,6 +230,11 @@ pub(crate) async fn run_pubsub(
                     }
                     _ = stop.changed() => return,
                 }
+            }
+            // The subscription ended (Redis went away): poll every tick until it is back.
+            match weak.upgrade() {
+                Some(core) => core.set_subscribed(false),
+                None => return,
             }
         }
         tokio::select! {

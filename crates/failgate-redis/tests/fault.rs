@@ -106,6 +106,9 @@ async fn a_paused_redis_keeps_the_shared_open_state_and_resync_keeps_local_count
             fleet(&url, &ns)
                 .redis_timeout(TIMEOUT)
                 .open_for(3 * SECOND)
+                // Refusing calls, they have nothing to flush: poll every tick anyway,
+                // so they meet the paused Redis at once.
+                .idle_poll(Duration::from_millis(20))
                 .build()
                 .unwrap()
         })
@@ -114,6 +117,7 @@ async fn a_paused_redis_keeps_the_shared_open_state_and_resync_keeps_local_count
     let ns_closed = unique_namespace("pause-closed");
     let counting = fleet(&url, &ns_closed)
         .redis_timeout(TIMEOUT)
+        .idle_poll(Duration::from_millis(20))
         .build()
         .unwrap();
     eventually("shared", 5 * SECOND, || {

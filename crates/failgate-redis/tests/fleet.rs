@@ -91,6 +91,53 @@ async fn a_trip_on_one_instance_reaches_the_others_without_their_traffic() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_instance_polls_rarely_and_still_hears_a_trip_at_once() {
+    let Some(redis) = Target::get() else { return };
+    let ns = unique_namespace("idle");
+    let fleet = instances(2, || fleet(&redis.url, &ns).idle_poll(SECOND)).await;
+    // Once subscribed (pub/sub connects beside the first round trips), it goes quiet.
+    let quiet = |b: &FleetBreaker| {
+        let n = b.status().round_trips;
+        std::thread::sleep(Duration::from_millis(60));
+        b.status().round_trips == n
+    };
+    eventually("quiet", 3 * SECOND, || quiet(&fleet[1])).await;
+    let before = fleet[1].status().round_trips;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let idle = fleet[1].status().round_trips - before;
+    assert!(
+        idle <= 1,
+        "{idle} round trips in 600 ms while idle (ticks every 20 ms)"
+    );
+
+    // Traffic: a round trip every tick again.
+    let before = fleet[1].status().round_trips;
+    for _ in 0..20 {
+        fleet[1].call(|| Ok::<_, ()>(())).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let busy = fleet[1].status().round_trips - before;
+    assert!(busy >= 5, "{busy} round trips in 200 ms of traffic");
+
+    // And the idle one hears a trip over pub/sub, not at its next poll.
+    eventually("the other is quiet", 3 * SECOND, || quiet(&fleet[0])).await;
+    // The window holds 20 successes: 20 failures make half.
+    for _ in 0..20 {
+        let _ = fleet[1].call(|| Err::<(), _>("down"));
+    }
+    eventually("the busy instance trips", 2 * SECOND, || {
+        fleet[1].state() == State::Open
+    })
+    .await;
+    let took = eventually("the idle instance sees the trip", 2 * SECOND, || {
+        fleet[0].state() == State::Open
+    })
+    .await;
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert!(fleet[0].status().announcements >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_probes_are_bounded_fleet_wide_and_the_fleet_closes_together() {
     let Some(redis) = Target::get() else { return };
     let ns = unique_namespace("probes");
