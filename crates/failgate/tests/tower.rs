@@ -240,3 +240,43 @@ async fn per_key_map_full_of_open_breakers_uses_the_overflow_breaker() {
     assert!(BreakerMap::<u32>::new(CircuitBreaker::builder(), 0).is_err());
     assert!(BreakerMap::<u32>::new(CircuitBreaker::builder().consecutive_failures(0), 5).is_err());
 }
+
+/// Through the layer, a 503's `Retry-After` holds the breaker open that long, but only
+/// on a breaker built to honour it.
+#[cfg(feature = "http")]
+#[tokio::test(start_paused = true)]
+async fn the_layer_passes_retry_after_to_a_breaker_that_honours_it() {
+    use failgate::http::HttpClassifier;
+    for honour in [true, false] {
+        let clock = ManualClock::new();
+        let b = CircuitBreaker::builder()
+            .consecutive_failures(1)
+            .open_for(Duration::from_secs(1))
+            .honor_retry_after(honour)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let inner = tower::service_fn(|_: ()| async {
+            Ok::<_, std::convert::Infallible>(
+                http::Response::builder()
+                    .status(503)
+                    .header("retry-after", "30")
+                    .body(())
+                    .unwrap(),
+            )
+        });
+        let mut svc = CircuitBreakerLayer::new(b.clone())
+            .with_classifier(HttpClassifier::new())
+            .layer(inner);
+        let response = svc.ready().await.unwrap().call(()).await.unwrap();
+        assert_eq!(response.status(), 503);
+        assert_eq!(b.state(), State::Open);
+        let retry = b.try_acquire().unwrap_err().retry_after().unwrap();
+        let expected = if honour { 30 } else { 1 };
+        assert_eq!(
+            retry,
+            Duration::from_secs(expected),
+            "honour_retry_after({honour})"
+        );
+    }
+}
