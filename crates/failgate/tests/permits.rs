@@ -104,3 +104,23 @@ fn a_leaked_breaker_behaves_the_same_and_leaks_once() {
     std::thread::spawn(move || probe.success()).join().unwrap();
     assert_eq!(b.state(), State::Closed);
 }
+
+#[test]
+fn permits_show_their_generation_and_kind_when_debugged() {
+    let (b, _clock) = half_open(1);
+    let probe = b.try_acquire().unwrap();
+    let shown = format!("{probe:?}");
+    assert!(
+        shown.starts_with("Permit")
+            && shown.contains("generation: 2")
+            && shown.contains("probe: true"),
+        "{shown}"
+    );
+    drop(probe);
+    let owned = b.try_acquire_owned().unwrap();
+    let shown = format!("{owned:?}");
+    assert!(
+        shown.starts_with("OwnedPermit") && shown.contains("probe: true"),
+        "{shown}"
+    );
+}
