@@ -152,3 +152,20 @@ fn limits_themselves_are_accepted() {
         .build()
         .unwrap();
 }
+
+#[test]
+fn a_builder_shows_its_settings_when_debugged() {
+    let b = failgate::CircuitBreaker::builder()
+        .name("payments")
+        .consecutive_failures(3)
+        .observer(|_: &failgate::Event<'_>| {});
+    let shown = format!("{b:?}");
+    for part in [
+        "Builder",
+        "\"payments\"",
+        "consecutive_failures: Some(3)",
+        "observers: 1",
+    ] {
+        assert!(shown.contains(part), "{part} in {shown}");
+    }
+}
