@@ -87,6 +87,8 @@ fn a_leaked_breaker_behaves_the_same_and_leaks_once() {
     let leaked = b.clone().leak();
     assert!(leaked.is_leaked() && leaked.clone().is_leaked());
     assert!(leaked.same_breaker(&b), "the same breaker, not a copy");
+    let (other, _) = half_open(1);
+    assert!(!leaked.same_breaker(&other) && !b.same_breaker(&other));
     assert!(
         leaked.clone().leak().same_breaker(&b),
         "leaking again is harmless"
