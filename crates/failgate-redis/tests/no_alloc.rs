@@ -60,11 +60,14 @@ async fn no_call_path_allocates_shared_or_local() {
     let n = allocations_during(|| traffic(&tripping, 1_000));
     assert_eq!(n, 0, "{n} allocations while refusing");
     tokio::time::sleep(Duration::from_millis(250)).await;
+    let n = allocations_during(|| drop(tripping.try_acquire()));
+    assert_eq!(n, 0, "{n} allocations asking for probe permits");
+    eventually("half-open", 2 * second, || {
+        tripping.state() == State::HalfOpen
+    })
+    .await;
     let n = allocations_during(|| traffic(&tripping, 1_000));
-    assert_eq!(
-        n, 0,
-        "{n} allocations when the wait is over (asking for permits, probing)"
-    );
+    assert_eq!(n, 0, "{n} allocations probing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
