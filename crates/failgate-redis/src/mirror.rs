@@ -184,18 +184,21 @@ impl Core {
 
     #[inline(never)]
     fn admit_slow(&self, w: u64) -> Result<Admit, Rejected> {
-        let left = self.open_left();
+        // The clock is read only where an open wait is looked at.
+        let left = || self.open_left();
         if w & LOCAL != 0 {
             // A shared open state learnt before Redis went away still holds.
-            return match (kind(w), left) {
-                (OPEN, Some(left)) if !left.is_zero() => {
-                    Err(Rejected::new(State::Open, Some(left)))
-                }
+            // (Only an open word reads the clock: the fallback's closed path does not.)
+            return match kind(w) {
+                OPEN => match left() {
+                    Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
+                    _ => Ok(Admit::Local),
+                },
                 _ => Ok(Admit::Local),
             };
         }
         match kind(w) {
-            OPEN => match left {
+            OPEN => match left() {
                 Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
                 _ if self.sync_is_stale() => Ok(Admit::Local),
                 _ => {
