@@ -23,6 +23,7 @@ use failgate_demo::dashboard;
 use failgate_demo::fleet::{self, FleetArgs};
 use failgate_demo::scenario::{self, ClientKind, Format};
 use failgate_demo::service::{self, Ratio, Server};
+use failgate_demo::serving::LimitsArgs;
 use reqwest::Url;
 use tracing_subscriber::EnvFilter;
 
@@ -72,6 +73,9 @@ struct ServeArgs {
     /// Seed of the /random RNG, to reproduce a run (random when not given).
     #[arg(long)]
     seed: Option<u64>,
+
+    #[command(flatten)]
+    limits: LimitsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +228,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         failure_ratio: args.failure_ratio,
         latency: args.latency,
         seed: args.seed,
+        limits: args.limits.into(),
     };
     let server = Server::spawn(config).await?;
     // Catch Ctrl-C and SIGTERM from the moment the address is announced.

@@ -39,6 +39,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::serving::{self, InvalidLimit, Limits};
+
 /// The address `serve` listens on when `--addr` is not given.
 pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5000);
@@ -140,6 +142,8 @@ pub struct Config {
     pub latency: Duration,
     /// Seed of the `/random` RNG; `None` draws one (and logs it, so a run can be replayed).
     pub seed: Option<u64>,
+    /// The header (and idle) timeout, request timeout and connection cap.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -149,6 +153,7 @@ impl Default for Config {
             failure_ratio: DEFAULT_FAILURE_RATIO,
             latency: Duration::ZERO,
             seed: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -523,6 +528,9 @@ pub fn router(config: &Config, seed: u64, stats: Arc<Stats>) -> Router {
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A connection limit is out of range.
+    #[error(transparent)]
+    Limit(#[from] InvalidLimit),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -551,8 +559,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `config.addr` and serves on a spawned task. Needs a tokio runtime.
+    /// Checks `config.limits`, binds `config.addr` and serves on a spawned task with
+    /// those limits ([`serving::serve`]). Needs a tokio runtime.
     pub async fn spawn(config: Config) -> Result<Self, ServeError> {
+        config.limits.validate()?;
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| ServeError::Bind {
@@ -564,14 +574,11 @@ impl Server {
         let stats = Arc::new(Stats::default());
         let app = router(&config, seed, Arc::clone(&stats));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    // A send or a dropped sender both mean: stop.
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let limits = config.limits;
+        let task = tokio::spawn(serving::serve(listener, app, limits, async move {
+            // A send or a dropped sender both mean: stop.
+            let _ = rx.await;
+        }));
         tracing::info!(
             %addr,
             seed,

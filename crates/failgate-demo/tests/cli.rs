@@ -286,3 +286,77 @@ fn the_scenario_takes_its_breaker_from_a_config_file() {
         ]
     );
 }
+
+/// Under `ulimit -n 64`, `serve` is sent more connections than it has descriptors;
+/// they all stay open, idle. The server's accepts fail with EMFILE; it backs off
+/// instead of spinning or exiting, its header timeout closes the idle connections it
+/// holds, and a real request (queued behind them) is answered.
+#[cfg(unix)]
+#[test]
+fn serve_outlives_emfile_and_answers_behind_idle_connections() {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpStream;
+
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec '{BIN}' serve --addr 127.0.0.1:0 --header-timeout 200ms"
+        ))
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
+        let _ = child.kill();
+        panic!("no address printed");
+    };
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+
+    // More connections than the server's descriptors; all idle, all kept open.
+    let idle: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(&addr).expect("connects (the backlog takes it)"))
+        .collect();
+    let answered = (|| -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(&addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    })();
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    drop(idle);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    let output = child.wait_with_output().expect("the child exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(still_running, "serve exited under EMFILE: {stderr}");
+    let answer = answered.unwrap_or_else(|e| panic!("no answer behind the idle connections: {e}"));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(killed.success() && output.status.success(), "{stderr}");
+    // Backing off, not spinning: a busy loop would log an error per failed accept,
+    // millions of them in the time this took.
+    let failures = stderr.matches("accept failed").count();
+    assert!(
+        failures > 0 && failures < 1000,
+        "{failures} accept failures logged: {}",
+        stderr.lines().next().unwrap_or("")
+    );
+}

@@ -30,8 +30,15 @@ async fn start() -> Watch {
     .expect("the watch starts on port 0")
 }
 
+/// A control call as the page sends it: JSON, so not a request another site can make.
 async fn post(url: &str) -> (u16, Value) {
-    let response = client().post(url).send().await.expect("the server answers");
+    let response = client()
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("the server answers");
     let status = response.status().as_u16();
     let body = response.json().await.expect("a JSON body");
     (status, body)
