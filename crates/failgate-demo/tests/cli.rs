@@ -360,3 +360,32 @@ fn serve_outlives_emfile_and_answers_behind_idle_connections() {
         stderr.lines().next().unwrap_or("")
     );
 }
+
+#[test]
+fn limit_and_access_flags_refuse_bad_values_naming_them() {
+    let stderr = fails(&["serve", "--header-timeout", "0s"]);
+    assert_mentions(
+        &stderr,
+        &["--header-timeout", "header_timeout", "longer than zero"],
+    );
+    let stderr = fails(&["serve", "--request-timeout", "soon"]);
+    assert_mentions(&stderr, &["--request-timeout", "expected a duration"]);
+    let stderr = fails(&["watch", "--max-connections", "0"]);
+    assert_mentions(&stderr, &["--max-connections", "between 1 and 65536"]);
+    let stderr = fails(&["watch", "--control-token", "has space"]);
+    assert_mentions(&stderr, &["--control-token", "1 to 256 characters"]);
+    let output = Command::new(BIN)
+        .args(["watch", "--addr", "127.0.0.1:0"])
+        .env("FAILGATE_CONTROL_TOKEN", "")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "an empty FAILGATE_CONTROL_TOKEN was taken"
+    );
+    assert_mentions(&stderr, &["--control-token", "1 to 256 characters"]);
+    let stderr = fails(&["watch", "--allowed-host", "dash lan"]);
+    assert_mentions(&stderr, &["--allowed-host", "\"dash lan\"", "NAME:PORT"]);
+}
