@@ -12,6 +12,11 @@
 //! `?delay=2s` overrides the configured latency for one request and `?ratio=0.9` the
 //! failure ratio of `/random`. Bad values answer 400 naming the parameter and value.
 //!
+//! The server runs on [`serving::serve`] with [`Config::limits`]: a client has the
+//! header timeout to send each request head (so an idle keep-alive connection is
+//! closed after it too), a handler the request timeout to answer (else 503), and at
+//! most `max_connections` connections are served at once.
+//!
 //! [`Server::spawn`] binds and runs the service on a background task, so tests and the
 //! in-process scenario can use it; [`router`] builds the bare [`Router`] for tests that
 //! drive it without a socket (e.g. under paused tokio time).

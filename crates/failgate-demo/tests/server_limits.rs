@@ -177,3 +177,33 @@ async fn at_the_connection_cap_a_request_waits_and_is_answered_once_idle_ones_ti
     }
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_slower_than_the_request_timeout_is_answered_503() {
+    let server = common::start(service::Config {
+        limits: Limits {
+            request_timeout: Duration::from_millis(300),
+            ..limits(64)
+        },
+        ..service::Config::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let start = Instant::now();
+    stream
+        .write_all(
+            b"GET /success?delay=5s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    server.shutdown().await.unwrap();
+}
