@@ -137,6 +137,25 @@ fn help_lists_both_subcommands() {
     assert_mentions(&stdout, &["serve", "scenario", "--open-for"]);
 }
 
+/// The child's first stdout line, read on a thread so a silent child cannot hang the
+/// test (it is killed after 30 s without one).
+fn first_line(child: &mut std::process::Child) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(line) => line,
+        Err(e) => {
+            let _ = child.kill();
+            panic!("no address printed: {e}");
+        }
+    }
+}
+
 /// `serve --addr 127.0.0.1:0` prints the bound address, answers, and stops cleanly on
 /// SIGTERM.
 #[cfg(unix)]
@@ -151,22 +170,7 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
         .spawn()
         .expect("the binary starts");
 
-    // Read the first stdout line on a thread, so a silent child cannot hang the test.
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30));
-    let line = match line {
-        Ok(line) => line,
-        Err(e) => {
-            let _ = child.kill();
-            panic!("no address printed: {e}");
-        }
-    };
+    let line = first_line(&mut child);
     let url = line
         .trim()
         .strip_prefix("listening on ")
@@ -308,17 +312,7 @@ fn serve_outlives_emfile_and_answers_behind_idle_connections() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("sh starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
-        let _ = child.kill();
-        panic!("no address printed");
-    };
+    let line = first_line(&mut child);
     let addr = line
         .trim()
         .strip_prefix("listening on http://")

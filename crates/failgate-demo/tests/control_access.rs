@@ -2,21 +2,14 @@
 //! POST, a foreign `Origin`, a rebinding `Host` and, when a control token is set, a
 //! missing or wrong token are all refused with a JSON 4xx, and change nothing.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use failgate_demo::dashboard::{Config, ControlToken, Target, Watch};
 use failgate_demo::service::{self, ErrorBody, Stats};
 use reqwest::header::{CONTENT_TYPE, HOST, ORIGIN};
 use serde_json::Value;
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("the HTTP client builds")
-}
 
 /// A watch on 127.0.0.1:0 whose traffic calls the flaky router in-process.
 async fn start(token: Option<&str>) -> Watch {
@@ -53,7 +46,7 @@ fn state(watch: &Watch, name: &str) -> String {
 }
 
 fn force_open(watch: &Watch) -> reqwest::RequestBuilder {
-    client().post(format!("{}/control/force_open?breaker=search", watch.url()))
+    common::client().post(format!("{}/control/force_open?breaker=search", watch.url()))
 }
 
 #[tokio::test]
@@ -132,7 +125,7 @@ async fn a_rebinding_host_header_is_refused_on_every_route() {
     assert_eq!(refusal(status, &body), (403, "forbidden_host".into()));
     for path in ["/dashboard", "/api/snapshot", "/metrics"] {
         let (status, body) = answer(
-            client()
+            common::client()
                 .get(format!("{}{path}", watch.url()))
                 .header(HOST, &host),
         )
@@ -161,7 +154,7 @@ async fn a_same_origin_json_control_request_works() {
     assert_eq!((status, body["state"].as_str()), (200, Some("forced_open")));
     // `localhost` names the same server; a client without an Origin (curl) is fine.
     let (status, body) = answer(
-        client()
+        common::client()
             .post(format!("{}/control/reset?breaker=search", watch.url()))
             .header(HOST, format!("localhost:{port}"))
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
@@ -191,13 +184,13 @@ async fn control_requests_need_the_token_when_one_is_set() {
         answer(json(force_open(&watch)).header("x-failgate-token", "s3cret-token")).await;
     assert_eq!((status, body["state"].as_str()), (200, Some("forced_open")));
     let (status, body) = answer(
-        json(client().post(format!("{}/control/reset?breaker=search", watch.url())))
+        json(common::client().post(format!("{}/control/reset?breaker=search", watch.url())))
             .bearer_auth("s3cret-token"),
     )
     .await;
     assert_eq!((status, body["state"].as_str()), (200, Some("closed")));
     // Reading needs no token: Prometheus scrapes /metrics as it is.
-    let metrics = client()
+    let metrics = common::client()
         .get(format!("{}/metrics", watch.url()))
         .send()
         .await
