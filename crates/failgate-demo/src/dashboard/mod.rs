@@ -38,6 +38,7 @@
 mod guard;
 pub mod lanes;
 mod traffic;
+mod views;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -59,7 +60,7 @@ use failgate::observers::record_snapshot;
 use failgate::{CircuitBreaker, Clock, ConfigError, Registry};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -72,6 +73,7 @@ pub use self::guard::{
 pub use self::lanes::{default_lanes, Lane};
 use self::traffic::{Caller, Counts, LaneState};
 pub use self::traffic::{Target, CALL_TIMEOUT, MAX_IN_FLIGHT};
+pub use self::views::{BreakerView, History, Point, Sample, WatchSnapshot};
 use crate::service::{self, ErrorBody, Ratio, Server};
 use crate::serving::{self, InvalidLimit, Limits, LimitsArgs};
 
@@ -188,81 +190,6 @@ pub enum WatchError {
     /// A task panicked or was cancelled.
     #[error("task ended abnormally: {0}")]
     Task(#[from] tokio::task::JoinError),
-}
-
-/// One breaker as the page and the API show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BreakerView {
-    /// The breaker's (and lane's) name.
-    pub name: String,
-    /// `closed`, `open`, `half_open`, `forced_open`, `disabled` or `metrics_only`.
-    pub state: String,
-    /// What trips it, in words.
-    pub policy: String,
-    /// Failures / calls in the window, once judged (`null` before).
-    pub failure_rate: Option<f64>,
-    /// Counted calls in the window.
-    pub window_calls: u64,
-    /// Failures in the window.
-    pub window_failures: u64,
-    /// Failures in a row.
-    pub consecutive_failures: u32,
-    /// While open: milliseconds until probing.
-    pub retry_after_ms: Option<u64>,
-    /// Milliseconds in the current state.
-    pub time_in_state_ms: u64,
-    /// Transitions so far.
-    pub generation: u64,
-    /// The failure ratio the lane's traffic asks for now.
-    pub ratio: f64,
-    /// Whether that ratio is pinned by `/control/ratio` (else it is the schedule's).
-    pub pinned: bool,
-    /// Calls that succeeded, since start.
-    pub succeeded: u64,
-    /// Calls that failed (5xx or no answer), since start.
-    pub failed: u64,
-    /// Calls the breaker refused, since start.
-    pub rejected: u64,
-}
-
-/// Every breaker at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WatchSnapshot {
-    /// Milliseconds since the watch started.
-    pub uptime_ms: u64,
-    /// One view per lane, in the lanes' order.
-    pub breakers: Vec<BreakerView>,
-}
-
-/// One breaker in one sample of the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    /// The breaker's state.
-    pub state: String,
-    /// Its failure rate, once judged.
-    pub failure_rate: Option<f64>,
-    /// The ratio its traffic asked for.
-    pub ratio: f64,
-}
-
-/// One sample of the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Milliseconds since the watch started.
-    pub uptime_ms: u64,
-    /// One point per breaker, in the order of [`History::names`].
-    pub points: Vec<Point>,
-}
-
-/// The recent samples, oldest first: what `GET /api/history` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    /// Milliseconds between samples.
-    pub sample_every_ms: u64,
-    /// The breakers' names, in the order of each sample's points.
-    pub names: Vec<String>,
-    /// The samples.
-    pub samples: Vec<Sample>,
 }
 
 /// The breakers' clock: tokio's, so paused tokio time moves it too.
