@@ -35,7 +35,7 @@
 //! paused tokio time (tests) the schedules, the traffic and the breakers' waits all
 //! follow the same virtual clock.
 
-mod guard;
+pub mod guard;
 pub mod lanes;
 mod traffic;
 mod views;
@@ -853,7 +853,7 @@ pub struct WatchArgs {
     pub control_token: Option<ControlToken>,
 
     /// A name the dashboard answers to (NAME or NAME:PORT; repeatable), besides its
-    /// address, localhost, 127.0.0.1 and [::1]: any other Host header is refused.
+    /// address, localhost, 127.0.0.1 and `[::1]`: any other Host header is refused.
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<AllowedHost>,
 
