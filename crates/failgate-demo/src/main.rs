@@ -6,6 +6,8 @@
 //! failgate-demo scenario --target http://127.0.0.1:5000 --json
 //! failgate-demo scenario --client tower   # through failgate's tower layer
 //! failgate-demo watch --addr 127.0.0.1:9000   # live breakers: /dashboard, /metrics
+//! failgate-demo watch --addr 0.0.0.0:9000 --control-token T --allowed-host dash.lan
+//! failgate-demo serve --header-timeout 5s --max-connections 256   # connection limits
 //! failgate-demo fleet --instances 3 --redis redis://127.0.0.1:6379   # one breaker, shared through Redis
 //! ```
 //!
@@ -23,6 +25,7 @@ use failgate_demo::dashboard;
 use failgate_demo::fleet::{self, FleetArgs};
 use failgate_demo::scenario::{self, ClientKind, Format};
 use failgate_demo::service::{self, Ratio, Server};
+use failgate_demo::serving::LimitsArgs;
 use reqwest::Url;
 use tracing_subscriber::EnvFilter;
 
@@ -72,6 +75,9 @@ struct ServeArgs {
     /// Seed of the /random RNG, to reproduce a run (random when not given).
     #[arg(long)]
     seed: Option<u64>,
+
+    #[command(flatten)]
+    limits: LimitsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +230,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         failure_ratio: args.failure_ratio,
         latency: args.latency,
         seed: args.seed,
+        limits: args.limits.into(),
     };
     let server = Server::spawn(config).await?;
     // Catch Ctrl-C and SIGTERM from the moment the address is announced.

@@ -12,6 +12,11 @@
 //! `?delay=2s` overrides the configured latency for one request and `?ratio=0.9` the
 //! failure ratio of `/random`. Bad values answer 400 naming the parameter and value.
 //!
+//! The server runs on [`serving::serve`] with [`Config::limits`]: a client has the
+//! header timeout to send each request head (so an idle keep-alive connection is
+//! closed after it too), a handler the request timeout to answer (else 503), and at
+//! most `max_connections` connections are served at once.
+//!
 //! [`Server::spawn`] binds and runs the service on a background task, so tests and the
 //! in-process scenario can use it; [`router`] builds the bare [`Router`] for tests that
 //! drive it without a socket (e.g. under paused tokio time).
@@ -38,6 +43,8 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::serving::{self, InvalidLimit, Limits};
 
 /// The address `serve` listens on when `--addr` is not given.
 pub const DEFAULT_ADDR: SocketAddr =
@@ -140,6 +147,8 @@ pub struct Config {
     pub latency: Duration,
     /// Seed of the `/random` RNG; `None` draws one (and logs it, so a run can be replayed).
     pub seed: Option<u64>,
+    /// The header (and idle) timeout, request timeout and connection cap.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -149,6 +158,7 @@ impl Default for Config {
             failure_ratio: DEFAULT_FAILURE_RATIO,
             latency: Duration::ZERO,
             seed: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -523,6 +533,9 @@ pub fn router(config: &Config, seed: u64, stats: Arc<Stats>) -> Router {
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A connection limit is out of range.
+    #[error(transparent)]
+    Limit(#[from] InvalidLimit),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -551,8 +564,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `config.addr` and serves on a spawned task. Needs a tokio runtime.
+    /// Checks `config.limits`, binds `config.addr` and serves on a spawned task with
+    /// those limits ([`serving::serve`]). Needs a tokio runtime.
     pub async fn spawn(config: Config) -> Result<Self, ServeError> {
+        config.limits.validate()?;
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| ServeError::Bind {
@@ -564,14 +579,11 @@ impl Server {
         let stats = Arc::new(Stats::default());
         let app = router(&config, seed, Arc::clone(&stats));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    // A send or a dropped sender both mean: stop.
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let limits = config.limits;
+        let task = tokio::spawn(serving::serve(listener, app, limits, async move {
+            // A send or a dropped sender both mean: stop.
+            let _ = rx.await;
+        }));
         tracing::info!(
             %addr,
             seed,

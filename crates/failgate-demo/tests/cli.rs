@@ -137,6 +137,25 @@ fn help_lists_both_subcommands() {
     assert_mentions(&stdout, &["serve", "scenario", "--open-for"]);
 }
 
+/// The child's first stdout line, read on a thread so a silent child cannot hang the
+/// test (it is killed after 30 s without one).
+fn first_line(child: &mut std::process::Child) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(line) => line,
+        Err(e) => {
+            let _ = child.kill();
+            panic!("no address printed: {e}");
+        }
+    }
+}
+
 /// `serve --addr 127.0.0.1:0` prints the bound address, answers, and stops cleanly on
 /// SIGTERM.
 #[cfg(unix)]
@@ -151,22 +170,7 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
         .spawn()
         .expect("the binary starts");
 
-    // Read the first stdout line on a thread, so a silent child cannot hang the test.
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30));
-    let line = match line {
-        Ok(line) => line,
-        Err(e) => {
-            let _ = child.kill();
-            panic!("no address printed: {e}");
-        }
-    };
+    let line = first_line(&mut child);
     let url = line
         .trim()
         .strip_prefix("listening on ")
@@ -285,4 +289,97 @@ fn the_scenario_takes_its_breaker_from_a_config_file() {
             "rejected:open",
         ]
     );
+}
+
+/// Under `ulimit -n 64`, `serve` is sent more connections than it has descriptors;
+/// they all stay open, idle. The server's accepts fail with EMFILE; it backs off
+/// instead of spinning or exiting, its header timeout closes the idle connections it
+/// holds, and a real request (queued behind them) is answered.
+#[cfg(unix)]
+#[test]
+fn serve_outlives_emfile_and_answers_behind_idle_connections() {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpStream;
+
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec '{BIN}' serve --addr 127.0.0.1:0 --header-timeout 200ms"
+        ))
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh starts");
+    let line = first_line(&mut child);
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+
+    // More connections than the server's descriptors; all idle, all kept open.
+    let idle: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(&addr).expect("connects (the backlog takes it)"))
+        .collect();
+    let answered = (|| -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(&addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    })();
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    drop(idle);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    let output = child.wait_with_output().expect("the child exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(still_running, "serve exited under EMFILE: {stderr}");
+    let answer = answered.unwrap_or_else(|e| panic!("no answer behind the idle connections: {e}"));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(killed.success() && output.status.success(), "{stderr}");
+    // Backing off, not spinning: a busy loop would log an error per failed accept,
+    // millions of them in the time this took.
+    let failures = stderr.matches("accept failed").count();
+    assert!(
+        failures > 0 && failures < 1000,
+        "{failures} accept failures logged: {}",
+        stderr.lines().next().unwrap_or("")
+    );
+}
+
+#[test]
+fn limit_and_access_flags_refuse_bad_values_naming_them() {
+    let stderr = fails(&["serve", "--header-timeout", "0s"]);
+    assert_mentions(
+        &stderr,
+        &["--header-timeout", "header_timeout", "longer than zero"],
+    );
+    let stderr = fails(&["serve", "--request-timeout", "soon"]);
+    assert_mentions(&stderr, &["--request-timeout", "expected a duration"]);
+    let stderr = fails(&["watch", "--max-connections", "0"]);
+    assert_mentions(&stderr, &["--max-connections", "between 1 and 65536"]);
+    let stderr = fails(&["watch", "--control-token", "has space"]);
+    assert_mentions(&stderr, &["--control-token", "1 to 256 characters"]);
+    let output = Command::new(BIN)
+        .args(["watch", "--addr", "127.0.0.1:0"])
+        .env("FAILGATE_CONTROL_TOKEN", "")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "an empty FAILGATE_CONTROL_TOKEN was taken"
+    );
+    assert_mentions(&stderr, &["--control-token", "1 to 256 characters"]);
+    let stderr = fails(&["watch", "--allowed-host", "dash lan"]);
+    assert_mentions(&stderr, &["--allowed-host", "\"dash lan\"", "NAME:PORT"]);
 }

@@ -30,8 +30,15 @@ async fn start() -> Watch {
     .expect("the watch starts on port 0")
 }
 
+/// A control call as the page sends it: JSON, so not a request another site can make.
 async fn post(url: &str) -> (u16, Value) {
-    let response = client().post(url).send().await.expect("the server answers");
+    let response = client()
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("the server answers");
     let status = response.status().as_u16();
     let body = response.json().await.expect("a JSON body");
     (status, body)
@@ -870,6 +877,61 @@ async fn headless_chromium_shows_red_when_open_and_green_when_healed() {
             b.state == "closed" && b.colour == "green"
         })
         .await;
+
+    browser.close().await;
+    watch.shutdown().await.expect("clean shutdown");
+}
+
+/// The page of a token-protected dashboard: without the token its buttons are refused
+/// and say why; opened from the URL `watch` prints (`/dashboard#token=...`) they work,
+/// and the token leaves the address bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_sends_the_control_token_from_the_url_fragment() {
+    let Some(chromium) = chromium() else { return };
+    let watch = Watch::spawn(Config {
+        seed: Some(7),
+        control_token: Some("page-t0ken".parse().unwrap()),
+        ..Config::ephemeral()
+    })
+    .await
+    .expect("the watch starts on port 0");
+    let base = watch.url();
+    let mut browser = Browser::launch(&chromium).await;
+    let force_open =
+        "document.querySelector('#card-search button[data-action=\"force_open\"]').click()";
+    let message = "document.getElementById('message-search').textContent";
+
+    browser.navigate(&format!("{base}/dashboard")).await;
+    browser
+        .wait_badge("search", Duration::from_secs(10), |b| b.state != "unknown")
+        .await;
+    browser.eval(force_open).await;
+    browser
+        .wait_until(message, Duration::from_secs(5), |v| {
+            v.as_str().is_some_and(|t| t.contains("need its token"))
+        })
+        .await;
+    assert_ne!(
+        breaker(&snapshot(&base).await, "search").state,
+        "forced_open"
+    );
+
+    browser
+        .navigate(&format!("{base}/dashboard#token=page-t0ken"))
+        .await;
+    browser
+        .wait_until(
+            "sessionStorage.getItem('failgate-control-token')",
+            Duration::from_secs(5),
+            |v| v == "page-t0ken",
+        )
+        .await;
+    assert_eq!(browser.eval("location.hash").await, json!(""));
+    browser.eval(force_open).await;
+    wait_state(&base, "search", Duration::from_secs(5), |b| {
+        b.state == "forced_open"
+    })
+    .await;
 
     browser.close().await;
     watch.shutdown().await.expect("clean shutdown");

@@ -17,8 +17,14 @@
 //! | `POST /control/reset?breaker=NAME` | reset it to closed |
 //! | `POST /control/ratio?breaker=NAME&ratio=R` | pin the lane's failure ratio (`auto`: back to its schedule) |
 //!
-//! A control call answers 200 with the breaker's [`BreakerView`], 400 with a JSON
-//! [`ErrorBody`] for a missing or bad parameter, 404 for an unknown breaker.
+//! A control call must be sent with `Content-Type: application/json` (its body is
+//! ignored; send `{}`), and with the control token when one is set. It answers 200
+//! with the breaker's [`BreakerView`], 400 with a JSON [`ErrorBody`] for a missing or
+//! bad parameter, 404 for an unknown breaker; 415 without the JSON content type, 401
+//! without the token and 403 with a wrong one. Every route answers 403 to a `Host`
+//! that does not name this server (DNS rebinding) and to a foreign `Origin`; see
+//! [`guard`] for the reasoning. The server runs on [`serving::serve`], with the
+//! limits of [`Config::limits`].
 //!
 //! The metrics go to a Prometheus recorder that belongs to the [`Watch`], not the
 //! process-wide one: the breakers register their handles with it when they are built,
@@ -29,8 +35,10 @@
 //! paused tokio time (tests) the schedules, the traffic and the breakers' waits all
 //! follow the same virtual clock.
 
+pub mod guard;
 pub mod lanes;
 mod traffic;
+mod views;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -42,7 +50,8 @@ use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State as AxumState};
-use axum::http::{header, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -51,16 +60,22 @@ use failgate::observers::record_snapshot;
 use failgate::{CircuitBreaker, Clock, ConfigError, Registry};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use self::guard::Guard;
+pub use self::guard::{
+    exposure_warning, AllowedHost, ControlToken, InvalidAccess, TOKEN_ENV, TOKEN_HEADER,
+};
 pub use self::lanes::{default_lanes, Lane};
 use self::traffic::{Caller, Counts, LaneState};
 pub use self::traffic::{Target, CALL_TIMEOUT, MAX_IN_FLIGHT};
+pub use self::views::{BreakerView, History, Point, Sample, WatchSnapshot};
 use crate::service::{self, ErrorBody, Ratio, Server};
+use crate::serving::{self, InvalidLimit, Limits, LimitsArgs};
 
 /// The dashboard's address when `--addr` is not given.
 pub const DEFAULT_ADDR: SocketAddr =
@@ -100,6 +115,15 @@ pub struct Config {
     pub sample_every: Duration,
     /// How many samples to keep for the charts (at least 1).
     pub history: usize,
+    /// The secret `POST /control/...` must carry; `None` asks for none (fine on
+    /// loopback; beyond it, [`Watch::spawn`] warns).
+    pub control_token: Option<ControlToken>,
+    /// Names the dashboard answers to besides its address, `localhost`, `127.0.0.1`
+    /// and `[::1]`: every other `Host` is refused (a DNS-rebinding guard).
+    pub allowed_hosts: Vec<AllowedHost>,
+    /// The dashboard server's header (and idle) timeout, request timeout and
+    /// connection cap.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -112,6 +136,9 @@ impl Default for Config {
             lanes: default_lanes(),
             sample_every: DEFAULT_SAMPLE_EVERY,
             history: DEFAULT_HISTORY,
+            control_token: None,
+            allowed_hosts: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -137,6 +164,9 @@ pub enum WatchError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A connection limit is out of range.
+    #[error(transparent)]
+    Limit(#[from] InvalidLimit),
     /// A lane's breaker settings were refused.
     #[error("invalid breaker configuration: {0}")]
     Breaker(#[from] ConfigError),
@@ -162,81 +192,6 @@ pub enum WatchError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// One breaker as the page and the API show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BreakerView {
-    /// The breaker's (and lane's) name.
-    pub name: String,
-    /// `closed`, `open`, `half_open`, `forced_open`, `disabled` or `metrics_only`.
-    pub state: String,
-    /// What trips it, in words.
-    pub policy: String,
-    /// Failures / calls in the window, once judged (`null` before).
-    pub failure_rate: Option<f64>,
-    /// Counted calls in the window.
-    pub window_calls: u64,
-    /// Failures in the window.
-    pub window_failures: u64,
-    /// Failures in a row.
-    pub consecutive_failures: u32,
-    /// While open: milliseconds until probing.
-    pub retry_after_ms: Option<u64>,
-    /// Milliseconds in the current state.
-    pub time_in_state_ms: u64,
-    /// Transitions so far.
-    pub generation: u64,
-    /// The failure ratio the lane's traffic asks for now.
-    pub ratio: f64,
-    /// Whether that ratio is pinned by `/control/ratio` (else it is the schedule's).
-    pub pinned: bool,
-    /// Calls that succeeded, since start.
-    pub succeeded: u64,
-    /// Calls that failed (5xx or no answer), since start.
-    pub failed: u64,
-    /// Calls the breaker refused, since start.
-    pub rejected: u64,
-}
-
-/// Every breaker at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WatchSnapshot {
-    /// Milliseconds since the watch started.
-    pub uptime_ms: u64,
-    /// One view per lane, in the lanes' order.
-    pub breakers: Vec<BreakerView>,
-}
-
-/// One breaker in one sample of the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    /// The breaker's state.
-    pub state: String,
-    /// Its failure rate, once judged.
-    pub failure_rate: Option<f64>,
-    /// The ratio its traffic asked for.
-    pub ratio: f64,
-}
-
-/// One sample of the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Milliseconds since the watch started.
-    pub uptime_ms: u64,
-    /// One point per breaker, in the order of [`History::names`].
-    pub points: Vec<Point>,
-}
-
-/// The recent samples, oldest first: what `GET /api/history` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    /// Milliseconds between samples.
-    pub sample_every_ms: u64,
-    /// The breakers' names, in the order of each sample's points.
-    pub names: Vec<String>,
-    /// The samples.
-    pub samples: Vec<Sample>,
-}
-
 /// The breakers' clock: tokio's, so paused tokio time moves it too.
 #[derive(Debug, Clone, Copy)]
 struct TokioClock {
@@ -260,6 +215,7 @@ struct Shared {
     history_len: usize,
     history: Mutex<VecDeque<Sample>>,
     snapshots: watch::Receiver<Arc<WatchSnapshot>>,
+    guard: Arc<Guard>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -404,6 +360,7 @@ impl Watch {
     /// dashboard and starts the traffic. Needs a tokio runtime.
     pub async fn spawn(config: Config) -> Result<Self, WatchError> {
         validate(&config)?;
+        config.limits.validate()?;
         let start = Instant::now();
         let clock = TokioClock { origin: start };
         let recorder = PrometheusBuilder::new().build_recorder();
@@ -448,6 +405,14 @@ impl Watch {
                 source,
             })?;
         let addr = listener.local_addr()?;
+        if let Some(warning) = exposure_warning(addr, config.control_token.as_ref()) {
+            tracing::warn!("{warning}");
+        }
+        let guard = Arc::new(Guard::new(
+            addr,
+            &config.allowed_hosts,
+            config.control_token.clone(),
+        ));
 
         let (service, target) = match config.target {
             Some(target) => (None, target),
@@ -485,6 +450,7 @@ impl Watch {
             history_len: config.history,
             history: Mutex::new(VecDeque::with_capacity(config.history)),
             snapshots,
+            guard,
         });
         publish.send_replace(Arc::new(shared.sample()));
 
@@ -502,14 +468,11 @@ impl Watch {
 
         let app = router(Arc::clone(&shared));
         let mut server_stop = stopped;
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    // A stop or a dropped sender both mean: stop.
-                    let _ = server_stop.changed().await;
-                })
-                .await
-        });
+        let limits = config.limits;
+        let server = tokio::spawn(serving::serve(listener, app, limits, async move {
+            // A stop or a dropped sender both mean: stop.
+            let _ = server_stop.changed().await;
+        }));
         tracing::info!(%addr, target = %target_text, rate = config.rate, "watch started");
         Ok(Self {
             addr,
@@ -625,8 +588,10 @@ async fn sampler(
 // The HTTP API.
 // ---------------------------------------------------------------------------------------
 
-/// The dashboard's router over a running watch's state.
+/// The dashboard's router over a running watch's state. Every route, fallbacks
+/// included, first checks `Host` and `Origin` ([`guard`]).
 fn router(shared: Arc<Shared>) -> Router {
+    let guard = Arc::clone(&shared.guard);
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/dashboard", get(|| async { Html(PAGE) }))
@@ -636,13 +601,20 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(prometheus))
         .route(
             "/control/force_open",
-            post(|s, q| control(Action::ForceOpen, s, q)),
+            post(|s, h, q| control(Action::ForceOpen, s, h, q)),
         )
-        .route("/control/reset", post(|s, q| control(Action::Reset, s, q)))
-        .route("/control/ratio", post(|s, q| control(Action::Ratio, s, q)))
+        .route(
+            "/control/reset",
+            post(|s, h, q| control(Action::Reset, s, h, q)),
+        )
+        .route(
+            "/control/ratio",
+            post(|s, h, q| control(Action::Ratio, s, h, q)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
+        .layer(middleware::from_fn_with_state(guard, guard::check_host))
 }
 
 type AppState = AxumState<Arc<Shared>>;
@@ -715,8 +687,13 @@ fn bad_request(parameter: &str, value: Option<&str>, message: String) -> Respons
 async fn control(
     action: Action,
     AxumState(shared): AppState,
+    headers: HeaderMap,
     query: Result<Query<ControlParams>, QueryRejection>,
 ) -> Response {
+    // Refuse a simple (cross-site-able) request or a missing token before anything.
+    if let Err(refusal) = shared.guard.check_control(&headers) {
+        return refusal.into_response();
+    }
     let Query(params) = match query {
         Ok(q) => q,
         Err(rejection) => {
@@ -868,6 +845,21 @@ pub struct WatchArgs {
     /// defaults; the other lanes keep theirs.
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+
+    /// The secret POST /control/... must carry (as X-Failgate-Token or Authorization:
+    /// Bearer); the printed dashboard URL hands it to the page. Set one whenever
+    /// --addr is not a loopback address.
+    #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
+    pub control_token: Option<ControlToken>,
+
+    /// A name the dashboard answers to (NAME or NAME:PORT; repeatable), besides its
+    /// address, localhost, 127.0.0.1 and `[::1]`: any other Host header is refused.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<AllowedHost>,
+
+    /// The dashboard server's connection limits.
+    #[command(flatten)]
+    pub limits: LimitsArgs,
 }
 
 /// The default lanes, with the settings a configuration file gives them.
@@ -931,12 +923,21 @@ pub async fn run(args: WatchArgs, out: &mut (dyn io::Write + Send)) -> Result<()
         seed: args.seed,
         rate: args.rate,
         lanes,
+        control_token: args.control_token.clone(),
+        allowed_hosts: args.allowed_hosts,
+        limits: args.limits.into(),
         ..Config::default()
     })
     .await?;
     let signal = service::shutdown_signal();
     let url = watch.url();
-    writeln!(out, "dashboard on {url}/dashboard")?;
+    // The fragment is never sent to the server: the page reads the token from it.
+    let fragment = args
+        .control_token
+        .as_ref()
+        .map(|t| format!("#token={}", t.expose()))
+        .unwrap_or_default();
+    writeln!(out, "dashboard on {url}/dashboard{fragment}")?;
     writeln!(out, "metrics on {url}/metrics")?;
     writeln!(out, "traffic to {}", watch.target())?;
     out.flush()?;

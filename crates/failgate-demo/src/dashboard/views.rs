@@ -1,0 +1,79 @@
+//! What the dashboard's API answers: the breakers now ([`WatchSnapshot`]) and the
+//! recent samples the page's charts start from ([`History`]).
+
+use serde::{Deserialize, Serialize};
+
+/// One breaker as the page and the API show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakerView {
+    /// The breaker's (and lane's) name.
+    pub name: String,
+    /// `closed`, `open`, `half_open`, `forced_open`, `disabled` or `metrics_only`.
+    pub state: String,
+    /// What trips it, in words.
+    pub policy: String,
+    /// Failures / calls in the window, once judged (`null` before).
+    pub failure_rate: Option<f64>,
+    /// Counted calls in the window.
+    pub window_calls: u64,
+    /// Failures in the window.
+    pub window_failures: u64,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// While open: milliseconds until probing.
+    pub retry_after_ms: Option<u64>,
+    /// Milliseconds in the current state.
+    pub time_in_state_ms: u64,
+    /// Transitions so far.
+    pub generation: u64,
+    /// The failure ratio the lane's traffic asks for now.
+    pub ratio: f64,
+    /// Whether that ratio is pinned by `/control/ratio` (else it is the schedule's).
+    pub pinned: bool,
+    /// Calls that succeeded, since start.
+    pub succeeded: u64,
+    /// Calls that failed (5xx or no answer), since start.
+    pub failed: u64,
+    /// Calls the breaker refused, since start.
+    pub rejected: u64,
+}
+
+/// Every breaker at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchSnapshot {
+    /// Milliseconds since the watch started.
+    pub uptime_ms: u64,
+    /// One view per lane, in the lanes' order.
+    pub breakers: Vec<BreakerView>,
+}
+
+/// One breaker in one sample of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// The breaker's state.
+    pub state: String,
+    /// Its failure rate, once judged.
+    pub failure_rate: Option<f64>,
+    /// The ratio its traffic asked for.
+    pub ratio: f64,
+}
+
+/// One sample of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Milliseconds since the watch started.
+    pub uptime_ms: u64,
+    /// One point per breaker, in the order of [`History::names`].
+    pub points: Vec<Point>,
+}
+
+/// The recent samples, oldest first: what `GET /api/history` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// Milliseconds between samples.
+    pub sample_every_ms: u64,
+    /// The breakers' names, in the order of each sample's points.
+    pub names: Vec<String>,
+    /// The samples.
+    pub samples: Vec<Sample>,
+}
