@@ -19,6 +19,12 @@ pub const MAX_TIME_BUCKETS: u32 = 1024;
 pub const MAX_CONSECUTIVE_FAILURES: u32 = (1 << 30) - 1;
 /// The longest duration any setting accepts (about 146 years).
 pub const MAX_DURATION: Duration = Duration::from_nanos(1 << 62);
+/// The largest `minimum_calls`: the largest count window. (A time window could count
+/// more, but a minimum it would rarely reach leaves its rates unjudged for ever.)
+pub const MAX_MINIMUM_CALLS: u64 = MAX_COUNT_WINDOW as u64;
+/// How long a dependency's `Retry-After` may hold a breaker open, unless
+/// [`Builder::max_retry_after`] says otherwise: one hour.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 const MIN_BUCKET: Duration = Duration::from_millis(1);
 const DEFAULT_CONSECUTIVE: u32 = 5;
 const DEFAULT_WINDOW: u32 = 100;
@@ -136,6 +142,8 @@ pub(crate) struct Settings {
     pub(crate) half_open_permits: u32,
     pub(crate) half_open_timeout: Option<u64>,
     pub(crate) honor_retry_after: bool,
+    /// The longest `Retry-After` honoured, in nanoseconds.
+    pub(crate) max_retry_after: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -146,10 +154,15 @@ pub(crate) struct SlowCalls {
 
 /// Configures a [`CircuitBreaker`]. Start with [`CircuitBreaker::builder`].
 ///
-/// With no trip condition set, the breaker trips on 5 consecutive failures. It stays
-/// open 60 s, then admits 1 probe. A rate condition without a window uses
-/// `Window::count(100)`, judged once it holds 10 outcomes (or the whole count window,
-/// if that is smaller).
+/// Unless a failure condition is set ([`consecutive_failures`](Self::consecutive_failures)
+/// or [`failure_rate`](Self::failure_rate)), the breaker trips on 5 consecutive
+/// failures, whatever else is set: a window, `minimum_calls` or `slow_calls` alone
+/// keeps that default (a slow-call rate alone would leave a dependency that fails fast
+/// unprotected). It stays open 60 s, then admits 1 probe. A rate condition without a
+/// window uses `Window::count(100)`, judged once it holds 10 outcomes (or the whole
+/// count window, if that is smaller). Every configuration `build()` accepts can trip;
+/// only [`disable`](CircuitBreaker::disable) and
+/// [`metrics_only`](CircuitBreaker::metrics_only) stop it.
 #[derive(Clone)]
 pub struct Builder<C = DefaultClassifier> {
     name: String,
@@ -162,6 +175,7 @@ pub struct Builder<C = DefaultClassifier> {
     half_open_permits: u32,
     half_open_timeout: Option<Duration>,
     honor_retry_after: bool,
+    max_retry_after: Duration,
     clock: Option<ClockSource>,
     observers: Vec<ObserverSource>,
     classifier: C,
@@ -190,6 +204,7 @@ impl<C: fmt::Debug> fmt::Debug for Builder<C> {
             .field("half_open_permits", &self.half_open_permits)
             .field("half_open_timeout", &self.half_open_timeout)
             .field("honor_retry_after", &self.honor_retry_after)
+            .field("max_retry_after", &self.max_retry_after)
             .field("clock", &self.clock)
             .field("observers", &self.observers.len())
             .field("classifier", &self.classifier)
@@ -210,6 +225,7 @@ impl Default for Builder<DefaultClassifier> {
             half_open_permits: 1,
             half_open_timeout: None,
             honor_retry_after: false,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             clock: None,
             observers: Vec::new(),
             classifier: DefaultClassifier,
@@ -229,15 +245,18 @@ impl<C> Builder<C> {
         self
     }
 
-    /// Trips on the `n`-th failure in a row. A success resets the count; an ignored
-    /// outcome leaves it alone.
+    /// Trips on the `n`-th failure in a row (1 to [`MAX_CONSECUTIVE_FAILURES`]). A
+    /// success resets the count; an ignored outcome leaves it alone. The default, 5,
+    /// applies unless this or [`failure_rate`](Self::failure_rate) is set.
     pub fn consecutive_failures(mut self, n: u32) -> Self {
         self.consecutive_failures = Some(n);
         self
     }
 
     /// Trips when failures / (successes + failures) over the window reaches `rate`,
-    /// in (0, 1], once the window holds `minimum_calls` outcomes.
+    /// in (0, 1], once the window holds `minimum_calls` outcomes. Replaces the default
+    /// trip on 5 consecutive failures (set
+    /// [`consecutive_failures`](Self::consecutive_failures) too to keep one).
     pub fn failure_rate(mut self, rate: f64) -> Self {
         self.failure_rate = Some(rate);
         self
@@ -245,20 +264,25 @@ impl<C> Builder<C> {
 
     /// Calls that take at least `threshold` (on the breaker's clock) are slow, whatever
     /// their outcome; trips when slow / calls over the window reaches `rate`. A slow
-    /// half-open probe reopens the breaker.
+    /// half-open probe reopens the breaker. Adds to the failure conditions: alone, it
+    /// keeps the default trip on 5 consecutive failures.
     pub fn slow_calls(mut self, threshold: Duration, rate: f64) -> Self {
         self.slow = Some((threshold, rate));
         self
     }
 
     /// The window for the failure and slow-call rates. Defaults to `Window::count(100)`.
+    /// A window alone sets no trip condition: its counts show in
+    /// [`metrics`](CircuitBreaker::metrics), and the default trip on 5 consecutive
+    /// failures applies.
     pub fn window(mut self, window: Window) -> Self {
         self.window = Some(window);
         self
     }
 
     /// Rates are judged once the window holds at least `n` outcomes (successes and
-    /// failures; ignored calls do not count).
+    /// failures; ignored calls do not count). From 1 to [`MAX_MINIMUM_CALLS`], and at
+    /// most the size of a count window.
     pub fn minimum_calls(mut self, n: u64) -> Self {
         self.minimum_calls = Some(n);
         self
@@ -295,9 +319,19 @@ impl<C> Builder<C> {
     /// When the dependency answers with a "retry after" (an HTTP `Retry-After` header on
     /// a 503 or 429, read by [`HttpClassifier`](crate::http::HttpClassifier), or any
     /// [`Classify::retry_after`](crate::Classify::retry_after)), stay open at least that
-    /// long. Off by default: the backoff alone decides.
+    /// long, but never longer than [`max_retry_after`](Self::max_retry_after) (one
+    /// hour by default). Off by default: the backoff alone decides.
     pub fn honor_retry_after(mut self, honor: bool) -> Self {
         self.honor_retry_after = honor;
+        self
+    }
+
+    /// The longest "retry after" that [`honor_retry_after`](Self::honor_retry_after)
+    /// obeys: a longer one holds the breaker open this long, so a dependency answering
+    /// `Retry-After: 99999999999` cannot keep it open for centuries. Defaults to
+    /// [`DEFAULT_MAX_RETRY_AFTER`] (one hour); at most [`MAX_DURATION`].
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
         self
     }
 
@@ -365,6 +399,7 @@ impl<C> Builder<C> {
             half_open_permits: self.half_open_permits,
             half_open_timeout: self.half_open_timeout,
             honor_retry_after: self.honor_retry_after,
+            max_retry_after: self.max_retry_after,
             clock: self.clock,
             observers: self.observers,
             classifier,
@@ -434,7 +469,7 @@ impl<C> Builder<C> {
                 })?;
                 n
             }
-            (Some(n), _) => check_range("minimum_calls", n, 1, u64::MAX).map(|_| n)?,
+            (Some(n), _) => check_range("minimum_calls", n, 1, MAX_MINIMUM_CALLS).map(|_| n)?,
             (None, Some(WindowKind::Count(size))) => DEFAULT_MINIMUM_CALLS.min(u64::from(size)),
             (None, _) => DEFAULT_MINIMUM_CALLS,
         };
@@ -452,9 +487,11 @@ impl<C> Builder<C> {
             }
             None => None,
         };
-        let consecutive_failures = match self.consecutive_failures {
-            None if window.is_none() => Some(DEFAULT_CONSECUTIVE),
-            other => other,
+        check_duration("max_retry_after", self.max_retry_after)?;
+        // The documented default trip: only a failure condition replaces it.
+        let consecutive_failures = match (self.consecutive_failures, self.failure_rate) {
+            (None, None) => Some(DEFAULT_CONSECUTIVE),
+            (n, _) => n,
         };
         Ok(Settings {
             consecutive_failures,
@@ -466,6 +503,7 @@ impl<C> Builder<C> {
             half_open_permits: self.half_open_permits,
             half_open_timeout,
             honor_retry_after: self.honor_retry_after,
+            max_retry_after: duration_to_nanos(self.max_retry_after),
         })
     }
 }

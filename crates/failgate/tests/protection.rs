@@ -1,0 +1,286 @@
+//! No silent loss of protection: configurations and answers that used to leave a
+//! breaker reporting healthy while it protected nothing, or promising a retry it
+//! would not honour. Each test is named after the behaviour it pins down.
+
+use failgate::{
+    Builder, CircuitBreaker, Classify, Event, EventKind, ManualClock, Outcome, Reason, State,
+    Window,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn fail<C: Classify<(), u64>>(b: &CircuitBreaker<C>) {
+    let _ = b.call(|| Err::<(), u64>(0));
+}
+
+/// Five failures in a row, each checked: the first four leave it closed, the fifth
+/// opens it with the consecutive-failure reason.
+fn assert_trips_on_five_in_a_row(builder: Builder) {
+    let label = format!("{builder:?}");
+    let clock = ManualClock::new();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    let b = builder
+        .clock(clock)
+        .observer(move |e: &Event<'_>| {
+            if let EventKind::StateChange { reason, .. } = e.kind {
+                seen.lock().unwrap().push(reason);
+            }
+        })
+        .build()
+        .unwrap();
+    for i in 1..=4 {
+        fail(&b);
+        assert_eq!(b.state(), State::Closed, "{label} after {i} failures");
+    }
+    fail(&b);
+    assert_eq!(b.state(), State::Open, "5 consecutive failures trip {label}");
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        vec![Reason::ConsecutiveFailures {
+            count: 5,
+            threshold: 5
+        }]
+    );
+}
+
+// ---- 1. the documented default trip holds whatever else is set ----------------------
+
+#[test]
+fn window_only_builder_trips_on_five_consecutive_failures() {
+    assert_trips_on_five_in_a_row(CircuitBreaker::builder().window(Window::count(100)));
+    assert_trips_on_five_in_a_row(
+        CircuitBreaker::builder().window(Window::time(Duration::from_secs(60))),
+    );
+}
+
+#[test]
+fn minimum_calls_only_builder_trips_on_five_consecutive_failures() {
+    assert_trips_on_five_in_a_row(CircuitBreaker::builder().minimum_calls(50));
+    assert_trips_on_five_in_a_row(
+        CircuitBreaker::builder()
+            .window(Window::count(100))
+            .minimum_calls(100),
+    );
+}
+
+#[test]
+fn slow_calls_only_builder_still_trips_on_five_consecutive_fast_failures() {
+    // A slow-call rate measures latency, not errors: alone it would leave a dependency
+    // that fails fast unprotected.
+    assert_trips_on_five_in_a_row(CircuitBreaker::builder().slow_calls(SEC, 0.5));
+}
+
+#[test]
+fn an_explicit_failure_condition_replaces_the_default_trip() {
+    let b = CircuitBreaker::builder()
+        .failure_rate(1.0)
+        .window(Window::count(10))
+        .minimum_calls(10)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    for _ in 0..9 {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::Closed, "the rate is judged at 10 calls");
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn minimum_calls_no_time_window_can_reach_is_refused() {
+    let e = CircuitBreaker::builder()
+        .failure_rate(0.5)
+        .window(Window::time(Duration::from_secs(60)))
+        .minimum_calls(u64::MAX)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "minimum_calls");
+    assert_eq!(e.value(), u64::MAX.to_string());
+    let e = CircuitBreaker::builder()
+        .minimum_calls(u64::from(failgate::MAX_COUNT_WINDOW) + 1)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "minimum_calls");
+}
+
+// ---- 3. one call, one count ----------------------------------------------------------
+
+#[test]
+fn failure_that_trips_through_the_consecutive_counter_is_counted_in_the_window() {
+    let clock = ManualClock::new();
+    let counted = Arc::new(Mutex::new(Vec::new()));
+    let seen = counted.clone();
+    let b = CircuitBreaker::builder()
+        .consecutive_failures(3)
+        .failure_rate(1.0)
+        .window(Window::count(100))
+        .minimum_calls(50)
+        .clock(clock)
+        .observer(move |e: &Event<'_>| {
+            if let EventKind::Failure { counted, .. } = e.kind {
+                seen.lock().unwrap().push(counted);
+            }
+        })
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        fail(&b);
+    }
+    let m = b.metrics();
+    assert_eq!(m.state, State::Open);
+    assert_eq!(*counted.lock().unwrap(), vec![true; 3], "all three counted");
+    assert_eq!(m.calls, 3, "the window holds every counted call: {m:?}");
+    assert_eq!(m.failures, 3, "{m:?}");
+}
+
+#[test]
+fn failure_that_trips_through_the_consecutive_counter_is_counted_in_a_time_window() {
+    let b = CircuitBreaker::builder()
+        .consecutive_failures(2)
+        .window(Window::time(Duration::from_secs(10)))
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    fail(&b);
+    fail(&b);
+    let m = b.metrics();
+    assert_eq!(m.state, State::Open);
+    assert_eq!((m.calls, m.failures), (2, 2), "{m:?}");
+}
+
+// ---- 2, 4 and 5: what an opening reports, and Retry-After -------------------------------
+
+/// `Err(s)` is a failure that asks (like a `Retry-After`) not to be called for `s`
+/// seconds.
+#[derive(Debug, Clone, Copy)]
+struct Hinting;
+
+impl Classify<(), u64> for Hinting {
+    fn classify(&self, r: &Result<(), u64>) -> Outcome {
+        if r.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
+    }
+    fn retry_after(&self, r: &Result<(), u64>) -> Option<Duration> {
+        r.as_ref().err().map(|s| Duration::from_secs(*s))
+    }
+}
+
+type Waits = Arc<Mutex<Vec<Option<Duration>>>>;
+
+fn hinting(builder: Builder, clock: &ManualClock) -> (CircuitBreaker<Hinting>, Waits) {
+    let waits: Waits = Arc::default();
+    let seen = waits.clone();
+    let b = builder
+        .consecutive_failures(1)
+        .open_for(10 * SEC)
+        .honor_retry_after(true)
+        .clock(clock.clone())
+        .observer(move |e: &Event<'_>| {
+            if let EventKind::StateChange {
+                to: State::Open,
+                wait,
+                ..
+            } = e.kind
+            {
+                seen.lock().unwrap().push(wait);
+            }
+        })
+        .classifier(Hinting)
+        .build()
+        .unwrap();
+    (b, waits)
+}
+
+#[test]
+fn opening_lengthened_by_retry_after_reports_the_wait_applied_in_its_event() {
+    let clock = ManualClock::new();
+    let (b, waits) = hinting(CircuitBreaker::builder(), &clock);
+    let _ = b.call(|| Err::<(), u64>(120));
+    let r = b.try_acquire().unwrap_err();
+    assert_eq!(r.retry_after(), Some(120 * SEC));
+    assert_eq!(*waits.lock().unwrap(), vec![Some(120 * SEC)]);
+    clock.advance(119 * SEC);
+    assert_eq!(b.state(), State::Open, "the 120 s wait is the one applied");
+}
+
+#[test]
+fn retry_after_is_capped_at_one_hour_by_default() {
+    let clock = ManualClock::new();
+    let (b, waits) = hinting(CircuitBreaker::builder(), &clock);
+    let _ = b.call(|| Err::<(), u64>(99_999_999_999));
+    let hour = Duration::from_secs(3600);
+    let r = b.try_acquire().unwrap_err();
+    assert_eq!(r.retry_after(), Some(hour));
+    assert_eq!(b.metrics().retry_after, Some(hour));
+    assert_eq!(*waits.lock().unwrap(), vec![Some(hour)]);
+    clock.advance(hour);
+    assert_eq!(b.state(), State::HalfOpen, "probing after the capped wait");
+}
+
+#[test]
+fn retry_after_cap_is_configurable_and_checked() {
+    let clock = ManualClock::new();
+    let (b, _) = hinting(CircuitBreaker::builder().max_retry_after(30 * SEC), &clock);
+    let _ = b.call(|| Err::<(), u64>(120));
+    assert_eq!(b.try_acquire().unwrap_err().retry_after(), Some(30 * SEC));
+    // A hint shorter than the backoff changes nothing.
+    let (b, _) = hinting(CircuitBreaker::builder().max_retry_after(30 * SEC), &clock);
+    let _ = b.call(|| Err::<(), u64>(2));
+    assert_eq!(b.try_acquire().unwrap_err().retry_after(), Some(10 * SEC));
+    let e = CircuitBreaker::builder()
+        .max_retry_after(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "max_retry_after");
+}
+
+#[test]
+fn refusal_at_a_saturated_deadline_promises_no_retry_after() {
+    let clock = ManualClock::new();
+    clock.advance(Duration::from_nanos(u64::MAX) - SEC);
+    let b = CircuitBreaker::builder()
+        .consecutive_failures(1)
+        .open_for(10 * SEC) // ends past the end of the clock
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    fail(&b);
+    let r = b.try_acquire().unwrap_err();
+    if let Some(wait) = r.retry_after() {
+        clock.advance(wait);
+        assert!(
+            b.try_acquire().is_ok(),
+            "promised a retry after {wait:?}, then refused"
+        );
+    }
+    if let Some(wait) = b.metrics().retry_after {
+        clock.advance(wait);
+        assert!(b.try_acquire().is_ok(), "metrics promised {wait:?}");
+    }
+}
+
+#[test]
+fn refusal_after_a_saturated_retry_after_hint_promises_no_retry_after() {
+    let clock = ManualClock::new();
+    clock.advance(Duration::from_nanos(u64::MAX) - 20 * SEC);
+    let (b, _) = hinting(CircuitBreaker::builder(), &clock);
+    let _ = b.call(|| Err::<(), u64>(60)); // the hint ends past the end of the clock
+    for _ in 0..2 {
+        let r = b.try_acquire().unwrap_err();
+        if let Some(wait) = r.retry_after() {
+            clock.advance(wait);
+            assert!(
+                b.try_acquire().is_ok(),
+                "promised a retry after {wait:?}, then refused"
+            );
+            return;
+        }
+    }
+}
