@@ -309,9 +309,11 @@ impl Model {
             (None, Some(WindowCfg::Count(n))) => 10.min(u64::from(n)),
             (None, _) => 10,
         };
-        let consecutive = match cfg.consecutive {
-            None if window_cfg.is_none() => Some(5),
-            other => other,
+        // "Unless a failure condition is set (consecutive_failures or failure_rate),
+        // the breaker trips on 5 consecutive failures, whatever else is set."
+        let consecutive = match (cfg.consecutive, cfg.failure_rate) {
+            (None, None) => Some(5),
+            (n, _) => n,
         };
         let window = window_cfg.map(|w| match w {
             WindowCfg::Count(n) => ModelWindow::Count {
@@ -470,30 +472,38 @@ impl Model {
             return false;
         }
         let failure = outcome == Outcome::Failure;
-        if let Some(threshold) = self.consecutive {
+        // Every condition counts the outcome first; then the first condition met (in
+        // the order consecutive failures, failure rate, slow-call rate) trips it.
+        // Failures in a row are counted where they can trip the breaker.
+        if self.consecutive.is_some() {
             if failure {
                 self.failures_in_a_row += 1;
-                if self.state == State::Closed && self.failures_in_a_row >= threshold {
-                    let count = self.failures_in_a_row;
-                    self.transition(
-                        State::Open,
-                        Reason::ConsecutiveFailures { count, threshold },
-                    );
-                    // The tripping failure belongs to the generation that just ended:
-                    // the window does not take it.
-                    return true;
-                }
             } else {
                 self.failures_in_a_row = 0;
             }
         }
         let now = self.now;
-        let Some(window) = &mut self.window else {
+        let counts = self.window.as_mut().map(|window| {
+            window.push(now, failure, slow);
+            window.counts(now)
+        });
+        if self.state != State::Closed {
+            return true; // metrics-only counts, and never trips
+        }
+        if let Some(threshold) = self.consecutive {
+            let count = self.failures_in_a_row;
+            if failure && count >= threshold {
+                self.transition(
+                    State::Open,
+                    Reason::ConsecutiveFailures { count, threshold },
+                );
+                return true;
+            }
+        }
+        let Some((calls, failures, slow_calls)) = counts else {
             return true;
         };
-        window.push(now, failure, slow);
-        let (calls, failures, slow_calls) = window.counts(now);
-        if self.state != State::Closed || calls < self.minimum || calls == 0 {
+        if calls < self.minimum || calls == 0 {
             return true;
         }
         if let Some(threshold) = self.failure_rate {
