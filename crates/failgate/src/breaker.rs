@@ -930,3 +930,5 @@ const _: () = assert!(
     GEN_MASK == (1 << 34) - 1,
     "the consecutive counter's tag must hold a generation"
 );
+// The counter saturates at its mask: the largest threshold accepted must be reachable.
+const _: () = assert!(CONSECUTIVE_MASK >= crate::config::MAX_CONSECUTIVE_FAILURES as u64);

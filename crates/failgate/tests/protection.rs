@@ -107,6 +107,26 @@ fn minimum_calls_no_time_window_can_reach_is_refused() {
     assert_eq!(e.field(), "minimum_calls");
 }
 
+/// The largest accepted values still trip. (The largest consecutive-failure threshold,
+/// 2^30 - 1 failures, is too many for a test: the counter saturates exactly there, which
+/// a compile-time assertion in `breaker.rs` pins down.)
+#[test]
+fn largest_minimum_calls_in_a_time_window_is_reached_and_trips() {
+    let b = CircuitBreaker::builder()
+        .failure_rate(1.0)
+        .window(Window::time(Duration::from_secs(60)).buckets(1))
+        .minimum_calls(failgate::MAX_MINIMUM_CALLS)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    for _ in 1..failgate::MAX_MINIMUM_CALLS {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::Closed, "one call short of the minimum");
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+}
+
 // ---- 3. one call, one count ----------------------------------------------------------
 
 #[test]
