@@ -19,7 +19,7 @@ use std::time::Duration;
 use failgate::{
     Backoff, Builder, CircuitBreaker, Classify, ConfigError, Error, ManualClock, Outcome,
     OwnedPermit, Permit, Rejected, State, Window, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW,
-    MAX_DURATION, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS,
+    MAX_DURATION, MAX_HALF_OPEN_PERMITS, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -99,6 +99,7 @@ enum Setting {
     HalfOpenPermits(u32),
     HalfOpenTimeout(Duration),
     HonorRetryAfter(bool),
+    MaxRetryAfter(Duration),
 }
 
 fn setting() -> impl Strategy<Value = Setting> {
@@ -114,6 +115,7 @@ fn setting() -> impl Strategy<Value = Setting> {
         count().prop_map(Setting::HalfOpenPermits),
         dur().prop_map(Setting::HalfOpenTimeout),
         any::<bool>().prop_map(Setting::HonorRetryAfter),
+        dur().prop_map(Setting::MaxRetryAfter),
     ]
 }
 
@@ -137,6 +139,7 @@ fn apply(settings: &[Setting], clock: Option<&ManualClock>) -> (Builder, u32) {
             }
             Setting::HalfOpenTimeout(d) => b.half_open_timeout(d),
             Setting::HonorRetryAfter(h) => b.honor_retry_after(h),
+            Setting::MaxRetryAfter(d) => b.max_retry_after(d),
         };
     }
     if let Some(c) = clock {
@@ -161,6 +164,7 @@ const FIELDS: &[&str] = &[
     "backoff.jitter",
     "half_open_permits",
     "half_open_timeout",
+    "max_retry_after",
 ];
 
 fn check_config_error(e: &ConfigError) -> Result<(), TestCaseError> {
@@ -593,10 +597,11 @@ fn valid_settings() -> impl Strategy<Value = Vec<Setting>> {
         any::<bool>(),
         (d.clone(), d.clone(), jitter, any::<bool>()),
         1u32..=MAX_HALF_OPEN_PERMITS,
+        proptest::option::of(d.clone()),
         proptest::option::of(d),
     )
         .prop_map(
-            |(consecutive, rate, slow, window, with_minimum, (b1, b2, j, exp), permits, t)| {
+            |(consecutive, rate, slow, window, with_minimum, (b1, b2, j, exp), permits, t, m)| {
                 let mut v = vec![Setting::Name("valid".into())];
                 v.extend(consecutive.map(Setting::ConsecutiveFailures));
                 v.extend(rate.map(Setting::FailureRate));
@@ -616,6 +621,7 @@ fn valid_settings() -> impl Strategy<Value = Vec<Setting>> {
                 v.push(Setting::Backoff(backoff.with_jitter(j)));
                 v.push(Setting::HalfOpenPermits(permits));
                 v.extend(t.map(Setting::HalfOpenTimeout));
+                v.extend(m.map(Setting::MaxRetryAfter));
                 v
             },
         )
@@ -667,7 +673,8 @@ fn one_bad_value() -> impl Strategy<Value = (Setting, &'static str)> {
             ),
             "window.buckets"
         )),
-        Just((Setting::MinimumCalls(0), "minimum_calls")),
+        prop_oneof![Just(0u64), MAX_MINIMUM_CALLS + 1..=u64::MAX]
+            .prop_map(|n| (Setting::MinimumCalls(n), "minimum_calls")),
         bad_dur
             .clone()
             .prop_map(|d| (Setting::OpenFor(d), "open_for")),
@@ -695,7 +702,10 @@ fn one_bad_value() -> impl Strategy<Value = (Setting, &'static str)> {
         )),
         prop_oneof![Just(0u32), MAX_HALF_OPEN_PERMITS + 1..=u32::MAX]
             .prop_map(|n| (Setting::HalfOpenPermits(n), "half_open_permits")),
-        bad_dur.prop_map(|d| (Setting::HalfOpenTimeout(d), "half_open_timeout")),
+        bad_dur
+            .clone()
+            .prop_map(|d| (Setting::HalfOpenTimeout(d), "half_open_timeout")),
+        bad_dur.prop_map(|d| (Setting::MaxRetryAfter(d), "max_retry_after")),
         Just((Setting::Name(String::new()), "name")),
     ]
 }
