@@ -50,7 +50,7 @@ fn small_or_refused(refused_above: u64) -> impl Strategy<Value = u64> {
     prop_oneof![
         8 => 1..=u64::from(SMALL),
         1 => Just(0u64),
-        1 => (refused_above + 1..=u64::MAX),
+        1 => refused_above + 1..=u64::MAX,
     ]
 }
 

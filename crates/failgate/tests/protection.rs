@@ -36,7 +36,11 @@ fn assert_trips_on_five_in_a_row(builder: Builder) {
         assert_eq!(b.state(), State::Closed, "{label} after {i} failures");
     }
     fail(&b);
-    assert_eq!(b.state(), State::Open, "5 consecutive failures trip {label}");
+    assert_eq!(
+        b.state(),
+        State::Open,
+        "5 consecutive failures trip {label}"
+    );
     assert_eq!(
         *reasons.lock().unwrap(),
         vec![Reason::ConsecutiveFailures {
