@@ -7,6 +7,7 @@ use crate::event::Observer;
 use crate::outcome::DefaultClassifier;
 use crate::state_machine::MAX_HALF_OPEN_PERMITS;
 use crate::{Backoff, Clock};
+use check::{check_backoff, check_duration, check_range, check_rate};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +18,6 @@ pub const MAX_COUNT_WINDOW: u32 = 1 << 20;
 pub const MAX_TIME_BUCKETS: u32 = 1024;
 /// The largest consecutive-failure threshold.
 pub const MAX_CONSECUTIVE_FAILURES: u32 = (1 << 30) - 1;
-/// The longest duration any setting accepts (about 146 years).
-pub const MAX_DURATION: Duration = Duration::from_nanos(1 << 62);
 /// The largest `minimum_calls`: the largest count window. (A time window could count
 /// more, but a minimum it would rarely reach leaves its rates unjudged for ever.)
 pub const MAX_MINIMUM_CALLS: u64 = MAX_COUNT_WINDOW as u64;
@@ -31,6 +30,9 @@ const DEFAULT_WINDOW: u32 = 100;
 const DEFAULT_MINIMUM_CALLS: u64 = 10;
 const DEFAULT_BUCKETS: u32 = 10;
 const DEFAULT_OPEN_FOR: Duration = Duration::from_secs(60);
+
+mod check;
+pub use check::{ConfigError, MAX_DURATION};
 
 /// The window over which failure and slow-call rates are measured.
 ///
@@ -84,51 +86,6 @@ impl Window {
         }
     }
 }
-
-/// A configuration value that `build()` refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    field: &'static str,
-    value: String,
-    problem: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(
-        field: &'static str,
-        value: impl fmt::Debug,
-        problem: impl Into<String>,
-    ) -> Self {
-        ConfigError {
-            field,
-            value: format!("{value:?}"),
-            problem: problem.into(),
-        }
-    }
-
-    /// The builder field that was wrong, e.g. `"failure_rate"`.
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// The value it was given, as written by `Debug`.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// What the value should have been.
-    pub fn problem(&self) -> &str {
-        &self.problem
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: {} {}", self.field, self.value, self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Checked settings, in the units the core works in.
 #[derive(Debug, Clone)]
@@ -462,9 +419,9 @@ impl<C> Builder<C> {
             (Some(n), Some(WindowKind::Count(size))) => {
                 check_range("minimum_calls", n, 1, u64::from(size)).map_err(|e| {
                     ConfigError::new(
-                        e.field,
+                        e.field(),
                         n,
-                        format!("{} (the count window holds {size})", e.problem),
+                        format!("{} (the count window holds {size})", e.problem()),
                     )
                 })?;
                 n
@@ -508,51 +465,6 @@ impl<C> Builder<C> {
     }
 }
 
-fn check_range<T: PartialOrd + fmt::Debug + fmt::Display + Copy>(
-    field: &'static str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<(), ConfigError> {
-    if value < min {
-        Err(ConfigError::new(
-            field,
-            value,
-            format!("must be at least {min}"),
-        ))
-    } else if value > max {
-        Err(ConfigError::new(
-            field,
-            value,
-            format!("must be at most {max}"),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn check_rate(field: &'static str, rate: f64) -> Result<(), ConfigError> {
-    if rate.is_finite() && rate > 0.0 && rate <= 1.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, rate, "is not in (0, 1]"))
-    }
-}
-
-fn check_duration(field: &'static str, d: Duration) -> Result<(), ConfigError> {
-    if d.is_zero() {
-        Err(ConfigError::new(field, d, "must be longer than zero"))
-    } else if d > MAX_DURATION {
-        Err(ConfigError::new(
-            field,
-            d,
-            format!("must be at most {MAX_DURATION:?}"),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 fn check_window(w: Window) -> Result<(), ConfigError> {
     match w.kind {
         WindowKind::Count(n) => check_range("window.count", n, 1, MAX_COUNT_WINDOW),
@@ -569,28 +481,4 @@ fn check_window(w: Window) -> Result<(), ConfigError> {
             Ok(())
         }
     }
-}
-
-fn check_backoff(b: &Backoff) -> Result<(), ConfigError> {
-    if b.exponential {
-        check_duration("backoff.base", b.base)?;
-        check_duration("backoff.max", b.max)?;
-        if b.max < b.base {
-            return Err(ConfigError::new(
-                "backoff.max",
-                b.max,
-                format!("is below the base wait {:?}", b.base),
-            ));
-        }
-    } else {
-        check_duration("open_for", b.base)?;
-    }
-    if !(b.jitter.is_finite() && (0.0..1.0).contains(&b.jitter)) {
-        return Err(ConfigError::new(
-            "backoff.jitter",
-            b.jitter,
-            "is not in [0, 1)",
-        ));
-    }
-    Ok(())
 }
