@@ -278,6 +278,12 @@ impl<C> Builder<C> {
     /// [`Classify::retry_after`](crate::Classify::retry_after)), stay open at least that
     /// long, but never longer than [`max_retry_after`](Self::max_retry_after) (one
     /// hour by default). Off by default: the backoff alone decides.
+    ///
+    /// The request holds from the moment the answer is recorded until its time
+    /// passes, whatever the answer's outcome and whenever the call was admitted: an
+    /// opening within that time (a trip, a failed probe) lasts at least until then,
+    /// and an open breaker that receives it stays open at least until then. Closing
+    /// (or `reset`) forgets it.
     pub fn honor_retry_after(mut self, honor: bool) -> Self {
         self.honor_retry_after = honor;
         self

@@ -53,6 +53,9 @@ struct Cfg {
     permits: u32,
     half_open_timeout: Option<u64>,
     observer: bool,
+    /// `honor_retry_after`: `None` off, `Some(None)` with the default cap,
+    /// `Some(Some(cap))` with `max_retry_after(cap)` (nanoseconds).
+    retry_after: Option<Option<u64>>,
     /// Where the clock stands when the breaker is built (nanoseconds).
     start: u64,
 }
@@ -105,7 +108,7 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         backoff_cfg(),
         1u32..=4,
         proptest::option::of(1u64..=40),
-        any::<bool>(),
+        (any::<bool>(), proptest::option::of(proptest::option::of(1u64..=60))),
         (0u8..4, 0u64..5_000 * MS),
     )
         .prop_map(
@@ -118,7 +121,7 @@ fn cfg() -> impl Strategy<Value = Cfg> {
                 backoff,
                 permits,
                 timeout,
-                observer,
+                (observer, retry_after),
                 (start_kind, offset),
             )| {
                 let start = match (start_kind, window) {
@@ -148,6 +151,7 @@ fn cfg() -> impl Strategy<Value = Cfg> {
                     permits,
                     half_open_timeout: timeout.map(|ms| ms * MS),
                     observer,
+                    retry_after: retry_after.map(|cap| cap.map(|ms| ms * MS)),
                     start,
                 }
             },
@@ -187,6 +191,12 @@ fn build(cfg: &Cfg, clock: &ManualClock) -> (CircuitBreaker, Log) {
     b = b.half_open_permits(cfg.permits);
     if let Some(t) = cfg.half_open_timeout {
         b = b.half_open_timeout(Duration::from_nanos(t));
+    }
+    if let Some(cap) = cfg.retry_after {
+        b = b.honor_retry_after(true);
+        if let Some(cap) = cap {
+            b = b.max_retry_after(Duration::from_nanos(cap));
+        }
     }
     let log: Log = Arc::default();
     if cfg.observer {
@@ -287,6 +297,8 @@ struct Model {
     backoff: BackoffCfg,
     permits: u32,
     timeout: Option<u64>,
+    /// The longest `Retry-After` obeyed, if they are.
+    retry_cap: Option<u64>,
     // state
     now: u64,
     state: State,
@@ -296,6 +308,8 @@ struct Model {
     taken: u32,
     successes: u32,
     failures_in_a_row: u32,
+    /// Until when the dependency asked not to be called (0: no request).
+    hint_until: u64,
     window: Option<ModelWindow>,
     events: Vec<EventKind>,
 }
@@ -334,6 +348,9 @@ impl Model {
             backoff: cfg.backoff,
             permits: cfg.permits,
             timeout: cfg.half_open_timeout,
+            // "never longer than max_retry_after (one hour by default)"
+            retry_cap: cfg.retry_after.map(|cap| cap.unwrap_or(3_600_000 * MS)),
+            hint_until: 0,
             now: cfg.start,
             state: State::Closed,
             generation: 0,
@@ -362,8 +379,18 @@ impl Model {
         }
     }
 
+    /// The end of the open wait: the backoff's, or a longer `Retry-After` that holds.
     fn deadline(&self) -> u64 {
-        self.entered + self.wait(self.step)
+        (self.entered + self.wait(self.step)).max(self.hint_until)
+    }
+
+    /// The dependency answered "retry after `d`": obeyed (capped) if configured, from
+    /// now, whatever the answer's outcome or generation.
+    fn hint(&mut self, d: Duration) {
+        if let Some(cap) = self.retry_cap {
+            let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).min(cap);
+            self.hint_until = self.hint_until.max(self.now + d);
+        }
     }
 
     fn emit(&mut self, kind: EventKind) {
@@ -388,7 +415,11 @@ impl Model {
                 w.clear();
             }
         }
-        let wait = (to == State::Open).then(|| Duration::from_nanos(self.wait(self.step)));
+        if to == State::Closed {
+            self.hint_until = 0; // "closing (or reset) forgets it"
+        }
+        // The wait applied, the same a refusal right after reports.
+        let wait = (to == State::Open).then(|| Duration::from_nanos(self.deadline() - self.now));
         self.emit(EventKind::StateChange {
             from,
             to,
@@ -710,6 +741,30 @@ impl Dur {
     }
 }
 
+/// A "retry after" a dependency sends.
+#[derive(Debug, Clone, Copy)]
+enum Hint {
+    Dur(Dur),
+    /// `Retry-After: 99999999999` and beyond.
+    Huge,
+}
+
+impl Hint {
+    fn duration(self, m: &Model, cfg: &Cfg) -> Duration {
+        match self {
+            Hint::Dur(d) => Duration::from_nanos(d.nanos(m, cfg)),
+            Hint::Huge => Duration::MAX,
+        }
+    }
+}
+
+fn hint() -> impl Strategy<Value = Hint> {
+    prop_oneof![
+        4 => advance().prop_map(Hint::Dur),
+        1 => Just(Hint::Huge),
+    ]
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Op {
     /// `call_with` whose operation moves the clock by the duration, with this outcome.
@@ -718,6 +773,8 @@ enum Op {
     Acquire,
     /// Records (or, with `None`, drops) a held permit, chosen by index.
     Finish(usize, Option<Outcome>),
+    /// Records a held permit with the dependency's "retry after".
+    FinishHinted(usize, Outcome, Hint),
     Advance(Dur),
     ForceOpen,
     Disable,
@@ -773,6 +830,8 @@ fn op(manual: u32, failing: u32) -> BoxedStrategy<Op> {
         12 => Just(Op::Acquire),
         15 => (any::<usize>(), proptest::option::weighted(0.8, outcome(failing)))
             .prop_map(|(i, o)| Op::Finish(i, o)),
+        5 => (any::<usize>(), outcome(failing), hint())
+            .prop_map(|(i, o, h)| Op::FinishHinted(i, o, h)),
         20 => advance().prop_map(Op::Advance),
     ];
     if manual == 0 {
@@ -890,6 +949,15 @@ fn run(cfg: &Cfg, ops: &[(Op, bool)]) -> Result<(), TestCaseError> {
                             model.abandon(m);
                         }
                     }
+                }
+            }
+            Op::FinishHinted(index, outcome, hint) => {
+                if !held.is_empty() {
+                    let (p, m) = held.remove(index % held.len());
+                    let d = hint.duration(&model, cfg);
+                    p.record_with_retry_after(outcome, Some(d));
+                    model.hint(d);
+                    model.record(m, outcome);
                 }
             }
             Op::Advance(d) => {
