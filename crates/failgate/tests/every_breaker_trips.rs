@@ -12,11 +12,15 @@
 //! ranges over everything, valid or not.
 
 use failgate::{
-    Backoff, CircuitBreaker, ManualClock, State, Window, MAX_CONSECUTIVE_FAILURES,
-    MAX_COUNT_WINDOW, MAX_DURATION, MAX_HALF_OPEN_PERMITS, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
+    Backoff, ManualClock, State, Window, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW, MAX_DURATION,
+    MAX_HALF_OPEN_PERMITS, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
 };
 use proptest::prelude::*;
 use std::time::Duration;
+
+#[path = "support/settings.rs"]
+mod settings;
+use settings::{apply, Setting};
 
 /// More failures than any generated configuration needs: thresholds, count windows and
 /// minimums are at most `SMALL`.
@@ -54,21 +58,6 @@ fn small_or_refused(refused_above: u64) -> impl Strategy<Value = u64> {
     ]
 }
 
-#[derive(Debug, Clone)]
-enum Setting {
-    ConsecutiveFailures(u32),
-    FailureRate(f64),
-    SlowCalls(Duration, f64),
-    Window(Window),
-    MinimumCalls(u64),
-    OpenFor(Duration),
-    Backoff(Backoff),
-    HalfOpenPermits(u32),
-    HalfOpenTimeout(Duration),
-    HonorRetryAfter(bool),
-    MaxRetryAfter(Duration),
-}
-
 fn to_u32(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -84,6 +73,7 @@ fn setting() -> impl Strategy<Value = Setting> {
         (dur(), dur(), rate()).prop_map(|(b, m, j)| Backoff::exponential(b, m).with_jitter(j)),
     ];
     prop_oneof![
+        ".{0,3}".prop_map(Setting::Name),
         small_or_refused(u64::from(MAX_CONSECUTIVE_FAILURES))
             .prop_map(|n| Setting::ConsecutiveFailures(to_u32(n))),
         rate().prop_map(Setting::FailureRate),
@@ -97,26 +87,6 @@ fn setting() -> impl Strategy<Value = Setting> {
         any::<bool>().prop_map(Setting::HonorRetryAfter),
         dur().prop_map(Setting::MaxRetryAfter),
     ]
-}
-
-fn build(settings: &[Setting], clock: &ManualClock) -> Option<CircuitBreaker> {
-    let mut b = CircuitBreaker::builder().clock(clock.clone());
-    for s in settings.iter().cloned() {
-        b = match s {
-            Setting::ConsecutiveFailures(n) => b.consecutive_failures(n),
-            Setting::FailureRate(r) => b.failure_rate(r),
-            Setting::SlowCalls(d, r) => b.slow_calls(d, r),
-            Setting::Window(w) => b.window(w),
-            Setting::MinimumCalls(n) => b.minimum_calls(n),
-            Setting::OpenFor(d) => b.open_for(d),
-            Setting::Backoff(k) => b.backoff(k),
-            Setting::HalfOpenPermits(n) => b.half_open_permits(n),
-            Setting::HalfOpenTimeout(d) => b.half_open_timeout(d),
-            Setting::HonorRetryAfter(h) => b.honor_retry_after(h),
-            Setting::MaxRetryAfter(d) => b.max_retry_after(d),
-        };
-    }
-    b.build().ok()
 }
 
 fn start() -> impl Strategy<Value = u64> {
@@ -137,7 +107,7 @@ proptest! {
     ) {
         let clock = ManualClock::new();
         clock.advance(Duration::from_nanos(start));
-        let Some(b) = build(&settings, &clock) else {
+        let Ok(b) = apply(&settings, Some(&clock)).0.build() else {
             return Ok(()); // refused: `fuzz_builder.rs` checks the error names a field
         };
         for _ in 0..ENOUGH {

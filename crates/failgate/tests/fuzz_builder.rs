@@ -17,12 +17,16 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use failgate::{
-    Backoff, Builder, CircuitBreaker, Classify, ConfigError, Error, ManualClock, Outcome,
-    OwnedPermit, Permit, Rejected, State, Window, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW,
-    MAX_DURATION, MAX_HALF_OPEN_PERMITS, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
+    Backoff, CircuitBreaker, Classify, ConfigError, Error, ManualClock, Outcome, OwnedPermit,
+    Permit, Rejected, State, Window, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW, MAX_DURATION,
+    MAX_HALF_OPEN_PERMITS, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
+
+#[path = "support/settings.rs"]
+mod settings;
+use settings::{apply, Setting};
 
 // ----- arbitrary values ------------------------------------------------------------------
 
@@ -85,23 +89,6 @@ fn backoff() -> impl Strategy<Value = Backoff> {
     ]
 }
 
-/// One builder method call, with its argument.
-#[derive(Debug, Clone)]
-enum Setting {
-    Name(String),
-    ConsecutiveFailures(u32),
-    FailureRate(f64),
-    SlowCalls(Duration, f64),
-    Window(Window),
-    MinimumCalls(u64),
-    OpenFor(Duration),
-    Backoff(Backoff),
-    HalfOpenPermits(u32),
-    HalfOpenTimeout(Duration),
-    HonorRetryAfter(bool),
-    MaxRetryAfter(Duration),
-}
-
 fn setting() -> impl Strategy<Value = Setting> {
     prop_oneof![
         ".{0,3}".prop_map(Setting::Name),
@@ -117,35 +104,6 @@ fn setting() -> impl Strategy<Value = Setting> {
         any::<bool>().prop_map(Setting::HonorRetryAfter),
         dur().prop_map(Setting::MaxRetryAfter),
     ]
-}
-
-/// Applies the settings in order; returns the builder and the half-open permits asked for.
-fn apply(settings: &[Setting], clock: Option<&ManualClock>) -> (Builder, u32) {
-    let mut b = CircuitBreaker::builder();
-    let mut permits = 1;
-    for s in settings.iter().cloned() {
-        b = match s {
-            Setting::Name(n) => b.name(n),
-            Setting::ConsecutiveFailures(n) => b.consecutive_failures(n),
-            Setting::FailureRate(r) => b.failure_rate(r),
-            Setting::SlowCalls(d, r) => b.slow_calls(d, r),
-            Setting::Window(w) => b.window(w),
-            Setting::MinimumCalls(n) => b.minimum_calls(n),
-            Setting::OpenFor(d) => b.open_for(d),
-            Setting::Backoff(k) => b.backoff(k),
-            Setting::HalfOpenPermits(n) => {
-                permits = n;
-                b.half_open_permits(n)
-            }
-            Setting::HalfOpenTimeout(d) => b.half_open_timeout(d),
-            Setting::HonorRetryAfter(h) => b.honor_retry_after(h),
-            Setting::MaxRetryAfter(d) => b.max_retry_after(d),
-        };
-    }
-    if let Some(c) = clock {
-        b = b.clock(c.clone());
-    }
-    (b, permits)
 }
 
 const FIELDS: &[&str] = &[

@@ -108,7 +108,10 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         backoff_cfg(),
         1u32..=4,
         proptest::option::of(1u64..=40),
-        (any::<bool>(), proptest::option::of(proptest::option::of(1u64..=60))),
+        (
+            any::<bool>(),
+            proptest::option::of(proptest::option::of(1u64..=60)),
+        ),
         (0u8..4, 0u64..5_000 * MS),
     )
         .prop_map(

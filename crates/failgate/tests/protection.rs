@@ -3,8 +3,7 @@
 //! would not honour. Each test is named after the behaviour it pins down.
 
 use failgate::{
-    Builder, CircuitBreaker, Classify, Event, EventKind, ManualClock, Outcome, Reason, State,
-    Window,
+    Builder, CircuitBreaker, Classify, Event, EventKind, ManualClock, Reason, State, Window,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +12,17 @@ const SEC: Duration = Duration::from_secs(1);
 
 fn fail<C: Classify<(), u64>>(b: &CircuitBreaker<C>) {
     let _ = b.call(|| Err::<(), u64>(0));
+}
+
+/// `n` failures in a row, each checked: the first `n - 1` leave it closed, the last
+/// opens it.
+fn assert_opens_on_failure(b: &CircuitBreaker, n: u64, what: &str) {
+    for i in 1..n {
+        fail(b);
+        assert_eq!(b.state(), State::Closed, "{what} after {i} failures");
+    }
+    fail(b);
+    assert_eq!(b.state(), State::Open, "{n} failures in a row trip {what}");
 }
 
 /// Five failures in a row, each checked: the first four leave it closed, the fifth
@@ -31,16 +41,7 @@ fn assert_trips_on_five_in_a_row(builder: Builder) {
         })
         .build()
         .unwrap();
-    for i in 1..=4 {
-        fail(&b);
-        assert_eq!(b.state(), State::Closed, "{label} after {i} failures");
-    }
-    fail(&b);
-    assert_eq!(
-        b.state(),
-        State::Open,
-        "5 consecutive failures trip {label}"
-    );
+    assert_opens_on_failure(&b, 5, &label);
     assert_eq!(
         *reasons.lock().unwrap(),
         vec![Reason::ConsecutiveFailures {
@@ -86,12 +87,7 @@ fn an_explicit_failure_condition_replaces_the_default_trip() {
         .clock(ManualClock::new())
         .build()
         .unwrap();
-    for _ in 0..9 {
-        fail(&b);
-    }
-    assert_eq!(b.state(), State::Closed, "the rate is judged at 10 calls");
-    fail(&b);
-    assert_eq!(b.state(), State::Open);
+    assert_opens_on_failure(&b, 10, "a rate judged at 10 calls");
 }
 
 #[test]
@@ -123,12 +119,7 @@ fn largest_minimum_calls_in_a_time_window_is_reached_and_trips() {
         .clock(ManualClock::new())
         .build()
         .unwrap();
-    for _ in 1..failgate::MAX_MINIMUM_CALLS {
-        fail(&b);
-    }
-    assert_eq!(b.state(), State::Closed, "one call short of the minimum");
-    fail(&b);
-    assert_eq!(b.state(), State::Open);
+    assert_opens_on_failure(&b, failgate::MAX_MINIMUM_CALLS, "the largest minimum");
 }
 
 // ---- 3. one call, one count ----------------------------------------------------------
@@ -178,23 +169,9 @@ fn failure_that_trips_through_the_consecutive_counter_is_counted_in_a_time_windo
 
 // ---- 2, 4 and 5: what an opening reports, and Retry-After -------------------------------
 
-/// `Err(s)` is a failure that asks (like a `Retry-After`) not to be called for `s`
-/// seconds.
-#[derive(Debug, Clone, Copy)]
-struct Hinting;
-
-impl Classify<(), u64> for Hinting {
-    fn classify(&self, r: &Result<(), u64>) -> Outcome {
-        if r.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        }
-    }
-    fn retry_after(&self, r: &Result<(), u64>) -> Option<Duration> {
-        r.as_ref().err().map(|s| Duration::from_secs(*s))
-    }
-}
+#[path = "support/hinting.rs"]
+mod hinting;
+use hinting::Hinting;
 
 type Waits = Arc<Mutex<Vec<Option<Duration>>>>;
 
