@@ -14,6 +14,18 @@ fn fail<C: Classify<(), u64>>(b: &CircuitBreaker<C>) {
     let _ = b.call(|| Err::<(), u64>(0));
 }
 
+type Seen<T> = Arc<Mutex<Vec<T>>>;
+
+/// An observer that keeps what `pick` takes from each event, and what it kept.
+fn recorder<T: Send + 'static>(
+    pick: fn(EventKind) -> Option<T>,
+) -> (impl Fn(&Event<'_>) + Send + Sync + 'static, Seen<T>) {
+    let seen: Seen<T> = Arc::default();
+    let sink = seen.clone();
+    let observer = move |e: &Event<'_>| sink.lock().unwrap().extend(pick(e.kind));
+    (observer, seen)
+}
+
 /// `n` failures in a row, each checked: the first `n - 1` leave it closed, the last
 /// opens it.
 fn assert_opens_on_failure(b: &CircuitBreaker, n: u64, what: &str) {
@@ -29,16 +41,13 @@ fn assert_opens_on_failure(b: &CircuitBreaker, n: u64, what: &str) {
 /// opens it with the consecutive-failure reason.
 fn assert_trips_on_five_in_a_row(builder: Builder) {
     let label = format!("{builder:?}");
-    let clock = ManualClock::new();
-    let reasons = Arc::new(Mutex::new(Vec::new()));
-    let seen = reasons.clone();
+    let (observer, reasons) = recorder(|kind| match kind {
+        EventKind::StateChange { reason, .. } => Some(reason),
+        _ => None,
+    });
     let b = builder
-        .clock(clock)
-        .observer(move |e: &Event<'_>| {
-            if let EventKind::StateChange { reason, .. } = e.kind {
-                seen.lock().unwrap().push(reason);
-            }
-        })
+        .clock(ManualClock::new())
+        .observer(observer)
         .build()
         .unwrap();
     assert_opens_on_failure(&b, 5, &label);
@@ -126,20 +135,17 @@ fn largest_minimum_calls_in_a_time_window_is_reached_and_trips() {
 
 #[test]
 fn failure_that_trips_through_the_consecutive_counter_is_counted_in_the_window() {
-    let clock = ManualClock::new();
-    let counted = Arc::new(Mutex::new(Vec::new()));
-    let seen = counted.clone();
+    let (observer, counted) = recorder(|kind| match kind {
+        EventKind::Failure { counted, .. } => Some(counted),
+        _ => None,
+    });
     let b = CircuitBreaker::builder()
         .consecutive_failures(3)
         .failure_rate(1.0)
         .window(Window::count(100))
         .minimum_calls(50)
-        .clock(clock)
-        .observer(move |e: &Event<'_>| {
-            if let EventKind::Failure { counted, .. } = e.kind {
-                seen.lock().unwrap().push(counted);
-            }
-        })
+        .clock(ManualClock::new())
+        .observer(observer)
         .build()
         .unwrap();
     for _ in 0..3 {
@@ -173,26 +179,26 @@ fn failure_that_trips_through_the_consecutive_counter_is_counted_in_a_time_windo
 mod hinting;
 use hinting::Hinting;
 
-type Waits = Arc<Mutex<Vec<Option<Duration>>>>;
-
-fn hinting(builder: Builder, clock: &ManualClock) -> (CircuitBreaker<Hinting>, Waits) {
-    let waits: Waits = Arc::default();
-    let seen = waits.clone();
+/// A breaker that trips on its first failure, opens for 10 s and honours Retry-After,
+/// and the waits of its openings.
+fn hinting(
+    builder: Builder,
+    clock: &ManualClock,
+) -> (CircuitBreaker<Hinting>, Seen<Option<Duration>>) {
+    let (observer, waits) = recorder(|kind| match kind {
+        EventKind::StateChange {
+            to: State::Open,
+            wait,
+            ..
+        } => Some(wait),
+        _ => None,
+    });
     let b = builder
         .consecutive_failures(1)
         .open_for(10 * SEC)
         .honor_retry_after(true)
         .clock(clock.clone())
-        .observer(move |e: &Event<'_>| {
-            if let EventKind::StateChange {
-                to: State::Open,
-                wait,
-                ..
-            } = e.kind
-            {
-                seen.lock().unwrap().push(wait);
-            }
-        })
+        .observer(observer)
         .classifier(Hinting)
         .build()
         .unwrap();
