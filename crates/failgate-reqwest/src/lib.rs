@@ -49,7 +49,8 @@
 //!   breaker further down the middleware chain.
 //!
 //! A breaker built with [`honor_retry_after`](failgate::Builder::honor_retry_after)
-//! stays open at least as long as the `Retry-After` of a 503 or 429 asks.
+//! stays open at least as long as the `Retry-After` of a 503 or 429 asks, up to
+//! [`max_retry_after`](failgate::Builder::max_retry_after) (one hour by default).
 //!
 //! # Rejections
 //! A refused request is never sent. It fails with

@@ -129,14 +129,13 @@ impl Core {
         }
     }
 
-    /// Notes that the dependency asked not to be called for `retry_after` from now.
+    /// Notes that the dependency asked not to be called for `retry_after` from now
+    /// (at most `max_retry_after`).
     #[cold]
     #[inline(never)]
     fn note_retry_after(&self, retry_after: Duration) {
-        let until = self
-            .clock
-            .now()
-            .saturating_add(crate::clock::duration_to_nanos(retry_after));
+        let wait = crate::clock::duration_to_nanos(retry_after).min(self.settings.max_retry_after);
+        let until = self.clock.now().saturating_add(wait);
         self.retry_hint.fetch_max(until, Ordering::Relaxed);
         // Only read while open; a trip later takes the hint from `retry_hint`.
         self.open_until.fetch_max(until, Ordering::Relaxed);
@@ -198,7 +197,7 @@ impl Core {
             if let Some(until) = self.open_until(w) {
                 let now = self.clock.now();
                 if now < until {
-                    return Err(self.reject(w, Some(until - now)));
+                    return Err(self.reject(w, state_machine::time_left(until, now)));
                 }
             }
         }
@@ -314,19 +313,20 @@ impl Core {
             self.retry_hint.store(0, Ordering::Relaxed);
         }
         let next = current.transition(to);
-        if to == State::Open {
+        // The wait applied: the backoff's, or a longer `Retry-After`.
+        let wait = (to == State::Open).then(|| {
             let until =
                 state_machine::open_deadline(next, now, &self.settings).max(self.hint_until());
             self.open_until.store(until, Ordering::Relaxed);
-        }
+            Duration::from_nanos(until - now)
+        });
         self.state.store(next.0, Ordering::Release);
         self.emit(EventKind::StateChange {
             from: current.state(),
             to,
             reason,
             generation: next.generation(),
-            wait: (to == State::Open)
-                .then(|| Duration::from_nanos(state_machine::open_wait(next, &self.settings))),
+            wait,
         });
         true
     }
@@ -398,12 +398,14 @@ impl Core {
         }
         if let Some(window) = &self.window {
             let now = window.needs_clock().then(|| self.clock.now());
-            self.record_in_window(window, generation, false, false, now);
+            if let Some(counts) = self.record_in_window(window, generation, false, false, now) {
+                self.judge(generation, counts, now);
+            }
         }
     }
 
-    /// Counts an outcome in the window, unless it is stale, and trips if the window's
-    /// counts call for it. Returns whether it was counted.
+    /// Counts an outcome in the window, unless it is stale. Returns the window's counts
+    /// when they should be judged.
     #[inline(always)]
     fn record_in_window(
         &self,
@@ -412,15 +414,12 @@ impl Core {
         failure: bool,
         slow: bool,
         now: Option<u64>,
-    ) -> bool {
+    ) -> Option<state_machine::Counts> {
         if !self.is_current(generation) {
-            return false;
+            return None;
         }
         let at = now.unwrap_or(0); // only time windows read it, and they always get it
-        if let Some(counts) = window.record(at, failure, slow, self.settings.minimum_calls) {
-            self.judge(generation, counts, now);
-        }
-        true
+        window.record(at, failure, slow, self.settings.minimum_calls)
     }
 
     #[inline(never)]
@@ -496,15 +495,24 @@ impl Core {
         if !self.is_current(generation) {
             return false;
         }
-        if self.settings.consecutive_failures.is_some() {
-            if failure {
-                self.count_consecutive_failure(generation);
-            } else {
+        let consecutive = match (self.settings.consecutive_failures, failure) {
+            (Some(_), true) => self.count_consecutive_failure(generation),
+            (Some(_), false) => {
                 self.clear_consecutive(generation);
+                None
             }
-        }
-        if let Some(window) = &self.window {
-            self.record_in_window(window, generation, failure, slow, now);
+            (None, _) => None,
+        };
+        // Every condition counts the outcome before any of them trips: a trip starts a
+        // new generation, and the window would then refuse the outcome as stale.
+        let counts = self
+            .window
+            .as_ref()
+            .and_then(|window| self.record_in_window(window, generation, failure, slow, now));
+        match (consecutive, counts) {
+            (Some(reason), _) => self.trip(generation, reason, now),
+            (None, Some(counts)) => self.judge(generation, counts, now),
+            (None, None) => {}
         }
         true
     }
@@ -531,9 +539,10 @@ impl Core {
         }
     }
 
-    /// A failure: counts it in the consecutive-failure counter of its generation and
-    /// trips if that reaches the threshold. Returns false if the generation is stale.
-    fn count_consecutive_failure(&self, generation: u64) -> bool {
+    /// A failure: counts it in the consecutive-failure counter of its generation.
+    /// Returns the reason to trip if that reaches the threshold (never for a stale
+    /// generation).
+    fn count_consecutive_failure(&self, generation: u64) -> Option<Reason> {
         let mut c = self.consecutive.load(Ordering::Relaxed);
         let count = loop {
             let count = if c >> CONSECUTIVE_SHIFT == generation {
@@ -541,7 +550,7 @@ impl Core {
             } else if self.is_current(generation) {
                 0 // first failure of this generation: the old tag means zero
             } else {
-                return false;
+                return None;
             };
             let next = (count + 1).min(CONSECUTIVE_MASK);
             match self.consecutive.compare_exchange_weak(
@@ -554,10 +563,7 @@ impl Core {
                 Err(actual) => c = actual,
             }
         };
-        if let Some(reason) = consecutive_trip(count as u32, &self.settings) {
-            self.trip(generation, reason, None);
-        }
-        true
+        consecutive_trip(count as u32, &self.settings)
     }
 
     /// Opens a closed breaker of `generation` (metrics-only breakers never trip).
@@ -609,11 +615,11 @@ impl Core {
             0
         };
         let retry_after = match (w.state(), entered) {
-            (State::Open, Some(entered)) => Some(Duration::from_nanos(
-                state_machine::open_deadline(w, entered, &self.settings)
-                    .max(self.hint_until())
-                    .saturating_sub(now),
-            )),
+            (State::Open, Some(entered)) => state_machine::time_left(
+                state_machine::open_deadline(w, entered, &self.settings).max(self.hint_until()),
+                now,
+            )
+            .map(Duration::from_nanos),
             _ => None,
         };
         let (window_rates, counted) = if self.window.is_some() {
@@ -924,3 +930,5 @@ const _: () = assert!(
     GEN_MASK == (1 << 34) - 1,
     "the consecutive counter's tag must hold a generation"
 );
+// The counter saturates at its mask: the largest threshold accepted must be reachable.
+const _: () = assert!(CONSECUTIVE_MASK >= crate::config::MAX_CONSECUTIVE_FAILURES as u64);

@@ -7,6 +7,7 @@ use crate::event::Observer;
 use crate::outcome::DefaultClassifier;
 use crate::state_machine::MAX_HALF_OPEN_PERMITS;
 use crate::{Backoff, Clock};
+use check::{check_backoff, check_duration, check_range, check_rate};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,14 +18,21 @@ pub const MAX_COUNT_WINDOW: u32 = 1 << 20;
 pub const MAX_TIME_BUCKETS: u32 = 1024;
 /// The largest consecutive-failure threshold.
 pub const MAX_CONSECUTIVE_FAILURES: u32 = (1 << 30) - 1;
-/// The longest duration any setting accepts (about 146 years).
-pub const MAX_DURATION: Duration = Duration::from_nanos(1 << 62);
+/// The largest `minimum_calls`: the largest count window. (A time window could count
+/// more, but a minimum it would rarely reach leaves its rates unjudged for ever.)
+pub const MAX_MINIMUM_CALLS: u64 = MAX_COUNT_WINDOW as u64;
+/// How long a dependency's `Retry-After` may hold a breaker open, unless
+/// [`Builder::max_retry_after`] says otherwise: one hour.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 const MIN_BUCKET: Duration = Duration::from_millis(1);
 const DEFAULT_CONSECUTIVE: u32 = 5;
 const DEFAULT_WINDOW: u32 = 100;
 const DEFAULT_MINIMUM_CALLS: u64 = 10;
 const DEFAULT_BUCKETS: u32 = 10;
 const DEFAULT_OPEN_FOR: Duration = Duration::from_secs(60);
+
+mod check;
+pub use check::{ConfigError, MAX_DURATION};
 
 /// The window over which failure and slow-call rates are measured.
 ///
@@ -79,51 +87,6 @@ impl Window {
     }
 }
 
-/// A configuration value that `build()` refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    field: &'static str,
-    value: String,
-    problem: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(
-        field: &'static str,
-        value: impl fmt::Debug,
-        problem: impl Into<String>,
-    ) -> Self {
-        ConfigError {
-            field,
-            value: format!("{value:?}"),
-            problem: problem.into(),
-        }
-    }
-
-    /// The builder field that was wrong, e.g. `"failure_rate"`.
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// The value it was given, as written by `Debug`.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// What the value should have been.
-    pub fn problem(&self) -> &str {
-        &self.problem
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: {} {}", self.field, self.value, self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 /// Checked settings, in the units the core works in.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -136,6 +99,8 @@ pub(crate) struct Settings {
     pub(crate) half_open_permits: u32,
     pub(crate) half_open_timeout: Option<u64>,
     pub(crate) honor_retry_after: bool,
+    /// The longest `Retry-After` honoured, in nanoseconds.
+    pub(crate) max_retry_after: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -146,10 +111,15 @@ pub(crate) struct SlowCalls {
 
 /// Configures a [`CircuitBreaker`]. Start with [`CircuitBreaker::builder`].
 ///
-/// With no trip condition set, the breaker trips on 5 consecutive failures. It stays
-/// open 60 s, then admits 1 probe. A rate condition without a window uses
-/// `Window::count(100)`, judged once it holds 10 outcomes (or the whole count window,
-/// if that is smaller).
+/// Unless a failure condition is set ([`consecutive_failures`](Self::consecutive_failures)
+/// or [`failure_rate`](Self::failure_rate)), the breaker trips on 5 consecutive
+/// failures, whatever else is set: a window, `minimum_calls` or `slow_calls` alone
+/// keeps that default (a slow-call rate alone would leave a dependency that fails fast
+/// unprotected). It stays open 60 s, then admits 1 probe. A rate condition without a
+/// window uses `Window::count(100)`, judged once it holds 10 outcomes (or the whole
+/// count window, if that is smaller). Every configuration `build()` accepts can trip;
+/// only [`disable`](CircuitBreaker::disable) and
+/// [`metrics_only`](CircuitBreaker::metrics_only) stop it.
 #[derive(Clone)]
 pub struct Builder<C = DefaultClassifier> {
     name: String,
@@ -162,6 +132,7 @@ pub struct Builder<C = DefaultClassifier> {
     half_open_permits: u32,
     half_open_timeout: Option<Duration>,
     honor_retry_after: bool,
+    max_retry_after: Duration,
     clock: Option<ClockSource>,
     observers: Vec<ObserverSource>,
     classifier: C,
@@ -190,6 +161,7 @@ impl<C: fmt::Debug> fmt::Debug for Builder<C> {
             .field("half_open_permits", &self.half_open_permits)
             .field("half_open_timeout", &self.half_open_timeout)
             .field("honor_retry_after", &self.honor_retry_after)
+            .field("max_retry_after", &self.max_retry_after)
             .field("clock", &self.clock)
             .field("observers", &self.observers.len())
             .field("classifier", &self.classifier)
@@ -210,6 +182,7 @@ impl Default for Builder<DefaultClassifier> {
             half_open_permits: 1,
             half_open_timeout: None,
             honor_retry_after: false,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             clock: None,
             observers: Vec::new(),
             classifier: DefaultClassifier,
@@ -229,15 +202,18 @@ impl<C> Builder<C> {
         self
     }
 
-    /// Trips on the `n`-th failure in a row. A success resets the count; an ignored
-    /// outcome leaves it alone.
+    /// Trips on the `n`-th failure in a row (1 to [`MAX_CONSECUTIVE_FAILURES`]). A
+    /// success resets the count; an ignored outcome leaves it alone. The default, 5,
+    /// applies unless this or [`failure_rate`](Self::failure_rate) is set.
     pub fn consecutive_failures(mut self, n: u32) -> Self {
         self.consecutive_failures = Some(n);
         self
     }
 
     /// Trips when failures / (successes + failures) over the window reaches `rate`,
-    /// in (0, 1], once the window holds `minimum_calls` outcomes.
+    /// in (0, 1], once the window holds `minimum_calls` outcomes. Replaces the default
+    /// trip on 5 consecutive failures (set
+    /// [`consecutive_failures`](Self::consecutive_failures) too to keep one).
     pub fn failure_rate(mut self, rate: f64) -> Self {
         self.failure_rate = Some(rate);
         self
@@ -245,20 +221,25 @@ impl<C> Builder<C> {
 
     /// Calls that take at least `threshold` (on the breaker's clock) are slow, whatever
     /// their outcome; trips when slow / calls over the window reaches `rate`. A slow
-    /// half-open probe reopens the breaker.
+    /// half-open probe reopens the breaker. Adds to the failure conditions: alone, it
+    /// keeps the default trip on 5 consecutive failures.
     pub fn slow_calls(mut self, threshold: Duration, rate: f64) -> Self {
         self.slow = Some((threshold, rate));
         self
     }
 
     /// The window for the failure and slow-call rates. Defaults to `Window::count(100)`.
+    /// A window alone sets no trip condition: its counts show in
+    /// [`metrics`](CircuitBreaker::metrics), and the default trip on 5 consecutive
+    /// failures applies.
     pub fn window(mut self, window: Window) -> Self {
         self.window = Some(window);
         self
     }
 
     /// Rates are judged once the window holds at least `n` outcomes (successes and
-    /// failures; ignored calls do not count).
+    /// failures; ignored calls do not count). From 1 to [`MAX_MINIMUM_CALLS`], and at
+    /// most the size of a count window.
     pub fn minimum_calls(mut self, n: u64) -> Self {
         self.minimum_calls = Some(n);
         self
@@ -295,9 +276,25 @@ impl<C> Builder<C> {
     /// When the dependency answers with a "retry after" (an HTTP `Retry-After` header on
     /// a 503 or 429, read by [`HttpClassifier`](crate::http::HttpClassifier), or any
     /// [`Classify::retry_after`](crate::Classify::retry_after)), stay open at least that
-    /// long. Off by default: the backoff alone decides.
+    /// long, but never longer than [`max_retry_after`](Self::max_retry_after) (one
+    /// hour by default). Off by default: the backoff alone decides.
+    ///
+    /// The request holds from the moment the answer is recorded until its time
+    /// passes, whatever the answer's outcome and whenever the call was admitted: an
+    /// opening within that time (a trip, a failed probe) lasts at least until then,
+    /// and an open breaker that receives it stays open at least until then. Closing
+    /// (or `reset`) forgets it.
     pub fn honor_retry_after(mut self, honor: bool) -> Self {
         self.honor_retry_after = honor;
+        self
+    }
+
+    /// The longest "retry after" that [`honor_retry_after`](Self::honor_retry_after)
+    /// obeys: a longer one holds the breaker open this long, so a dependency answering
+    /// `Retry-After: 99999999999` cannot keep it open for centuries. Defaults to
+    /// [`DEFAULT_MAX_RETRY_AFTER`] (one hour); at most [`MAX_DURATION`].
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
         self
     }
 
@@ -365,6 +362,7 @@ impl<C> Builder<C> {
             half_open_permits: self.half_open_permits,
             half_open_timeout: self.half_open_timeout,
             honor_retry_after: self.honor_retry_after,
+            max_retry_after: self.max_retry_after,
             clock: self.clock,
             observers: self.observers,
             classifier,
@@ -427,14 +425,14 @@ impl<C> Builder<C> {
             (Some(n), Some(WindowKind::Count(size))) => {
                 check_range("minimum_calls", n, 1, u64::from(size)).map_err(|e| {
                     ConfigError::new(
-                        e.field,
+                        e.field(),
                         n,
-                        format!("{} (the count window holds {size})", e.problem),
+                        format!("{} (the count window holds {size})", e.problem()),
                     )
                 })?;
                 n
             }
-            (Some(n), _) => check_range("minimum_calls", n, 1, u64::MAX).map(|_| n)?,
+            (Some(n), _) => check_range("minimum_calls", n, 1, MAX_MINIMUM_CALLS).map(|_| n)?,
             (None, Some(WindowKind::Count(size))) => DEFAULT_MINIMUM_CALLS.min(u64::from(size)),
             (None, _) => DEFAULT_MINIMUM_CALLS,
         };
@@ -452,9 +450,11 @@ impl<C> Builder<C> {
             }
             None => None,
         };
-        let consecutive_failures = match self.consecutive_failures {
-            None if window.is_none() => Some(DEFAULT_CONSECUTIVE),
-            other => other,
+        check_duration("max_retry_after", self.max_retry_after)?;
+        // The documented default trip: only a failure condition replaces it.
+        let consecutive_failures = match (self.consecutive_failures, self.failure_rate) {
+            (None, None) => Some(DEFAULT_CONSECUTIVE),
+            (n, _) => n,
         };
         Ok(Settings {
             consecutive_failures,
@@ -466,52 +466,8 @@ impl<C> Builder<C> {
             half_open_permits: self.half_open_permits,
             half_open_timeout,
             honor_retry_after: self.honor_retry_after,
+            max_retry_after: duration_to_nanos(self.max_retry_after),
         })
-    }
-}
-
-fn check_range<T: PartialOrd + fmt::Debug + fmt::Display + Copy>(
-    field: &'static str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<(), ConfigError> {
-    if value < min {
-        Err(ConfigError::new(
-            field,
-            value,
-            format!("must be at least {min}"),
-        ))
-    } else if value > max {
-        Err(ConfigError::new(
-            field,
-            value,
-            format!("must be at most {max}"),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn check_rate(field: &'static str, rate: f64) -> Result<(), ConfigError> {
-    if rate.is_finite() && rate > 0.0 && rate <= 1.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, rate, "is not in (0, 1]"))
-    }
-}
-
-fn check_duration(field: &'static str, d: Duration) -> Result<(), ConfigError> {
-    if d.is_zero() {
-        Err(ConfigError::new(field, d, "must be longer than zero"))
-    } else if d > MAX_DURATION {
-        Err(ConfigError::new(
-            field,
-            d,
-            format!("must be at most {MAX_DURATION:?}"),
-        ))
-    } else {
-        Ok(())
     }
 }
 
@@ -531,28 +487,4 @@ fn check_window(w: Window) -> Result<(), ConfigError> {
             Ok(())
         }
     }
-}
-
-fn check_backoff(b: &Backoff) -> Result<(), ConfigError> {
-    if b.exponential {
-        check_duration("backoff.base", b.base)?;
-        check_duration("backoff.max", b.max)?;
-        if b.max < b.base {
-            return Err(ConfigError::new(
-                "backoff.max",
-                b.max,
-                format!("is below the base wait {:?}", b.base),
-            ));
-        }
-    } else {
-        check_duration("open_for", b.base)?;
-    }
-    if !(b.jitter.is_finite() && (0.0..1.0).contains(&b.jitter)) {
-        return Err(ConfigError::new(
-            "backoff.jitter",
-            b.jitter,
-            "is not in [0, 1)",
-        ));
-    }
-    Ok(())
 }

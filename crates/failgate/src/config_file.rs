@@ -101,6 +101,9 @@ pub struct BreakerConfig {
     /// See [`Builder::honor_retry_after`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub honor_retry_after: Option<bool>,
+    /// See [`Builder::max_retry_after`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_after: Option<HumanDuration>,
 }
 
 /// `slow_calls = { threshold = "2s", rate = 0.8 }`.
@@ -215,6 +218,7 @@ impl BreakerConfig {
             half_open_permits: self.half_open_permits.or(base.half_open_permits),
             half_open_timeout: self.half_open_timeout.or(base.half_open_timeout),
             honor_retry_after: self.honor_retry_after.or(base.honor_retry_after),
+            max_retry_after: self.max_retry_after.or(base.max_retry_after),
         }
     }
 
@@ -258,6 +262,9 @@ impl BreakerConfig {
         }
         if let Some(h) = self.honor_retry_after {
             b = b.honor_retry_after(h);
+        }
+        if let Some(d) = self.max_retry_after {
+            b = b.max_retry_after(d.0);
         }
         b
     }

@@ -49,7 +49,9 @@ impl Rejected {
     ///
     /// `Some` while open: the time left of the wait (zero if the wait is over and the
     /// probe slots are being handed out). `None` when nobody knows: a forced-open breaker
-    /// waits for an operator, and a half-open one for its probes to report.
+    /// waits for an operator, a half-open one for its probes to report, and an open one
+    /// whose deadline saturated at the end of the clock would refuse a retry at any
+    /// time. A wait reported is one the breaker honours.
     pub fn retry_after(&self) -> Option<Duration> {
         (self.retry_after != u64::MAX).then(|| Duration::from_nanos(self.retry_after))
     }

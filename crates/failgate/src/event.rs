@@ -79,7 +79,9 @@ pub enum EventKind {
         reason: Reason,
         /// The generation the breaker entered (it counts transitions).
         generation: u64,
-        /// How long it will stay open before probing, when `to` is [`State::Open`].
+        /// How long it will stay open before probing, when `to` is [`State::Open`]: the
+        /// wait applied, which is the backoff's or a longer (capped) `Retry-After`, the
+        /// same a refusal right after reports in [`Rejected::retry_after`](crate::Rejected::retry_after).
         wait: Option<Duration>,
     },
     /// A call was refused.

@@ -5,7 +5,8 @@
 //! anything else (a 404, a 400) is the caller's business and counts as a success.
 //! Optionally, 429 Too Many Requests and 408 Request Timeout count as failures too.
 //! With [`Builder::honor_retry_after`](crate::Builder::honor_retry_after), a 503 or 429
-//! that carries a `Retry-After` keeps the breaker open at least that long.
+//! that carries a `Retry-After` keeps the breaker open at least that long, up to
+//! [`Builder::max_retry_after`](crate::Builder::max_retry_after) (one hour by default).
 //!
 //! [`retry_after_header`] turns a [`Rejected`] into the `Retry-After` value a server
 //! should send with its 503.

@@ -35,8 +35,12 @@
 //! ```
 //!
 //! # Trip conditions
-//! Any configured condition trips the breaker; with none, it trips on 5 consecutive
-//! failures.
+//! Any configured condition trips the breaker. Unless a failure condition is set
+//! (consecutive failures or a failure rate), it trips on 5 consecutive failures,
+//! whatever else is set (a window, `minimum_calls`, or a slow-call rate, which alone
+//! would not see a dependency that fails fast). No configuration that
+//! [`Builder::build`] accepts yields a breaker that can never trip; only the manual
+//! states `disable` and `metrics_only` stop it.
 //! - **Consecutive failures** ([`Builder::consecutive_failures`]): the n-th failure in a
 //!   row trips it. The failing call still returns [`Error::Inner`]; the breaker is open
 //!   right after it. A success resets the count; an ignored outcome changes nothing.
@@ -133,8 +137,8 @@ pub use backoff::Backoff;
 pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Builder, ConfigError, Window, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW, MAX_DURATION,
-    MAX_TIME_BUCKETS,
+    Builder, ConfigError, Window, DEFAULT_MAX_RETRY_AFTER, MAX_CONSECUTIVE_FAILURES,
+    MAX_COUNT_WINDOW, MAX_DURATION, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
 };
 pub use error::{Error, Rejected};
 pub use event::{Event, EventKind, Observer, Reason};

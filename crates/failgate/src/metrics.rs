@@ -17,7 +17,8 @@ pub struct Metrics {
     pub state: State,
     /// How many transitions the breaker has made (wrapping at 2^34).
     pub generation: u64,
-    /// Failures in a row in the current state.
+    /// Failures in a row in the current state, counted when consecutive failures can
+    /// trip the breaker (set, or the default); 0 for a breaker with only a failure rate.
     pub consecutive_failures: u32,
     /// Whether the breaker keeps a window (a failure-rate or slow-call condition, or an
     /// explicit `window`). Without one, the window counts below are zero.
@@ -38,7 +39,8 @@ pub struct Metrics {
     pub half_open_probes: u32,
     /// Half-open probes that succeeded.
     pub half_open_successes: u32,
-    /// While open: the time left until probing.
+    /// While open: the time left until probing. `None` otherwise, and for an open
+    /// state whose wait never ends (its deadline saturated at the end of the clock).
     pub retry_after: Option<Duration>,
     /// How long the breaker has been in this state.
     pub time_in_state: Duration,

@@ -148,7 +148,9 @@ fn limits_themselves_are_accepted() {
     CircuitBreaker::builder()
         .failure_rate(0.5)
         .window(Window::time(Duration::from_secs(60)).buckets(failgate::MAX_TIME_BUCKETS))
-        .minimum_calls(u64::MAX)
+        .minimum_calls(failgate::MAX_MINIMUM_CALLS)
+        .honor_retry_after(true)
+        .max_retry_after(failgate::MAX_DURATION)
         .build()
         .unwrap();
 }

@@ -77,6 +77,11 @@ fn every_kind_of_bad_value_names_its_path() {
             "breakers.p.open_for",
             "0ns must be longer than zero",
         ),
+        (
+            "[breakers.p]\nmax_retry_after = \"0s\"",
+            "breakers.p.max_retry_after",
+            "0ns must be longer than zero",
+        ),
     ] {
         let e = err_toml(text);
         assert_eq!((e.path(), e.message()), (path, message), "{text}");

@@ -17,12 +17,16 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use failgate::{
-    Backoff, Builder, CircuitBreaker, Classify, ConfigError, Error, ManualClock, Outcome,
-    OwnedPermit, Permit, Rejected, State, Window, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW,
-    MAX_DURATION, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS,
+    Backoff, CircuitBreaker, Classify, ConfigError, Error, ManualClock, Outcome, OwnedPermit,
+    Permit, Rejected, State, Window, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW, MAX_DURATION,
+    MAX_HALF_OPEN_PERMITS, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
+
+#[path = "support/settings.rs"]
+mod settings;
+use settings::{apply, Setting};
 
 // ----- arbitrary values ------------------------------------------------------------------
 
@@ -85,22 +89,6 @@ fn backoff() -> impl Strategy<Value = Backoff> {
     ]
 }
 
-/// One builder method call, with its argument.
-#[derive(Debug, Clone)]
-enum Setting {
-    Name(String),
-    ConsecutiveFailures(u32),
-    FailureRate(f64),
-    SlowCalls(Duration, f64),
-    Window(Window),
-    MinimumCalls(u64),
-    OpenFor(Duration),
-    Backoff(Backoff),
-    HalfOpenPermits(u32),
-    HalfOpenTimeout(Duration),
-    HonorRetryAfter(bool),
-}
-
 fn setting() -> impl Strategy<Value = Setting> {
     prop_oneof![
         ".{0,3}".prop_map(Setting::Name),
@@ -114,35 +102,8 @@ fn setting() -> impl Strategy<Value = Setting> {
         count().prop_map(Setting::HalfOpenPermits),
         dur().prop_map(Setting::HalfOpenTimeout),
         any::<bool>().prop_map(Setting::HonorRetryAfter),
+        dur().prop_map(Setting::MaxRetryAfter),
     ]
-}
-
-/// Applies the settings in order; returns the builder and the half-open permits asked for.
-fn apply(settings: &[Setting], clock: Option<&ManualClock>) -> (Builder, u32) {
-    let mut b = CircuitBreaker::builder();
-    let mut permits = 1;
-    for s in settings.iter().cloned() {
-        b = match s {
-            Setting::Name(n) => b.name(n),
-            Setting::ConsecutiveFailures(n) => b.consecutive_failures(n),
-            Setting::FailureRate(r) => b.failure_rate(r),
-            Setting::SlowCalls(d, r) => b.slow_calls(d, r),
-            Setting::Window(w) => b.window(w),
-            Setting::MinimumCalls(n) => b.minimum_calls(n),
-            Setting::OpenFor(d) => b.open_for(d),
-            Setting::Backoff(k) => b.backoff(k),
-            Setting::HalfOpenPermits(n) => {
-                permits = n;
-                b.half_open_permits(n)
-            }
-            Setting::HalfOpenTimeout(d) => b.half_open_timeout(d),
-            Setting::HonorRetryAfter(h) => b.honor_retry_after(h),
-        };
-    }
-    if let Some(c) = clock {
-        b = b.clock(c.clone());
-    }
-    (b, permits)
 }
 
 const FIELDS: &[&str] = &[
@@ -161,6 +122,7 @@ const FIELDS: &[&str] = &[
     "backoff.jitter",
     "half_open_permits",
     "half_open_timeout",
+    "max_retry_after",
 ];
 
 fn check_config_error(e: &ConfigError) -> Result<(), TestCaseError> {
@@ -373,7 +335,9 @@ fn check_invariants<C>(
     if !m.window {
         prop_assert_eq!((m.calls, m.failure_rate, m.slow_call_rate), (0, None, None));
     }
-    prop_assert_eq!(m.retry_after.is_some(), m.state == State::Open, "{:?}", m);
+    // Open without a `retry_after` only when the wait never ends (its deadline
+    // saturated at the end of the clock): no promise is better than a broken one.
+    prop_assert!(m.retry_after.is_none() || m.state == State::Open, "{:?}", m);
     if m.state != State::HalfOpen {
         prop_assert_eq!((m.half_open_probes, m.half_open_successes), (0, 0));
     }
@@ -591,10 +555,11 @@ fn valid_settings() -> impl Strategy<Value = Vec<Setting>> {
         any::<bool>(),
         (d.clone(), d.clone(), jitter, any::<bool>()),
         1u32..=MAX_HALF_OPEN_PERMITS,
+        proptest::option::of(d.clone()),
         proptest::option::of(d),
     )
         .prop_map(
-            |(consecutive, rate, slow, window, with_minimum, (b1, b2, j, exp), permits, t)| {
+            |(consecutive, rate, slow, window, with_minimum, (b1, b2, j, exp), permits, t, m)| {
                 let mut v = vec![Setting::Name("valid".into())];
                 v.extend(consecutive.map(Setting::ConsecutiveFailures));
                 v.extend(rate.map(Setting::FailureRate));
@@ -614,6 +579,7 @@ fn valid_settings() -> impl Strategy<Value = Vec<Setting>> {
                 v.push(Setting::Backoff(backoff.with_jitter(j)));
                 v.push(Setting::HalfOpenPermits(permits));
                 v.extend(t.map(Setting::HalfOpenTimeout));
+                v.extend(m.map(Setting::MaxRetryAfter));
                 v
             },
         )
@@ -665,7 +631,8 @@ fn one_bad_value() -> impl Strategy<Value = (Setting, &'static str)> {
             ),
             "window.buckets"
         )),
-        Just((Setting::MinimumCalls(0), "minimum_calls")),
+        prop_oneof![Just(0u64), MAX_MINIMUM_CALLS + 1..=u64::MAX]
+            .prop_map(|n| (Setting::MinimumCalls(n), "minimum_calls")),
         bad_dur
             .clone()
             .prop_map(|d| (Setting::OpenFor(d), "open_for")),
@@ -693,7 +660,10 @@ fn one_bad_value() -> impl Strategy<Value = (Setting, &'static str)> {
         )),
         prop_oneof![Just(0u32), MAX_HALF_OPEN_PERMITS + 1..=u32::MAX]
             .prop_map(|n| (Setting::HalfOpenPermits(n), "half_open_permits")),
-        bad_dur.prop_map(|d| (Setting::HalfOpenTimeout(d), "half_open_timeout")),
+        bad_dur
+            .clone()
+            .prop_map(|d| (Setting::HalfOpenTimeout(d), "half_open_timeout")),
+        bad_dur.prop_map(|d| (Setting::MaxRetryAfter(d), "max_retry_after")),
         Just((Setting::Name(String::new()), "name")),
     ]
 }

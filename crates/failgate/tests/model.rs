@@ -53,6 +53,9 @@ struct Cfg {
     permits: u32,
     half_open_timeout: Option<u64>,
     observer: bool,
+    /// `honor_retry_after`: `None` off, `Some(None)` with the default cap,
+    /// `Some(Some(cap))` with `max_retry_after(cap)` (nanoseconds).
+    retry_after: Option<Option<u64>>,
     /// Where the clock stands when the breaker is built (nanoseconds).
     start: u64,
 }
@@ -105,7 +108,10 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         backoff_cfg(),
         1u32..=4,
         proptest::option::of(1u64..=40),
-        any::<bool>(),
+        (
+            any::<bool>(),
+            proptest::option::of(proptest::option::of(1u64..=60)),
+        ),
         (0u8..4, 0u64..5_000 * MS),
     )
         .prop_map(
@@ -118,7 +124,7 @@ fn cfg() -> impl Strategy<Value = Cfg> {
                 backoff,
                 permits,
                 timeout,
-                observer,
+                (observer, retry_after),
                 (start_kind, offset),
             )| {
                 let start = match (start_kind, window) {
@@ -148,6 +154,7 @@ fn cfg() -> impl Strategy<Value = Cfg> {
                     permits,
                     half_open_timeout: timeout.map(|ms| ms * MS),
                     observer,
+                    retry_after: retry_after.map(|cap| cap.map(|ms| ms * MS)),
                     start,
                 }
             },
@@ -187,6 +194,12 @@ fn build(cfg: &Cfg, clock: &ManualClock) -> (CircuitBreaker, Log) {
     b = b.half_open_permits(cfg.permits);
     if let Some(t) = cfg.half_open_timeout {
         b = b.half_open_timeout(Duration::from_nanos(t));
+    }
+    if let Some(cap) = cfg.retry_after {
+        b = b.honor_retry_after(true);
+        if let Some(cap) = cap {
+            b = b.max_retry_after(Duration::from_nanos(cap));
+        }
     }
     let log: Log = Arc::default();
     if cfg.observer {
@@ -287,6 +300,8 @@ struct Model {
     backoff: BackoffCfg,
     permits: u32,
     timeout: Option<u64>,
+    /// The longest `Retry-After` obeyed, if they are.
+    retry_cap: Option<u64>,
     // state
     now: u64,
     state: State,
@@ -296,6 +311,8 @@ struct Model {
     taken: u32,
     successes: u32,
     failures_in_a_row: u32,
+    /// Until when the dependency asked not to be called (0: no request).
+    hint_until: u64,
     window: Option<ModelWindow>,
     events: Vec<EventKind>,
 }
@@ -309,9 +326,11 @@ impl Model {
             (None, Some(WindowCfg::Count(n))) => 10.min(u64::from(n)),
             (None, _) => 10,
         };
-        let consecutive = match cfg.consecutive {
-            None if window_cfg.is_none() => Some(5),
-            other => other,
+        // "Unless a failure condition is set (consecutive_failures or failure_rate),
+        // the breaker trips on 5 consecutive failures, whatever else is set."
+        let consecutive = match (cfg.consecutive, cfg.failure_rate) {
+            (None, None) => Some(5),
+            (n, _) => n,
         };
         let window = window_cfg.map(|w| match w {
             WindowCfg::Count(n) => ModelWindow::Count {
@@ -332,6 +351,9 @@ impl Model {
             backoff: cfg.backoff,
             permits: cfg.permits,
             timeout: cfg.half_open_timeout,
+            // "never longer than max_retry_after (one hour by default)"
+            retry_cap: cfg.retry_after.map(|cap| cap.unwrap_or(3_600_000 * MS)),
+            hint_until: 0,
             now: cfg.start,
             state: State::Closed,
             generation: 0,
@@ -360,8 +382,18 @@ impl Model {
         }
     }
 
+    /// The end of the open wait: the backoff's, or a longer `Retry-After` that holds.
     fn deadline(&self) -> u64 {
-        self.entered + self.wait(self.step)
+        (self.entered + self.wait(self.step)).max(self.hint_until)
+    }
+
+    /// The dependency answered "retry after `d`": obeyed (capped) if configured, from
+    /// now, whatever the answer's outcome or generation.
+    fn hint(&mut self, d: Duration) {
+        if let Some(cap) = self.retry_cap {
+            let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).min(cap);
+            self.hint_until = self.hint_until.max(self.now + d);
+        }
     }
 
     fn emit(&mut self, kind: EventKind) {
@@ -386,7 +418,11 @@ impl Model {
                 w.clear();
             }
         }
-        let wait = (to == State::Open).then(|| Duration::from_nanos(self.wait(self.step)));
+        if to == State::Closed {
+            self.hint_until = 0; // "closing (or reset) forgets it"
+        }
+        // The wait applied, the same a refusal right after reports.
+        let wait = (to == State::Open).then(|| Duration::from_nanos(self.deadline() - self.now));
         self.emit(EventKind::StateChange {
             from,
             to,
@@ -470,30 +506,38 @@ impl Model {
             return false;
         }
         let failure = outcome == Outcome::Failure;
-        if let Some(threshold) = self.consecutive {
+        // Every condition counts the outcome first; then the first condition met (in
+        // the order consecutive failures, failure rate, slow-call rate) trips it.
+        // Failures in a row are counted where they can trip the breaker.
+        if self.consecutive.is_some() {
             if failure {
                 self.failures_in_a_row += 1;
-                if self.state == State::Closed && self.failures_in_a_row >= threshold {
-                    let count = self.failures_in_a_row;
-                    self.transition(
-                        State::Open,
-                        Reason::ConsecutiveFailures { count, threshold },
-                    );
-                    // The tripping failure belongs to the generation that just ended:
-                    // the window does not take it.
-                    return true;
-                }
             } else {
                 self.failures_in_a_row = 0;
             }
         }
         let now = self.now;
-        let Some(window) = &mut self.window else {
+        let counts = self.window.as_mut().map(|window| {
+            window.push(now, failure, slow);
+            window.counts(now)
+        });
+        if self.state != State::Closed {
+            return true; // metrics-only counts, and never trips
+        }
+        if let Some(threshold) = self.consecutive {
+            let count = self.failures_in_a_row;
+            if failure && count >= threshold {
+                self.transition(
+                    State::Open,
+                    Reason::ConsecutiveFailures { count, threshold },
+                );
+                return true;
+            }
+        }
+        let Some((calls, failures, slow_calls)) = counts else {
             return true;
         };
-        window.push(now, failure, slow);
-        let (calls, failures, slow_calls) = window.counts(now);
-        if self.state != State::Closed || calls < self.minimum || calls == 0 {
+        if calls < self.minimum || calls == 0 {
             return true;
         }
         if let Some(threshold) = self.failure_rate {
@@ -700,6 +744,30 @@ impl Dur {
     }
 }
 
+/// A "retry after" a dependency sends.
+#[derive(Debug, Clone, Copy)]
+enum Hint {
+    Dur(Dur),
+    /// `Retry-After: 99999999999` and beyond.
+    Huge,
+}
+
+impl Hint {
+    fn duration(self, m: &Model, cfg: &Cfg) -> Duration {
+        match self {
+            Hint::Dur(d) => Duration::from_nanos(d.nanos(m, cfg)),
+            Hint::Huge => Duration::MAX,
+        }
+    }
+}
+
+fn hint() -> impl Strategy<Value = Hint> {
+    prop_oneof![
+        4 => advance().prop_map(Hint::Dur),
+        1 => Just(Hint::Huge),
+    ]
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Op {
     /// `call_with` whose operation moves the clock by the duration, with this outcome.
@@ -708,6 +776,8 @@ enum Op {
     Acquire,
     /// Records (or, with `None`, drops) a held permit, chosen by index.
     Finish(usize, Option<Outcome>),
+    /// Records a held permit with the dependency's "retry after".
+    FinishHinted(usize, Outcome, Hint),
     Advance(Dur),
     ForceOpen,
     Disable,
@@ -763,6 +833,8 @@ fn op(manual: u32, failing: u32) -> BoxedStrategy<Op> {
         12 => Just(Op::Acquire),
         15 => (any::<usize>(), proptest::option::weighted(0.8, outcome(failing)))
             .prop_map(|(i, o)| Op::Finish(i, o)),
+        5 => (any::<usize>(), outcome(failing), hint())
+            .prop_map(|(i, o, h)| Op::FinishHinted(i, o, h)),
         20 => advance().prop_map(Op::Advance),
     ];
     if manual == 0 {
@@ -880,6 +952,15 @@ fn run(cfg: &Cfg, ops: &[(Op, bool)]) -> Result<(), TestCaseError> {
                             model.abandon(m);
                         }
                     }
+                }
+            }
+            Op::FinishHinted(index, outcome, hint) => {
+                if !held.is_empty() {
+                    let (p, m) = held.remove(index % held.len());
+                    let d = hint.duration(&model, cfg);
+                    p.record_with_retry_after(outcome, Some(d));
+                    model.hint(d);
+                    model.record(m, outcome);
                 }
             }
             Op::Advance(d) => {

@@ -288,23 +288,12 @@ fn half_open_timeout_reopens_when_probes_never_report() {
     assert_eq!(b.state(), State::Open);
 }
 
+#[path = "support/hinting.rs"]
+mod hinting;
+
 #[test]
 fn retry_after_hints_lengthen_the_open_wait_only_when_honored() {
-    /// A classifier that reads a "retry after N seconds" from the error.
-    #[derive(Clone, Copy)]
-    struct Hinting;
-    impl failgate::Classify<(), u64> for Hinting {
-        fn classify(&self, r: &Result<(), u64>) -> Outcome {
-            if r.is_ok() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            }
-        }
-        fn retry_after(&self, r: &Result<(), u64>) -> Option<Duration> {
-            r.as_ref().err().map(|s| Duration::from_secs(*s))
-        }
-    }
+    use hinting::Hinting;
     for honor in [false, true] {
         let clock = ManualClock::new();
         let b = CircuitBreaker::builder()

@@ -119,10 +119,8 @@ pub(crate) fn admission_with_hint(
             let deadline = open_deadline(w, entered_at, s).max(hint_until);
             if reached(now, deadline) {
                 Admission::Transition(State::HalfOpen, Reason::WaitElapsed)
-            } else if deadline == NEVER {
-                Admission::Reject(None)
             } else {
-                Admission::Reject(Some(deadline - now))
+                Admission::Reject(time_left(deadline, now))
             }
         }
         State::HalfOpen => {
@@ -149,6 +147,14 @@ const NEVER: u64 = u64::MAX;
 #[inline]
 fn reached(now: u64, deadline: u64) -> bool {
     now >= deadline && deadline != NEVER
+}
+
+/// The wait to promise a caller refused at `now` by an open state ending at
+/// `deadline`: `None` for a deadline that saturated, which is never reached (a wait
+/// promised then would end in another refusal).
+#[inline]
+pub(crate) fn time_left(deadline: u64, now: u64) -> Option<u64> {
+    (deadline != NEVER).then(|| deadline.saturating_sub(now))
 }
 
 /// When an open breaker, entered at `entered_at`, starts probing.

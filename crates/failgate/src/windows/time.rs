@@ -18,6 +18,8 @@ const COUNT_MASK: u64 = (1 << TAG_SHIFT) - 1;
 /// Counts stop growing this far below the field's capacity, leaving room for racing
 /// increments (a bucket would need 68 billion calls to get here).
 const COUNT_CEILING: u64 = COUNT_MASK - (1 << 24);
+// One bucket alone can count the largest minimum accepted: no minimum is out of reach.
+const _: () = assert!(COUNT_CEILING >= crate::config::MAX_MINIMUM_CALLS);
 /// Bits of a bucket's slot in the cached location (MAX_TIME_BUCKETS = 1024 < 2^11).
 const SLOT_BITS: u32 = 11;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
