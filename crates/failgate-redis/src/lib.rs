@@ -81,10 +81,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod batch;
 mod breaker;
 mod config;
 #[cfg(feature = "serde")]
 pub mod config_file;
+mod integrity;
 mod mirror;
 mod script;
 mod sync;

@@ -231,6 +231,7 @@ async fn stale_generations_are_discarded() {
     let reply: Vec<redis::Value> = redis::Script::new(SYNC_LUA)
         .key(&state_key)
         .key(&window_key)
+        .key(format!("failgate:{ns}:dependency:batch:test"))
         .arg(0) // the generation before the trip
         .arg(10) // calls
         .arg(10) // failures
@@ -247,6 +248,9 @@ async fn stale_generations_are_discarded() {
         .arg(30_000)
         .arg(3_600_000)
         .arg(format!("failgate:{ns}:dependency:events"))
+        .arg(0) // no epoch known
+        .arg(0) // no batch id
+        .arg(30_000)
         .invoke_async(&mut con)
         .await
         .unwrap();
