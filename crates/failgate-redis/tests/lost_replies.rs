@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{eventually, fleet, raw, unique_namespace, Redis};
+use common::{eventually, fleet, raw, trip, unique_namespace, Redis};
 use failgate::State;
 use failgate_redis::testing::LossyProxy;
 use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
@@ -31,22 +31,22 @@ async fn shared(fleet: &[&FleetBreaker]) {
     .await;
 }
 
-async fn trip(fleet: &[&FleetBreaker]) {
-    for _ in 0..4 {
-        let _ = fleet[0].call(|| Err::<(), _>("down"));
-    }
-    eventually("open", 2 * SECOND, || {
-        fleet.iter().all(|b| b.state() == State::Open)
-    })
-    .await;
-}
-
 async fn shared_state(url: &str, ns: &str) -> HashMap<String, String> {
     raw(url)
         .await
         .hgetall(format!("failgate:{ns}:dependency:state"))
         .await
         .unwrap()
+}
+
+/// Waits until every instance of `fleet` is shared and closed.
+async fn closes(fleet: &[&FleetBreaker]) {
+    eventually("closed, fleet-wide", 2 * SECOND, || {
+        fleet
+            .iter()
+            .all(|b| b.mode() == Mode::Shared && b.state() == State::Closed)
+    })
+    .await;
 }
 
 /// True if one of `fleet` admits a fleet-wide probe now (which then succeeds).
@@ -92,12 +92,7 @@ async fn probe_permits_granted_in_a_lost_reply_come_back() {
         a_probe_is_admitted(&fleet)
     })
     .await;
-    eventually("closed", 2 * SECOND, || {
-        fleet
-            .iter()
-            .all(|b| b.mode() == Mode::Shared && b.state() == State::Closed)
-    })
-    .await;
+    closes(&fleet).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,12 +181,7 @@ async fn a_user_without_channel_permissions_still_probes_and_closes_the_fleet() 
         a_probe_is_admitted(&fleet)
     })
     .await;
-    eventually("closed, fleet-wide", 2 * SECOND, || {
-        fleet
-            .iter()
-            .all(|b| b.mode() == Mode::Shared && b.state() == State::Closed)
-    })
-    .await;
+    closes(&fleet).await;
     assert_eq!(shared_state(&redis.url(), &ns).await["state"], "closed");
     assert!(
         fleet.iter().all(refused),

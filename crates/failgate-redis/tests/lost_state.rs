@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{eventually, fleet, raw, unique_namespace, Redis, Target};
+use common::{eventually, fleet, instances, raw, trip, unique_namespace, Redis, Target};
 use failgate::State;
 use failgate_redis::{FleetBreaker, Mode};
 use redis::AsyncCommands;
@@ -12,24 +12,9 @@ use std::time::Duration;
 
 const SECOND: Duration = Duration::from_secs(1);
 
-async fn two_instances(url: &str, ns: &str) -> Vec<FleetBreaker> {
-    let fleet: Vec<_> = (0..2).map(|_| fleet(url, ns).build().unwrap()).collect();
-    eventually("shared", 5 * SECOND, || {
-        fleet.iter().all(|b| b.mode() == Mode::Shared)
-    })
-    .await;
-    fleet
-}
-
 /// Trips the fleet, lets one probe close it again: the shared generation is then 3.
 async fn move_generation_ahead(fleet: &[FleetBreaker]) {
-    for _ in 0..4 {
-        let _ = fleet[0].call(|| Err::<(), _>("down"));
-    }
-    eventually("open", 2 * SECOND, || {
-        fleet.iter().all(|b| b.state() == State::Open)
-    })
-    .await;
+    trip(fleet).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     eventually("a probe succeeds", 2 * SECOND, || {
         fleet[0].try_acquire().map(|p| p.success()).is_ok()
@@ -62,7 +47,7 @@ async fn fail_until_open(fleet: &[FleetBreaker]) -> Duration {
 async fn a_flushall_is_detected_and_the_fleet_trips_again() {
     let Some(redis) = Redis::start() else { return };
     let ns = unique_namespace("flushall");
-    let fleet = two_instances(&redis.url(), &ns).await;
+    let fleet = instances(2, || fleet(&redis.url(), &ns)).await;
     move_generation_ahead(&fleet).await;
 
     let mut con = raw(&redis.url()).await;
@@ -79,7 +64,7 @@ async fn a_flushall_is_detected_and_the_fleet_trips_again() {
 async fn deleted_breaker_keys_are_detected_like_a_flushall() {
     let Some(redis) = Target::get() else { return };
     let ns = unique_namespace("evicted");
-    let fleet = two_instances(&redis.url, &ns).await;
+    let fleet = instances(2, || fleet(&redis.url, &ns)).await;
     move_generation_ahead(&fleet).await;
 
     // As an eviction or an expiry would: the keys go, connections stay up.
