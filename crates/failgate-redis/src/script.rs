@@ -30,9 +30,11 @@
 //!   answered with the state now and the permits it was granted the first time, if they
 //!   still belong to the current generation (else none).
 //! - **PUBLISH last, caught.** Every write comes before the PUBLISH, which is the only
-//!   command a correctly set up server can refuse (a user without channel permissions);
-//!   its error is caught and returned in the answer instead of failing the script after
-//!   its writes.
+//!   command a correctly set up server can refuse once the script has begun writing (a
+//!   user without channel permissions); its error is caught and returned in the answer
+//!   instead of failing the script after its writes. (A server out of memory under
+//!   `noeviction` refuses a script at its first write, before anything is written; a
+//!   key of the wrong type or a key permission missing fails every run alike.)
 
 use redis::{FromRedisValue, RedisResult, Script, Value};
 
