@@ -67,8 +67,16 @@ pub struct FleetStatus {
     pub announcements: u64,
     /// Why the last round trip failed (a refused connection, a wrong password, no
     /// answer within the timeout), while Redis stays unreachable; `None` once one
-    /// succeeds.
+    /// succeeds. A problem that round trips survive stays here while it lasts: Redis
+    /// refusing PUBLISH on the breaker's channel to this user (transitions then reach
+    /// the fleet by polling, every `flush_interval`).
     pub last_error: Option<String>,
+    /// How many times this instance found the shared state it mirrored gone from Redis
+    /// (a FLUSHALL, an eviction, an expiry, a failover to an empty replica) and
+    /// re-established it: a new epoch in an answer. Each is logged once, at WARN.
+    pub lost_state: u64,
+    /// When that last happened.
+    pub last_lost_state: Option<std::time::SystemTime>,
 }
 
 impl FleetBreaker {
@@ -140,6 +148,7 @@ pub(crate) fn build<C>(b: FleetBuilder<C>) -> Result<FleetBreaker<C>, FleetConfi
     let args = ScriptArgs {
         state_key: format!("{prefix}:state"),
         window_key: format!("{prefix}:window"),
+        batch_key: format!("{prefix}:batch:{}", crate::batch::instance_id()),
         channel: format!("{prefix}:events"),
         rate: b.failure_rate,
         minimum_calls: b.minimum_calls,
@@ -149,6 +158,9 @@ pub(crate) fn build<C>(b: FleetBuilder<C>) -> Result<FleetBreaker<C>, FleetConfi
         permits: b.half_open_permits,
         half_open_timeout_ms: ms(b.half_open_timeout).max(1),
         ttl_ms: ms(b.key_ttl),
+        // A batch is sent again until answered, and dropped once a fallback outlasts the
+        // window: three windows cover every repeat.
+        batch_ttl_ms: ms(b.window).saturating_mul(3).max(1),
     };
     let channel = args.channel.clone();
     let (stop, stopped) = tokio::sync::watch::channel(());
@@ -299,6 +311,8 @@ impl<C> FleetBreaker<C> {
             discarded: stats.discarded.load(Relaxed),
             announcements: stats.announcements.load(Relaxed),
             last_error: stats.last_error.lock().map_or(None, |e| e.clone()),
+            lost_state: self.core.integrity.lost(),
+            last_lost_state: self.core.integrity.last_lost(),
         }
     }
 
@@ -357,7 +371,10 @@ impl<L: LocalPermit> Kind<L> {
                     Outcome::Ignore => None,
                 },
             ),
-            Kind::Local(p) => p.record(outcome),
+            Kind::Local(p) => {
+                core.record_local(outcome);
+                p.record(outcome)
+            }
             Kind::Done => {}
         }
     }

@@ -11,6 +11,7 @@
 //! The closed-state success path is one load when admitted and one load plus one
 //! `fetch_add` when recorded: no clock read, no lock, no allocation.
 
+use crate::integrity::Integrity;
 use crate::script::{Announcement, Flush, Reply, SharedState};
 use failgate::{Clock, Outcome, Rejected, State};
 use futures_util::task::AtomicWaker;
@@ -96,6 +97,9 @@ pub(crate) struct Core {
     tokens: AtomicU64,
     pending_calls: AtomicU64,
     pending_failures: AtomicU64,
+    /// Outcomes the local fallback counted, for the shared window on reconnect.
+    local_calls: AtomicU64,
+    local_failures: AtomicU64,
     probe_successes: AtomicU64,
     probe_failures: AtomicU64,
     probe_releases: AtomicU64,
@@ -120,6 +124,8 @@ pub(crate) struct Core {
     pub(crate) name: String,
     pub(crate) namespace: String,
     pub(crate) stats: Stats,
+    /// The shared state's epoch, and whether PUBLISH is refused.
+    pub(crate) integrity: Integrity,
     #[cfg(feature = "metrics")]
     pub(crate) gauges: crate::breaker::MetricHandles,
     /// Dropped with the core: tells the background tasks to stop.
@@ -146,6 +152,8 @@ impl Core {
             tokens: AtomicU64::new(0),
             pending_calls: AtomicU64::new(0),
             pending_failures: AtomicU64::new(0),
+            local_calls: AtomicU64::new(0),
+            local_failures: AtomicU64::new(0),
             probe_successes: AtomicU64::new(0),
             probe_failures: AtomicU64::new(0),
             probe_releases: AtomicU64::new(0),
@@ -165,6 +173,7 @@ impl Core {
             name,
             namespace,
             stats: Stats::default(),
+            integrity: Integrity::default(),
             #[cfg(feature = "metrics")]
             gauges,
             _stop: stop,
@@ -253,6 +262,18 @@ impl Core {
         }
     }
 
+    /// Counts the outcome of a call the local fallback admitted, for the shared window
+    /// once Redis answers again.
+    #[inline]
+    pub(crate) fn record_local(&self, outcome: Outcome) {
+        if outcome != Outcome::Ignore {
+            self.local_calls.fetch_add(1, Relaxed);
+        }
+        if outcome == Outcome::Failure {
+            self.local_failures.fetch_add(1, Relaxed);
+        }
+    }
+
     #[inline(never)]
     fn count_failure(&self) {
         let calls = self.pending_calls.fetch_add(1, Relaxed) + 1;
@@ -333,8 +354,10 @@ impl Core {
     }
 
     /// Nothing to tell Redis, and transitions arrive by pub/sub: a round trip can wait.
+    /// (Not while PUBLISH is refused: then no instance can announce a transition.)
     pub(crate) fn is_idle(&self) -> bool {
         self.subscribed.load(Acquire)
+            && !self.integrity.publish_denied()
             && self.word.load(Acquire) & LOCAL == 0
             && self.pending_calls.load(Acquire) == 0
             && self.probe_successes.load(Acquire) == 0
@@ -372,30 +395,24 @@ impl Core {
         }
     }
 
-    /// Takes what is pending for the next round trip.
+    /// Takes what is pending for the next round trip, with what the local fallback
+    /// counted (during a fallback, or before the batch that ended it was answered).
     pub(crate) fn take_flush(&self, resync: bool, tokens_to_release: u64) -> Flush {
         let w = self.word.load(Acquire);
         let demand = self.demand.swap(false, AcqRel);
+        let calls = self.pending_calls.swap(0, AcqRel) + self.local_calls.swap(0, AcqRel);
+        let failures = self.pending_failures.swap(0, AcqRel) + self.local_failures.swap(0, AcqRel);
         Flush {
+            batch: 0,
+            epoch: self.integrity.epoch(),
             generation: (!resync).then(|| generation(w)),
-            calls: self.pending_calls.swap(0, AcqRel),
-            failures: self.pending_failures.swap(0, AcqRel),
+            calls,
+            failures,
             probe_successes: self.probe_successes.swap(0, AcqRel),
             probe_failures: self.probe_failures.swap(0, AcqRel),
             probe_releases: self.probe_releases.swap(0, AcqRel) + tokens_to_release,
             want_probes: if demand && !resync { u64::MAX } else { 0 },
         }
-    }
-
-    /// Puts back the counts of a round trip that failed, so nothing is lost.
-    pub(crate) fn restore(&self, flush: &Flush) {
-        self.pending_calls.fetch_add(flush.calls, AcqRel);
-        self.pending_failures.fetch_add(flush.failures, AcqRel);
-        if flush.want_probes > 0 {
-            self.demand.store(true, Relaxed);
-        }
-        // Probe results and releases of a generation Redis never heard back from are
-        // settled by its half-open timeout.
     }
 
     /// Drops the counts of before a fallback that outlasted the window.
@@ -404,20 +421,31 @@ impl Core {
         self.pending_failures.store(0, Release);
     }
 
-    /// Installs what Redis answered, leaving local mode. Returns true if the generation
-    /// changed. After a fallback (`resync`) the answer is taken even if its generation
-    /// is older than the mirror's: Redis lost its data (a restart without persistence)
-    /// and the fleet starts over from what it holds now.
-    pub(crate) fn install_reply(&self, reply: &Reply, resync: bool) -> bool {
+    /// Drops what the local fallback counted (a fallback that outlasted the window).
+    pub(crate) fn forget_local(&self) {
+        self.local_calls.store(0, Release);
+        self.local_failures.store(0, Release);
+    }
+
+    /// Installs what Redis answered, leaving local mode. Returns the epoch the mirror
+    /// followed if the answer's is another: the shared state was lost and recreated.
+    /// After a fallback (`resync`) or a loss the answer is taken even if its generation
+    /// is older than the mirror's: the fleet starts over from what Redis holds now.
+    pub(crate) fn install_reply(&self, reply: &Reply, resync: bool) -> Option<u64> {
         self.shared_calls.store(reply.window_calls, Relaxed);
         self.shared_failures.store(reply.window_failures, Relaxed);
         self.stats.discarded.fetch_add(reply.discarded, Relaxed);
-        let changed = self.install(
+        let lost = self.integrity.observe(reply.epoch);
+        if lost.is_some() {
+            // Permits of the lost state's generations, which the new one's may reuse.
+            self.tokens.store(0, Release);
+        }
+        self.install(
             reply.generation,
             reply.state,
             reply.open_left_ms,
             true,
-            resync,
+            resync || lost.is_some(),
         );
         // Permits of a generation that has already ended here (pub/sub announced a newer
         // one while the round trip ran) are useless, and must not overwrite the current
@@ -433,12 +461,18 @@ impl Core {
                 Some(tag << TOKEN_BITS | (held + reply.granted).min(0xFFFF))
             });
         }
-        changed
+        lost
     }
 
-    /// Installs a transition announced over pub/sub (only if it is newer).
+    /// Installs a transition announced over pub/sub (only if it is newer). One of
+    /// another epoch than the mirror's is not compared by generation: it asks for a round
+    /// trip, which settles which state is Redis's.
     pub(crate) fn install_announcement(&self, a: &Announcement) -> bool {
         self.stats.announcements.fetch_add(1, Relaxed);
+        if a.epoch != self.integrity.epoch() {
+            self.nudge();
+            return false;
+        }
         self.install(a.generation, a.state, a.open_left_ms, false, false)
     }
 
@@ -534,226 +568,5 @@ impl Core {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use failgate::ManualClock;
-
-    fn core(clock: &ManualClock) -> Core {
-        let local = failgate::CircuitBreaker::builder()
-            .failure_rate(0.5)
-            .minimum_calls(4)
-            .window(failgate::Window::time(Duration::from_secs(10)))
-            .clock(clock.clone())
-            .build()
-            .unwrap();
-        let (stop, _) = tokio::sync::watch::channel(());
-        Core::new(
-            local,
-            Arc::new(clock.clone()),
-            0.5,
-            4,
-            Duration::from_secs(3600),
-            "n".into(),
-            "ns".into(),
-            stop,
-            #[cfg(feature = "metrics")]
-            crate::breaker::MetricHandles::new("ns", "n"),
-        )
-    }
-
-    impl Core {
-        fn install_reply_test(&self, reply: &Reply) -> bool {
-            self.install_reply(reply, false)
-        }
-    }
-
-    fn reply(state: SharedState, generation: u64, open_left_ms: u64, granted: u64) -> Reply {
-        Reply {
-            state,
-            generation,
-            open_left_ms,
-            window_calls: 0,
-            window_failures: 0,
-            granted,
-            discarded: 0,
-        }
-    }
-
-    #[test]
-    fn starts_local_and_a_reply_makes_it_shared() {
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        assert_eq!(c.mode(), Mode::Local);
-        assert_eq!(c.admit(), Ok(Admit::Local));
-        c.install_reply_test(&reply(SharedState::Closed, 3, 0, 0));
-        assert_eq!(c.mode(), Mode::Shared);
-        assert_eq!(c.admit(), Ok(Admit::Counted(3)));
-    }
-
-    #[test]
-    fn open_refuses_with_the_time_left_then_asks_for_probes() {
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        c.install_reply_test(&reply(SharedState::Open, 1, 2_000, 0));
-        let r = c.admit().unwrap_err();
-        assert_eq!(
-            (r.state(), r.retry_after()),
-            (State::Open, Some(Duration::from_secs(2)))
-        );
-        clock.advance(Duration::from_secs(2));
-        let r = c.admit().unwrap_err();
-        assert_eq!(r.retry_after(), Some(Duration::ZERO));
-        assert!(c.is_urgent(), "the sync task was woken to ask for probes");
-        let flush = c.take_flush(false, 0);
-        assert_eq!(flush.want_probes, u64::MAX);
-        assert_eq!(flush.generation, Some(1));
-    }
-
-    #[test]
-    fn probes_come_only_from_granted_tokens_of_the_current_generation() {
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        c.install_reply_test(&reply(SharedState::HalfOpen, 2, 0, 2));
-        assert_eq!(c.admit(), Ok(Admit::Probe(2)));
-        assert_eq!(c.admit(), Ok(Admit::Probe(2)));
-        assert_eq!(c.admit().unwrap_err().state(), State::HalfOpen);
-        // A newer generation invalidates what is left.
-        c.install_reply_test(&reply(SharedState::HalfOpen, 4, 0, 1));
-        assert_eq!(c.held_tokens(), 1);
-        c.install_reply_test(&reply(SharedState::HalfOpen, 6, 0, 0));
-        assert_eq!(c.held_tokens(), 0);
-        assert!(c.admit().is_err());
-    }
-
-    #[test]
-    fn stale_outcomes_and_announcements_are_discarded() {
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        c.install_reply_test(&reply(SharedState::Closed, 5, 0, 0));
-        let Ok(Admit::Counted(g)) = c.admit() else {
-            panic!()
-        };
-        c.record_counted(g, Outcome::Success);
-        assert!(c.install_announcement(&Announcement {
-            generation: 6,
-            state: SharedState::Open,
-            open_left_ms: 1_000
-        }));
-        c.record_counted(g, Outcome::Failure); // late: admitted in generation 5
-        let flush = c.take_flush(false, 0);
-        assert_eq!(
-            (flush.calls, flush.failures),
-            (0, 0),
-            "the success of generation 5 was not flushed before it ended, the failure came late"
-        );
-        assert_eq!(flush.generation, Some(6));
-        // An older announcement changes nothing.
-        assert!(!c.install_announcement(&Announcement {
-            generation: 5,
-            state: SharedState::Closed,
-            open_left_ms: 0
-        }));
-        assert_eq!(c.state(), State::Open);
-    }
-
-    #[test]
-    fn a_failed_round_trip_loses_no_counts() {
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        c.install_reply_test(&reply(SharedState::Closed, 1, 0, 0));
-        for outcome in [Outcome::Success, Outcome::Failure, Outcome::Failure] {
-            c.record_counted(1, outcome);
-        }
-        let flush = c.take_flush(false, 0);
-        c.restore(&flush);
-        c.record_counted(1, Outcome::Success);
-        let again = c.take_flush(true, 0);
-        assert_eq!(
-            (again.calls, again.failures, again.generation),
-            (4, 2, None)
-        );
-    }
-
-    #[test]
-    fn failures_that_could_trip_wake_the_sync_task() {
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        c.install_reply_test(&reply(SharedState::Closed, 1, 0, 0));
-        c.record_counted(1, Outcome::Success);
-        c.record_counted(1, Outcome::Failure);
-        assert!(!c.is_urgent(), "2 calls: below the minimum of 4");
-        c.record_counted(1, Outcome::Success);
-        c.record_counted(1, Outcome::Failure);
-        assert!(c.is_urgent(), "4 calls, half failed: could trip");
-    }
-
-    #[test]
-    fn local_mode_keeps_a_shared_open_state_until_its_deadline() {
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        c.install_reply_test(&reply(SharedState::Open, 1, 1_000, 0));
-        assert!(c.enter_local());
-        assert!(!c.enter_local(), "once");
-        assert_eq!(c.admit().unwrap_err().state(), State::Open);
-        clock.advance(Duration::from_secs(1));
-        assert_eq!(c.admit(), Ok(Admit::Local));
-    }
-
-    #[test]
-    fn a_late_grant_of_an_ended_generation_changes_nothing() {
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        c.install_reply_test(&reply(SharedState::HalfOpen, 4, 0, 2));
-        c.install_reply_test(&reply(SharedState::HalfOpen, 3, 0, 5)); // answered before 4 began
-        assert_eq!(c.held_tokens(), 2, "generation 4 keeps its two permits");
-        assert_eq!(c.admit(), Ok(Admit::Probe(4)));
-        assert_eq!(c.admit(), Ok(Admit::Probe(4)));
-        assert!(c.admit().is_err());
-    }
-
-    #[test]
-    fn racing_calls_never_take_more_probes_than_granted_per_generation() {
-        use std::sync::atomic::AtomicUsize;
-        const GENERATIONS: usize = 20_000;
-        const GRANTED: u64 = 2;
-        let clock = ManualClock::new();
-        let c = core(&clock);
-        let taken: Vec<AtomicUsize> = (0..=GENERATIONS + 1).map(|_| AtomicUsize::new(0)).collect();
-        let done = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            for _ in 0..3 {
-                s.spawn(|| {
-                    while !done.load(Relaxed) {
-                        if let Ok(Admit::Probe(g)) = c.admit() {
-                            taken[g as usize].fetch_add(1, Relaxed);
-                        }
-                    }
-                });
-            }
-            s.spawn(|| {
-                for g in 1..=GENERATIONS as u64 {
-                    // Half-open with two permits, then (every other time) a late answer
-                    // granting permits of the generation before: it must neither add
-                    // probes to that ended generation nor take this one's permits away.
-                    c.install_reply_test(&reply(SharedState::HalfOpen, g, 0, GRANTED));
-                    if g % 2 == 0 {
-                        c.install_reply_test(&reply(SharedState::HalfOpen, g - 1, 0, GRANTED));
-                    }
-                    for _ in 0..50 {
-                        std::hint::spin_loop();
-                    }
-                }
-                done.store(true, Relaxed);
-            });
-        });
-        let total: usize = taken.iter().map(|t| t.load(Relaxed)).sum();
-        assert!(total > 0, "the workers did take probes");
-        for (g, t) in taken.iter().enumerate() {
-            let t = t.load(Relaxed) as u64;
-            assert!(
-                t <= GRANTED,
-                "generation {g}: {t} probes for {GRANTED} permits"
-            );
-        }
-    }
-}
+#[path = "mirror_tests.rs"]
+mod tests;

@@ -2,8 +2,9 @@
 //! permits, fall back and resynchronise) and the pub/sub listener. They hold only a weak
 //! reference to the breaker and stop when its last handle is dropped.
 
+use crate::batch::Batches;
 use crate::mirror::{Core, Mode};
-use crate::script::{sync_script, Announcement, Flush, ScriptArgs};
+use crate::script::{sync_script, Announcement, Flush, Reply, ScriptArgs};
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
@@ -53,6 +54,20 @@ async fn next_round(
     weak.strong_count() > 0
 }
 
+/// The sync loop's own state between rounds.
+struct Loop {
+    con: Option<MultiplexedConnection>,
+    /// Local since when (the breaker starts local until Redis first answers).
+    local_since: Option<Instant>,
+    /// None until the first round trip; then whether the last one worked.
+    healthy: Option<bool>,
+    tokens_at_last_round: u64,
+    last_round_trip: Option<Instant>,
+    batches: Batches,
+    /// Why Redis refuses PUBLISH to this user, while it does: kept in `last_error`.
+    publish_refused: Option<String>,
+}
+
 /// The sync loop: one round trip per tick (at most `interval` apart), sooner when a
 /// call asks.
 pub(crate) async fn run_sync(
@@ -64,15 +79,17 @@ pub(crate) async fn run_sync(
         .set_connection_timeout(Some(settings.timeout))
         .set_response_timeout(Some(settings.timeout));
     let script = sync_script();
-    let mut con: Option<MultiplexedConnection> = None;
     let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    // Local since when (the breaker starts local until Redis first answers).
-    let mut local_since = Some(Instant::now());
-    // None until the first round trip; then whether the last one worked.
-    let mut healthy: Option<bool> = None;
-    let mut tokens_at_last_round = 0;
-    let mut last_round_trip: Option<Instant> = None;
+    let mut l = Loop {
+        con: None,
+        local_since: Some(Instant::now()),
+        healthy: None,
+        tokens_at_last_round: 0,
+        last_round_trip: None,
+        batches: Batches::new(),
+        publish_refused: None,
+    };
 
     while next_round(&weak, &mut ticker, &mut stop).await {
         let Some(core) = weak.upgrade() else { return };
@@ -82,114 +99,187 @@ pub(crate) async fn run_sync(
         // tick, polling only every `idle_poll`, so an idle fleet costs Redis little.
         if !urgent
             && core.is_idle()
-            && last_round_trip.is_some_and(|t| t.elapsed() < settings.idle_poll)
+            && !l.batches.is_resending()
+            && l.last_round_trip
+                .is_some_and(|t| t.elapsed() < settings.idle_poll)
         {
             continue;
         }
-        last_round_trip = Some(Instant::now());
-
-        // Probe permits held for a whole round without a call taking one go back.
-        let held = core.held_tokens();
-        let release = if held > 0 && held == tokens_at_last_round {
-            core.drop_tokens(held)
-        } else {
-            0
-        };
+        l.last_round_trip = Some(Instant::now());
 
         let resync = core.mode() == Mode::Local;
-        if resync && local_since.is_some_and(|t| t.elapsed() > settings.window) {
-            // Counts from before a fallback longer than the window are out of it.
+        if resync && l.local_since.is_some_and(|t| t.elapsed() > settings.window) {
+            // Counts older than the window are out of it: what is sent on reconnect
+            // was counted in the last window at most.
             core.forget_pending();
+            core.forget_local();
+            l.batches.forget();
+            l.local_since = Some(Instant::now());
         }
-        let pending = core.take_flush(resync, release);
-        let mut flush = pending;
-        if resync {
-            // What the local breaker counted meanwhile joins the shared window.
-            let m = core.local.metrics();
-            flush.calls += m.calls;
-            flush.failures += m.failures;
-        }
+        let flush = l.batches.next(|| {
+            // Probe permits held for a whole round without a call taking one go back.
+            let held = core.held_tokens();
+            let release = if held > 0 && held == l.tokens_at_last_round {
+                core.drop_tokens(held)
+            } else {
+                0
+            };
+            core.take_flush(resync, release)
+        });
 
         core.stats.round_trips.fetch_add(1, Relaxed);
         #[cfg(feature = "metrics")]
         core.gauges.round_trips.increment(1);
         let result = tokio::time::timeout(
             settings.timeout,
-            round_trip(&settings, &config, &script, &mut con, &flush),
+            round_trip(&settings, &config, &script, &mut l.con, &flush),
         )
         .await;
         match result {
-            Ok(Ok(reply)) => {
-                if healthy == Some(false) {
-                    tracing::info!(
-                        breaker = %core.name, namespace = %core.namespace,
-                        "redis reachable again: fleet-wide breaking resumes"
-                    );
+            Ok(Ok((checked, reply))) => {
+                l.batches.answered();
+                // The script's word is the later one.
+                let refused = match &reply.publish_error {
+                    Some(why) => Some(Some(why.clone())),
+                    None => checked,
+                };
+                if let Some(refused) = refused {
+                    note_publish(&core, &settings, refused, &mut l.publish_refused);
                 }
-                healthy = Some(true);
-                local_since = None;
-                if let Ok(mut last) = core.stats.last_error.lock() {
-                    *last = None;
-                }
-                if resync {
-                    core.local.reset();
-                }
-                core.install_reply(&reply, resync);
-                #[cfg(feature = "metrics")]
-                core.gauges.shared.set(1.0);
+                answered(&core, &settings, &mut l, &reply, resync);
             }
             outcome => {
-                con = None;
-                core.restore(&pending);
-                core.stats.sync_errors.fetch_add(1, Relaxed);
-                #[cfg(feature = "metrics")]
-                {
-                    core.gauges.sync_errors.increment(1);
-                    core.gauges.shared.set(0.0);
-                }
-                if core.enter_local() || local_since.is_none() {
-                    local_since = Some(Instant::now());
-                }
+                l.batches.unanswered(flush);
                 let error = match outcome {
                     Ok(Err(e)) => e.to_string(),
                     _ => format!("no answer within {:?}", settings.timeout),
                 };
-                if healthy != Some(false) {
-                    tracing::warn!(
-                        breaker = %core.name, namespace = %core.namespace,
-                        redis = %settings.url_for_logs, %error,
-                        "redis unreachable: falling back to a local breaker with the same configuration"
-                    );
-                }
-                if let Ok(mut last) = core.stats.last_error.lock() {
-                    *last = Some(error);
-                }
-                healthy = Some(false);
+                unanswered(&core, &settings, &mut l, error);
             }
         }
-        tokens_at_last_round = core.held_tokens();
+        l.tokens_at_last_round = core.held_tokens();
     }
 }
 
+/// A round trip's answer arrived: install it, and say what changed.
+fn answered(core: &Core, settings: &SyncSettings, l: &mut Loop, reply: &Reply, resync: bool) {
+    if l.healthy == Some(false) {
+        tracing::info!(
+            breaker = %core.name, namespace = %core.namespace,
+            "redis reachable again: fleet-wide breaking resumes"
+        );
+    }
+    l.healthy = Some(true);
+    l.local_since = None;
+    if let Ok(mut last) = core.stats.last_error.lock() {
+        last.clone_from(&l.publish_refused);
+    }
+    if resync {
+        core.local.reset();
+    }
+    if let Some(before) = core.install_reply(reply, resync) {
+        tracing::warn!(
+            breaker = %core.name, namespace = %core.namespace,
+            redis = %settings.url_for_logs, lost_epoch = before, epoch = reply.epoch,
+            "the fleet breaker's shared state is gone from redis (FLUSHALL, eviction, \
+             expiry, or a failover to an empty replica): re-established, counting anew"
+        );
+    }
+    #[cfg(feature = "metrics")]
+    core.gauges.shared.set(1.0);
+}
+
+/// A round trip failed or timed out: fall back to the local breaker.
+fn unanswered(core: &Core, settings: &SyncSettings, l: &mut Loop, error: String) {
+    l.con = None;
+    core.stats.sync_errors.fetch_add(1, Relaxed);
+    #[cfg(feature = "metrics")]
+    {
+        core.gauges.sync_errors.increment(1);
+        core.gauges.shared.set(0.0);
+    }
+    if core.enter_local() || l.local_since.is_none() {
+        l.local_since = Some(Instant::now());
+    }
+    if l.healthy != Some(false) {
+        tracing::warn!(
+            breaker = %core.name, namespace = %core.namespace,
+            redis = %settings.url_for_logs, %error,
+            "redis unreachable: falling back to a local breaker with the same configuration"
+        );
+    }
+    if let Ok(mut last) = core.stats.last_error.lock() {
+        *last = Some(error);
+    }
+    l.healthy = Some(false);
+}
+
+/// Records whether Redis refuses PUBLISH on the breaker's channel (`Some(why)`),
+/// logging a change once. While it does, no instance can announce a transition, so
+/// this one polls every `interval` instead of waiting for pub/sub.
+fn note_publish(
+    core: &Core,
+    settings: &SyncSettings,
+    refused: Option<String>,
+    note: &mut Option<String>,
+) {
+    let channel = &settings.args.channel;
+    *note = refused.as_ref().map(|why| {
+        format!(
+            "redis refuses PUBLISH on {channel} to this user ({why}): transitions reach \
+             this instance by polling every {:?}, not by pub/sub; grant the channel \
+             (ACL SETUSER <user> &failgate:*)",
+            settings.interval
+        )
+    });
+    if core.integrity.set_publish_denied(refused.is_some()) {
+        match note {
+            Some(why) => tracing::warn!(breaker = %core.name, namespace = %core.namespace, "{why}"),
+            None => tracing::info!(
+                breaker = %core.name, namespace = %core.namespace,
+                "redis accepts PUBLISH on {channel} again: transitions spread by pub/sub"
+            ),
+        }
+    }
+}
+
+/// Connects if need be (then checks that Redis lets this user PUBLISH on the channel:
+/// `Some(Some(why))` if not, `Some(None)` if so, `None` if no check was made) and runs the
+/// script.
 async fn round_trip(
     settings: &SyncSettings,
     config: &AsyncConnectionConfig,
     script: &redis::Script,
     con: &mut Option<MultiplexedConnection>,
     flush: &Flush,
-) -> redis::RedisResult<crate::script::Reply> {
-    if con.is_none() {
-        *con = Some(
-            settings
+) -> redis::RedisResult<(Option<Option<String>>, Reply)> {
+    let mut checked = None;
+    let con = match con {
+        Some(con) => con,
+        None => {
+            let mut fresh = settings
                 .client
                 .get_multiplexed_async_connection_with_config(config)
-                .await?,
-        );
-    }
-    let Some(con) = con.as_mut() else {
-        unreachable!("connected just above")
+                .await?;
+            // An empty message, which listeners ignore.
+            let check: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                .arg(&settings.args.channel)
+                .arg("")
+                .query_async(&mut fresh)
+                .await;
+            checked = Some(match check {
+                Ok(_) => None,
+                // As Redis words it (redis-rs displays the code as "NoPerm").
+                Err(e) if e.code() == Some("NOPERM") => {
+                    Some(format!("NOPERM {}", e.detail().unwrap_or_default()))
+                }
+                Err(e) => return Err(e),
+            });
+            con.insert(fresh)
+        }
     };
-    settings.args.invoke(script, con, flush).await
+    let reply = settings.args.invoke(script, con, flush).await?;
+    Ok((checked, reply))
 }
 
 /// The pub/sub listener: installs announced transitions at once. When the subscription
@@ -225,6 +315,8 @@ pub(crate) async fn run_pubsub(
                             Some(a) => {
                                 core.install_announcement(&a);
                             }
+                            // The permission check an instance makes when it connects.
+                            None if payload.is_empty() => {}
                             None => tracing::debug!(breaker = %core.name, %payload, "ignored a malformed announcement"),
                         }
                     }

@@ -1,5 +1,6 @@
 //! A throwaway Redis server for tests, benchmarks and demos: Debian's `redis-server` as
-//! a child process on a free loopback port, without persistence, killed on drop.
+//! a child process on a free loopback port, without persistence, killed on drop; and
+//! [`LossyProxy`], which loses or delays its replies on purpose.
 //!
 //! ```no_run
 //! use failgate_redis::testing::RedisServer;
@@ -10,6 +11,9 @@
 //! server.restart()?; // same port, empty data
 //! # Ok::<(), failgate_redis::testing::ServerError>(())
 //! ```
+
+mod proxy;
+pub use proxy::LossyProxy;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

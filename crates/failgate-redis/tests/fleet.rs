@@ -3,23 +3,13 @@
 
 mod common;
 
-use common::{eventually, fleet, raw, unique_namespace, Target};
+use common::{eventually, fleet, instances, raw, trip, unique_namespace, Target};
 use failgate::{Error, State};
-use failgate_redis::{FleetBreaker, Mode, SYNC_LUA};
+use failgate_redis::{FleetBreaker, SYNC_LUA};
 use redis::AsyncCommands;
 use std::time::Duration;
 
 const SECOND: Duration = Duration::from_secs(1);
-
-/// Builds `n` instances of one breaker and waits until every one has reached Redis.
-async fn instances(n: usize, b: impl Fn() -> failgate_redis::FleetBuilder) -> Vec<FleetBreaker> {
-    let fleet: Vec<_> = (0..n).map(|_| b().build().unwrap()).collect();
-    eventually("every instance reaches redis", 5 * SECOND, || {
-        fleet.iter().all(|b| b.mode() == Mode::Shared)
-    })
-    .await;
-    fleet
-}
 
 async fn shared_generation(url: &str, ns: &str) -> u64 {
     let mut con = raw(url).await;
@@ -183,13 +173,7 @@ async fn an_abandoned_probe_goes_back_to_the_fleet() {
     let Some(redis) = Target::get() else { return };
     let ns = unique_namespace("abandon");
     let fleet = instances(2, || fleet(&redis.url, &ns)).await;
-    for _ in 0..4 {
-        let _ = fleet[0].call(|| Err::<(), _>("down"));
-    }
-    eventually("open", 2 * SECOND, || {
-        fleet.iter().all(|b| b.state() == State::Open)
-    })
-    .await;
+    trip(&fleet).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut probe = None;
     eventually("a probe", 2 * SECOND, || {
@@ -231,6 +215,7 @@ async fn stale_generations_are_discarded() {
     let reply: Vec<redis::Value> = redis::Script::new(SYNC_LUA)
         .key(&state_key)
         .key(&window_key)
+        .key(format!("failgate:{ns}:dependency:batch:test"))
         .arg(0) // the generation before the trip
         .arg(10) // calls
         .arg(10) // failures
@@ -247,6 +232,9 @@ async fn stale_generations_are_discarded() {
         .arg(30_000)
         .arg(3_600_000)
         .arg(format!("failgate:{ns}:dependency:events"))
+        .arg(0) // no epoch known
+        .arg(0) // no batch id
+        .arg(30_000)
         .invoke_async(&mut con)
         .await
         .unwrap();

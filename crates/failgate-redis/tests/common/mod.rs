@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use failgate_redis::testing::{RedisServer, ServerError};
-use failgate_redis::{FleetBreaker, FleetBuilder};
+use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
 use std::time::{Duration, Instant};
 
 /// A server of the test's own (it can stop and restart it), or `None` (after saying
@@ -87,6 +87,32 @@ pub fn fleet(url: &str, namespace: &str) -> FleetBuilder {
         .flush_interval(Duration::from_millis(20))
         // Generous, so a loaded CI machine does not flap into fallback.
         .redis_timeout(Duration::from_millis(500))
+}
+
+/// Builds `n` instances of one breaker and waits until every one has reached Redis.
+pub async fn instances(n: usize, b: impl Fn() -> FleetBuilder) -> Vec<FleetBreaker> {
+    let fleet: Vec<_> = (0..n).map(|_| b().build().unwrap()).collect();
+    eventually(
+        "every instance reaches redis",
+        Duration::from_secs(5),
+        || fleet.iter().all(|b| b.mode() == Mode::Shared),
+    )
+    .await;
+    fleet
+}
+
+/// Four failures on the first instance (the test policy's minimum), then waits until
+/// every instance refuses.
+pub async fn trip<B: std::borrow::Borrow<FleetBreaker>>(fleet: &[B]) {
+    for _ in 0..4 {
+        let _ = fleet[0].borrow().call(|| Err::<(), _>("down"));
+    }
+    eventually("open", Duration::from_secs(2), || {
+        fleet
+            .iter()
+            .all(|b| b.borrow().state() == failgate::State::Open)
+    })
+    .await;
 }
 
 /// Polls `check` (every 5 ms) until it holds, or panics after `within`, naming `what`.
