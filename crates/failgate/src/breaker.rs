@@ -861,6 +861,13 @@ impl<C> CircuitBreaker<C> {
         self.core.metrics()
     }
 
+    /// How many handles on this breaker exist: clones, and the owned permits of calls
+    /// in flight. A per-key map reads it to never evict a breaker someone still holds.
+    #[cfg(feature = "tower")]
+    pub(crate) fn handles(&self) -> usize {
+        Arc::strong_count(&self.core)
+    }
+
     /// The breaker's name.
     pub fn name(&self) -> &str {
         &self.core.name

@@ -218,6 +218,14 @@ impl Default for Builder<DefaultClassifier> {
 }
 
 impl<C> Builder<C> {
+    /// The clock that breakers built from this builder read.
+    #[cfg(feature = "tower")]
+    pub(crate) fn clock_source(&self) -> ClockSource {
+        self.clock
+            .clone()
+            .unwrap_or_else(|| ClockSource::System(SystemClock::new()))
+    }
+
     /// The name set so far.
     pub fn current_name(&self) -> &str {
         &self.name
