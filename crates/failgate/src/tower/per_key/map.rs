@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// How many slots one new key may examine for an eviction: what bounds its cost.
-pub(super) const SWEEP_STEPS: usize = 32;
+pub(super) const SWEEP_STEPS: usize = 16;
 
 /// A key's breaker, its second-chance bit, and when it was last seen used.
 struct Entry {
@@ -86,7 +86,7 @@ where
     /// of an idle key are forgotten after the template's first open wait or its time
     /// window's span, whichever is longer (see
     /// [`forget_failures_after`](Self::forget_failures_after)).
-    pub fn new(template: Builder, max_keys: usize) -> Result<Self, ConfigError> {
+    pub fn new(mut template: Builder, max_keys: usize) -> Result<Self, ConfigError> {
         if max_keys == 0 {
             return Err(ConfigError::new("max_keys", max_keys, "must be at least 1"));
         }
@@ -100,7 +100,7 @@ where
         let forget_after = duration_to_nanos(settings.backoff.wait(0).max(span));
         Ok(BreakerMap {
             shared: Arc::new(Shared {
-                clock: template.clock_source(),
+                clock: template.fixed_clock(),
                 template,
                 map: papaya::HashMap::new(),
                 ring: Mutex::new(Ring {
@@ -303,11 +303,9 @@ impl<K: Hash + Eq> Shared<K> {
         if entry.breaker.handles() > 1 {
             return false; // a call in flight, or a handle someone kept
         }
-        let m = entry.breaker.metrics();
-        if m.state != State::Closed {
-            return false;
-        }
-        let failing = m.consecutive_failures > 0 || m.failures > 0 || m.slow_calls > 0;
+        let Some(failing) = entry.breaker.closed_failing() else {
+            return false; // open, half-open, or set by hand
+        };
         let idle = now.saturating_sub(entry.seen_at.load(Ordering::Relaxed));
         !failing || idle >= self.forget_after.load(Ordering::Relaxed)
     }

@@ -27,7 +27,7 @@
 //! key until the hand's next turn; a key in active use keeps its failures because
 //! every call renews both.
 //!
-//! Each new key moves the hand over at most 32 slots, so it costs the same on a
+//! Each new key moves the hand over at most 16 slots, so it costs the same on a
 //! map of a thousand keys as on one of a million.
 //!
 //! # When nothing may be evicted
