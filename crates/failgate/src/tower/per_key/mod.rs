@@ -75,6 +75,32 @@ use std::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
 
+/// The key of a host's breaker: `host:port` (`host` alone without a port), the host
+/// in ASCII lower case and without one trailing dot, so that every spelling of a host
+/// shares its breaker (`VICTIM.Example.` is `victim.example`: DNS ignores case, and the
+/// dot only marks the name as fully qualified). An IPv6 address keeps its brackets.
+///
+/// ```
+/// use failgate::tower::per_key::host_key;
+///
+/// assert_eq!(host_key("VICTIM.Example.", Some(443)), "victim.example:443");
+/// assert_eq!(host_key("victim.example", Some(443)), "victim.example:443");
+/// assert_eq!(host_key("[::1]", Some(8080)), "[::1]:8080");
+/// assert_eq!(host_key("Tenant-7", None), "tenant-7");
+/// ```
+pub fn host_key(host: &str, port: Option<u16>) -> String {
+    let host = match host.strip_suffix('.') {
+        Some(name) if !name.is_empty() => name,
+        _ => host,
+    };
+    let mut key = host.to_ascii_lowercase();
+    if let Some(port) = port {
+        key.push(':');
+        key.push_str(&port.to_string());
+    }
+    key
+}
+
 /// Wraps services in a [`PerKeyService`]: one breaker per key of each request.
 pub struct PerKeyLayer<K, F, C = DefaultClassifier> {
     map: BreakerMap<K>,
