@@ -142,11 +142,11 @@ impl<C> CircuitBreakerMiddleware<C> {
 
 impl CircuitBreakerMiddleware {
     /// Each request goes through the breaker of its URL's `host:port` (the scheme's
-    /// default port when the URL names none; see [`host_key`]), taken from `hosts`: built on first use
-    /// from the map's template, and bounded by its capacity: a new host that finds the map
-    /// full of breakers it may not evict is guarded by an untracked breaker of its own
-    /// (see [`BreakerMap`]; [`BreakerMap::untracked`] counts them). Keep a clone of
-    /// `hosts` to read the breakers' states.
+    /// default port when the URL names none; see [`host_key`]), taken from `hosts`:
+    /// built on first use from the map's template, and bounded by its capacity. A new
+    /// host that finds the map full of breakers it may not evict is guarded by an
+    /// untracked breaker of its own (see [`BreakerMap`]; [`BreakerMap::untracked`]
+    /// counts them). Keep a clone of `hosts` to read the breakers' states.
     ///
     /// A request whose URL has no host (which reqwest refuses anyway) is sent without
     /// a breaker.
