@@ -143,9 +143,11 @@ impl<C> CircuitBreakerMiddleware<C> {
 
 impl CircuitBreakerMiddleware {
     /// Each request goes through the breaker of its URL's `host:port` (the scheme's
-    /// default port when the URL names none), taken from `hosts`: built on first use
-    /// from the map's template, and bounded by its capacity. Keep a clone of `hosts` to
-    /// read the breakers' states.
+    /// default port when the URL names none; see [`host_key`]), taken from `hosts`:
+    /// built on first use from the map's template, and bounded by its capacity. A new
+    /// host that finds the map full of breakers it may not evict is guarded by an
+    /// untracked breaker of its own (see [`BreakerMap`]; [`BreakerMap::untracked`]
+    /// counts them). Keep a clone of `hosts` to read the breakers' states.
     ///
     /// A request whose URL has no host (which reqwest refuses anyway) is sent without
     /// a breaker.
@@ -158,13 +160,15 @@ impl CircuitBreakerMiddleware {
 }
 
 /// The key of a URL's per-host breaker: `host:port`, e.g. `api.example.com:443` or
-/// `[::1]:8080`. `None` when the URL has no host.
+/// `[::1]:8080`, normalised by [`failgate::tower::per_key::host_key`] (lower case, no
+/// trailing dot: `VICTIM.Example.` and `victim.example` share a breaker). `None` when
+/// the URL has no host.
 pub fn host_key(url: &Url) -> Option<String> {
     let host = url.host_str().filter(|h| !h.is_empty())?;
-    match url.port_or_known_default() {
-        Some(port) => Some(format!("{host}:{port}")),
-        None => Some(host.to_owned()),
-    }
+    Some(failgate::tower::per_key::host_key(
+        host,
+        url.port_or_known_default(),
+    ))
 }
 
 /// The rejection inside `error`, if a breaker refused the request (so it was not sent).
@@ -257,6 +261,14 @@ mod tests {
             Some("api.example.com:80")
         );
         assert_eq!(key("http://[::1]:8080/").as_deref(), Some("[::1]:8080"));
+        assert_eq!(
+            key("https://VICTIM.Example./").as_deref(),
+            Some("victim.example:443")
+        );
+        assert_eq!(
+            key("http://victim.example.:81/"),
+            key("http://victim.example:81/")
+        );
         assert_eq!(key("data:text/plain,hi"), None);
     }
 

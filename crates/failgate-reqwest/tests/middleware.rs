@@ -309,3 +309,43 @@ async fn a_dropped_request_gives_its_probe_slot_back() {
     assert_eq!(breaker.metrics().half_open_probes, 0, "the slot came back");
     assert_eq!(breaker.state(), State::HalfOpen, "and nothing was counted");
 }
+
+#[tokio::test]
+async fn host_keys_ignore_case_and_one_trailing_dot() {
+    // A port that was free a moment ago: connections to it are refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let port = addr.port();
+
+    let hosts = BreakerMap::new(template(&ManualClock::new(), 1), 100).unwrap();
+    let inner = reqwest::Client::builder()
+        .no_proxy()
+        .resolve("victim.example", addr)
+        .resolve("victim.example.", addr)
+        .build()
+        .expect("the client builds");
+    let client = ClientBuilder::new(inner)
+        .with(CircuitBreakerMiddleware::per_host(hosts.clone()))
+        .build();
+
+    let error = client
+        .get(format!("http://VICTIM.Example.:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.is_connect(), "sent, and refused: {error:?}");
+    let error = client
+        .get(format!("http://victim.example:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        rejection(&error).is_some(),
+        "one breaker for both spellings: {error:?}"
+    );
+    assert_eq!(
+        hosts.states(),
+        vec![(format!("victim.example:{port}"), State::Open)]
+    );
+}

@@ -1,7 +1,8 @@
 //! Criterion benchmarks: the closed, open and half-open paths, single-threaded and with
 //! two threads on one breaker, each beside failsafe 1.3 and recloser 1.4.
 //!
-//! Run with `cargo bench -p failgate --bench breaker`. Every group has
+//! Run with `cargo bench -p failgate --bench breaker` (`--features tower` adds the
+//! `tower_service` and `per_key` groups). Every group has
 //! `Throughput::Elements(1)`: criterion prints time per call and calls per second.
 #![allow(missing_docs)]
 
@@ -253,11 +254,63 @@ mod tower_service {
     pub(crate) fn bench(_: &mut criterion::Criterion) {}
 }
 
+/// Per-key breakers: a key already in the map, and an unseen key on a full map (each
+/// unseen key evicts an idle one, or, when every breaker holds failures, gets an
+/// untracked breaker after the sweep's bounded search).
+#[cfg(feature = "tower")]
+mod per_key {
+    use super::*;
+    use failgate::tower::per_key::BreakerMap;
+
+    fn full_map(keys: u64, failing: bool) -> BreakerMap<u64> {
+        let template = failgate::CircuitBreaker::builder()
+            .name("hosts")
+            .consecutive_failures(5);
+        let map = BreakerMap::new(template, keys as usize).unwrap();
+        for key in 0..keys {
+            let breaker = map.get(&key);
+            let _ = breaker.call(|| if failing { Err(()) } else { Ok(()) });
+        }
+        map.evict_idle(); // clears the marks of insertion: nothing was used since
+        map
+    }
+
+    pub(crate) fn bench(c: &mut Criterion) {
+        let mut g = c.benchmark_group("per_key");
+        g.throughput(Throughput::Elements(1));
+        let map = full_map(1_000, false);
+        g.bench_function("existing_key", |b| {
+            b.iter(|| map.get(black_box(&500)).call(op).is_ok())
+        });
+        for (keys, failing) in [(1_000, false), (100_000, false), (100_000, true)] {
+            let map = full_map(keys, failing);
+            let mut next = keys;
+            let name = match failing {
+                false => format!("unseen_key_full_map_{keys}"),
+                true => format!("unseen_key_full_map_{keys}_all_failing"),
+            };
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    next += 1;
+                    map.get(black_box(&next)).call(op).is_ok()
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+#[cfg(not(feature = "tower"))]
+mod per_key {
+    pub(crate) fn bench(_: &mut criterion::Criterion) {}
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = closed::bench, open::bench, half_open::bench, two_threads::bench, tower_service::bench
+    targets = closed::bench, open::bench, half_open::bench, two_threads::bench, tower_service::bench,
+        per_key::bench
 }
 criterion_main!(benches);

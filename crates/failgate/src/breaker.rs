@@ -599,6 +599,28 @@ impl Core {
 
     // ---- queries --------------------------------------------------------------------
 
+    /// `None` unless closed; then whether a failure or a slow call is counted (in the
+    /// consecutive count or the window). What a per-key map asks before evicting.
+    #[cfg(feature = "tower")]
+    fn closed_failing(&self) -> Option<bool> {
+        let w = self.refresh();
+        if w.busy() || w.state() != State::Closed {
+            return None;
+        }
+        let c = self.consecutive.load(Ordering::Relaxed);
+        let consecutive = c >> CONSECUTIVE_SHIFT == w.generation() && c & CONSECUTIVE_MASK != 0;
+        let window = self.window.as_ref().is_some_and(|window| {
+            let now = if window.needs_clock() {
+                self.clock.now()
+            } else {
+                0
+            };
+            let counts = window.counts(now);
+            counts.failures > 0 || counts.slow > 0
+        });
+        Some(consecutive || window)
+    }
+
     fn metrics(&self) -> Metrics {
         let w = self.refresh();
         let now = self.clock.now();
@@ -865,6 +887,19 @@ impl<C> CircuitBreaker<C> {
     /// A snapshot of the breaker's state and counts.
     pub fn metrics(&self) -> Metrics {
         self.core.metrics()
+    }
+
+    /// How many handles on this breaker exist: clones, and the owned permits of calls
+    /// in flight. A per-key map reads it to never evict a breaker someone still holds.
+    #[cfg(feature = "tower")]
+    pub(crate) fn handles(&self) -> usize {
+        Arc::strong_count(&self.core)
+    }
+
+    /// `None` unless closed; then whether a failure or a slow call is counted.
+    #[cfg(feature = "tower")]
+    pub(crate) fn closed_failing(&self) -> Option<bool> {
+        self.core.closed_failing()
     }
 
     /// The breaker's name.

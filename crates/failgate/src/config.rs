@@ -191,6 +191,16 @@ impl Default for Builder<DefaultClassifier> {
 }
 
 impl<C> Builder<C> {
+    /// Fixes the clock (the system clock if none was set), so that the breakers built
+    /// from clones of this builder share it instead of each making one (which costs
+    /// microseconds: the CPU is queried); returns it.
+    #[cfg(feature = "tower")]
+    pub(crate) fn fixed_clock(&mut self) -> ClockSource {
+        self.clock
+            .get_or_insert_with(|| ClockSource::System(SystemClock::new()))
+            .clone()
+    }
+
     /// The name set so far.
     pub fn current_name(&self) -> &str {
         &self.name

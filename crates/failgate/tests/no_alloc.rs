@@ -109,3 +109,30 @@ fn the_tower_service_path_does_not_allocate() {
         );
     }
 }
+
+#[cfg(feature = "tower")]
+#[test]
+fn finding_a_known_key_in_a_breaker_map_does_not_allocate() {
+    use failgate::tower::per_key::{BreakerMap, PerKeyLayer};
+    use tower::{Layer, Service};
+    let template = CircuitBreaker::builder()
+        .consecutive_failures(3)
+        .clock(ManualClock::new());
+    let map = BreakerMap::new(template, 100).unwrap();
+    let inner = tower::service_fn(|x: u32| std::future::ready(Ok::<u32, ()>(x)));
+    let mut svc = PerKeyLayer::new(map.clone(), |x: &u32| x % 10).layer(inner);
+    let mut poll = |x| {
+        let mut fut = pin!(svc.call(x));
+        fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    };
+    for key in 0..10 {
+        let _ = poll(key); // each key's breaker is made, once
+    }
+    let n = allocations_during(|| {
+        for i in 0..10_000 {
+            let _ = poll(i);
+            let _ = map.get(&(i % 10)).call(|| Ok::<_, ()>(()));
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations finding known keys");
+}

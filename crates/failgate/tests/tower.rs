@@ -207,15 +207,19 @@ async fn per_key_breakers_are_isolated_listed_and_bounded() {
     );
     assert_eq!(map.breakers()[0].1.name().split(':').next(), Some("hosts"));
 
-    // Full: a 4th host evicts an idle closed breaker (not the open one).
+    // Full, and every breaker used since the sweep last passed: a 4th host is guarded
+    // by an untracked breaker of its own. The sweep cleared the marks, so the next new
+    // host evicts an idle closed breaker (never the open one).
     assert!(call(4, true).await.is_ok());
+    assert_eq!((map.len(), map.untracked()), (3, 1));
+    assert!(call(5, true).await.is_ok());
     assert!(map.len() <= 3, "bounded: {}", map.len());
     let states = map.states();
     assert!(
         states.contains(&(1, State::Open)),
         "open breakers are never evicted"
     );
-    assert!(states.iter().any(|s| s.0 == 4));
+    assert!(states.iter().any(|s| s.0 == 5));
 
     // Many new hosts never grow the map past its bound.
     for host in 10..100 {
@@ -226,7 +230,7 @@ async fn per_key_breakers_are_isolated_listed_and_bounded() {
 }
 
 #[tokio::test]
-async fn per_key_map_full_of_open_breakers_uses_the_overflow_breaker() {
+async fn per_key_map_full_of_open_breakers_gives_new_keys_untracked_breakers() {
     let template = CircuitBreaker::builder()
         .name("hosts")
         .consecutive_failures(1);
@@ -235,8 +239,13 @@ async fn per_key_map_full_of_open_breakers_uses_the_overflow_breaker() {
         let _ = map.get(&host).call(|| Err::<(), ()>(()));
     }
     let b = map.get(&3);
-    assert_eq!(b.name(), "hosts:overflow");
-    assert_eq!(map.len(), 2);
+    assert_eq!((b.name(), b.state()), ("hosts:3", State::Closed));
+    assert!(
+        !b.same_breaker(&map.get(&3)),
+        "not kept: each call gets a new one"
+    );
+    assert!(map.try_get(&3).is_none(), "try_get refuses instead");
+    assert_eq!((map.len(), map.untracked()), (2, 3));
     assert!(BreakerMap::<u32>::new(CircuitBreaker::builder(), 0).is_err());
     assert!(BreakerMap::<u32>::new(CircuitBreaker::builder().consecutive_failures(0), 5).is_err());
 }
