@@ -11,6 +11,12 @@
 //! and refuses block scalars (`|`, `>`), whose text it cannot tell from YAML without
 //! parsing, and which no setting needs.
 
+// Used by the format features only: `serde` alone reads no text.
+#![cfg_attr(
+    not(any(feature = "toml", feature = "yaml", feature = "json")),
+    allow(dead_code)
+)]
+
 use std::fmt;
 
 /// The largest configuration file accepted: 256 KiB, room for thousands of breakers.

@@ -41,7 +41,6 @@ mod yaml_scan;
 pub use limits::{Limit, MAX_DEPTH, MAX_FILE_BYTES};
 
 use crate::{Backoff, Builder, CircuitBreaker, Window};
-use limits::Format;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -399,7 +398,7 @@ impl RegistryConfig {
     /// Parses and checks TOML, after the [limits](Limit).
     #[cfg(feature = "toml")]
     pub fn from_toml_str(text: &str) -> Result<Self, FileError> {
-        limits::check(text, Format::Toml).map_err(FileError::over)?;
+        limits::check(text, limits::Format::Toml).map_err(FileError::over)?;
         let de = toml::de::Deserializer::parse(text).map_err(|e| FileError::new("", syntax(&e)))?;
         checked(serde_path_to_error::deserialize(de))
     }
@@ -407,7 +406,7 @@ impl RegistryConfig {
     /// Parses and checks YAML, after the [limits](Limit).
     #[cfg(feature = "yaml")]
     pub fn from_yaml_str(text: &str) -> Result<Self, FileError> {
-        limits::check(text, Format::Yaml).map_err(FileError::over)?;
+        limits::check(text, limits::Format::Yaml).map_err(FileError::over)?;
         checked(serde_path_to_error::deserialize(
             serde_yaml_ng::Deserializer::from_str(text),
         ))
@@ -416,7 +415,7 @@ impl RegistryConfig {
     /// Parses and checks JSON, after the [limits](Limit).
     #[cfg(feature = "json")]
     pub fn from_json_str(text: &str) -> Result<Self, FileError> {
-        limits::check(text, Format::Json).map_err(FileError::over)?;
+        limits::check(text, limits::Format::Json).map_err(FileError::over)?;
         let mut de = serde_json::Deserializer::from_str(text);
         let config = checked(serde_path_to_error::deserialize(&mut de))?;
         de.end().map_err(|e| FileError::new("", e.to_string()))?;

@@ -8,6 +8,12 @@
 //! multi-line plain scalars (a more indented line after a plain value continues it),
 //! and refuses block scalars, whose text it would otherwise have to read as YAML.
 
+// Used by the format features only: `serde` alone reads no text.
+#![cfg_attr(
+    not(any(feature = "toml", feature = "yaml", feature = "json")),
+    allow(dead_code)
+)]
+
 use super::limits::{line_end, Limit};
 
 /// What came before, for where a node (a quoted scalar, a flow collection) may start.
