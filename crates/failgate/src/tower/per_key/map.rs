@@ -128,27 +128,28 @@ where
     /// the [module docs](super)). Existing keys are found without a lock or an
     /// allocation.
     pub fn get(&self, key: &K) -> CircuitBreaker {
-        let map = self.shared.map.pin();
-        if let Some(entry) = map.get(key) {
-            entry.touch();
-            return entry.breaker.clone();
+        match self.find(key) {
+            Some(breaker) => breaker,
+            None => self
+                .insert(key.clone())
+                .unwrap_or_else(|untracked| untracked),
         }
-        drop(map);
-        self.insert(key.clone())
-            .unwrap_or_else(|untracked| untracked)
     }
 
     /// The breaker for `key`, or `None` if the key is new and the map is full of
     /// breakers it may not evict: for callers that would rather refuse such a key than
     /// guard it with an untracked breaker.
     pub fn try_get(&self, key: &K) -> Option<CircuitBreaker> {
+        self.find(key).or_else(|| self.insert(key.clone()).ok())
+    }
+
+    /// The breaker of `key` if the map has one, marked used.
+    #[inline]
+    fn find(&self, key: &K) -> Option<CircuitBreaker> {
         let map = self.shared.map.pin();
-        if let Some(entry) = map.get(key) {
-            entry.touch();
-            return Some(entry.breaker.clone());
-        }
-        drop(map);
-        self.insert(key.clone()).ok()
+        let entry = map.get(key)?;
+        entry.touch();
+        Some(entry.breaker.clone())
     }
 
     /// Applies `f` to the breaker of `key` without cloning it.

@@ -5,6 +5,10 @@
 //! (`"60s"`, `"1m 30s"`, `"250ms"`). Unknown keys are refused, and every error names
 //! its path:
 //!
+//! Every text is held to [limits](Limit) before a parser sees it: at most
+//! [`MAX_FILE_BYTES`], nesting at most [`MAX_DEPTH`] deep, so that no file, however
+//! crafted, takes a parser long to accept or refuse.
+//!
 //! ```
 //! # #[cfg(feature = "toml")] {
 //! use failgate::config_file::RegistryConfig;
@@ -30,6 +34,11 @@
 //! );
 //! # }
 //! ```
+
+mod limits;
+mod yaml_scan;
+
+pub use limits::{Limit, MAX_DEPTH, MAX_FILE_BYTES};
 
 use crate::{Backoff, Builder, CircuitBreaker, Window};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -161,6 +170,7 @@ pub struct RegistryConfig {
 pub struct FileError {
     path: String,
     message: String,
+    limit: Option<Limit>,
 }
 
 impl FileError {
@@ -168,7 +178,21 @@ impl FileError {
         FileError {
             path: path.into(),
             message: message.into(),
+            limit: None,
         }
+    }
+
+    fn over(limit: Limit) -> Self {
+        FileError {
+            path: String::new(),
+            message: limit.to_string(),
+            limit: Some(limit),
+        }
+    }
+
+    /// The limit the file went over, if that is why it was refused (before parsing).
+    pub fn limit(&self) -> Option<Limit> {
+        self.limit
     }
 
     /// Where the problem is: a dotted path such as `breakers.payments.failure_rate`
@@ -349,11 +373,11 @@ impl RegistryConfig {
     }
 
     /// Reads and checks a file, by its extension: `.toml`, `.yaml`/`.yml` or `.json`
-    /// (each with its feature).
+    /// (each with its feature). A file over [`MAX_FILE_BYTES`] is refused without
+    /// being read whole.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self, FileError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::new("", format!("cannot read {}: {e}", path.display())))?;
+        let text = read_bounded(path)?;
         match path
             .extension()
             .and_then(|e| e.to_str())
@@ -378,24 +402,27 @@ impl RegistryConfig {
         }
     }
 
-    /// Parses and checks TOML.
+    /// Parses and checks TOML, after the [limits](Limit).
     #[cfg(feature = "toml")]
     pub fn from_toml_str(text: &str) -> Result<Self, FileError> {
+        limits::check(text, limits::Format::Toml).map_err(FileError::over)?;
         let de = toml::de::Deserializer::parse(text).map_err(|e| FileError::new("", syntax(&e)))?;
         checked(serde_path_to_error::deserialize(de))
     }
 
-    /// Parses and checks YAML.
+    /// Parses and checks YAML, after the [limits](Limit).
     #[cfg(feature = "yaml")]
     pub fn from_yaml_str(text: &str) -> Result<Self, FileError> {
+        limits::check(text, limits::Format::Yaml).map_err(FileError::over)?;
         checked(serde_path_to_error::deserialize(
             serde_yaml_ng::Deserializer::from_str(text),
         ))
     }
 
-    /// Parses and checks JSON.
+    /// Parses and checks JSON, after the [limits](Limit).
     #[cfg(feature = "json")]
     pub fn from_json_str(text: &str) -> Result<Self, FileError> {
+        limits::check(text, limits::Format::Json).map_err(FileError::over)?;
         let mut de = serde_json::Deserializer::from_str(text);
         let config = checked(serde_path_to_error::deserialize(&mut de))?;
         de.end().map_err(|e| FileError::new("", e.to_string()))?;
@@ -407,6 +434,27 @@ impl RegistryConfig {
     pub fn to_toml_string(&self) -> Result<String, FileError> {
         toml::to_string(self).map_err(|e| FileError::new("", e.to_string()))
     }
+}
+
+/// The file's text, refused if it is over [`MAX_FILE_BYTES`] (read no further).
+fn read_bounded(path: &Path) -> Result<String, FileError> {
+    use std::io::Read;
+    let cannot =
+        |e: &dyn fmt::Display| FileError::new("", format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    let mut bytes = Vec::new();
+    let cap = MAX_FILE_BYTES as u64 + 1;
+    file.take(cap)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        let found = std::fs::metadata(path).map_or(bytes.len(), |m| m.len() as usize);
+        return Err(FileError::over(Limit::Size {
+            limit: MAX_FILE_BYTES,
+            found,
+        }));
+    }
+    String::from_utf8(bytes).map_err(|e| cannot(&e))
 }
 
 #[allow(dead_code)] // unused when no format feature is on
