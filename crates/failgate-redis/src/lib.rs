@@ -119,6 +119,7 @@ pub mod tower;
 
 pub use breaker::{FleetBreaker, FleetStatus, OwnedPermit, Permit};
 pub use config::{FleetBuilder, FleetConfigError};
+#[cfg(feature = "testing")]
 pub mod testing;
 pub use mirror::Mode;
 #[doc(hidden)]
