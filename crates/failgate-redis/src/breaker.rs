@@ -16,7 +16,7 @@ use std::time::Duration;
 ///
 /// Calls never wait on Redis: admission reads a local mirror of the shared state, and
 /// outcomes are counted locally and flushed by a background task (see the
-/// [crate documentation](crate)). Its API is the local
+/// [design](crate::design)). Its API is the local
 /// [`CircuitBreaker`](failgate::CircuitBreaker)'s.
 pub struct FleetBreaker<C = DefaultClassifier> {
     core: Arc<Core>,
