@@ -42,12 +42,18 @@ mod breaker;
 mod config;
 #[cfg(feature = "serde")]
 pub mod config_file;
+mod connect;
 mod integrity;
 mod mirror;
+mod permit;
 mod script;
+mod settings;
+mod start;
 mod sync;
+mod telemetry;
 #[cfg(feature = "tower")]
 pub mod tower;
+mod word;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -56,8 +62,10 @@ pub mod testing;
 #[doc = include_str!("../DESIGN.md")]
 pub mod design {}
 
-pub use breaker::{FleetBreaker, FleetStatus, OwnedPermit, Permit};
-pub use config::{FleetBuilder, FleetConfigError};
-pub use mirror::Mode;
+pub use breaker::{FleetBreaker, FleetStatus};
+pub use config::FleetBuilder;
+pub use permit::{OwnedPermit, Permit};
 #[doc(hidden)]
 pub use script::SYNC_LUA;
+pub use settings::FleetConfigError;
+pub use word::Mode;

@@ -1,6 +1,7 @@
 //! The mirror's unit tests.
 
 use super::*;
+use crate::script::{Announcement, Reply};
 use failgate::ManualClock;
 
 fn core(clock: &ManualClock) -> Core {
@@ -22,7 +23,7 @@ fn core(clock: &ManualClock) -> Core {
         "ns".into(),
         stop,
         #[cfg(feature = "metrics")]
-        crate::breaker::MetricHandles::new("ns", "n"),
+        crate::telemetry::MetricHandles::new("ns", "n"),
     )
 }
 
@@ -165,7 +166,7 @@ fn a_new_epoch_is_a_lost_state_and_is_adopted_whatever_its_generation() {
         Some(1)
     );
     assert_eq!(
-        (c.state(), generation(c.word.load(Acquire))),
+        (c.state(), c.word.load(Acquire).generation()),
         (State::Closed, 0)
     );
     assert_eq!(c.integrity.lost(), 1);
