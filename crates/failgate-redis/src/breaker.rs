@@ -82,9 +82,7 @@ impl<C> FleetBreaker<C> {
     pub(crate) fn from_core(core: Arc<Core>, classifier: C) -> Self {
         FleetBreaker { core, classifier }
     }
-}
 
-impl<C> FleetBreaker<C> {
     /// Runs `op` if the breaker admits it and counts its outcome, as
     /// [`CircuitBreaker::call`](failgate::CircuitBreaker::call) does.
     #[inline]

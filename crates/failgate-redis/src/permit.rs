@@ -107,7 +107,8 @@ macro_rules! permit_methods {
     };
 }
 
-/// Permission to make one call, from [`FleetBreaker::try_acquire`]. Dropped unreported,
+/// Permission to make one call, from
+/// [`FleetBreaker::try_acquire`](crate::FleetBreaker::try_acquire). Dropped unreported,
 /// the call is abandoned: nothing is counted and a probe permit goes back.
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
@@ -131,7 +132,7 @@ impl Drop for Permit<'_> {
 }
 
 /// A [`Permit`] that holds a handle on its breaker. From
-/// [`FleetBreaker::try_acquire_owned`].
+/// [`FleetBreaker::try_acquire_owned`](crate::FleetBreaker::try_acquire_owned).
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct OwnedPermit {
