@@ -19,19 +19,7 @@ pub(crate) fn start(s: &Settings) -> Result<Arc<Core>, FleetConfigError> {
     let args = script_args(s);
     let channel = args.channel.clone();
     let (stop, stopped) = tokio::sync::watch::channel(());
-    let core = Arc::new(Core::new(
-        local,
-        s.clock.clone(),
-        s.failure_rate,
-        s.minimum_calls,
-        // Ten missed rounds, and two timeouts.
-        s.flush_interval * 10 + s.redis_timeout * 2,
-        s.name.clone(),
-        s.namespace.clone(),
-        stop,
-        #[cfg(feature = "metrics")]
-        crate::telemetry::MetricHandles::new(&s.namespace, &s.name),
-    ));
+    let core = Arc::new(Core::new(local, s, stop));
     let settings = SyncSettings {
         client: client.clone(),
         url_for_logs: mask_password(url),

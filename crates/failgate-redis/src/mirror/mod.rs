@@ -8,6 +8,7 @@
 
 use crate::integrity::Integrity;
 use crate::script::SharedState;
+use crate::settings::Settings;
 use crate::telemetry;
 use crate::word::{AtomicWord, MirrorWord, Mode, ProbeTokens};
 use failgate::{Clock, Outcome, Rejected, State};
@@ -87,18 +88,15 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    #[allow(clippy::too_many_arguments)]
+    /// The core of a breaker with settings `s` and local fallback `local`; `stop` is
+    /// dropped with it, which stops the background tasks.
     pub(crate) fn new(
         local: failgate::CircuitBreaker,
-        clock: Arc<dyn Clock>,
-        rate: f64,
-        minimum_calls: u64,
-        stale_after: Duration,
-        name: String,
-        namespace: String,
+        s: &Settings,
         stop: tokio::sync::watch::Sender<()>,
-        #[cfg(feature = "metrics")] gauges: crate::telemetry::MetricHandles,
     ) -> Self {
+        // The sync task counts as stopped after ten missed rounds, and two timeouts.
+        let stale_after = s.flush_interval * 10 + s.redis_timeout * 2;
         Core {
             // Local until the first round trip succeeds.
             word: AtomicWord::new(MirrorWord::START),
@@ -118,18 +116,18 @@ impl Core {
             shared_calls: AtomicU64::new(0),
             shared_failures: AtomicU64::new(0),
             local,
-            clock,
-            rate,
-            minimum_calls,
+            clock: s.clock.clone(),
+            rate: s.failure_rate,
+            minimum_calls: s.minimum_calls,
             heartbeat: AtomicU64::new(0),
             real_clock: failgate::SystemClock::new(),
             stale_after_nanos: u64::try_from(stale_after.as_nanos()).unwrap_or(u64::MAX),
-            name,
-            namespace,
+            name: s.name.clone(),
+            namespace: s.namespace.clone(),
             stats: Stats::default(),
             integrity: Integrity::default(),
             #[cfg(feature = "metrics")]
-            gauges,
+            gauges: telemetry::MetricHandles::new(&s.namespace, &s.name),
             _stop: stop,
         }
     }

@@ -13,18 +13,14 @@ fn core(clock: &ManualClock) -> Core {
         .build()
         .unwrap();
     let (stop, _) = tokio::sync::watch::channel(());
-    Core::new(
-        local,
-        Arc::new(clock.clone()),
-        0.5,
-        4,
-        Duration::from_secs(3600),
-        "n".into(),
-        "ns".into(),
-        stop,
-        #[cfg(feature = "metrics")]
-        crate::telemetry::MetricHandles::new("ns", "n"),
-    )
+    let mut s = Settings::new("n");
+    s.namespace = "ns".into();
+    s.failure_rate = 0.5;
+    s.minimum_calls = 4;
+    s.clock = Arc::new(clock.clone());
+    // Never stale within a test: ten rounds of 100 ms and two timeouts of 30 min.
+    s.redis_timeout = Duration::from_secs(1800);
+    Core::new(local, &s, stop)
 }
 
 impl Core {
