@@ -121,8 +121,8 @@ impl FleetConfig {
             b = b.minimum_calls(n);
         }
         if self.window.is_some() || self.buckets.is_some() {
-            let span = d(&self.window).unwrap_or(b.window);
-            let buckets = self.buckets.unwrap_or(b.buckets);
+            let span = d(&self.window).unwrap_or(b.settings.window);
+            let buckets = self.buckets.unwrap_or(b.settings.buckets);
             b = b.window(span, buckets);
         }
         if let Some(t) = d(&self.open_for) {
@@ -215,7 +215,8 @@ mod tests {
                 "idle_poll": "5s", "key_ttl": "2h"}"#,
         )
         .unwrap();
-        let b = c.builder("pay").unwrap();
+        let builder = c.builder("pay").unwrap();
+        let b = &builder.settings;
         let ms = std::time::Duration::from_millis;
         assert_eq!(b.namespace, "shop");
         assert_eq!(b.username.as_deref(), Some("u"));

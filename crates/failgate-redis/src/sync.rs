@@ -3,8 +3,11 @@
 //! reference to the breaker and stop when its last handle is dropped.
 
 use crate::batch::Batches;
-use crate::mirror::{Core, Mode};
+use crate::connect::connect;
+use crate::mirror::Core;
 use crate::script::{sync_script, Announcement, Flush, Reply, ScriptArgs};
+use crate::telemetry;
+use crate::word::Mode;
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
@@ -106,68 +109,76 @@ pub(crate) async fn run_sync(
             continue;
         }
         l.last_round_trip = Some(Instant::now());
-
-        let resync = core.mode() == Mode::Local;
-        if resync && l.local_since.is_some_and(|t| t.elapsed() > settings.window) {
-            // Counts older than the window are out of it: what is sent on reconnect
-            // was counted in the last window at most.
-            core.forget_pending();
-            core.forget_local();
-            l.batches.forget();
-            l.local_since = Some(Instant::now());
-        }
-        let flush = l.batches.next(|| {
-            // Probe permits held for a whole round without a call taking one go back.
-            let held = core.held_tokens();
-            let release = if held > 0 && held == l.tokens_at_last_round {
-                core.drop_tokens(held)
-            } else {
-                0
-            };
-            core.take_flush(resync, release)
-        });
-
-        core.stats.round_trips.fetch_add(1, Relaxed);
-        #[cfg(feature = "metrics")]
-        core.gauges.round_trips.increment(1);
-        let result = tokio::time::timeout(
-            settings.timeout,
-            round_trip(&settings, &config, &script, &mut l.con, &flush),
-        )
-        .await;
-        match result {
-            Ok(Ok((checked, reply))) => {
-                l.batches.answered();
-                // The script's word is the later one.
-                let refused = match &reply.publish_error {
-                    Some(why) => Some(Some(why.clone())),
-                    None => checked,
-                };
-                if let Some(refused) = refused {
-                    note_publish(&core, &settings, refused, &mut l.publish_refused);
-                }
-                answered(&core, &settings, &mut l, &reply, resync);
-            }
-            outcome => {
-                l.batches.unanswered(flush);
-                let error = match outcome {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => format!("no answer within {:?}", settings.timeout),
-                };
-                unanswered(&core, &settings, &mut l, error);
-            }
-        }
+        round(&core, &settings, &config, &script, &mut l).await;
         l.tokens_at_last_round = core.held_tokens();
+    }
+}
+
+/// One round trip: takes the flush (or the batch to send again), sends it, and installs
+/// the answer or falls back.
+async fn round(
+    core: &Core,
+    settings: &SyncSettings,
+    config: &AsyncConnectionConfig,
+    script: &redis::Script,
+    l: &mut Loop,
+) {
+    let resync = core.mode() == Mode::Local;
+    if resync && l.local_since.is_some_and(|t| t.elapsed() > settings.window) {
+        // Counts older than the window are out of it: what is sent on reconnect
+        // was counted in the last window at most.
+        core.forget_pending();
+        core.forget_local();
+        l.batches.forget();
+        l.local_since = Some(Instant::now());
+    }
+    let flush = l.batches.next(|| {
+        // Probe permits held for a whole round without a call taking one go back.
+        let held = core.held_tokens();
+        let release = if held > 0 && held == l.tokens_at_last_round {
+            core.drop_tokens(held)
+        } else {
+            0
+        };
+        core.take_flush(resync, release)
+    });
+
+    core.stats.round_trips.fetch_add(1, Relaxed);
+    #[cfg(feature = "metrics")]
+    core.gauges.round_trips.increment(1);
+    let result = tokio::time::timeout(
+        settings.timeout,
+        round_trip(settings, config, script, &mut l.con, &flush),
+    )
+    .await;
+    match result {
+        Ok(Ok((checked, reply))) => {
+            l.batches.answered();
+            // The script's word is the later one.
+            let refused = match &reply.publish_error {
+                Some(why) => Some(Some(why.clone())),
+                None => checked,
+            };
+            if let Some(refused) = refused {
+                note_publish(core, settings, refused, &mut l.publish_refused);
+            }
+            answered(core, settings, l, &reply, resync);
+        }
+        outcome => {
+            l.batches.unanswered(flush);
+            let error = match outcome {
+                Ok(Err(e)) => e.to_string(),
+                _ => format!("no answer within {:?}", settings.timeout),
+            };
+            unanswered(core, settings, l, error);
+        }
     }
 }
 
 /// A round trip's answer arrived: install it, and say what changed.
 fn answered(core: &Core, settings: &SyncSettings, l: &mut Loop, reply: &Reply, resync: bool) {
     if l.healthy == Some(false) {
-        tracing::info!(
-            breaker = %core.name, namespace = %core.namespace,
-            "redis reachable again: fleet-wide breaking resumes"
-        );
+        telemetry::reachable_again(core.names());
     }
     l.healthy = Some(true);
     l.local_since = None;
@@ -178,12 +189,7 @@ fn answered(core: &Core, settings: &SyncSettings, l: &mut Loop, reply: &Reply, r
         core.local.reset();
     }
     if let Some(before) = core.install_reply(reply, resync) {
-        tracing::warn!(
-            breaker = %core.name, namespace = %core.namespace,
-            redis = %settings.url_for_logs, lost_epoch = before, epoch = reply.epoch,
-            "the fleet breaker's shared state is gone from redis (FLUSHALL, eviction, \
-             expiry, or a failover to an empty replica): re-established, counting anew"
-        );
+        telemetry::lost_state(core.names(), &settings.url_for_logs, before, reply.epoch);
     }
     #[cfg(feature = "metrics")]
     core.gauges.shared.set(1.0);
@@ -202,11 +208,7 @@ fn unanswered(core: &Core, settings: &SyncSettings, l: &mut Loop, error: String)
         l.local_since = Some(Instant::now());
     }
     if l.healthy != Some(false) {
-        tracing::warn!(
-            breaker = %core.name, namespace = %core.namespace,
-            redis = %settings.url_for_logs, %error,
-            "redis unreachable: falling back to a local breaker with the same configuration"
-        );
+        telemetry::unreachable(core.names(), &settings.url_for_logs, &error);
     }
     if let Ok(mut last) = core.stats.last_error.lock() {
         *last = Some(error);
@@ -224,21 +226,13 @@ fn note_publish(
     note: &mut Option<String>,
 ) {
     let channel = &settings.args.channel;
-    *note = refused.as_ref().map(|why| {
-        format!(
-            "redis refuses PUBLISH on {channel} to this user ({why}): transitions reach \
-             this instance by polling every {:?}, not by pub/sub; grant the channel \
-             (ACL SETUSER <user> &failgate:*)",
-            settings.interval
-        )
-    });
+    *note = refused
+        .as_ref()
+        .map(|why| telemetry::publish_refused_note(channel, why, settings.interval));
     if core.integrity.set_publish_denied(refused.is_some()) {
         match note {
-            Some(why) => tracing::warn!(breaker = %core.name, namespace = %core.namespace, "{why}"),
-            None => tracing::info!(
-                breaker = %core.name, namespace = %core.namespace,
-                "redis accepts PUBLISH on {channel} again: transitions spread by pub/sub"
-            ),
+            Some(note) => telemetry::publish_refused(core.names(), note),
+            None => telemetry::publish_accepted(core.names(), channel),
         }
     }
 }
@@ -257,24 +251,9 @@ async fn round_trip(
     let con = match con {
         Some(con) => con,
         None => {
-            let mut fresh = settings
-                .client
-                .get_multiplexed_async_connection_with_config(config)
-                .await?;
-            // An empty message, which listeners ignore.
-            let check: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                .arg(&settings.args.channel)
-                .arg("")
-                .query_async(&mut fresh)
-                .await;
-            checked = Some(match check {
-                Ok(_) => None,
-                // As Redis words it (redis-rs displays the code as "NoPerm").
-                Err(e) if e.code() == Some("NOPERM") => {
-                    Some(format!("NOPERM {}", e.detail().unwrap_or_default()))
-                }
-                Err(e) => return Err(e),
-            });
+            let (fresh, refused) =
+                connect(&settings.client, config, &settings.args.channel).await?;
+            checked = Some(refused);
             con.insert(fresh)
         }
     };
@@ -317,7 +296,7 @@ pub(crate) async fn run_pubsub(
                             }
                             // The permission check an instance makes when it connects.
                             None if payload.is_empty() => {}
-                            None => tracing::debug!(breaker = %core.name, %payload, "ignored a malformed announcement"),
+                            None => telemetry::malformed_announcement(&core.name, &payload),
                         }
                     }
                     _ = stop.changed() => return,

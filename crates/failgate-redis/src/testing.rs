@@ -1,6 +1,7 @@
 //! A throwaway Redis server for tests, benchmarks and demos: Debian's `redis-server` as
 //! a child process on a free loopback port, without persistence, killed on drop; and
-//! [`LossyProxy`], which loses or delays its replies on purpose.
+//! [`LossyProxy`], which loses or delays its replies on purpose. Feature `testing`
+//! (a dev-dependency with `features = ["testing"]`): not for production code.
 //!
 //! ```no_run
 //! use failgate_redis::testing::RedisServer;

@@ -1,6 +1,7 @@
 //! The mirror's unit tests.
 
 use super::*;
+use crate::script::{Announcement, Reply};
 use failgate::ManualClock;
 
 fn core(clock: &ManualClock) -> Core {
@@ -12,18 +13,14 @@ fn core(clock: &ManualClock) -> Core {
         .build()
         .unwrap();
     let (stop, _) = tokio::sync::watch::channel(());
-    Core::new(
-        local,
-        Arc::new(clock.clone()),
-        0.5,
-        4,
-        Duration::from_secs(3600),
-        "n".into(),
-        "ns".into(),
-        stop,
-        #[cfg(feature = "metrics")]
-        crate::breaker::MetricHandles::new("ns", "n"),
-    )
+    let mut s = Settings::new("n");
+    s.namespace = "ns".into();
+    s.failure_rate = 0.5;
+    s.minimum_calls = 4;
+    s.clock = Arc::new(clock.clone());
+    // Never stale within a test: ten rounds of 100 ms and two timeouts of 30 min.
+    s.redis_timeout = Duration::from_secs(1800);
+    Core::new(local, &s, stop)
 }
 
 impl Core {
@@ -165,7 +162,7 @@ fn a_new_epoch_is_a_lost_state_and_is_adopted_whatever_its_generation() {
         Some(1)
     );
     assert_eq!(
-        (c.state(), generation(c.word.load(Acquire))),
+        (c.state(), c.word.load(Acquire).generation()),
         (State::Closed, 0)
     );
     assert_eq!(c.integrity.lost(), 1);

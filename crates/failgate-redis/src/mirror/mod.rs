@@ -2,68 +2,23 @@
 //! writes for the next flush. Calls never touch Redis; the sync task is the only one
 //! that does, and it installs what Redis answers here.
 //!
-//! The mirror word packs `kind (2 bits) | local (1 bit) | generation (61 bits)`:
-//! - kind: closed, open or half-open, as Redis last said;
-//! - local: set while Redis is unreachable (or not reached yet), when calls go through
-//!   the local fallback breaker instead;
-//! - generation: Redis's, bumped by every shared transition.
-//!
 //! The closed-state success path is one load when admitted and one load plus one
-//! `fetch_add` when recorded: no clock read, no lock, no allocation.
+//! `fetch_add` when recorded: no clock read, no lock, no allocation. The sync task's
+//! side (installing answers, taking flushes, probe permits) is in [`install`].
 
 use crate::integrity::Integrity;
-use crate::script::{Announcement, Flush, Reply, SharedState};
+use crate::script::SharedState;
+use crate::settings::Settings;
+use crate::telemetry;
+use crate::word::{AtomicWord, MirrorWord, Mode, ProbeTokens};
 use failgate::{Clock, Outcome, Rejected, State};
 use futures_util::task::AtomicWaker;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) const CLOSED: u64 = 0;
-pub(crate) const OPEN: u64 = 1;
-pub(crate) const HALF_OPEN: u64 = 2;
-const KIND: u64 = 0b11;
-pub(crate) const LOCAL: u64 = 0b100;
-const GEN_SHIFT: u32 = 3;
-/// Probe tokens are tagged with the low 48 bits of their generation.
-const TOKEN_BITS: u32 = 16;
-
-#[inline(always)]
-pub(crate) fn kind(w: u64) -> u64 {
-    w & KIND
-}
-
-#[inline(always)]
-pub(crate) fn generation(w: u64) -> u64 {
-    w >> GEN_SHIFT
-}
-
-#[inline(always)]
-fn word(kind: u64, local: bool, generation: u64) -> u64 {
-    generation << GEN_SHIFT | if local { LOCAL } else { 0 } | kind
-}
-
-fn kind_of(state: SharedState) -> u64 {
-    match state {
-        SharedState::Closed => CLOSED,
-        SharedState::Open => OPEN,
-        SharedState::HalfOpen => HALF_OPEN,
-    }
-}
-
-fn token_tag(generation: u64) -> u64 {
-    generation & ((1 << (64 - TOKEN_BITS)) - 1)
-}
-
-/// Whether the fleet breaker decides with the shared state or on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Redis answers: admission follows the fleet's shared state.
-    Shared,
-    /// Redis is unreachable (or not reached yet): a purely local breaker with the same
-    /// configuration decides, and the shared state is resynchronised on reconnect.
-    Local,
-}
+mod install;
 
 /// How a call was admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,10 +45,10 @@ pub(crate) struct Stats {
 
 /// Everything the handles and the background tasks share.
 pub(crate) struct Core {
-    pub(crate) word: AtomicU64,
+    pub(crate) word: AtomicWord,
     /// End of the open wait, on the local clock, in nanoseconds.
     open_until: AtomicU64,
-    /// Probe permits Redis handed this instance: `tag (48 bits) | count (16 bits)`.
+    /// Probe permits Redis handed this instance: [`ProbeTokens`].
     tokens: AtomicU64,
     pending_calls: AtomicU64,
     pending_failures: AtomicU64,
@@ -127,27 +82,24 @@ pub(crate) struct Core {
     /// The shared state's epoch, and whether PUBLISH is refused.
     pub(crate) integrity: Integrity,
     #[cfg(feature = "metrics")]
-    pub(crate) gauges: crate::breaker::MetricHandles,
+    pub(crate) gauges: crate::telemetry::MetricHandles,
     /// Dropped with the core: tells the background tasks to stop.
     pub(crate) _stop: tokio::sync::watch::Sender<()>,
 }
 
 impl Core {
-    #[allow(clippy::too_many_arguments)]
+    /// The core of a breaker with settings `s` and local fallback `local`; `stop` is
+    /// dropped with it, which stops the background tasks.
     pub(crate) fn new(
         local: failgate::CircuitBreaker,
-        clock: Arc<dyn Clock>,
-        rate: f64,
-        minimum_calls: u64,
-        stale_after: Duration,
-        name: String,
-        namespace: String,
+        s: &Settings,
         stop: tokio::sync::watch::Sender<()>,
-        #[cfg(feature = "metrics")] gauges: crate::breaker::MetricHandles,
     ) -> Self {
+        // The sync task counts as stopped after ten missed rounds, and two timeouts.
+        let stale_after = s.flush_interval * 10 + s.redis_timeout * 2;
         Core {
             // Local until the first round trip succeeds.
-            word: AtomicU64::new(word(CLOSED, true, 0)),
+            word: AtomicWord::new(MirrorWord::START),
             open_until: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
             pending_calls: AtomicU64::new(0),
@@ -164,18 +116,18 @@ impl Core {
             shared_calls: AtomicU64::new(0),
             shared_failures: AtomicU64::new(0),
             local,
-            clock,
-            rate,
-            minimum_calls,
+            clock: s.clock.clone(),
+            rate: s.failure_rate,
+            minimum_calls: s.minimum_calls,
             heartbeat: AtomicU64::new(0),
             real_clock: failgate::SystemClock::new(),
             stale_after_nanos: u64::try_from(stale_after.as_nanos()).unwrap_or(u64::MAX),
-            name,
-            namespace,
+            name: s.name.clone(),
+            namespace: s.namespace.clone(),
             stats: Stats::default(),
             integrity: Integrity::default(),
             #[cfg(feature = "metrics")]
-            gauges,
+            gauges: telemetry::MetricHandles::new(&s.namespace, &s.name),
             _stop: stop,
         }
     }
@@ -185,29 +137,29 @@ impl Core {
     #[inline(always)]
     pub(crate) fn admit(&self) -> Result<Admit, Rejected> {
         let w = self.word.load(Acquire);
-        if w & (KIND | LOCAL) == CLOSED {
-            return Ok(Admit::Counted(generation(w)));
+        if w.is_shared_closed() {
+            return Ok(Admit::Counted(w.generation()));
         }
         self.admit_slow(w)
     }
 
     #[inline(never)]
-    fn admit_slow(&self, w: u64) -> Result<Admit, Rejected> {
+    fn admit_slow(&self, w: MirrorWord) -> Result<Admit, Rejected> {
         // The clock is read only where an open wait is looked at.
         let left = || self.open_left();
-        if w & LOCAL != 0 {
+        if w.is_local() {
             // A shared open state learnt before Redis went away still holds.
             // (Only an open word reads the clock: the fallback's closed path does not.)
-            return match kind(w) {
-                OPEN => match left() {
+            return match w.kind() {
+                SharedState::Open => match left() {
                     Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
                     _ => Ok(Admit::Local),
                 },
                 _ => Ok(Admit::Local),
             };
         }
-        match kind(w) {
-            OPEN => match left() {
+        match w.kind() {
+            SharedState::Open => match left() {
                 Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
                 _ if self.sync_is_stale() => Ok(Admit::Local),
                 _ => {
@@ -218,10 +170,10 @@ impl Core {
                 }
             },
             _ => {
-                let tag = token_tag(generation(w));
                 let mut t = self.tokens.load(Acquire);
                 loop {
-                    if t >> TOKEN_BITS != tag || t & 0xFFFF == 0 {
+                    let held = ProbeTokens::from_bits(t).held_for(w.generation());
+                    if held == 0 {
                         if self.sync_is_stale() {
                             return Ok(Admit::Local);
                         }
@@ -230,8 +182,9 @@ impl Core {
                         self.demand.store(true, Relaxed);
                         return Err(Rejected::new(State::HalfOpen, None));
                     }
-                    match self.tokens.compare_exchange_weak(t, t - 1, AcqRel, Acquire) {
-                        Ok(_) => return Ok(Admit::Probe(generation(w))),
+                    let fewer = ProbeTokens::from_bits(t).minus(1).bits();
+                    match self.tokens.compare_exchange_weak(t, fewer, AcqRel, Acquire) {
+                        Ok(_) => return Ok(Admit::Probe(w.generation())),
                         Err(now) => t = now,
                     }
                 }
@@ -250,7 +203,7 @@ impl Core {
     #[inline(always)]
     pub(crate) fn record_counted(&self, gen: u64, outcome: Outcome) {
         let w = self.word.load(Relaxed);
-        if generation(w) != gen || kind(w) != CLOSED {
+        if w.generation() != gen || !w.is_closed() {
             return;
         }
         match outcome {
@@ -298,11 +251,7 @@ impl Core {
         let beat = self.heartbeat.load(Acquire);
         let stale = self.real_nanos().saturating_sub(beat) > self.stale_after_nanos;
         if stale && self.enter_local() {
-            tracing::warn!(
-                breaker = %self.name, namespace = %self.namespace,
-                "the fleet breaker's sync task has stopped (was its tokio runtime shut down?): \
-                 falling back to a local breaker"
-            );
+            telemetry::sync_task_stopped(self.names());
         }
         stale
     }
@@ -321,7 +270,7 @@ impl Core {
     /// Reports a probe's outcome (`None`: abandoned or ignored, the permit goes back).
     pub(crate) fn record_probe(&self, gen: u64, outcome: Option<bool>) {
         let w = self.word.load(Acquire);
-        if generation(w) != gen || kind(w) != HALF_OPEN {
+        if w.generation() != gen || w.kind() != SharedState::HalfOpen {
             return;
         }
         let counter = match outcome {
@@ -358,7 +307,7 @@ impl Core {
     pub(crate) fn is_idle(&self) -> bool {
         self.subscribed.load(Acquire)
             && !self.integrity.publish_denied()
-            && self.word.load(Acquire) & LOCAL == 0
+            && !self.word.load(Acquire).is_local()
             && self.pending_calls.load(Acquire) == 0
             && self.probe_successes.load(Acquire) == 0
             && self.probe_failures.load(Acquire) == 0
@@ -367,206 +316,46 @@ impl Core {
             && self.held_tokens() == 0
     }
 
-    // ---- the sync task's side ---------------------------------------------------------
+    /// Which breaker log lines are about.
+    pub(crate) fn names(&self) -> telemetry::Names<'_> {
+        telemetry::Names {
+            name: &self.name,
+            namespace: &self.namespace,
+        }
+    }
 
     pub(crate) fn mode(&self) -> Mode {
-        if self.word.load(Acquire) & LOCAL != 0 {
-            Mode::Local
-        } else {
-            Mode::Shared
-        }
+        self.word.load(Acquire).mode()
     }
 
     /// The fleet state as callers see it.
     pub(crate) fn state(&self) -> State {
         let w = self.word.load(Acquire);
-        if w & LOCAL != 0 {
-            let still_open = kind(w) == OPEN && self.open_left().is_some_and(|d| !d.is_zero());
+        if w.is_local() {
+            let still_open =
+                w.kind() == SharedState::Open && self.open_left().is_some_and(|d| !d.is_zero());
             return if still_open {
                 State::Open
             } else {
                 self.local.state()
             };
         }
-        match kind(w) {
-            OPEN => State::Open,
-            HALF_OPEN => State::HalfOpen,
-            _ => State::Closed,
+        match w.kind() {
+            SharedState::Open => State::Open,
+            SharedState::HalfOpen => State::HalfOpen,
+            SharedState::Closed => State::Closed,
         }
     }
+}
 
-    /// Takes what is pending for the next round trip, with what the local fallback
-    /// counted (during a fallback, or before the batch that ended it was answered).
-    pub(crate) fn take_flush(&self, resync: bool, tokens_to_release: u64) -> Flush {
-        let w = self.word.load(Acquire);
-        let demand = self.demand.swap(false, AcqRel);
-        let calls = self.pending_calls.swap(0, AcqRel) + self.local_calls.swap(0, AcqRel);
-        let failures = self.pending_failures.swap(0, AcqRel) + self.local_failures.swap(0, AcqRel);
-        Flush {
-            batch: 0,
-            epoch: self.integrity.epoch(),
-            generation: (!resync).then(|| generation(w)),
-            calls,
-            failures,
-            probe_successes: self.probe_successes.swap(0, AcqRel),
-            probe_failures: self.probe_failures.swap(0, AcqRel),
-            probe_releases: self.probe_releases.swap(0, AcqRel) + tokens_to_release,
-            want_probes: if demand && !resync { u64::MAX } else { 0 },
-        }
-    }
-
-    /// Drops the counts of before a fallback that outlasted the window.
-    pub(crate) fn forget_pending(&self) {
-        self.pending_calls.store(0, Release);
-        self.pending_failures.store(0, Release);
-    }
-
-    /// Drops what the local fallback counted (a fallback that outlasted the window).
-    pub(crate) fn forget_local(&self) {
-        self.local_calls.store(0, Release);
-        self.local_failures.store(0, Release);
-    }
-
-    /// Installs what Redis answered, leaving local mode. Returns the epoch the mirror
-    /// followed if the answer's is another: the shared state was lost and recreated.
-    /// After a fallback (`resync`) or a loss the answer is taken even if its generation
-    /// is older than the mirror's: the fleet starts over from what Redis holds now.
-    pub(crate) fn install_reply(&self, reply: &Reply, resync: bool) -> Option<u64> {
-        self.shared_calls.store(reply.window_calls, Relaxed);
-        self.shared_failures.store(reply.window_failures, Relaxed);
-        self.stats.discarded.fetch_add(reply.discarded, Relaxed);
-        let lost = self.integrity.observe(reply.epoch);
-        if lost.is_some() {
-            // Permits of the lost state's generations, which the new one's may reuse.
-            self.tokens.store(0, Release);
-        }
-        self.install(
-            reply.generation,
-            reply.state,
-            reply.open_left_ms,
-            true,
-            resync || lost.is_some(),
-        );
-        // Permits of a generation that has already ended here (pub/sub announced a newer
-        // one while the round trip ran) are useless, and must not overwrite the current
-        // generation's.
-        if reply.granted > 0 && generation(self.word.load(Acquire)) == reply.generation {
-            let tag = token_tag(reply.generation);
-            let _ = self.tokens.fetch_update(AcqRel, Acquire, |t| {
-                let held = if t >> TOKEN_BITS == tag {
-                    t & 0xFFFF
-                } else {
-                    0
-                };
-                Some(tag << TOKEN_BITS | (held + reply.granted).min(0xFFFF))
-            });
-        }
-        lost
-    }
-
-    /// Installs a transition announced over pub/sub (only if it is newer). One of
-    /// another epoch than the mirror's is not compared by generation: it asks for a round
-    /// trip, which settles which state is Redis's.
-    pub(crate) fn install_announcement(&self, a: &Announcement) -> bool {
-        self.stats.announcements.fetch_add(1, Relaxed);
-        if a.epoch != self.integrity.epoch() {
-            self.nudge();
-            return false;
-        }
-        self.install(a.generation, a.state, a.open_left_ms, false, false)
-    }
-
-    /// Sets the mirror to `state` of `gen` unless it already holds a newer generation.
-    /// `leave_local` clears the local bit (a round trip succeeded); an announcement
-    /// never does. Returns true if the generation changed.
-    fn install(
-        &self,
-        gen: u64,
-        state: SharedState,
-        open_left_ms: u64,
-        leave_local: bool,
-        any_generation: bool,
-    ) -> bool {
-        let new_kind = kind_of(state);
-        let mut cur = self.word.load(Acquire);
-        loop {
-            if generation(cur) > gen && !any_generation {
-                return false;
-            }
-            let local = cur & LOCAL != 0 && !leave_local;
-            let new = word(new_kind, local, gen);
-            if new_kind == OPEN && (leave_local || generation(cur) != gen || kind(cur) != OPEN) {
-                let until = self
-                    .clock
-                    .now_nanos()
-                    .saturating_add(open_left_ms.saturating_mul(1_000_000));
-                // Readers take the word first: publish the deadline before the word.
-                self.open_until.store(until.max(1), Release);
-            }
-            if new == cur {
-                return false;
-            }
-            match self.word.compare_exchange(cur, new, AcqRel, Acquire) {
-                Ok(_) if generation(cur) != gen => {
-                    // Counts not yet flushed belong to the generation that just ended.
-                    self.forget_pending();
-                    return true;
-                }
-                Ok(_) => return false,
-                Err(now) => cur = now,
-            }
-        }
-    }
-
-    /// Switches to the local fallback. Returns true if it was shared before.
-    pub(crate) fn enter_local(&self) -> bool {
-        let before = self.word.fetch_or(LOCAL, AcqRel);
-        if before & LOCAL == 0 {
-            // The fallback starts afresh: a shared open state still holds until its
-            // deadline (admission checks it), after which the local breaker decides.
-            self.local.reset();
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Probe permits this instance holds for the current generation.
-    pub(crate) fn held_tokens(&self) -> u64 {
-        let w = self.word.load(Acquire);
-        let t = self.tokens.load(Acquire);
-        if kind(w) == HALF_OPEN && t >> TOKEN_BITS == token_tag(generation(w)) {
-            t & 0xFFFF
-        } else {
-            0
-        }
-    }
-
-    /// Gives back up to `n` held permits (none were used for a whole tick). Returns how
-    /// many were taken back, to be released in Redis.
-    pub(crate) fn drop_tokens(&self, n: u64) -> u64 {
-        let tag = token_tag(generation(self.word.load(Acquire)));
-        let mut taken = 0;
-        let _ = self.tokens.fetch_update(AcqRel, Acquire, |t| {
-            if t >> TOKEN_BITS != tag {
-                taken = 0;
-                return None;
-            }
-            taken = (t & 0xFFFF).min(n);
-            Some(t - taken)
-        });
-        taken
-    }
-
-    /// The shared window's counts as of the last round trip.
-    pub(crate) fn shared_counts(&self) -> (u64, u64) {
-        (
-            self.shared_calls.load(Relaxed),
-            self.shared_failures.load(Relaxed),
-        )
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 #[cfg(test)]
-#[path = "mirror_tests.rs"]
 mod tests;

@@ -1,0 +1,210 @@
+//! The fleet breaker's settings, as the builder collects them and `build` validates
+//! them: the detection policy (the same fields as a local failgate breaker's), where
+//! the shared state lives, and how often it is synchronised. A leaf that the builder,
+//! the start-up and the tasks read.
+
+use failgate::{Clock, ConfigError, SystemClock, Window};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A configuration value that cannot work, named.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FleetConfigError {
+    /// The detection policy was refused by failgate's own validation (the same rules as a
+    /// local breaker's).
+    #[error(transparent)]
+    Policy(#[from] ConfigError),
+    /// A fleet setting is out of range.
+    #[error("invalid {field} {value:?}: {problem}")]
+    Invalid {
+        /// The builder method's name.
+        field: &'static str,
+        /// The value given, printed.
+        value: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The Redis URL could not be understood.
+    #[error("invalid redis URL {url:?}: {source}")]
+    RedisUrl {
+        /// The URL, with any password masked.
+        url: String,
+        /// What the redis client said.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// No Redis URL was given.
+    #[error("no redis URL: call FleetBuilder::redis(\"redis://host:port\")")]
+    NoRedisUrl,
+    /// `build` was called outside a tokio runtime, which the background sync task needs.
+    #[error("FleetBuilder::build must be called inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// Every setting but the classifier, with the defaults the builder documents.
+pub(crate) struct Settings {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
+    pub(crate) url: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_root_certificate: Option<Vec<u8>>,
+    pub(crate) failure_rate: f64,
+    pub(crate) minimum_calls: u64,
+    pub(crate) window: Duration,
+    pub(crate) buckets: u32,
+    pub(crate) open_for: Duration,
+    pub(crate) half_open_permits: u32,
+    pub(crate) half_open_timeout: Duration,
+    pub(crate) flush_interval: Duration,
+    pub(crate) idle_poll: Duration,
+    pub(crate) redis_timeout: Duration,
+    pub(crate) key_ttl: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Settings {
+    pub(crate) fn new(name: &str) -> Self {
+        Settings {
+            name: name.to_owned(),
+            namespace: "default".to_owned(),
+            url: None,
+            username: None,
+            password: None,
+            #[cfg(feature = "tls")]
+            tls_root_certificate: None,
+            failure_rate: 0.5,
+            minimum_calls: 10,
+            window: Duration::from_secs(60),
+            buckets: 10,
+            open_for: Duration::from_secs(60),
+            half_open_permits: 1,
+            half_open_timeout: Duration::from_secs(30),
+            flush_interval: Duration::from_millis(100),
+            idle_poll: Duration::from_secs(1),
+            redis_timeout: Duration::from_millis(50),
+            key_ttl: Duration::from_secs(3600),
+            clock: Arc::new(SystemClock::new()),
+        }
+    }
+
+    /// The local breaker with the same policy, for fallback; validates the policy.
+    pub(crate) fn local_breaker(&self) -> Result<failgate::CircuitBreaker, FleetConfigError> {
+        Ok(failgate::CircuitBreaker::builder()
+            .name(self.name.clone())
+            .failure_rate(self.failure_rate)
+            .minimum_calls(self.minimum_calls)
+            .window(Window::time(self.window).buckets(self.buckets))
+            .open_for(self.open_for)
+            .half_open_permits(self.half_open_permits)
+            .half_open_timeout(self.half_open_timeout)
+            .clock(self.clock.clone())
+            .build()?)
+    }
+
+    /// Checks the fleet-only settings.
+    pub(crate) fn validate(&self) -> Result<(), FleetConfigError> {
+        let invalid = |field, value: String, problem| {
+            Err(FleetConfigError::Invalid {
+                field,
+                value,
+                problem,
+            })
+        };
+        for (field, value) in [("name", &self.name), ("namespace", &self.namespace)] {
+            if value.is_empty() || value.len() > 200 {
+                return invalid(field, value.clone(), "must be 1 to 200 characters");
+            }
+            if value
+                .chars()
+                .any(|c| c == ':' || c == '{' || c == '}' || c.is_whitespace() || c.is_control())
+            {
+                return invalid(
+                    field,
+                    value.clone(),
+                    "must not contain ':', braces, spaces or control characters (it is part of a Redis key)",
+                );
+            }
+        }
+        let ms = |d: Duration| format!("{d:?}");
+        if self.flush_interval.is_zero() || self.flush_interval > Duration::from_millis(100) {
+            return invalid(
+                "flush_interval",
+                ms(self.flush_interval),
+                "must be more than zero and at most 100 ms",
+            );
+        }
+        if self.idle_poll < self.flush_interval || self.idle_poll > Duration::from_secs(3600) {
+            return invalid(
+                "idle_poll",
+                ms(self.idle_poll),
+                "must be between the flush interval and 1 hour",
+            );
+        }
+        if self.redis_timeout < Duration::from_millis(1)
+            || self.redis_timeout > Duration::from_secs(10)
+        {
+            return invalid(
+                "redis_timeout",
+                ms(self.redis_timeout),
+                "must be between 1 ms and 10 s",
+            );
+        }
+        if self.window.as_millis() < u128::from(self.buckets) {
+            return invalid(
+                "window",
+                ms(self.window),
+                "must give every bucket at least 1 ms (Redis keeps time in milliseconds)",
+            );
+        }
+        if self.open_for < Duration::from_millis(1) {
+            return invalid("open_for", ms(self.open_for), "must be at least 1 ms");
+        }
+        if self.key_ttl < self.window.max(self.open_for)
+            || self.key_ttl.as_millis() > i64::MAX as u128
+        {
+            return invalid(
+                "key_ttl",
+                ms(self.key_ttl),
+                "must be at least the window and the open wait",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `url` with its password replaced by `***`, for logs and errors.
+pub(crate) fn mask_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_password("redis://user:secret@host:6379/0"),
+            "redis://user:***@host:6379/0"
+        );
+        assert_eq!(mask_password("redis://:secret@host"), "redis://:***@host");
+        assert_eq!(mask_password("redis://host:6379"), "redis://host:6379");
+    }
+}
