@@ -107,15 +107,7 @@ fn parse_query(
     match query {
         Ok(Query(params)) => Ok(params),
         Err(rejection) => Err(Box::new(
-            ErrorBody {
-                error: "bad_request".into(),
-                message: format!("invalid query string: {}", rejection.body_text()),
-                status: StatusCode::BAD_REQUEST.as_u16(),
-                parameter: None,
-                value: None,
-                path: None,
-            }
-            .into_response(),
+            ErrorBody::invalid_query(&rejection.body_text()).into_response(),
         )),
     }
 }

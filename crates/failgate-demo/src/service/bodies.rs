@@ -39,6 +39,21 @@ pub struct ErrorBody {
     pub path: Option<String>,
 }
 
+impl ErrorBody {
+    /// The 400 for a query string that does not parse at all; `why` is the parser's
+    /// explanation.
+    pub(crate) fn invalid_query(why: &str) -> Self {
+        Self {
+            error: "bad_request".into(),
+            message: format!("invalid query string: {why}"),
+            status: StatusCode::BAD_REQUEST.as_u16(),
+            parameter: None,
+            value: None,
+            path: None,
+        }
+    }
+}
+
 impl IntoResponse for ErrorBody {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);

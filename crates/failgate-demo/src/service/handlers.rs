@@ -58,16 +58,8 @@ struct Params {
 
 // The error is boxed: an ErrorBody is large, and this is the rare path.
 fn parse_params(query: Result<Query<RawParams>, QueryRejection>) -> Result<Params, Box<ErrorBody>> {
-    let Query(raw) = query.map_err(|rejection| {
-        Box::new(ErrorBody {
-            error: "bad_request".into(),
-            message: format!("invalid query string: {}", rejection.body_text()),
-            status: StatusCode::BAD_REQUEST.as_u16(),
-            parameter: None,
-            value: None,
-            path: None,
-        })
-    })?;
+    let Query(raw) =
+        query.map_err(|rejection| Box::new(ErrorBody::invalid_query(&rejection.body_text())))?;
     let delay = raw
         .delay
         .as_deref()
