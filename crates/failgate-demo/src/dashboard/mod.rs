@@ -19,21 +19,26 @@
 //!
 //! A control call must be sent with `Content-Type: application/json` (its body is
 //! ignored; send `{}`), and with the control token when one is set. It answers 200
-//! with the breaker's [`BreakerView`], 400 with a JSON [`ErrorBody`](crate::service::ErrorBody) for a missing or
+//! with the breaker's [`BreakerView`], 400 with a JSON [`ErrorBody`] for a missing or
 //! bad parameter, 404 for an unknown breaker; 415 without the JSON content type, 401
 //! without the token and 403 with a wrong one. Every route answers 403 to a `Host`
 //! that does not name this server (DNS rebinding) and to a foreign `Origin`; see
-//! [`guard`] for the reasoning. The server runs on [`serving::serve`](crate::serving::serve), with the
+//! [`guard`] for the reasoning. The server runs on [`serving::serve`], with the
 //! limits of [`Config::limits`].
 //!
 //! The metrics go to a Prometheus recorder that belongs to the [`Watch`], not the
 //! process-wide one: the breakers register their handles with it when they are built,
-//! and the periodic [`record_snapshot`](failgate::observers::record_snapshot) runs against it. Several watches can so run in
+//! and the periodic [`record_snapshot`] runs against it. Several watches can so run in
 //! one process (the tests do) without mixing their series.
 //!
-//! Time is tokio's: the breakers' [`Clock`](failgate::Clock) reads [`tokio::time::Instant`], so under
+//! Time is tokio's: the breakers' [`Clock`] reads [`tokio::time::Instant`], so under
 //! paused tokio time (tests) the schedules, the traffic and the breakers' waits all
 //! follow the same virtual clock.
+//!
+//! [`ErrorBody`]: crate::service::ErrorBody
+//! [`serving::serve`]: crate::serving::serve
+//! [`record_snapshot`]: failgate::observers::record_snapshot
+//! [`Clock`]: failgate::Clock
 
 mod cli;
 mod config;

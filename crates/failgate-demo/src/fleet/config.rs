@@ -28,7 +28,8 @@ pub const OPEN_FOR: Duration = Duration::from_secs(2);
 pub const HALF_OPEN_PERMITS: u32 = 2;
 /// How often each instance flushes its counts to Redis (and polls the shared state).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
-/// How long the demo waits for every breaker to reach Redis ([`Mode::Shared`](failgate_redis::Mode::Shared)).
+/// How long the demo waits for every breaker to reach Redis
+/// ([`Mode::Shared`](failgate_redis::Mode::Shared)).
 pub const CONNECT_WAIT: Duration = Duration::from_secs(2);
 /// Calls to `/success` each instance makes in step 1.
 pub const WARM_UP_CALLS: u32 = 2;

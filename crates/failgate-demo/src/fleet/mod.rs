@@ -17,8 +17,8 @@
 //! 5. the probes succeed and every instance sees the breaker closed.
 //!
 //! Without a reachable Redis the breakers stay in their local fallback
-//! ([`Mode::Local`](failgate_redis::Mode::Local)); the demo waits [`CONNECT_WAIT`] for them to reach it, then stops
-//! with an error naming the URL.
+//! ([`Mode::Local`](failgate_redis::Mode::Local)); the demo waits [`CONNECT_WAIT`] for
+//! them to reach it, then stops with an error naming the URL.
 
 mod closed;
 mod config;

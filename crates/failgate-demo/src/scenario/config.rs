@@ -42,18 +42,22 @@ pub enum Format {
     /// A timestamped log that tells the story.
     #[default]
     Human,
-    /// One JSON object ([`StepReport`](super::StepReport)) per line and step, nothing else on stdout.
+    /// One JSON object ([`StepReport`](super::StepReport)) per line and step, nothing else
+    /// on stdout.
     Json,
 }
 
 /// Which HTTP client makes the scenario's calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClientKind {
-    /// reqwest, each call wrapped in [`CircuitBreaker::call_async`](failgate::CircuitBreaker::call_async) by hand.
+    /// reqwest, each call wrapped in
+    /// [`CircuitBreaker::call_async`](failgate::CircuitBreaker::call_async) by hand.
     #[default]
     Direct,
-    /// hyper-util's legacy client behind [`CircuitBreakerLayer`](failgate::tower::CircuitBreakerLayer) with an
-    /// [`HttpClassifier`](failgate::http::HttpClassifier).
+    /// hyper-util's legacy client behind [`CircuitBreakerLayer`] with an [`HttpClassifier`].
+    ///
+    /// [`CircuitBreakerLayer`]: failgate::tower::CircuitBreakerLayer
+    /// [`HttpClassifier`]: failgate::http::HttpClassifier
     Tower,
 }
 
