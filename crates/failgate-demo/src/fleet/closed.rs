@@ -8,10 +8,12 @@ use std::time::Instant;
 
 use failgate::{Rejected, State};
 use failgate_redis::Mode;
+use reqwest::StatusCode;
 
 use super::config::{masked, CONNECT_WAIT, MINIMUM_CALLS, POLL, SETTLE_WAIT, WARM_UP_CALLS};
 use super::instance::{
-    describe, every, get, ms, percent, poll_until, threshold, CallError, Fleet, Story, Tasks,
+    describe, every, get, ms, percent, poll_until, threshold, CallError, Fleet, Instance, Story,
+    Tasks,
 };
 use super::report::FleetError;
 use crate::scenario::{human_duration, human_state};
@@ -83,35 +85,7 @@ pub(super) async fn every_instance_warms_up(
     }))
     .await;
     for (instance, (state, statuses)) in fleet.instances.iter().zip(warm_ups) {
-        let mut line = format!(
-            "  instance {}: {}, GET /success ->",
-            instance.number,
-            human_state(state)
-        );
-        for status in statuses {
-            match status {
-                Ok(status) => {
-                    let _ = write!(line, " {}", status.as_u16());
-                }
-                Err(failgate::Error::Inner(CallError::Transport(e))) => {
-                    return Err(instance.request_error(&fleet.success, e));
-                }
-                Err(other) => {
-                    return Err(FleetError::Broken(format!(
-                        "instance {}: a call to /success while closed ended with {}",
-                        instance.number,
-                        describe(&other)
-                    )));
-                }
-            }
-        }
-        if state != State::Closed {
-            return Err(FleetError::Broken(format!(
-                "instance {} started {state}",
-                instance.number
-            )));
-        }
-        story.say(line)?;
+        story.say(warm_up_line(fleet, instance, state, statuses)?)?;
     }
     let window = the_window_adds_up(fleet).await?;
     story.say(format!(
@@ -123,6 +97,45 @@ pub(super) async fn every_instance_warms_up(
     ))?;
     fleet.check_shared(1)?;
     Ok(window)
+}
+
+/// An instance's line of step 1: its state and the statuses of its calls; or why they
+/// broke the story (no answer, a refusal or a 5xx while closed, or not closed at all).
+fn warm_up_line(
+    fleet: &Fleet,
+    instance: &Instance,
+    state: State,
+    statuses: Vec<Result<StatusCode, failgate::Error<CallError>>>,
+) -> Result<String, FleetError> {
+    let mut line = format!(
+        "  instance {}: {}, GET /success ->",
+        instance.number,
+        human_state(state)
+    );
+    for status in statuses {
+        match status {
+            Ok(status) => {
+                let _ = write!(line, " {}", status.as_u16());
+            }
+            Err(failgate::Error::Inner(CallError::Transport(e))) => {
+                return Err(instance.request_error(&fleet.success, e));
+            }
+            Err(other) => {
+                return Err(FleetError::Broken(format!(
+                    "instance {}: a call to /success while closed ended with {}",
+                    instance.number,
+                    describe(&other)
+                )));
+            }
+        }
+    }
+    if state != State::Closed {
+        return Err(FleetError::Broken(format!(
+            "instance {} started {state}",
+            instance.number
+        )));
+    }
+    Ok(line)
 }
 
 /// Calls every instance makes in step 1, fleet-wide.
