@@ -1,0 +1,230 @@
+//! What a running watch holds: the registry and its lanes, the Prometheus recorder, and
+//! the samples the page's charts start from; and the sampler that keeps them fresh.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use failgate::observers::record_snapshot;
+use failgate::{CircuitBreaker, Clock, ConfigError, Registry};
+use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::guard::Guard;
+use super::lanes::{self, Lane};
+use super::traffic::{Counts, LaneState};
+use super::views::{BreakerView, History, Point, Sample, WatchSnapshot};
+
+/// The breakers' clock: tokio's, so paused tokio time moves it too.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TokioClock {
+    pub(super) origin: Instant,
+}
+
+impl Clock for TokioClock {
+    fn now_nanos(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// The registry of the lanes' breakers, each built with metrics on `clock`, and the
+/// lanes' state. The breakers register their metrics handles with `recorder`.
+pub(super) fn build_lanes(
+    lanes: &[Lane],
+    clock: TokioClock,
+    recorder: &PrometheusRecorder,
+) -> Result<(Registry, Vec<Arc<LaneState>>), ConfigError> {
+    let mut registry = Registry::builder(CircuitBreaker::builder().with_metrics().clock(clock));
+    for lane in lanes {
+        registry = registry.with_override(
+            &lane.name,
+            lane.settings.clone().with_metrics().clock(clock),
+        );
+    }
+    let registry = registry.build()?;
+    let breakers = metrics::with_local_recorder(recorder, || {
+        lanes
+            .iter()
+            .map(|lane| registry.get_or_create(&lane.name))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let lanes = lanes
+        .iter()
+        .zip(breakers)
+        .map(|(lane, breaker)| {
+            Arc::new(LaneState {
+                name: lane.name.clone(),
+                policy: lane.policy.clone(),
+                schedule: lane.schedule.clone(),
+                pin: lanes::Pin::new(),
+                counts: Counts::default(),
+                breaker,
+            })
+        })
+        .collect();
+    Ok((registry, lanes))
+}
+
+/// The handlers' view of the shared state.
+pub(super) type AppState = axum::extract::State<Arc<Shared>>;
+
+/// What the handlers and the sampler share.
+pub(super) struct Shared {
+    pub(super) start: Instant,
+    pub(super) registry: Registry,
+    pub(super) lanes: Vec<Arc<LaneState>>,
+    pub(super) recorder: PrometheusRecorder,
+    pub(super) prometheus: PrometheusHandle,
+    pub(super) sample_every: Duration,
+    pub(super) history_len: usize,
+    pub(super) history: Mutex<VecDeque<Sample>>,
+    pub(super) snapshots: watch::Receiver<Arc<WatchSnapshot>>,
+    pub(super) guard: Arc<Guard>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("registry", &self.registry)
+            .field("lanes", &self.lanes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// The state of a watch that started at `start`, and the sender its sampler
+    /// publishes on, holding a first sample already.
+    pub(super) fn new(
+        start: Instant,
+        (registry, lanes): (Registry, Vec<Arc<LaneState>>),
+        recorder: PrometheusRecorder,
+        sample_every: Duration,
+        history_len: usize,
+        guard: Arc<Guard>,
+    ) -> (Arc<Self>, watch::Sender<Arc<WatchSnapshot>>) {
+        let prometheus = recorder.handle();
+        let (publish, snapshots) = watch::channel(Arc::new(WatchSnapshot {
+            uptime_ms: 0,
+            breakers: Vec::new(),
+        }));
+        let shared = Arc::new(Self {
+            start,
+            registry,
+            lanes,
+            recorder,
+            prometheus,
+            sample_every,
+            history_len,
+            history: Mutex::new(VecDeque::with_capacity(history_len)),
+            snapshots,
+            guard,
+        });
+        publish.send_replace(Arc::new(shared.sample()));
+        (shared, publish)
+    }
+
+    pub(super) fn lane(&self, name: &str) -> Option<&Arc<LaneState>> {
+        self.lanes.iter().find(|l| l.name == name)
+    }
+
+    /// The registry's snapshot, joined with the lanes' ratios and counts.
+    pub(super) fn snapshot(&self) -> WatchSnapshot {
+        let elapsed = self.start.elapsed();
+        let metrics = self.registry.snapshot();
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let breakers = self
+            .lanes
+            .iter()
+            .filter_map(|lane| {
+                let m = metrics.iter().find(|m| *m.name == *lane.name)?;
+                Some(BreakerView {
+                    name: lane.name.clone(),
+                    state: m.state.as_str().to_owned(),
+                    policy: lane.policy.clone(),
+                    failure_rate: m.failure_rate,
+                    window_calls: m.calls,
+                    window_failures: m.failures,
+                    consecutive_failures: m.consecutive_failures,
+                    retry_after_ms: m.retry_after.map(millis),
+                    time_in_state_ms: millis(m.time_in_state),
+                    generation: m.generation,
+                    ratio: lane.ratio(elapsed).get(),
+                    pinned: lane.pin.get().is_some(),
+                    succeeded: load(&lane.counts.succeeded),
+                    failed: load(&lane.counts.failed),
+                    rejected: load(&lane.counts.rejected),
+                })
+            })
+            .collect();
+        WatchSnapshot {
+            uptime_ms: millis(elapsed),
+            breakers,
+        }
+    }
+
+    /// Samples the registry: sets the rate gauges (only those that are known), keeps
+    /// the sample for the charts, and returns the snapshot for `/events`.
+    pub(super) fn sample(&self) -> WatchSnapshot {
+        metrics::with_local_recorder(&self.recorder, || {
+            for m in self.registry.snapshot() {
+                record_snapshot(&m);
+            }
+        });
+        self.prometheus.run_upkeep();
+        let snapshot = self.snapshot();
+        let sample = Sample {
+            uptime_ms: snapshot.uptime_ms,
+            points: snapshot
+                .breakers
+                .iter()
+                .map(|b| Point {
+                    state: b.state.clone(),
+                    failure_rate: b.failure_rate,
+                    ratio: b.ratio,
+                })
+                .collect(),
+        };
+        let mut history = self
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if history.len() == self.history_len {
+            history.pop_front();
+        }
+        history.push_back(sample);
+        snapshot
+    }
+
+    pub(super) fn history(&self) -> History {
+        let history = self
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        History {
+            sample_every_ms: u64::try_from(self.sample_every.as_millis()).unwrap_or(u64::MAX),
+            names: self.lanes.iter().map(|l| l.name.clone()).collect(),
+            samples: history.iter().cloned().collect(),
+        }
+    }
+}
+
+/// Samples the registry every `sample_every` and publishes the snapshot, until stopped.
+/// Dropping `publish` at the end ends every `/events` stream.
+pub(super) async fn sampler(
+    shared: Arc<Shared>,
+    publish: watch::Sender<Arc<WatchSnapshot>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(shared.sample_every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate, and spawn() sampled already
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        publish.send_replace(Arc::new(shared.sample()));
+    }
+}
