@@ -11,8 +11,8 @@
 pub(crate) mod count;
 pub(crate) mod time;
 
-use crate::config::WindowKind;
-use crate::state_machine::Counts;
+use crate::policy::WindowKind;
+use crate::vocabulary::Counts;
 
 // The count window is large because its head sits on a cache line of its own, so
 // that writing it does not slow down readers of its neighbours; boxing it would add

@@ -9,7 +9,7 @@
 
 use super::Divisor;
 use crate::loom::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use crate::state_machine::Counts;
+use crate::vocabulary::Counts;
 use std::time::Duration;
 
 const TAG_SHIFT: u32 = 36;
@@ -19,7 +19,7 @@ const COUNT_MASK: u64 = (1 << TAG_SHIFT) - 1;
 /// increments (a bucket would need 68 billion calls to get here).
 const COUNT_CEILING: u64 = COUNT_MASK - (1 << 24);
 // One bucket alone can count the largest minimum accepted: no minimum is out of reach.
-const _: () = assert!(COUNT_CEILING >= crate::config::MAX_MINIMUM_CALLS);
+const _: () = assert!(COUNT_CEILING >= crate::policy::MAX_MINIMUM_CALLS);
 /// Bits of a bucket's slot in the cached location (MAX_TIME_BUCKETS = 1024 < 2^11).
 const SLOT_BITS: u32 = 11;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn the_windows_enum_hands_a_time_window_its_calls_and_the_time() {
-        use crate::config::WindowKind;
+        use crate::policy::WindowKind;
         use crate::windows::Windows;
         let kind = WindowKind::Time {
             span: Duration::from_secs(10),
