@@ -41,8 +41,8 @@ mod limits;
 mod schema;
 mod yaml_scan;
 
-pub use error::FileError;
-pub use limits::{Limit, MAX_DEPTH, MAX_FILE_BYTES};
+pub use error::{FileError, Limit};
+pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use schema::{
     BackoffConfig, BreakerConfig, HumanDuration, RegistryConfig, SlowCallsConfig, WindowConfig,
 };
