@@ -107,7 +107,7 @@ impl<C> CircuitBreaker<C> {
 
     /// Records `result` with the breaker's classifier. (The permit must not be handed to
     /// a function that is not inlined: passing it to one puts it in memory on every
-    /// call, which cost 7 ns here.)
+    /// call, a cost the closed-state path would notice; see `benches/NOTES.md`.)
     #[inline(always)]
     fn finish<T, E>(&self, permit: Permit<'_>, result: &Result<T, E>)
     where
@@ -214,8 +214,8 @@ impl<C> CircuitBreaker<C> {
 
     /// Keeps the breaker for the rest of the process, so that owned permits, and with
     /// them the [tower layer](crate::tower)'s response futures, borrow it instead of
-    /// counting references: two atomic read-modify-writes fewer per call (about 14 ns
-    /// on a 2-vCPU Xeon VM, most of the layer's cost in the closed state).
+    /// counting references: two atomic read-modify-writes fewer per call, which are
+    /// most of the layer's cost in the closed state.
     ///
     /// The breaker is never freed, so this is for breakers that live as long as the
     /// program, which is how most are used; not for breakers made per key, per
