@@ -5,7 +5,7 @@
 //! are tracked). The bits are the truth: counts are popcounts, so no counter can
 //! drift. A success that overwrites a success writes nothing but the position.
 
-use super::Divisor;
+use super::divisor::Divisor;
 use crate::loom::{AtomicU64, CachePadded, Ordering::Relaxed};
 use crate::vocabulary::Counts;
 

@@ -7,7 +7,7 @@
 //! takes only counters whose period is within the last `buckets` periods, so old
 //! outcomes really drop out, even when no call arrives to overwrite them.
 
-use super::Divisor;
+use super::divisor::Divisor;
 use crate::loom::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use crate::vocabulary::Counts;
 use std::time::Duration;
