@@ -1,6 +1,7 @@
 //! The validated policy: what a breaker was configured to do, in the units the core
-//! works in, with the limits every value is checked against. Pure data and a leaf:
-//! everything else builds on it, and it knows nothing of breakers or builders.
+//! works in, with the limits every value is checked against, and the checks. Pure
+//! data at the bottom of the crate: it uses only [`Backoff`] and the clock's unit, and
+//! everything else builds on it.
 
 use crate::backoff::Backoff;
 use crate::clock::duration_to_nanos;
@@ -22,15 +23,17 @@ pub const MAX_MINIMUM_CALLS: u64 = MAX_COUNT_WINDOW as u64;
 /// How long a dependency's `Retry-After` may hold a breaker open, unless
 /// [`Builder::max_retry_after`](crate::Builder::max_retry_after) says otherwise: one hour.
 pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-pub(crate) const MIN_BUCKET: Duration = Duration::from_millis(1);
-pub(crate) const DEFAULT_CONSECUTIVE: u32 = 5;
-pub(crate) const DEFAULT_WINDOW: u32 = 100;
-pub(crate) const DEFAULT_MINIMUM_CALLS: u64 = 10;
-pub(crate) const DEFAULT_BUCKETS: u32 = 10;
-pub(crate) const DEFAULT_OPEN_FOR: Duration = Duration::from_secs(60);
-
 /// The most half-open probes a breaker may admit at once.
 pub const MAX_HALF_OPEN_PERMITS: u32 = 1023;
+
+// The documented defaults (see `Builder`), and the shortest bucket a time window may
+// have.
+const MIN_BUCKET: Duration = Duration::from_millis(1);
+const DEFAULT_CONSECUTIVE: u32 = 5;
+const DEFAULT_WINDOW: u32 = 100;
+const DEFAULT_MINIMUM_CALLS: u64 = 10;
+const DEFAULT_BUCKETS: u32 = 10;
+const DEFAULT_OPEN_FOR: Duration = Duration::from_secs(60);
 
 /// The window over which failure and slow-call rates are measured.
 ///
@@ -149,17 +152,7 @@ impl Draft {
         if let Some(rate) = self.failure_rate {
             check_rate("failure_rate", rate)?;
         }
-        let slow = match self.slow {
-            Some((threshold, rate)) => {
-                check_duration("slow_calls.threshold", threshold)?;
-                check_rate("slow_calls.rate", rate)?;
-                Some(SlowCalls {
-                    threshold: duration_to_nanos(threshold),
-                    rate,
-                })
-            }
-            None => None,
-        };
+        let slow = self.slow_calls()?;
         let wants_window = self.failure_rate.is_some() || slow.is_some() || self.window.is_some();
         let window = if wants_window {
             let w = self.window.unwrap_or(Window::count(DEFAULT_WINDOW));
@@ -168,21 +161,7 @@ impl Draft {
         } else {
             None
         };
-        let minimum_calls = match (self.minimum_calls, window) {
-            (Some(n), Some(WindowKind::Count(size))) => {
-                check_range("minimum_calls", n, 1, u64::from(size)).map_err(|e| {
-                    ConfigError::new(
-                        e.field(),
-                        n,
-                        format!("{} (the count window holds {size})", e.problem()),
-                    )
-                })?;
-                n
-            }
-            (Some(n), _) => check_range("minimum_calls", n, 1, MAX_MINIMUM_CALLS).map(|_| n)?,
-            (None, Some(WindowKind::Count(size))) => DEFAULT_MINIMUM_CALLS.min(u64::from(size)),
-            (None, _) => DEFAULT_MINIMUM_CALLS,
-        };
+        let minimum_calls = self.minimum_calls(window)?;
         check_backoff(&self.backoff)?;
         check_range(
             "half_open_permits",
@@ -214,6 +193,41 @@ impl Draft {
             half_open_timeout,
             honor_retry_after: self.honor_retry_after,
             max_retry_after: duration_to_nanos(self.max_retry_after),
+        })
+    }
+
+    /// The slow-call condition, checked, with its threshold in nanoseconds.
+    fn slow_calls(&self) -> Result<Option<SlowCalls>, ConfigError> {
+        Ok(match self.slow {
+            Some((threshold, rate)) => {
+                check_duration("slow_calls.threshold", threshold)?;
+                check_rate("slow_calls.rate", rate)?;
+                Some(SlowCalls {
+                    threshold: duration_to_nanos(threshold),
+                    rate,
+                })
+            }
+            None => None,
+        })
+    }
+
+    /// The minimum number of outcomes before rates are judged: at most what a count
+    /// `window` holds.
+    fn minimum_calls(&self, window: Option<WindowKind>) -> Result<u64, ConfigError> {
+        Ok(match (self.minimum_calls, window) {
+            (Some(n), Some(WindowKind::Count(size))) => {
+                check_range("minimum_calls", n, 1, u64::from(size)).map_err(|e| {
+                    ConfigError::new(
+                        e.field(),
+                        n,
+                        format!("{} (the count window holds {size})", e.problem()),
+                    )
+                })?;
+                n
+            }
+            (Some(n), _) => check_range("minimum_calls", n, 1, MAX_MINIMUM_CALLS).map(|_| n)?,
+            (None, Some(WindowKind::Count(size))) => DEFAULT_MINIMUM_CALLS.min(u64::from(size)),
+            (None, _) => DEFAULT_MINIMUM_CALLS,
         })
     }
 }
