@@ -1,6 +1,6 @@
 //! Rejections and the error type of a guarded call.
 
-use crate::State;
+use crate::vocabulary::State;
 use std::fmt;
 use std::time::Duration;
 

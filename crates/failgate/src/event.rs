@@ -25,8 +25,8 @@
 //! assert_eq!(*changes.lock().unwrap(), vec![(State::Closed, State::Open)]);
 //! ```
 
-use crate::{Outcome, State};
-use std::fmt;
+use crate::outcome::Outcome;
+use crate::vocabulary::{Reason, State};
 use std::time::Duration;
 
 /// Receives a breaker's events. Keep it fast: it runs on the calling thread.
@@ -119,92 +119,4 @@ pub enum EventKind {
     /// A permit was dropped without an outcome (a cancelled future, a panic): nothing
     /// was counted, and a half-open probe slot was given back.
     Abandoned,
-}
-
-/// Why a breaker changed state.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub enum Reason {
-    /// `count` failures in a row reached the threshold.
-    ConsecutiveFailures {
-        /// Failures in a row.
-        count: u32,
-        /// The configured threshold.
-        threshold: u32,
-    },
-    /// The failure rate over the window reached the threshold.
-    FailureRate {
-        /// The measured rate, in [0, 1].
-        rate: f64,
-        /// The configured threshold.
-        threshold: f64,
-        /// Failures in the window.
-        failures: u64,
-        /// Counted calls (successes and failures) in the window.
-        calls: u64,
-    },
-    /// The slow-call rate over the window reached the threshold.
-    SlowCallRate {
-        /// The measured rate, in [0, 1].
-        rate: f64,
-        /// The configured threshold.
-        threshold: f64,
-        /// Slow calls in the window.
-        slow: u64,
-        /// Counted calls in the window.
-        calls: u64,
-    },
-    /// The open wait elapsed: probing begins.
-    WaitElapsed,
-    /// All half-open probes succeeded.
-    ProbesSucceeded {
-        /// How many.
-        probes: u32,
-    },
-    /// A half-open probe failed.
-    ProbeFailed,
-    /// A half-open probe was slow.
-    ProbeSlow,
-    /// The probes did not report back within the maximum half-open time.
-    HalfOpenTimeout,
-    /// An operator called `force_open`, `disable`, `metrics_only` or `reset`.
-    Manual,
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Reason::ConsecutiveFailures { count, threshold } => {
-                write!(f, "{count} consecutive failures (threshold {threshold})")
-            }
-            Reason::FailureRate {
-                rate,
-                threshold,
-                failures,
-                calls,
-            } => write!(
-                f,
-                "failure rate {:.1}% ({failures}/{calls}) >= {:.1}%",
-                rate * 100.0,
-                threshold * 100.0
-            ),
-            Reason::SlowCallRate {
-                rate,
-                threshold,
-                slow,
-                calls,
-            } => write!(
-                f,
-                "slow-call rate {:.1}% ({slow}/{calls}) >= {:.1}%",
-                rate * 100.0,
-                threshold * 100.0
-            ),
-            Reason::WaitElapsed => f.write_str("open wait elapsed"),
-            Reason::ProbesSucceeded { probes } => write!(f, "{probes} probe(s) succeeded"),
-            Reason::ProbeFailed => f.write_str("a probe failed"),
-            Reason::ProbeSlow => f.write_str("a probe was slow"),
-            Reason::HalfOpenTimeout => f.write_str("probes did not report in time"),
-            Reason::Manual => f.write_str("manual"),
-        }
-    }
 }

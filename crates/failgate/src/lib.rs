@@ -117,9 +117,11 @@ mod metrics;
 pub mod observers;
 mod outcome;
 mod permit;
+mod policy;
 #[cfg(feature = "registry")]
 mod registry;
 mod state_machine;
+mod vocabulary;
 mod windows;
 
 #[cfg(feature = "tower")]
@@ -136,24 +138,22 @@ mod tests;
 pub use backoff::Backoff;
 pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{
-    Builder, ConfigError, Window, DEFAULT_MAX_RETRY_AFTER, MAX_CONSECUTIVE_FAILURES,
-    MAX_COUNT_WINDOW, MAX_DURATION, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
-};
+pub use config::Builder;
 pub use error::{Error, Rejected};
-pub use event::{Event, EventKind, Observer, Reason};
+pub use event::{Event, EventKind, Observer};
 pub use metrics::Metrics;
 pub use outcome::{Classify, DefaultClassifier, Outcome};
 pub use permit::{OwnedPermit, Permit};
+pub use policy::{
+    ConfigError, Window, DEFAULT_MAX_RETRY_AFTER, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW,
+    MAX_DURATION, MAX_HALF_OPEN_PERMITS, MAX_MINIMUM_CALLS, MAX_TIME_BUCKETS,
+};
 #[cfg(feature = "registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
 pub use registry::{Registry, RegistryBuilder, UnknownBreaker};
-pub use state_machine::State;
+pub use vocabulary::{Reason, State};
 
 // The README's examples run as doctests, so they cannot drift from the code.
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
-
-/// The most half-open probes a breaker may admit at once.
-pub const MAX_HALF_OPEN_PERMITS: u32 = state_machine::MAX_HALF_OPEN_PERMITS;

@@ -1,6 +1,6 @@
 //! A snapshot of a breaker, for dashboards, health checks and tests.
 
-use crate::State;
+use crate::vocabulary::State;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -8,7 +8,7 @@
 //! Values that decide how many failures a trip takes (thresholds, window sizes,
 //! minimums) are drawn small or out of range, so that "enough" stays a few hundred
 //! calls; the largest accepted minimum is reached in `protection.rs`, and the largest
-//! consecutive threshold by a compile-time assertion in `breaker.rs`. Every other value
+//! consecutive threshold by a compile-time assertion in `breaker/shared.rs`. Every other value
 //! ranges over everything, valid or not.
 
 use failgate::{

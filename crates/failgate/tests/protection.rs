@@ -118,7 +118,7 @@ fn minimum_calls_no_time_window_can_reach_is_refused() {
 
 /// The largest accepted values still trip. (The largest consecutive-failure threshold,
 /// 2^30 - 1 failures, is too many for a test: the counter saturates exactly there, which
-/// a compile-time assertion in `breaker.rs` pins down.)
+/// a compile-time assertion in `breaker/shared.rs` pins down.)
 #[test]
 fn largest_minimum_calls_in_a_time_window_is_reached_and_trips() {
     let b = CircuitBreaker::builder()

@@ -17,7 +17,8 @@
     allow(dead_code)
 )]
 
-use std::fmt;
+use super::error::Limit;
+use super::yaml_scan::{self, line_end};
 
 /// The largest configuration file accepted: 256 KiB, room for thousands of breakers.
 /// With [`MAX_DEPTH`] it bounds every parser's time on any text to well under a second.
@@ -26,51 +27,6 @@ pub const MAX_FILE_BYTES: usize = 256 << 10;
 /// The deepest nesting accepted. A valid file nests 4 deep at most
 /// (`breakers.payments.window.time`); 16 leaves room for any layout.
 pub const MAX_DEPTH: usize = 16;
-
-/// A limit a file went over: which one, and by how much.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Limit {
-    /// The file has `found` bytes, more than `limit` ([`MAX_FILE_BYTES`]).
-    Size {
-        /// The limit.
-        limit: usize,
-        /// The file's size (at least; a file is read no further than the limit).
-        found: usize,
-    },
-    /// Collections nest `found` deep, more than `limit` ([`MAX_DEPTH`]).
-    Depth {
-        /// The limit.
-        limit: usize,
-        /// The deepest nesting the scan found.
-        found: usize,
-    },
-    /// A YAML construct whose nesting the scan cannot bound (see the module docs),
-    /// at this line (from 1).
-    UnscannableYaml {
-        /// The line, from 1.
-        line: usize,
-        /// What was found there.
-        what: &'static str,
-    },
-}
-
-impl fmt::Display for Limit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Limit::Size { limit, found } => {
-                write!(f, "the file has {found} bytes, over the limit of {limit}")
-            }
-            Limit::Depth { limit, found } => {
-                write!(f, "nesting depth {found} is over the limit of {limit}")
-            }
-            Limit::UnscannableYaml { line, what } => write!(
-                f,
-                "line {line}: {what} is not accepted (its nesting cannot be bounded before parsing)"
-            ),
-        }
-    }
-}
 
 /// The formats, for their scans.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +51,7 @@ pub(super) fn check(text: &str, format: Format) -> Result<(), Limit> {
     let depth = match format {
         Format::Json => json_depth(bytes),
         Format::Toml => toml_depth(bytes),
-        Format::Yaml => super::yaml_scan::depth(bytes)?,
+        Format::Yaml => yaml_scan::depth(bytes)?,
     };
     if depth > MAX_DEPTH {
         return Err(Limit::Depth {
@@ -162,14 +118,6 @@ fn toml_depth(b: &[u8]) -> usize {
         i += 1;
     }
     max
-}
-
-/// The index of the `\n` that ends the line at `i`, or the end.
-pub(super) fn line_end(b: &[u8], i: usize) -> usize {
-    b[i..]
-        .iter()
-        .position(|&c| c == b'\n')
-        .map_or(b.len(), |n| i + n)
 }
 
 /// Where the TOML string opening at `i` ends (its last quote).

@@ -14,7 +14,7 @@
     allow(dead_code)
 )]
 
-use super::limits::{line_end, Limit};
+use super::error::Limit;
 
 /// What came before, for where a node (a quoted scalar, a flow collection) may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,4 +223,13 @@ impl Scan<'_> {
         }
         b.len()
     }
+}
+
+/// The index of the `\n` that ends the line at `i`, or the end.
+/// (The TOML scan uses it too.)
+pub(super) fn line_end(b: &[u8], i: usize) -> usize {
+    b[i..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |n| i + n)
 }

@@ -1,72 +1,15 @@
 //! The decision core: small pure functions of (state word, time, settings) that say
 //! whether to admit a call, how a probe's report moves half-open, and whether a
 //! window's counts trip the breaker. They touch no atomics and read no clock; the thin
-//! concurrent shell in `breaker.rs` loads the state, calls them, and publishes their
+//! concurrent shell in `breaker/` loads the state, calls them, and publishes their
 //! answer with a compare-and-swap. Unit tests walk every transition here directly.
 
 mod word;
 
-pub(crate) use word::{Word, GEN_MASK, MAX_HALF_OPEN_PERMITS};
+pub(crate) use word::{Word, GEN_MASK};
 
-use crate::config::Settings;
-use crate::event::Reason;
-use std::fmt;
-
-/// The state of a breaker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    /// Calls pass and their outcomes are counted.
-    Closed,
-    /// Calls are refused until the wait is over.
-    Open,
-    /// A bounded number of probe calls pass; the rest are refused.
-    HalfOpen,
-    /// Refused until `reset()`, by an operator's order.
-    ForcedOpen,
-    /// Every call passes and nothing is counted, by an operator's order.
-    Disabled,
-    /// Every call passes and is counted, but the breaker never trips.
-    MetricsOnly,
-}
-
-impl State {
-    /// The name used in logs and metrics: `closed`, `open`, `half_open`, `forced_open`,
-    /// `disabled` or `metrics_only`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Closed => "closed",
-            State::Open => "open",
-            State::HalfOpen => "half_open",
-            State::ForcedOpen => "forced_open",
-            State::Disabled => "disabled",
-            State::MetricsOnly => "metrics_only",
-        }
-    }
-
-    /// The state's number in the state word and in the `failgate_state` gauge:
-    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only.
-    pub fn code(self) -> u8 {
-        match self {
-            State::Closed => 0,
-            State::Open => 1,
-            State::HalfOpen => 2,
-            State::ForcedOpen => 3,
-            State::Disabled => 4,
-            State::MetricsOnly => 5,
-        }
-    }
-
-    /// True for the states that admit every call.
-    pub fn admits_all(self) -> bool {
-        matches!(self, State::Closed | State::Disabled | State::MetricsOnly)
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::policy::Settings;
+use crate::vocabulary::{Counts, Reason, State};
 
 /// What to do with a call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -227,31 +170,6 @@ pub(crate) fn consecutive_trip(count: u32, s: &Settings) -> Option<Reason> {
             Some(Reason::ConsecutiveFailures { count, threshold })
         }
         _ => None,
-    }
-}
-
-/// What a window holds: counted calls (successes and failures), failures, slow calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Counts {
-    pub(crate) calls: u64,
-    pub(crate) failures: u64,
-    pub(crate) slow: u64,
-}
-
-impl Counts {
-    /// The failure rate, once the window holds the minimum number of calls.
-    pub(crate) fn failure_rate(self, s: &Settings) -> Option<f64> {
-        self.judged(s)
-            .then(|| self.failures as f64 / self.calls as f64)
-    }
-
-    /// The slow-call rate, once the window holds the minimum number of calls.
-    pub(crate) fn slow_rate(self, s: &Settings) -> Option<f64> {
-        self.judged(s).then(|| self.slow as f64 / self.calls as f64)
-    }
-
-    fn judged(self, s: &Settings) -> bool {
-        self.calls >= s.minimum_calls && self.calls > 0
     }
 }
 

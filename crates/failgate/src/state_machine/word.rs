@@ -9,14 +9,15 @@
 //! +--------------------------+----------+----------+------+----+-----+
 //! ```
 //! - `kind`: the [`State`].
-//! - `busy`: a transition is being published (see `breaker.rs`).
+//! - `busy`: a transition is being published (see `breaker/transition.rs`).
 //! - `step`: reopenings since the last close, for the backoff (saturates at 63).
 //! - `probes taken`: half-open probe slots in use, in flight or succeeded.
 //! - `probe successes`: half-open probes that reported success.
 //! - `generation`: counts transitions (wrapping after 2^34, about 17 billion); every
 //!   permit carries the generation it was issued in.
 
-use crate::State;
+use crate::policy::MAX_HALF_OPEN_PERMITS;
+use crate::vocabulary::State;
 
 const KIND_MASK: u64 = 0b111;
 const BUSY: u64 = 1 << 3;
@@ -27,8 +28,8 @@ const SUCC_SHIFT: u32 = 20;
 const COUNT_MASK: u64 = 0x3ff;
 const GEN_SHIFT: u32 = 30;
 pub(crate) const GEN_MASK: u64 = (1 << 34) - 1;
-/// The most half-open probe slots the word can count.
-pub(crate) const MAX_HALF_OPEN_PERMITS: u32 = COUNT_MASK as u32;
+// The probe counts must hold the most probes a breaker may admit.
+const _: () = assert!(MAX_HALF_OPEN_PERMITS as u64 <= COUNT_MASK);
 const MAX_STEP: u32 = STEP_MASK as u32;
 
 #[derive(Clone, Copy, PartialEq, Eq)]

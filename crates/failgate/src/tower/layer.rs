@@ -1,6 +1,6 @@
 //! The layer that wraps a service in a breaker.
 
-use super::CircuitBreakerService;
+use super::service::CircuitBreakerService;
 use crate::CircuitBreaker;
 use tower_layer::Layer;
 

@@ -5,9 +5,9 @@
 //! are tracked). The bits are the truth: counts are popcounts, so no counter can
 //! drift. A success that overwrites a success writes nothing but the position.
 
-use super::Divisor;
+use super::divisor::Divisor;
 use crate::loom::{AtomicU64, CachePadded, Ordering::Relaxed};
-use crate::state_machine::Counts;
+use crate::vocabulary::Counts;
 
 #[derive(Debug)]
 pub(crate) struct CountWindow {
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn the_windows_enum_hands_a_count_window_its_calls() {
-        use crate::config::WindowKind;
+        use crate::policy::WindowKind;
         use crate::windows::Windows;
         let w = Windows::new(WindowKind::Count(3), true, 0);
         assert!(!w.needs_clock(), "a count window never reads the clock");

@@ -2,7 +2,7 @@
 //! it keeps are in the [module docs](super).
 
 use crate::clock::{duration_to_nanos, ClockSource};
-use crate::config::WindowKind;
+use crate::policy::WindowKind;
 use crate::{Builder, CircuitBreaker, ConfigError, State};
 use std::fmt;
 use std::hash::Hash;

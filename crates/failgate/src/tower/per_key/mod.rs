@@ -67,7 +67,7 @@ mod map;
 
 pub use map::BreakerMap;
 
-use super::ResponseFuture;
+use super::future::ResponseFuture;
 use crate::{CircuitBreaker, Classify, DefaultClassifier, Error};
 use std::fmt;
 use std::hash::Hash;

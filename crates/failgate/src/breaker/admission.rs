@@ -1,0 +1,126 @@
+//! Admission: whether a call may start, and the ticket that says how its outcome
+//! will count. The closed, idle breaker admits with one load; everything else takes
+//! the slow path, which also makes any transition that is due.
+
+use super::shared::Core;
+use super::ticket::{Ticket, TicketKind};
+use crate::error::Rejected;
+use crate::event::EventKind;
+use crate::loom::Ordering;
+use crate::state_machine::{self, admission_needs_clock, admission_with_hint, Admission, Word};
+use crate::vocabulary::State;
+
+impl Core {
+    #[inline(always)]
+    pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
+        let w = self.word();
+        if w.is_closed_and_idle() {
+            return Ok(self.ticket(w, TicketKind::Counted));
+        }
+        self.acquire_slow(w)
+    }
+
+    #[inline]
+    pub(super) fn reject(&self, w: Word, retry_after: Option<u64>) -> Rejected {
+        let rejected = Rejected::from_nanos(w.state(), retry_after);
+        self.emit(EventKind::Rejected {
+            state: rejected.state,
+            retry_after: rejected.retry_after(),
+        });
+        rejected
+    }
+
+    #[inline]
+    pub(super) fn ticket(&self, w: Word, kind: TicketKind) -> Ticket {
+        let started = if self.measures_calls() {
+            self.clock.now()
+        } else {
+            0
+        };
+        Ticket::new(w.generation(), started, kind)
+    }
+
+    #[inline(never)]
+    pub(super) fn acquire_slow(&self, mut w: Word) -> Result<Ticket, Rejected> {
+        if w.is_open_and_idle() {
+            // The common refusal: one clock read and one comparison.
+            if let Some(until) = self.open_until(w) {
+                let now = self.clock.now();
+                if now < until {
+                    return Err(self.reject(w, state_machine::time_left(until, now)));
+                }
+            }
+        }
+        // The half-open generation this call opened itself, if any: its probe is handed
+        // out even if the half-open timeout is shorter than this loop's turn (otherwise
+        // open and half-open could alternate for ever under tiny waits).
+        let mut opened_half_open: Option<u64> = None;
+        loop {
+            let (now, entered) = if !w.busy() && admission_needs_clock(w, &self.settings) {
+                match self.entered_at(w) {
+                    Some(entered) if opened_half_open == Some(w.generation()) => (entered, entered),
+                    Some(entered) => (self.clock.now(), entered),
+                    None => {
+                        w = self.word();
+                        continue;
+                    }
+                }
+            } else {
+                (0, 0)
+            };
+            match admission_with_hint(w, now, entered, self.hint_until(), &self.settings) {
+                Admission::Admit => {
+                    let kind = match w.state() {
+                        State::Disabled => TicketKind::Untracked,
+                        _ => TicketKind::Counted,
+                    };
+                    return Ok(self.ticket(w, kind));
+                }
+                Admission::Probe(next) => {
+                    match self.state.compare_exchange_weak(
+                        w.0,
+                        next.0,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return Ok(self.ticket(w, TicketKind::Probe)),
+                        Err(actual) => w = Word(actual),
+                    }
+                }
+                Admission::Reject(retry_after) => return Err(self.reject(w, retry_after)),
+                Admission::Transition(to, reason) => {
+                    let made = self.transition(w, to, reason, Some(now));
+                    w = self.word();
+                    if made && to == State::HalfOpen {
+                        opened_half_open = Some(w.generation());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes any transition that is due at the current time (open wait over, half-open
+    /// timed out), so that queries see the state a call would.
+    ///
+    /// At most one transition per query: with waits shorter than a turn of this loop,
+    /// "due" could otherwise never stop being true (open, half-open, timed out, ...).
+    pub(super) fn refresh(&self) -> Word {
+        loop {
+            let w = self.word();
+            if w.busy() || !admission_needs_clock(w, &self.settings) {
+                return w;
+            }
+            let Some(entered) = self.entered_at(w) else {
+                continue;
+            };
+            let now = self.clock.now();
+            if let Admission::Transition(to, reason) =
+                admission_with_hint(w, now, entered, self.hint_until(), &self.settings)
+            {
+                self.transition(w, to, reason, Some(now));
+                return self.word();
+            }
+            return w;
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Recording: the outcome of an admitted call goes to the consecutive-failure
+//! counter and the window (closed), or moves the half-open state (a probe). A plain
+//! closed-state success has a short path of its own.
+
+use super::shared::{Core, CONSECUTIVE_MASK, CONSECUTIVE_SHIFT};
+use super::ticket::{Ticket, TicketKind};
+use crate::event::EventKind;
+use crate::loom::Ordering;
+use crate::outcome::Outcome;
+use crate::state_machine::{consecutive_trip, window_trip, ProbeReport};
+use crate::vocabulary::{Counts, Reason};
+use crate::windows::Windows;
+use std::time::Duration;
+
+impl Core {
+    /// Records an outcome that came with the dependency's request not to be called for
+    /// `retry_after`.
+    #[inline(always)]
+    pub(crate) fn record_with_retry_after(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        retry_after: Option<Duration>,
+    ) {
+        if let (true, Some(d)) = (self.settings.honor_retry_after, retry_after) {
+            self.note_retry_after(d);
+        }
+        self.record(ticket, outcome);
+    }
+
+    /// Whether `Classify::retry_after` should be asked.
+    #[inline]
+    pub(crate) fn honors_retry_after(&self) -> bool {
+        self.settings.honor_retry_after
+    }
+
+    /// Records the outcome of the call that `ticket` admitted.
+    #[inline(always)]
+    pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
+        if self.plain_success && outcome == Outcome::Success && ticket.kind() == TicketKind::Counted
+        {
+            self.record_plain_success(ticket.generation());
+        } else {
+            self.record_general(ticket, outcome);
+        }
+    }
+
+    /// The closed-state success of a breaker that neither times calls nor has an
+    /// observer. With consecutive failures alone it is one load and, when the count is
+    /// already zero, no write; only a time window reads the clock.
+    #[inline(always)]
+    pub(super) fn record_plain_success(&self, generation: u64) {
+        if self.settings.consecutive_failures.is_some() {
+            self.clear_consecutive(generation);
+        }
+        if let Some(window) = &self.window {
+            let now = window.needs_clock().then(|| self.clock.now());
+            if let Some(counts) = self.record_in_window(window, generation, false, false, now) {
+                self.judge(generation, counts, now);
+            }
+        }
+    }
+
+    /// Counts an outcome in the window, unless it is stale. Returns the window's counts
+    /// when they should be judged.
+    #[inline(always)]
+    pub(super) fn record_in_window(
+        &self,
+        window: &Windows,
+        generation: u64,
+        failure: bool,
+        slow: bool,
+        now: Option<u64>,
+    ) -> Option<Counts> {
+        if !self.is_current(generation) {
+            return None;
+        }
+        let at = now.unwrap_or(0); // only time windows read it, and they always get it
+        window.record(at, failure, slow, self.settings.minimum_calls)
+    }
+
+    #[inline(never)]
+    pub(super) fn judge(&self, generation: u64, counts: Counts, now: Option<u64>) {
+        if let Some(reason) = window_trip(counts, &self.settings) {
+            self.trip(generation, reason, now);
+        }
+    }
+
+    #[inline(never)]
+    pub(super) fn record_general(&self, ticket: Ticket, outcome: Outcome) {
+        let needs_now =
+            self.measures_calls() || self.window.as_ref().is_some_and(Windows::needs_clock);
+        let now = (needs_now && ticket.kind() != TicketKind::Untracked).then(|| self.clock.now());
+        let duration = now
+            .filter(|_| self.measures_calls())
+            .map(|now| now.saturating_sub(ticket.started));
+        let slow = match (self.settings.slow, duration) {
+            (Some(s), Some(d)) => d >= s.threshold && outcome != Outcome::Ignore,
+            _ => false,
+        };
+        let counted = match ticket.kind() {
+            TicketKind::Counted => self.record_counted(ticket.generation(), outcome, slow, now),
+            TicketKind::Probe => {
+                let report = match (outcome, slow) {
+                    (Outcome::Ignore, _) => ProbeReport::Release,
+                    (Outcome::Failure, _) => ProbeReport::Failure,
+                    (Outcome::Success, true) => ProbeReport::Slow,
+                    (Outcome::Success, false) => ProbeReport::Success,
+                };
+                self.report_probe(ticket.generation(), report)
+            }
+            TicketKind::Untracked | TicketKind::Recorded => false,
+        };
+        if self.observer.is_some() {
+            let duration = duration.map(Duration::from_nanos);
+            if slow {
+                if let Some(duration) = duration {
+                    self.emit(EventKind::Slow { duration, outcome });
+                }
+            }
+            self.emit(match outcome {
+                Outcome::Success => EventKind::Success { duration, counted },
+                Outcome::Failure => EventKind::Failure { duration, counted },
+                Outcome::Ignore => EventKind::Ignored,
+            });
+        }
+    }
+
+    /// A permit was dropped without an outcome.
+    pub(crate) fn abandon(&self, ticket: Ticket) {
+        if ticket.kind() == TicketKind::Probe {
+            self.report_probe(ticket.generation(), ProbeReport::Release);
+        }
+        self.emit(EventKind::Abandoned);
+    }
+
+    /// Counts an outcome of a closed (or metrics-only) call. Returns whether it was
+    /// counted (false if stale).
+    #[inline]
+    pub(super) fn record_counted(
+        &self,
+        generation: u64,
+        outcome: Outcome,
+        slow: bool,
+        now: Option<u64>,
+    ) -> bool {
+        let failure = match outcome {
+            Outcome::Ignore => return true,
+            Outcome::Failure => true,
+            Outcome::Success => false,
+        };
+        if !self.is_current(generation) {
+            return false;
+        }
+        let consecutive = match (self.settings.consecutive_failures, failure) {
+            (Some(_), true) => self.count_consecutive_failure(generation),
+            (Some(_), false) => {
+                self.clear_consecutive(generation);
+                None
+            }
+            (None, _) => None,
+        };
+        // Every condition counts the outcome before any of them trips: a trip starts a
+        // new generation, and the window would then refuse the outcome as stale.
+        let counts = self
+            .window
+            .as_ref()
+            .and_then(|window| self.record_in_window(window, generation, failure, slow, now));
+        match (consecutive, counts) {
+            (Some(reason), _) => self.trip(generation, reason, now),
+            (None, Some(counts)) => self.judge(generation, counts, now),
+            (None, None) => {}
+        }
+        true
+    }
+
+    #[inline]
+    pub(super) fn is_current(&self, generation: u64) -> bool {
+        let w = self.word();
+        !w.busy() && w.generation() == generation
+    }
+
+    /// A success: clears the consecutive-failure count, writing only if it is not
+    /// already zero. One attempt is enough: if a failure changes the counter first,
+    /// this success is ordered before it.
+    #[inline(always)]
+    pub(super) fn clear_consecutive(&self, generation: u64) {
+        let c = self.consecutive.load(Ordering::Relaxed);
+        if c & CONSECUTIVE_MASK != 0 && c >> CONSECUTIVE_SHIFT == generation {
+            let _ = self.consecutive.compare_exchange(
+                c,
+                generation << CONSECUTIVE_SHIFT,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// A failure: counts it in the consecutive-failure counter of its generation.
+    /// Returns the reason to trip if that reaches the threshold (never for a stale
+    /// generation).
+    pub(super) fn count_consecutive_failure(&self, generation: u64) -> Option<Reason> {
+        let mut c = self.consecutive.load(Ordering::Relaxed);
+        let count = loop {
+            let count = if c >> CONSECUTIVE_SHIFT == generation {
+                c & CONSECUTIVE_MASK
+            } else if self.is_current(generation) {
+                0 // first failure of this generation: the old tag means zero
+            } else {
+                return None;
+            };
+            let next = (count + 1).min(CONSECUTIVE_MASK);
+            match self.consecutive.compare_exchange_weak(
+                c,
+                (generation << CONSECUTIVE_SHIFT) | next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break next,
+                Err(actual) => c = actual,
+            }
+        };
+        consecutive_trip(count as u32, &self.settings)
+    }
+}

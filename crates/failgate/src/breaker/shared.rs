@@ -1,0 +1,147 @@
+//! The shared state of one breaker ([`Core`]): its atomics, its settings, and the
+//! reads that every call path starts from. The call paths themselves live beside it:
+//! admission, transitions, recording and snapshots.
+
+use crate::clock::ClockSource;
+use crate::event::{Event, EventKind, Observer};
+use crate::loom::{fence, AtomicU64, CachePadded, Ordering};
+use crate::policy::Settings;
+use crate::state_machine::{Word, GEN_MASK};
+use crate::windows::Windows;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Consecutive-failure counter: the generation in the high 34 bits (as in the state
+/// word), the count in the low 30.
+pub(super) const CONSECUTIVE_SHIFT: u32 = 30;
+pub(super) const CONSECUTIVE_MASK: u64 = (1 << CONSECUTIVE_SHIFT) - 1;
+
+/// The shared state of one breaker.
+pub(crate) struct Core {
+    /// Read by every call; written only on transitions and by half-open probes.
+    pub(super) state: CachePadded<AtomicU64>,
+    pub(super) entered_at: AtomicU64,
+    /// While open: when probing may start (the backoff's wait after `entered_at`, or a
+    /// longer `Retry-After`). Written with `entered_at`, so the open path compares one
+    /// number with the clock.
+    pub(super) open_until: AtomicU64,
+    /// The time until which the dependency asked not to be called (`Retry-After`), or
+    /// 0; only used with `honor_retry_after`.
+    pub(super) retry_hint: AtomicU64,
+    pub(super) consecutive: CachePadded<AtomicU64>,
+    pub(super) window: Option<Windows>,
+    pub(crate) settings: Settings,
+    pub(super) clock: ClockSource,
+    pub(super) observer: Option<Arc<dyn Observer>>,
+    pub(super) name: Arc<str>,
+    /// No observer and no slow-call timing: a closed-state success emits nothing and
+    /// takes the short path in [`Core::record`].
+    pub(super) plain_success: bool,
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("name", &self.name)
+            .field("state", &self.word())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    pub(super) fn new(
+        name: String,
+        settings: Settings,
+        clock: ClockSource,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Self {
+        let now = clock.now();
+        let window = settings
+            .window
+            .map(|kind| Windows::new(kind, settings.slow.is_some(), now));
+        let plain_success = observer.is_none() && settings.slow.is_none();
+        Core {
+            state: CachePadded(AtomicU64::new(Word::INITIAL.0)),
+            entered_at: AtomicU64::new(now),
+            open_until: AtomicU64::new(0),
+            retry_hint: AtomicU64::new(0),
+            consecutive: CachePadded(AtomicU64::new(0)),
+            window,
+            settings,
+            clock,
+            observer,
+            name: Arc::from(name),
+            plain_success,
+        }
+    }
+
+    #[inline]
+    pub(super) fn word(&self) -> Word {
+        Word(self.state.load(Ordering::Acquire))
+    }
+
+    #[inline]
+    pub(super) fn emit(&self, kind: EventKind) {
+        if let Some(observer) = &self.observer {
+            observer.on_event(&Event {
+                name: &self.name,
+                kind,
+            });
+        }
+    }
+
+    #[inline]
+    pub(super) fn measures_calls(&self) -> bool {
+        self.settings.slow.is_some()
+    }
+
+    /// Until when the dependency asked not to be called, or 0.
+    #[inline]
+    pub(super) fn hint_until(&self) -> u64 {
+        if self.settings.honor_retry_after {
+            self.retry_hint.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// Notes that the dependency asked not to be called for `retry_after` from now
+    /// (at most `max_retry_after`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn note_retry_after(&self, retry_after: Duration) {
+        let wait = crate::clock::duration_to_nanos(retry_after).min(self.settings.max_retry_after);
+        let until = self.clock.now().saturating_add(wait);
+        self.retry_hint.fetch_max(until, Ordering::Relaxed);
+        // Only read while open; a trip later takes the hint from `retry_hint`.
+        self.open_until.fetch_max(until, Ordering::Relaxed);
+    }
+
+    /// When the open state in `w` starts probing, or `None` if the state changed while
+    /// we looked.
+    #[inline]
+    pub(super) fn open_until(&self, w: Word) -> Option<u64> {
+        let until = self.open_until.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        let again = Word(self.state.load(Ordering::Relaxed));
+        (!again.busy() && again.generation() == w.generation()).then_some(until)
+    }
+
+    /// When the state in `w` began, or `None` if it changed while we looked.
+    pub(super) fn entered_at(&self, w: Word) -> Option<u64> {
+        let entered = self.entered_at.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        let again = Word(self.state.load(Ordering::Relaxed));
+        (!again.busy() && again.generation() == w.generation()).then_some(entered)
+    }
+}
+
+#[allow(dead_code)]
+const _: () = assert!(
+    GEN_MASK == (1 << 34) - 1,
+    "the consecutive counter's tag must hold a generation"
+);
+// The counter saturates at its mask: the largest threshold accepted must be reachable.
+const _: () = assert!(CONSECUTIVE_MASK >= crate::policy::MAX_CONSECUTIVE_FAILURES as u64);

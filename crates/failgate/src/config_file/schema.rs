@@ -1,0 +1,125 @@
+//! What a configuration file says, as serde reads and writes it: plain data, checked
+//! later by the builder.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// A duration written for people: `"60s"`, `"1m 30s"`, `"250ms"` (humantime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"60s\", \"1m 30s\" or \"250ms\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(v)
+                    .map(HumanDuration)
+                    .map_err(|e| E::custom(format_args!("{v:?} is not a duration: {e}")))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+/// The settings of one breaker; every field is optional, and a breaker's own
+/// settings override the defaults field by field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// See [`Builder::consecutive_failures`](crate::Builder::consecutive_failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_failures: Option<u32>,
+    /// See [`Builder::failure_rate`](crate::Builder::failure_rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_rate: Option<f64>,
+    /// See [`Builder::slow_calls`](crate::Builder::slow_calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_calls: Option<SlowCallsConfig>,
+    /// See [`Builder::window`](crate::Builder::window): `{ count = 100 }` or `{ time = "60s", buckets = 10 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowConfig>,
+    /// See [`Builder::minimum_calls`](crate::Builder::minimum_calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_calls: Option<u64>,
+    /// A constant wait while open; see [`Builder::open_for`](crate::Builder::open_for). Not with `backoff`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_for: Option<HumanDuration>,
+    /// An exponential wait while open; see [`Backoff::exponential`](crate::Backoff::exponential). Not with `open_for`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<BackoffConfig>,
+    /// See [`Builder::half_open_permits`](crate::Builder::half_open_permits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_open_permits: Option<u32>,
+    /// See [`Builder::half_open_timeout`](crate::Builder::half_open_timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_open_timeout: Option<HumanDuration>,
+    /// See [`Builder::honor_retry_after`](crate::Builder::honor_retry_after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_retry_after: Option<bool>,
+    /// See [`Builder::max_retry_after`](crate::Builder::max_retry_after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_after: Option<HumanDuration>,
+}
+
+/// `slow_calls = { threshold = "2s", rate = 0.8 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowCallsConfig {
+    /// Calls at least this long are slow.
+    pub threshold: HumanDuration,
+    /// Trip at this slow-call rate, in (0, 1].
+    pub rate: f64,
+}
+
+/// `window = { count = 100 }` or `window = { time = "60s", buckets = 10 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// The last `count` outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// The outcomes of the last `time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<HumanDuration>,
+    /// Buckets of a time window (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<u32>,
+}
+
+/// `backoff = { base = "1s", max = "60s", jitter = 0.2 }`: exponential.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffConfig {
+    /// The first wait.
+    pub base: HumanDuration,
+    /// The longest wait.
+    pub max: HumanDuration,
+    /// A random fraction in [0, 1) taken off each wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<f64>,
+}
+
+/// A registry's configuration: defaults, and settings per breaker name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Settings every breaker starts from.
+    #[serde(default)]
+    pub defaults: BreakerConfig,
+    /// Settings of named breakers, over the defaults.
+    #[serde(default)]
+    pub breakers: BTreeMap<String, BreakerConfig>,
+}

@@ -1,0 +1,175 @@
+//! The words every layer shares: the [`State`] a breaker is in, the [`Reason`] it
+//! changed state, and the [`Counts`] a window holds. A leaf above the policy: the
+//! decision core, the windows, the shell and the events all speak it.
+
+use crate::policy::Settings;
+use std::fmt;
+
+/// The state of a breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Calls pass and their outcomes are counted.
+    Closed,
+    /// Calls are refused until the wait is over.
+    Open,
+    /// A bounded number of probe calls pass; the rest are refused.
+    HalfOpen,
+    /// Refused until `reset()`, by an operator's order.
+    ForcedOpen,
+    /// Every call passes and nothing is counted, by an operator's order.
+    Disabled,
+    /// Every call passes and is counted, but the breaker never trips.
+    MetricsOnly,
+}
+
+impl State {
+    /// The name used in logs and metrics: `closed`, `open`, `half_open`, `forced_open`,
+    /// `disabled` or `metrics_only`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+            State::ForcedOpen => "forced_open",
+            State::Disabled => "disabled",
+            State::MetricsOnly => "metrics_only",
+        }
+    }
+
+    /// The state's number in the state word and in the `failgate_state` gauge:
+    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only.
+    pub fn code(self) -> u8 {
+        match self {
+            State::Closed => 0,
+            State::Open => 1,
+            State::HalfOpen => 2,
+            State::ForcedOpen => 3,
+            State::Disabled => 4,
+            State::MetricsOnly => 5,
+        }
+    }
+
+    /// True for the states that admit every call.
+    pub fn admits_all(self) -> bool {
+        matches!(self, State::Closed | State::Disabled | State::MetricsOnly)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a breaker changed state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// `count` failures in a row reached the threshold.
+    ConsecutiveFailures {
+        /// Failures in a row.
+        count: u32,
+        /// The configured threshold.
+        threshold: u32,
+    },
+    /// The failure rate over the window reached the threshold.
+    FailureRate {
+        /// The measured rate, in [0, 1].
+        rate: f64,
+        /// The configured threshold.
+        threshold: f64,
+        /// Failures in the window.
+        failures: u64,
+        /// Counted calls (successes and failures) in the window.
+        calls: u64,
+    },
+    /// The slow-call rate over the window reached the threshold.
+    SlowCallRate {
+        /// The measured rate, in [0, 1].
+        rate: f64,
+        /// The configured threshold.
+        threshold: f64,
+        /// Slow calls in the window.
+        slow: u64,
+        /// Counted calls in the window.
+        calls: u64,
+    },
+    /// The open wait elapsed: probing begins.
+    WaitElapsed,
+    /// All half-open probes succeeded.
+    ProbesSucceeded {
+        /// How many.
+        probes: u32,
+    },
+    /// A half-open probe failed.
+    ProbeFailed,
+    /// A half-open probe was slow.
+    ProbeSlow,
+    /// The probes did not report back within the maximum half-open time.
+    HalfOpenTimeout,
+    /// An operator called `force_open`, `disable`, `metrics_only` or `reset`.
+    Manual,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Reason::ConsecutiveFailures { count, threshold } => {
+                write!(f, "{count} consecutive failures (threshold {threshold})")
+            }
+            Reason::FailureRate {
+                rate,
+                threshold,
+                failures,
+                calls,
+            } => write!(
+                f,
+                "failure rate {:.1}% ({failures}/{calls}) >= {:.1}%",
+                rate * 100.0,
+                threshold * 100.0
+            ),
+            Reason::SlowCallRate {
+                rate,
+                threshold,
+                slow,
+                calls,
+            } => write!(
+                f,
+                "slow-call rate {:.1}% ({slow}/{calls}) >= {:.1}%",
+                rate * 100.0,
+                threshold * 100.0
+            ),
+            Reason::WaitElapsed => f.write_str("open wait elapsed"),
+            Reason::ProbesSucceeded { probes } => write!(f, "{probes} probe(s) succeeded"),
+            Reason::ProbeFailed => f.write_str("a probe failed"),
+            Reason::ProbeSlow => f.write_str("a probe was slow"),
+            Reason::HalfOpenTimeout => f.write_str("probes did not report in time"),
+            Reason::Manual => f.write_str("manual"),
+        }
+    }
+}
+
+/// What a window holds: counted calls (successes and failures), failures, slow calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Counts {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+impl Counts {
+    /// The failure rate, once the window holds the minimum number of calls.
+    pub(crate) fn failure_rate(self, s: &Settings) -> Option<f64> {
+        self.judged(s)
+            .then(|| self.failures as f64 / self.calls as f64)
+    }
+
+    /// The slow-call rate, once the window holds the minimum number of calls.
+    pub(crate) fn slow_rate(self, s: &Settings) -> Option<f64> {
+        self.judged(s).then(|| self.slow as f64 / self.calls as f64)
+    }
+
+    fn judged(self, s: &Settings) -> bool {
+        self.calls >= s.minimum_calls && self.calls > 0
+    }
+}
