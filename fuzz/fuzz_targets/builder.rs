@@ -206,10 +206,10 @@ enum Step {
     Advance(Dur),
     Set(Dur),
     State,
-    Metrics,
+    Snapshot,
     ForceOpen,
     Disable,
-    MetricsOnly,
+    CountOnly,
     Reset,
 }
 
@@ -273,7 +273,7 @@ fn run(input: Input) {
     let steps = &input.steps[..input.steps.len().min(256)];
     let clock = input.manual_clock.then_some(clock);
     if input.classifier {
-        match builder.classifier(Hinting).build() {
+        match builder.with_classifier(Hinting).build() {
             Ok(b) => drive(&b, clock.as_ref(), permits, steps),
             Err(e) => check_config_error(&e),
         }
@@ -363,7 +363,7 @@ enum Mode {
     Automatic,
     ForcedOpen,
     Disabled,
-    MetricsOnly,
+    CountOnly,
 }
 
 fn drive<C>(b: &CircuitBreaker<C>, clock: Option<&ManualClock>, permits: u32, steps: &[Step])
@@ -472,8 +472,8 @@ where
             Step::State => {
                 let _ = b.state();
             }
-            Step::Metrics => {
-                let _ = format!("{:?}", b.metrics());
+            Step::Snapshot => {
+                let _ = format!("{:?}", b.snapshot());
             }
             Step::ForceOpen => {
                 b.force_open();
@@ -483,14 +483,14 @@ where
                 b.disable();
                 mode = Mode::Disabled;
             }
-            Step::MetricsOnly => {
-                b.metrics_only();
-                mode = Mode::MetricsOnly;
+            Step::CountOnly => {
+                b.count_only();
+                mode = Mode::CountOnly;
             }
             Step::Reset => {
                 b.reset();
                 mode = Mode::Automatic;
-                assert_eq!(b.metrics().state, State::Closed, "reset closes");
+                assert_eq!(b.snapshot().state, State::Closed, "reset closes");
             }
         }
         check_invariants(b, clock.is_some(), permits, mode, &held);
@@ -529,7 +529,7 @@ fn check_result<T, E>(r: &Result<T, Error<E>>, mode: Mode) {
 fn check_rejected(r: &failgate::Rejected, mode: Mode) {
     let _ = r.to_string();
     match mode {
-        Mode::Disabled | Mode::MetricsOnly => panic!("{mode:?} refused a call: {r:?}"),
+        Mode::Disabled | Mode::CountOnly => panic!("{mode:?} refused a call: {r:?}"),
         Mode::ForcedOpen => {
             assert_eq!(r.state(), State::ForcedOpen);
             assert_eq!(r.retry_after(), None);
@@ -551,7 +551,7 @@ fn check_invariants<C>(
     mode: Mode,
     held: &[Held<'_>],
 ) {
-    let m = b.metrics();
+    let m = b.snapshot();
     assert!(m.failures <= m.calls && m.slow_calls <= m.calls, "{m:?}");
     assert_eq!(m.successes + m.failures, m.calls, "{m:?}");
     for rate in [m.failure_rate, m.slow_call_rate].into_iter().flatten() {
@@ -577,7 +577,7 @@ fn check_invariants<C>(
         Mode::Automatic => None,
         Mode::ForcedOpen => Some(State::ForcedOpen),
         Mode::Disabled => Some(State::Disabled),
-        Mode::MetricsOnly => Some(State::MetricsOnly),
+        Mode::CountOnly => Some(State::CountOnly),
     };
     match expected {
         Some(s) => assert_eq!(m.state, s),

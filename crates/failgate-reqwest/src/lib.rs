@@ -39,7 +39,7 @@
 //!
 //! # What counts as a failure
 //! Outcomes are decided by an [`HttpClassifier`] (change it with
-//! [`CircuitBreakerMiddleware::classifier`]):
+//! [`CircuitBreakerMiddleware::with_classifier`]):
 //! - a response is classified by its status: 5xx is a failure (429 and 408 too, if the
 //!   classifier says so), anything else a success. The outcome is recorded when the
 //!   response's head arrives; reading the body is not guarded.
@@ -118,7 +118,7 @@ impl<C> CircuitBreakerMiddleware<C> {
 
     /// Classifies responses with `classifier` instead of the default
     /// [`HttpClassifier::new`] (say, to count 429 as a failure).
-    pub fn classifier(mut self, classifier: HttpClassifier) -> Self {
+    pub fn with_classifier(mut self, classifier: HttpClassifier) -> Self {
         self.classifier = classifier;
         self
     }

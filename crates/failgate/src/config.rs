@@ -30,7 +30,7 @@ impl CircuitBreaker {
 /// window uses `Window::count(100)`, judged once it holds 10 outcomes (or the whole
 /// count window, if that is smaller). Every configuration `build()` accepts can trip;
 /// only [`disable`](CircuitBreaker::disable) and
-/// [`metrics_only`](CircuitBreaker::metrics_only) stop it.
+/// [`count_only`](CircuitBreaker::count_only) stop it.
 #[derive(Clone)]
 pub struct Builder<C = DefaultClassifier> {
     name: String,
@@ -133,7 +133,7 @@ impl<C> Builder<C> {
 
     /// The window for the failure and slow-call rates. Defaults to `Window::count(100)`.
     /// A window alone sets no trip condition: its counts show in
-    /// [`metrics`](CircuitBreaker::metrics), and the default trip on 5 consecutive
+    /// [`snapshot`](CircuitBreaker::snapshot), and the default trip on 5 consecutive
     /// failures applies.
     pub fn window(mut self, window: Window) -> Self {
         self.policy.window = Some(window);
@@ -253,7 +253,7 @@ impl<C> Builder<C> {
 
     /// The breaker's default classifier, used by `call`, `call_async` and the tower
     /// layer. See [`Classify`](crate::Classify).
-    pub fn classifier<C2>(self, classifier: C2) -> Builder<C2> {
+    pub fn with_classifier<C2>(self, classifier: C2) -> Builder<C2> {
         Builder {
             name: self.name,
             policy: self.policy,

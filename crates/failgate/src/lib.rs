@@ -40,7 +40,7 @@
 //! whatever else is set (a window, `minimum_calls`, or a slow-call rate, which alone
 //! would not see a dependency that fails fast). No configuration that
 //! [`Builder::build`] accepts yields a breaker that can never trip; only the manual
-//! states `disable` and `metrics_only` stop it.
+//! states `disable` and `count_only` stop it.
 //! - **Consecutive failures** ([`Builder::consecutive_failures`]): the n-th failure in a
 //!   row trips it. The failing call still returns [`Error::Inner`]; the breaker is open
 //!   right after it. A success resets the count; an ignored outcome changes nothing.
@@ -69,7 +69,7 @@
 //!   slot back. [`Builder::half_open_timeout`] reopens the breaker if the probes never
 //!   report.
 //! - No thread is ever spawned: a transition that is due (open to half-open) happens at
-//!   the next call or query ([`CircuitBreaker::state`], [`CircuitBreaker::metrics`]).
+//!   the next call or query ([`CircuitBreaker::state`], [`CircuitBreaker::snapshot`]).
 //!
 //! # Generations
 //! Every transition starts a new generation, and every [`Permit`] carries the
@@ -80,13 +80,13 @@
 //! # Manual states
 //! [`CircuitBreaker::force_open`] refuses everything (no `retry_after`) until
 //! [`reset`](CircuitBreaker::reset); [`disable`](CircuitBreaker::disable) admits
-//! everything and never trips; [`metrics_only`](CircuitBreaker::metrics_only) admits
+//! everything and never trips; [`count_only`](CircuitBreaker::count_only) admits
 //! everything and counts outcomes, but never trips; `reset` returns to closed with
 //! counters and backoff cleared.
 //!
 //! # Classifying outcomes
 //! By default `Ok` is a success and `Err` a failure. [`CircuitBreaker::call_with`]
-//! takes a classifier for one call; [`Builder::classifier`] sets the breaker's
+//! takes a classifier for one call; [`Builder::with_classifier`] sets the breaker's
 //! default. A classifier returns an [`Outcome`]: `Success`, `Failure` or `Ignore`.
 //!
 //! # Events
@@ -111,7 +111,6 @@ pub mod config_file;
 mod error;
 mod event;
 mod loom;
-mod metrics;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "metrics"))))]
 pub mod observers;
@@ -120,6 +119,7 @@ mod permit;
 mod policy;
 #[cfg(feature = "registry")]
 mod registry;
+mod snapshot;
 mod state_machine;
 mod vocabulary;
 mod windows;
@@ -141,7 +141,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
 pub use error::{Error, Rejected};
 pub use event::{Event, EventKind, Observer};
-pub use metrics::Metrics;
 pub use outcome::{Classify, DefaultClassifier, Outcome};
 pub use permit::{OwnedPermit, Permit};
 pub use policy::{
@@ -151,6 +150,7 @@ pub use policy::{
 #[cfg(feature = "registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
 pub use registry::{Registry, RegistryBuilder, UnknownBreaker};
+pub use snapshot::Snapshot;
 pub use vocabulary::{Reason, State};
 
 // The README's examples run as doctests, so they cannot drift from the code.

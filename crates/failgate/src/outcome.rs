@@ -26,14 +26,14 @@ pub enum Outcome {
 /// enum ApiError { NotFound, Unavailable }
 ///
 /// let breaker = CircuitBreaker::builder()
-///     .classifier(|r: &Result<u32, ApiError>| match r {
+///     .with_classifier(|r: &Result<u32, ApiError>| match r {
 ///         Ok(_) | Err(ApiError::NotFound) => Outcome::Success,
 ///         Err(ApiError::Unavailable) => Outcome::Failure,
 ///     })
 ///     .build()
 ///     .unwrap();
 /// assert!(breaker.call(|| Err::<u32, _>(ApiError::NotFound)).is_err());
-/// assert_eq!(breaker.metrics().consecutive_failures, 0); // a 404 is not an outage
+/// assert_eq!(breaker.snapshot().consecutive_failures, 0); // a 404 is not an outage
 /// ```
 pub trait Classify<T, E> {
     /// The outcome of `result`.

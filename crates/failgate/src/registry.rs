@@ -20,7 +20,7 @@
 //! # Ok::<(), failgate::ConfigError>(())
 //! ```
 
-use crate::{Builder, CircuitBreaker, ConfigError, Metrics};
+use crate::{Builder, CircuitBreaker, ConfigError, Snapshot};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -134,15 +134,15 @@ impl Registry {
         self.shared.breakers.pin().get(name).cloned()
     }
 
-    /// Every breaker's metrics, sorted by name: state, counts, rates (`None` until
+    /// Every breaker's snapshot, sorted by name: state, counts, rates (`None` until
     /// judged) and time in the current state.
-    pub fn snapshot(&self) -> Vec<Metrics> {
-        let mut all: Vec<Metrics> = self
+    pub fn snapshot(&self) -> Vec<Snapshot> {
+        let mut all: Vec<Snapshot> = self
             .shared
             .breakers
             .pin()
             .iter()
-            .map(|(_, b)| b.metrics())
+            .map(|(_, b)| b.snapshot())
             .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
@@ -175,9 +175,9 @@ impl Registry {
         self.control(name, CircuitBreaker::disable)
     }
 
-    /// [`CircuitBreaker::metrics_only`] by name.
-    pub fn metrics_only(&self, name: &str) -> Result<(), UnknownBreaker> {
-        self.control(name, CircuitBreaker::metrics_only)
+    /// [`CircuitBreaker::count_only`] by name.
+    pub fn count_only(&self, name: &str) -> Result<(), UnknownBreaker> {
+        self.control(name, CircuitBreaker::count_only)
     }
 
     /// [`CircuitBreaker::reset`] by name.

@@ -19,12 +19,12 @@ pub enum State {
     /// Every call passes and nothing is counted, by an operator's order.
     Disabled,
     /// Every call passes and is counted, but the breaker never trips.
-    MetricsOnly,
+    CountOnly,
 }
 
 impl State {
     /// The name used in logs and metrics: `closed`, `open`, `half_open`, `forced_open`,
-    /// `disabled` or `metrics_only`.
+    /// `disabled` or `count_only`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Closed => "closed",
@@ -32,12 +32,12 @@ impl State {
             State::HalfOpen => "half_open",
             State::ForcedOpen => "forced_open",
             State::Disabled => "disabled",
-            State::MetricsOnly => "metrics_only",
+            State::CountOnly => "count_only",
         }
     }
 
     /// The state's number in the state word and in the `failgate_state` gauge:
-    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only.
+    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 count only.
     pub fn code(self) -> u8 {
         match self {
             State::Closed => 0,
@@ -45,13 +45,13 @@ impl State {
             State::HalfOpen => 2,
             State::ForcedOpen => 3,
             State::Disabled => 4,
-            State::MetricsOnly => 5,
+            State::CountOnly => 5,
         }
     }
 
     /// True for the states that admit every call.
     pub fn admits_all(self) -> bool {
-        matches!(self, State::Closed | State::Disabled | State::MetricsOnly)
+        matches!(self, State::Closed | State::Disabled | State::CountOnly)
     }
 }
 
@@ -107,7 +107,7 @@ pub enum Reason {
     ProbeSlow,
     /// The probes did not report back within the maximum half-open time.
     HalfOpenTimeout,
-    /// An operator called `force_open`, `disable`, `metrics_only` or `reset`.
+    /// An operator called `force_open`, `disable`, `count_only` or `reset`.
     Manual,
 }
 

@@ -41,7 +41,7 @@ async fn call_async_on_tokio_with_paused_time() {
     let b2 = b.clone();
     let task = tokio::spawn(async move { b2.call_async(|| async { Err::<(), _>(()) }).await });
     assert_eq!(task.await.unwrap(), Err(Error::Inner(())));
-    assert_eq!(b.metrics().consecutive_failures, 1);
+    assert_eq!(b.snapshot().consecutive_failures, 1);
 }
 
 #[test]
@@ -55,10 +55,10 @@ fn dropping_a_pending_probe_future_frees_the_slot() {
         let mut fut = pin!(b.call_async(std::future::pending::<Result<(), ()>>));
         let mut cx = Context::from_waker(Waker::noop());
         assert!(fut.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(b.metrics().half_open_probes, 1, "the probe is in flight");
+        assert_eq!(b.snapshot().half_open_probes, 1, "the probe is in flight");
         assert!(b.try_acquire().is_err());
     } // dropped while pending: cancelled
-    assert_eq!(b.metrics().half_open_probes, 0);
+    assert_eq!(b.snapshot().half_open_probes, 0);
     assert_eq!(b.state(), State::HalfOpen);
     b.call(|| Ok::<(), ()>(())).unwrap();
     assert_eq!(b.state(), State::Closed);
@@ -72,7 +72,7 @@ fn dropping_a_future_before_its_first_poll_takes_no_permit() {
     let _ = b.call(|| Err::<(), ()>(()));
     clock.advance(Duration::from_secs(1));
     drop(b.call_async(|| async { Ok::<(), ()>(()) }));
-    assert_eq!(b.metrics().half_open_probes, 0);
+    assert_eq!(b.snapshot().half_open_probes, 0);
     let mut fut = pin!(b.call_async(|| async { Ok::<(), ()>(()) }));
     let poll = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
     assert_eq!(poll, Poll::Ready(Ok(())));

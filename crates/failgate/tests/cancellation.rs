@@ -5,7 +5,7 @@
 //! chosen number of times, so the call can be dropped before its first poll (it has
 //! taken nothing yet), after one poll (the permit is held across the operation's
 //! await), or after k polls. In every admitting state (closed, a half-open probe,
-//! metrics-only, disabled) the drop must leave the counts and probe slots as they were
+//! count-only, disabled) the drop must leave the counts and probe slots as they were
 //! and emit exactly one `Abandoned` per admitted call; open and forced-open breakers
 //! must refuse at the first poll, before any await, without running the operation.
 
@@ -63,7 +63,7 @@ fn breaker(permits: u32) -> (CircuitBreaker, ManualClock, Log) {
 enum Target {
     Closed,
     HalfOpen,
-    MetricsOnly,
+    CountOnly,
     Disabled,
     Open,
     ForcedOpen,
@@ -90,8 +90,8 @@ fn enter(target: Target, b: &CircuitBreaker, clock: &ManualClock) {
                 clock.advance(WAIT / 4);
             }
         }
-        Target::MetricsOnly => {
-            b.metrics_only();
+        Target::CountOnly => {
+            b.count_only();
             for _ in 0..4 {
                 let _ = b.call(fail);
             }
@@ -103,7 +103,7 @@ fn enter(target: Target, b: &CircuitBreaker, clock: &ManualClock) {
     let expected = match target {
         Target::Closed => State::Closed,
         Target::HalfOpen => State::HalfOpen,
-        Target::MetricsOnly => State::MetricsOnly,
+        Target::CountOnly => State::CountOnly,
         Target::Disabled => State::Disabled,
         Target::Open => State::Open,
         Target::ForcedOpen => State::ForcedOpen,
@@ -124,7 +124,7 @@ struct Counted {
 }
 
 fn counted(b: &CircuitBreaker) -> Counted {
-    let m = b.metrics();
+    let m = b.snapshot();
     Counted {
         state: m.state,
         generation: m.generation,
@@ -150,7 +150,7 @@ fn cancel_after(target: Target, permits: u32, polls: usize) {
     let ran = Cell::new(false);
     let admits = matches!(
         target,
-        Target::Closed | Target::HalfOpen | Target::MetricsOnly | Target::Disabled
+        Target::Closed | Target::HalfOpen | Target::CountOnly | Target::Disabled
     );
     {
         let mut fut = pin!(b.call_async(|| {
@@ -167,7 +167,7 @@ fn cancel_after(target: Target, permits: u32, polls: usize) {
                 assert!(poll.is_pending(), "{target:?}: poll {i} is pending");
                 if target == Target::HalfOpen {
                     assert_eq!(
-                        b.metrics().half_open_probes,
+                        b.snapshot().half_open_probes,
                         before.half_open_probes + 1,
                         "the probe holds a slot while pending"
                     );
@@ -249,7 +249,7 @@ fn half_open_probe_dropped_at_each_await_point() {
 #[test]
 fn metrics_only_call_dropped_at_each_await_point() {
     for polls in DROP_POINTS {
-        cancel_after(Target::MetricsOnly, 1, polls);
+        cancel_after(Target::CountOnly, 1, polls);
     }
 }
 
@@ -335,7 +335,7 @@ fn pending_probes_dropped_one_by_one_give_back_one_slot_each() {
     for f in futs.iter_mut() {
         assert!(f.as_mut().poll(&mut cx).is_pending());
     }
-    assert_eq!(b.metrics().half_open_probes, permits);
+    assert_eq!(b.snapshot().half_open_probes, permits);
     // The next one is refused at its first poll: the slots are all taken.
     let mut extra = pin!(b.call_async(|| PendingThen {
         left: 0,
@@ -348,7 +348,7 @@ fn pending_probes_dropped_one_by_one_give_back_one_slot_each() {
     take(&log);
     for (i, index) in [2usize, 0, 1, 0].into_iter().enumerate() {
         drop(futs.remove(index));
-        assert_eq!(b.metrics().half_open_probes, permits - 1 - i as u32);
+        assert_eq!(b.snapshot().half_open_probes, permits - 1 - i as u32);
         assert_eq!(take(&log), vec![EventKind::Abandoned]);
     }
     assert_eq!(b.state(), State::HalfOpen, "abandoning decides nothing");
@@ -360,7 +360,7 @@ fn pending_probes_dropped_one_by_one_give_back_one_slot_each() {
 fn a_call_dropped_after_a_transition_changes_nothing_in_the_new_state() {
     for (admitted_in, then) in [
         (Target::Closed, Target::ForcedOpen),
-        (Target::MetricsOnly, Target::Closed),
+        (Target::CountOnly, Target::Closed),
         (Target::HalfOpen, Target::HalfOpen), // reopened by a failed probe, then probing again
     ] {
         let (b, clock, log) = breaker(2);
@@ -409,9 +409,9 @@ fn call_async_with_dropped_while_pending_is_abandoned_once() {
         for _ in 0..3 {
             assert!(fut.as_mut().poll(&mut cx).is_pending());
         }
-        assert_eq!(b.metrics().half_open_probes, 1);
+        assert_eq!(b.snapshot().half_open_probes, 1);
     }
     assert_eq!(take(&log), vec![EventKind::Abandoned]);
-    assert_eq!(b.metrics().half_open_probes, 0);
+    assert_eq!(b.snapshot().half_open_probes, 0);
     assert_eq!(b.state(), State::HalfOpen);
 }

@@ -213,7 +213,7 @@ fn breakers_take_their_own_settings_over_the_defaults() {
         State::Open,
         "the defaults' 5 consecutive failures"
     );
-    let wait = fallback.metrics().retry_after.unwrap();
+    let wait = fallback.snapshot().retry_after.unwrap();
     assert!(
         wait <= Duration::from_secs(60) && wait > Duration::from_secs(59),
         "{wait:?}"

@@ -2,7 +2,7 @@
 //! Whatever the builder was given, in any order, enough consecutive failures on a
 //! `ManualClock` (standing anywhere, even at the end of its range) open it: no
 //! accepted setting, alone or combined, may neutralise every trip condition. (The
-//! manual states `disable` and `metrics_only` stop tripping by design, and are not
+//! manual states `disable` and `count_only` stop tripping by design, and are not
 //! builder settings.)
 //!
 //! Values that decide how many failures a trip takes (thresholds, window sizes,

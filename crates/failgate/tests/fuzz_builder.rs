@@ -174,7 +174,7 @@ enum Step {
     State,
     ForceOpen,
     Disable,
-    MetricsOnly,
+    CountOnly,
     Reset,
 }
 
@@ -201,7 +201,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::State),
         1 => Just(Step::ForceOpen),
         1 => Just(Step::Disable),
-        1 => Just(Step::MetricsOnly),
+        1 => Just(Step::CountOnly),
         1 => Just(Step::Reset),
     ]
 }
@@ -270,7 +270,7 @@ enum Mode {
     Automatic,
     ForcedOpen,
     Disabled,
-    MetricsOnly,
+    CountOnly,
 }
 
 /// The end of the clock. The fuzzers once stopped 1 ns short of it, for a livelock at
@@ -285,7 +285,7 @@ fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
 fn check_rejected(r: &Rejected, mode: Mode) -> Result<(), TestCaseError> {
     prop_assert!(!r.to_string().is_empty());
     match mode {
-        Mode::Disabled | Mode::MetricsOnly => {
+        Mode::Disabled | Mode::CountOnly => {
             prop_assert!(false, "{:?} refused a call: {:?}", mode, r)
         }
         Mode::ForcedOpen => {
@@ -324,7 +324,7 @@ fn check_invariants<C>(
     mode: Mode,
     held: &[Held<'_>],
 ) -> Result<(), TestCaseError> {
-    let m = b.metrics();
+    let m = b.snapshot();
     prop_assert!(m.failures <= m.calls && m.slow_calls <= m.calls, "{:?}", m);
     prop_assert_eq!(m.successes + m.failures, m.calls);
     for rate in [m.failure_rate, m.slow_call_rate].into_iter().flatten() {
@@ -349,7 +349,7 @@ fn check_invariants<C>(
         ),
         Mode::ForcedOpen => prop_assert_eq!(m.state, State::ForcedOpen),
         Mode::Disabled => prop_assert_eq!(m.state, State::Disabled),
-        Mode::MetricsOnly => prop_assert_eq!(m.state, State::MetricsOnly),
+        Mode::CountOnly => prop_assert_eq!(m.state, State::CountOnly),
     }
     if m.state == State::HalfOpen {
         // Probes held in this generation are counted in the word.
@@ -480,14 +480,14 @@ fn drive<C: Classify<u8, u8> + Clone>(
                 b.disable();
                 mode = Mode::Disabled;
             }
-            Step::MetricsOnly => {
-                b.metrics_only();
-                mode = Mode::MetricsOnly;
+            Step::CountOnly => {
+                b.count_only();
+                mode = Mode::CountOnly;
             }
             Step::Reset => {
                 b.reset();
                 mode = Mode::Automatic;
-                prop_assert_eq!(b.metrics().state, State::Closed, "reset closes");
+                prop_assert_eq!(b.snapshot().state, State::Closed, "reset closes");
             }
         }
         check_invariants(b, clock.is_some(), permits, mode, &held)?;
@@ -518,7 +518,7 @@ fn build_and_drive(
     let (builder, permits) = apply(settings, clock.as_ref());
     let _ = format!("{:?}", builder.clone());
     if hinting {
-        match builder.classifier(Hinting).build() {
+        match builder.with_classifier(Hinting).build() {
             Ok(b) => drive(&b, clock.as_ref(), permits, steps),
             Err(e) => check_config_error(&e),
         }
@@ -740,7 +740,7 @@ fn finishes_within(limit: Duration, f: impl FnOnce() + Send + 'static) -> bool {
 /// saturates there), an open breaker with a half-open timeout never settles. The open
 /// deadline and the half-open deadline both saturate to `u64::MAX`, which `now` has
 /// reached, so open -> half-open (wait elapsed) -> open (half-open timed out) -> ...
-/// loops for ever inside `state()`, `metrics()` or `try_acquire()`.
+/// loops for ever inside `state()`, `snapshot()` or `try_acquire()`.
 #[test]
 fn bug_open_and_half_open_alternate_for_ever_at_the_end_of_the_clock() {
     let settled = finishes_within(Duration::from_secs(5), || {

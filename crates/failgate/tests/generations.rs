@@ -23,11 +23,11 @@ fn a_failure_admitted_while_closed_does_not_count_after_the_breaker_opened_and_c
     breaker.call(|| Ok::<(), ()>(())).unwrap();
     assert_eq!(breaker.state(), State::Closed);
     let _ = breaker.call(|| Err::<(), ()>(()));
-    assert_eq!(breaker.metrics().consecutive_failures, 1);
-    assert!(breaker.metrics().generation > old_generation);
+    assert_eq!(breaker.snapshot().consecutive_failures, 1);
+    assert!(breaker.snapshot().generation > old_generation);
     // The slow call now fails: it belongs to an older generation and is discarded.
     slow_call.failure();
-    assert_eq!(breaker.metrics().consecutive_failures, 1);
+    assert_eq!(breaker.snapshot().consecutive_failures, 1);
     assert_eq!(
         breaker.state(),
         State::Closed,
@@ -75,6 +75,6 @@ fn a_stale_window_failure_is_not_counted() {
     breaker.force_open();
     breaker.reset();
     stale.failure();
-    assert_eq!(breaker.metrics().calls, 0);
+    assert_eq!(breaker.snapshot().calls, 0);
     assert_eq!(breaker.state(), State::Closed);
 }

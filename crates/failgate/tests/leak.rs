@@ -90,7 +90,7 @@ fn cycle(b: &CircuitBreaker, clock: &ManualClock) {
     probe.success();
     b.call(|| Ok::<(), u32>(())).expect("the second probe");
     assert_eq!(b.state(), State::Closed);
-    let _ = b.metrics();
+    let _ = b.snapshot();
 }
 
 /// Runs `CYCLES` cycles on the breaker `build` makes and checks the live heap; returns
@@ -112,7 +112,7 @@ fn measure(name: &str, build: impl FnOnce(ManualClock) -> CircuitBreaker) -> Str
     let elapsed = started.elapsed();
     let after = live();
     let allocations = allocation_count() - allocations;
-    let generation = breaker.metrics().generation;
+    let generation = breaker.snapshot().generation;
     assert_eq!(
         after - warm,
         0,

@@ -1,4 +1,4 @@
-//! Operator controls: force open, disable, metrics only, reset.
+//! Operator controls: force open, disable, count only, reset.
 
 use failgate::{CircuitBreaker, Error, ManualClock, State, Window};
 use std::time::Duration;
@@ -43,18 +43,18 @@ fn disabled_admits_everything_and_counts_nothing() {
         assert_eq!(b.call(|| Err::<(), _>(1)), Err(Error::Inner(1)));
     }
     assert_eq!(b.state(), State::Disabled);
-    assert_eq!(b.metrics().calls, 0);
+    assert_eq!(b.snapshot().calls, 0);
 }
 
 #[test]
 fn metrics_only_counts_but_never_trips() {
     let (b, _) = breaker();
-    b.metrics_only();
+    b.count_only();
     for _ in 0..5 {
         let _ = b.call(|| Err::<(), _>(()));
     }
-    let m = b.metrics();
-    assert_eq!(m.state, State::MetricsOnly);
+    let m = b.snapshot();
+    assert_eq!(m.state, State::CountOnly);
     assert_eq!((m.calls, m.failures), (5, 5));
     assert_eq!(m.failure_rate, Some(1.0));
 }
@@ -63,9 +63,9 @@ fn metrics_only_counts_but_never_trips() {
 fn reset_clears_counters_and_backoff() {
     let (b, _) = breaker();
     let _ = b.call(|| Err::<(), _>(()));
-    assert_eq!(b.metrics().consecutive_failures, 1);
+    assert_eq!(b.snapshot().consecutive_failures, 1);
     b.reset();
-    let m = b.metrics();
+    let m = b.snapshot();
     assert_eq!((m.consecutive_failures, m.calls, m.failures), (0, 0, 0));
     let _ = b.call(|| Err::<(), _>(()));
     assert_eq!(b.state(), State::Closed, "the count started over");
@@ -78,22 +78,22 @@ fn manual_calls_are_idempotent_and_always_leave_the_named_state() {
         let _ = b.call(|| Err::<(), _>(()));
     }
     assert_eq!(b.state(), State::Open);
-    let g = b.metrics().generation;
+    let g = b.snapshot().generation;
     b.force_open();
     b.force_open();
     assert_eq!(
-        b.metrics().generation,
+        b.snapshot().generation,
         g + 1,
         "a second force_open is a no-op"
     );
     b.disable();
     assert_eq!(b.state(), State::Disabled);
-    b.metrics_only();
-    assert_eq!(b.state(), State::MetricsOnly);
+    b.count_only();
+    assert_eq!(b.state(), State::CountOnly);
     b.reset();
     b.reset();
     assert_eq!(
-        b.metrics().generation,
+        b.snapshot().generation,
         g + 5,
         "reset always starts a new generation"
     );

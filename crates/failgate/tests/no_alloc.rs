@@ -65,7 +65,7 @@ fn no_call_path_allocates() {
                     clock.advance(Duration::from_secs(2));
                     let _ = b.call(|| Ok::<_, ()>(()));
                     let _ = b.call(|| Ok::<_, ()>(()));
-                    let _ = b.metrics().failure_rate;
+                    let _ = b.snapshot().failure_rate;
                     let _ = b.state();
                 }
             }

@@ -142,7 +142,7 @@ mod metrics_observer {
             let _ = b.call(|| Err::<(), ()>(()));
             let _ = b.call(|| Ok::<(), ()>(())); // rejected
             let _ = b.call(|| Ok::<(), ()>(())); // rejected
-            failgate::observers::record_snapshot(&b.metrics());
+            failgate::observers::record_snapshot(&b.snapshot());
         });
         let mut values = std::collections::HashMap::new();
         for (key, _, _, value) in snapshotter.snapshot().into_vec() {

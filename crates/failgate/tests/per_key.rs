@@ -42,7 +42,7 @@ fn a_flood_of_new_keys_cannot_reset_a_key_with_four_of_five_failures() {
     }
     flood(&map, 1_000..20_000);
     assert!(map.len() <= 100, "bounded: {}", map.len());
-    assert_eq!(map.get(&victim).metrics().consecutive_failures, 4);
+    assert_eq!(map.get(&victim).snapshot().consecutive_failures, 4);
     fail(&map, victim);
     assert_eq!(
         map.get(&victim).state(),
@@ -64,7 +64,7 @@ fn a_flood_of_new_keys_cannot_reset_failures_in_a_count_or_time_window() {
         let map = BreakerMap::new(rate, 50).unwrap();
         fail(&map, 0);
         flood(&map, 1_000..10_000);
-        assert_eq!(map.get(&0).metrics().failures, 1, "{window:?}");
+        assert_eq!(map.get(&0).snapshot().failures, 1, "{window:?}");
         for _ in 0..3 {
             fail(&map, 0);
         }
@@ -86,7 +86,7 @@ fn a_flood_of_new_keys_cannot_evict_a_key_used_since_the_last_sweep() {
         succeed(&map, 3);
         flood(&map, key..key + 1);
         assert_eq!(
-            map.get(&3).metrics().calls,
+            map.get(&3).snapshot().calls,
             calls,
             "evicted at new key {key}"
         );
@@ -164,7 +164,7 @@ fn failures_of_a_key_idle_for_the_forgetting_time_are_forgotten() {
         states.iter().all(|(key, _)| *key == 5 || *key >= 300),
         "{states:?}"
     );
-    assert_eq!(map.get(&5).metrics().consecutive_failures, 1);
+    assert_eq!(map.get(&5).snapshot().consecutive_failures, 1);
 
     // A shorter forgetting time, set on the map.
     let map = BreakerMap::new(template(&clock), 1)

@@ -35,12 +35,12 @@ fn consecutive_success_resets_and_ignore_changes_nothing() {
     let _ = b.call(err);
     let _ = b.call_with(|_| Outcome::Ignore, err);
     assert_eq!(
-        b.metrics().consecutive_failures,
+        b.snapshot().consecutive_failures,
         2,
         "ignore changes nothing"
     );
     let _ = b.call(ok);
-    assert_eq!(b.metrics().consecutive_failures, 0, "success resets");
+    assert_eq!(b.snapshot().consecutive_failures, 0, "success resets");
     let _ = b.call(err);
     let _ = b.call(err);
     assert_eq!(b.state(), State::Closed);
@@ -66,7 +66,7 @@ fn failure_rate_is_judged_at_the_minimum_not_only_when_full() {
     let _ = b.call(err);
     let _ = b.call(err);
     assert_eq!(b.state(), State::Closed, "3 calls: below the minimum");
-    assert_eq!(b.metrics().failure_rate, None, "unknown, not -1 or 100%");
+    assert_eq!(b.snapshot().failure_rate, None, "unknown, not -1 or 100%");
     // A success brings the window to its minimum: 3/4 >= 0.5.
     let _ = b.call(ok);
     assert_eq!(b.state(), State::Open);
@@ -93,7 +93,7 @@ fn count_window_is_a_true_ring() {
     for op in [err, ok, ok, ok, ok] {
         let _ = b.call(op);
     }
-    assert_eq!(b.metrics().failures, 0, "the oldest failure slid out");
+    assert_eq!(b.snapshot().failures, 0, "the oldest failure slid out");
     let _ = b.call(err);
     assert_eq!(b.state(), State::Closed, "1 of the last 4");
     let _ = b.call(err);
@@ -115,13 +115,13 @@ fn time_window_slides_with_the_clock() {
     }
     clock.advance(Duration::from_secs(10));
     // The three old outcomes dropped out without anything pushing them.
-    assert_eq!(b.metrics().calls, 0);
+    assert_eq!(b.snapshot().calls, 0);
     for op in [err, ok, ok] {
         let _ = b.call(op);
     }
     assert_eq!(b.state(), State::Closed, "only 3 calls in the last 10 s");
     let _ = b.call(ok);
-    assert_eq!(b.metrics().failure_rate, Some(0.25));
+    assert_eq!(b.snapshot().failure_rate, Some(0.25));
     let _ = b.call(err);
     let _ = b.call(err);
     assert_eq!(b.state(), State::Open, "3 of 6 in the window");
@@ -253,7 +253,7 @@ fn jittered_waits_never_exceed_the_backoff() {
     let mut waits = std::collections::HashSet::new();
     for _ in 0..20 {
         let _ = b.call(err);
-        let wait = b.metrics().retry_after.unwrap();
+        let wait = b.snapshot().retry_after.unwrap();
         assert!(
             wait <= Duration::from_secs(10) && wait >= Duration::from_secs(5),
             "{wait:?}"
@@ -300,13 +300,16 @@ fn retry_after_hints_lengthen_the_open_wait_only_when_honored() {
             .consecutive_failures(1)
             .open_for(Duration::from_secs(10))
             .honor_retry_after(honor)
-            .classifier(Hinting)
+            .with_classifier(Hinting)
             .clock(clock.clone())
             .build()
             .unwrap();
         let _ = b.call(|| Err::<(), u64>(120));
         let expected = if honor { 120 } else { 10 };
-        assert_eq!(b.metrics().retry_after, Some(Duration::from_secs(expected)));
+        assert_eq!(
+            b.snapshot().retry_after,
+            Some(Duration::from_secs(expected))
+        );
         clock.advance(Duration::from_secs(10));
         let state = if honor { State::Open } else { State::HalfOpen };
         assert_eq!(b.state(), state, "honor_retry_after({honor})");
@@ -315,6 +318,6 @@ fn retry_after_hints_lengthen_the_open_wait_only_when_honored() {
         assert_eq!(b.state(), State::Closed);
         // Closing forgets the hint: the next opening waits only the backoff.
         let _ = b.call(|| Err::<(), u64>(1));
-        assert_eq!(b.metrics().retry_after, Some(Duration::from_secs(10)));
+        assert_eq!(b.snapshot().retry_after, Some(Duration::from_secs(10)));
     }
 }

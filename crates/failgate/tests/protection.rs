@@ -151,7 +151,7 @@ fn failure_that_trips_through_the_consecutive_counter_is_counted_in_the_window()
     for _ in 0..3 {
         fail(&b);
     }
-    let m = b.metrics();
+    let m = b.snapshot();
     assert_eq!(m.state, State::Open);
     assert_eq!(*counted.lock().unwrap(), vec![true; 3], "all three counted");
     assert_eq!(m.calls, 3, "the window holds every counted call: {m:?}");
@@ -168,7 +168,7 @@ fn failure_that_trips_through_the_consecutive_counter_is_counted_in_a_time_windo
         .unwrap();
     fail(&b);
     fail(&b);
-    let m = b.metrics();
+    let m = b.snapshot();
     assert_eq!(m.state, State::Open);
     assert_eq!((m.calls, m.failures), (2, 2), "{m:?}");
 }
@@ -199,7 +199,7 @@ fn hinting(
         .honor_retry_after(true)
         .clock(clock.clone())
         .observer(observer)
-        .classifier(Hinting)
+        .with_classifier(Hinting)
         .build()
         .unwrap();
     (b, waits)
@@ -225,7 +225,7 @@ fn retry_after_is_capped_at_one_hour_by_default() {
     let hour = Duration::from_secs(3600);
     let r = b.try_acquire().unwrap_err();
     assert_eq!(r.retry_after(), Some(hour));
-    assert_eq!(b.metrics().retry_after, Some(hour));
+    assert_eq!(b.snapshot().retry_after, Some(hour));
     assert_eq!(*waits.lock().unwrap(), vec![Some(hour)]);
     clock.advance(hour);
     assert_eq!(b.state(), State::HalfOpen, "probing after the capped wait");
@@ -248,7 +248,7 @@ fn retry_after_cap_is_configurable_and_checked() {
     assert_eq!(e.field(), "max_retry_after");
 }
 
-/// A refusal and `metrics()` promise the same wait, and a wait promised is honoured.
+/// A refusal and `snapshot()` promise the same wait, and a wait promised is honoured.
 fn assert_promise_is_kept<C>(b: &CircuitBreaker<C>, clock: &ManualClock) {
     let Err(refused) = b.try_acquire() else {
         panic!("the breaker should refuse");
@@ -256,7 +256,7 @@ fn assert_promise_is_kept<C>(b: &CircuitBreaker<C>, clock: &ManualClock) {
     let promised = refused.retry_after();
     assert_eq!(
         promised,
-        b.metrics().retry_after,
+        b.snapshot().retry_after,
         "refusal and metrics agree"
     );
     if let Some(wait) = promised {

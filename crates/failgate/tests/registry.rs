@@ -76,8 +76,8 @@ fn overrides_defaults_snapshot_and_control_by_name() {
     assert_eq!(search.state(), State::ForcedOpen);
     registry.disable("search").unwrap();
     assert_eq!(search.state(), State::Disabled);
-    registry.metrics_only("search").unwrap();
-    assert_eq!(search.state(), State::MetricsOnly);
+    registry.count_only("search").unwrap();
+    assert_eq!(search.state(), State::CountOnly);
     registry.reset("payments").unwrap();
     assert_eq!(payments.state(), State::Closed);
     assert_eq!(

@@ -271,7 +271,7 @@ fn controller(breaker: CircuitBreaker, clock: ManualClock, seed: u64, tally: &Ta
             None if rng.below(60) == 0 => {
                 match rng.below(4) {
                     0 => breaker.force_open(),
-                    1 => breaker.metrics_only(),
+                    1 => breaker.count_only(),
                     2 => breaker.disable(),
                     _ => breaker.reset(),
                 }
@@ -357,14 +357,14 @@ fn run(s: Scenario) {
 
     // No permit is held now: no slot may be leaked, and a final round of probes closes
     // the breaker whatever state the run left it in.
-    let m = breaker.metrics();
+    let m = breaker.snapshot();
     assert_eq!(
         m.half_open_probes, m.half_open_successes,
         "a probe slot leaked: {m:?}"
     );
     if matches!(
         m.state,
-        State::ForcedOpen | State::Disabled | State::MetricsOnly
+        State::ForcedOpen | State::Disabled | State::CountOnly
     ) {
         breaker.reset();
     }

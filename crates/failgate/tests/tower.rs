@@ -103,7 +103,7 @@ async fn a_dropped_response_future_frees_its_slot(leaked: bool) {
     handle.allow(2);
 
     let probe = svc.ready().await.unwrap().call("probe");
-    assert_eq!(b.metrics().half_open_probes, 1);
+    assert_eq!(b.snapshot().half_open_probes, 1);
     // A second call while the probe is out: refused.
     assert!(matches!(
         svc.ready().await.unwrap().call("x").await,
@@ -111,7 +111,7 @@ async fn a_dropped_response_future_frees_its_slot(leaked: bool) {
     ));
     let (_req, _respond) = handle.next_request().await.unwrap();
     drop(probe); // a timeout or a cancelled request upstream
-    assert_eq!(b.metrics().half_open_probes, 0, "the slot came back");
+    assert_eq!(b.snapshot().half_open_probes, 0, "the slot came back");
     assert_eq!(b.state(), State::HalfOpen, "and nothing was counted");
 
     let probe = svc.ready().await.unwrap().call("probe 2");
@@ -141,7 +141,7 @@ async fn a_stale_response_after_a_transition_is_discarded() {
     respond.send_error("late failure");
     assert!(slow.await.is_err());
     assert_eq!(
-        b.metrics().consecutive_failures,
+        b.snapshot().consecutive_failures,
         1,
         "the late failure was discarded"
     );

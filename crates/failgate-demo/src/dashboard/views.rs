@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct BreakerView {
     /// The breaker's (and lane's) name.
     pub name: String,
-    /// `closed`, `open`, `half_open`, `forced_open`, `disabled` or `metrics_only`.
+    /// `closed`, `open`, `half_open`, `forced_open`, `disabled` or `count_only`.
     pub state: String,
     /// What trips it, in words.
     pub policy: String,

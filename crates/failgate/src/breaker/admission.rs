@@ -1,4 +1,4 @@
-//! Admission: whether a call may start, and the ticket that says how its outcome
+//! Decision: whether a call may start, and the ticket that says how its outcome
 //! will count. The closed, idle breaker admits with one load; everything else takes
 //! the slow path, which also makes any transition that is due.
 
@@ -7,7 +7,7 @@ use super::ticket::{Ticket, TicketKind};
 use crate::error::Rejected;
 use crate::event::EventKind;
 use crate::loom::Ordering;
-use crate::state_machine::{self, admission_needs_clock, admission_with_hint, Admission, Word};
+use crate::state_machine::{self, decide_with_hint, decision_needs_clock, Decision, Word};
 use crate::vocabulary::State;
 
 impl Core {
@@ -56,7 +56,7 @@ impl Core {
         // open and half-open could alternate for ever under tiny waits).
         let mut opened_half_open: Option<u64> = None;
         loop {
-            let (now, entered) = if !w.busy() && admission_needs_clock(w, &self.settings) {
+            let (now, entered) = if !w.busy() && decision_needs_clock(w, &self.settings) {
                 match self.entered_at(w) {
                     Some(entered) if opened_half_open == Some(w.generation()) => (entered, entered),
                     Some(entered) => (self.clock.now(), entered),
@@ -68,15 +68,15 @@ impl Core {
             } else {
                 (0, 0)
             };
-            match admission_with_hint(w, now, entered, self.hint_until(), &self.settings) {
-                Admission::Admit => {
+            match decide_with_hint(w, now, entered, self.hint_until(), &self.settings) {
+                Decision::Admit => {
                     let kind = match w.state() {
                         State::Disabled => TicketKind::Untracked,
                         _ => TicketKind::Counted,
                     };
                     return Ok(self.ticket(w, kind));
                 }
-                Admission::Probe(next) => {
+                Decision::Probe(next) => {
                     match self.state.compare_exchange_weak(
                         w.0,
                         next.0,
@@ -87,8 +87,8 @@ impl Core {
                         Err(actual) => w = Word(actual),
                     }
                 }
-                Admission::Reject(retry_after) => return Err(self.reject(w, retry_after)),
-                Admission::Transition(to, reason) => {
+                Decision::Reject(retry_after) => return Err(self.reject(w, retry_after)),
+                Decision::Transition(to, reason) => {
                     let made = self.transition(w, to, reason, Some(now));
                     w = self.word();
                     if made && to == State::HalfOpen {
@@ -107,15 +107,15 @@ impl Core {
     pub(super) fn refresh(&self) -> Word {
         loop {
             let w = self.word();
-            if w.busy() || !admission_needs_clock(w, &self.settings) {
+            if w.busy() || !decision_needs_clock(w, &self.settings) {
                 return w;
             }
             let Some(entered) = self.entered_at(w) else {
                 continue;
             };
             let now = self.clock.now();
-            if let Admission::Transition(to, reason) =
-                admission_with_hint(w, now, entered, self.hint_until(), &self.settings)
+            if let Decision::Transition(to, reason) =
+                decide_with_hint(w, now, entered, self.hint_until(), &self.settings)
             {
                 self.transition(w, to, reason, Some(now));
                 return self.word();

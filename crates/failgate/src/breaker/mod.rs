@@ -4,7 +4,7 @@
 //! This file holds the public handle, [`CircuitBreaker`]. The shared state it points
 //! to, [`Core`](shared::Core), is in `shared.rs`; its call paths are split by
 //! responsibility: `admission.rs` (may a call start), `transition.rs` (publishing a
-//! new state), `record.rs` (counting an outcome) and `snapshot.rs` (metrics and
+//! new state), `record.rs` (counting an outcome) and `snapshot.rs` (snapshots and
 //! queries). `ticket.rs` is what a permit remembers of its admission.
 //!
 //! # How a transition is published
@@ -32,10 +32,10 @@ mod transition;
 use crate::clock::ClockSource;
 use crate::error::{Error, Rejected};
 use crate::event::Observer;
-use crate::metrics::Metrics;
 use crate::outcome::{Classify, DefaultClassifier, Outcome};
 use crate::permit::{CoreRef, OwnedPermit, Permit};
 use crate::policy::Settings;
+use crate::snapshot::Snapshot;
 use crate::vocabulary::State;
 use shared::Core;
 use std::fmt;
@@ -250,8 +250,8 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// A snapshot of the breaker's state and counts.
-    pub fn metrics(&self) -> Metrics {
-        self.core.metrics()
+    pub fn snapshot(&self) -> Snapshot {
+        self.core.snapshot()
     }
 
     /// How many handles on this breaker exist: clones, and the owned permits of calls
@@ -312,10 +312,12 @@ impl<C> CircuitBreaker<C> {
         self.core.manual(State::Disabled, false);
     }
 
-    /// Admits every call and counts outcomes (so metrics and rates stay live), but never
-    /// trips, until [`reset`](Self::reset).
-    pub fn metrics_only(&self) {
-        self.core.manual(State::MetricsOnly, false);
+    /// Admits every call and counts outcomes (so the snapshot's counts and rates stay
+    /// live), but never trips, until [`reset`](Self::reset). (resilience4j calls this
+    /// state `METRICS_ONLY`.)
+    #[doc(alias = "metrics_only")]
+    pub fn count_only(&self) {
+        self.core.manual(State::CountOnly, false);
     }
 
     /// Returns to closed with empty counters and the backoff back at its first step.

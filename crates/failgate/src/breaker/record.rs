@@ -134,7 +134,7 @@ impl Core {
         self.emit(EventKind::Abandoned);
     }
 
-    /// Counts an outcome of a closed (or metrics-only) call. Returns whether it was
+    /// Counts an outcome of a closed (or count-only) call. Returns whether it was
     /// counted (false if stale).
     #[inline]
     pub(super) fn record_counted(

@@ -3,7 +3,7 @@
 
 use super::shared::{Core, CONSECUTIVE_MASK, CONSECUTIVE_SHIFT};
 use crate::loom::Ordering;
-use crate::metrics::Metrics;
+use crate::snapshot::Snapshot;
 use crate::state_machine;
 use crate::vocabulary::State;
 use std::time::Duration;
@@ -31,7 +31,7 @@ impl Core {
         Some(consecutive || window)
     }
 
-    pub(super) fn metrics(&self) -> Metrics {
+    pub(super) fn snapshot(&self) -> Snapshot {
         let w = self.refresh();
         let now = self.clock.now();
         let entered = self.entered_at(w);
@@ -65,7 +65,7 @@ impl Core {
         } else {
             ((None, None), false)
         };
-        Metrics {
+        Snapshot {
             name: self.name.clone(),
             state: w.state(),
             generation: w.generation(),

@@ -5,7 +5,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum TicketKind {
-    /// Closed or metrics-only: the outcome goes to the counters.
+    /// Closed or count-only: the outcome goes to the counters.
     Counted,
     /// A half-open probe: the outcome moves the state.
     Probe,

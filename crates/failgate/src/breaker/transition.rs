@@ -37,7 +37,7 @@ impl Core {
         fence(Ordering::Release);
         let now = now.unwrap_or_else(|| self.clock.now());
         self.entered_at.store(now, Ordering::Relaxed);
-        if matches!(to, State::Closed | State::MetricsOnly) {
+        if matches!(to, State::Closed | State::CountOnly) {
             if let Some(window) = &self.window {
                 window.reset(now);
             }
@@ -87,7 +87,7 @@ impl Core {
         }
     }
 
-    /// Opens a closed breaker of `generation` (metrics-only breakers never trip).
+    /// Opens a closed breaker of `generation` (count-only breakers never trip).
     pub(super) fn trip(&self, generation: u64, reason: Reason, now: Option<u64>) {
         let w = self.word();
         if w.state() == State::Closed && w.generation() == generation {

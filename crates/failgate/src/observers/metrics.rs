@@ -1,6 +1,6 @@
 //! An observer that counts through the `metrics` facade.
 
-use crate::{Event, EventKind, Metrics, Observer, State};
+use crate::{Event, EventKind, Observer, Snapshot, State};
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
 /// Counts a breaker's calls and transitions through the [`metrics`] facade, so any
@@ -12,7 +12,7 @@ use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 /// |---|---|---|
 /// | `failgate_calls_total` | counter | `outcome`: `success`, `failure`, `ignored`, `slow`, `rejected`, `abandoned` |
 /// | `failgate_transitions_total` | counter | `to`: the state entered |
-/// | `failgate_state` | gauge | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only |
+/// | `failgate_state` | gauge | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 count only |
 /// | `failgate_call_duration_seconds` | histogram | (recorded when slow-call detection times calls) |
 ///
 /// A slow call counts once as `slow` and once as its outcome. Outcomes that arrive
@@ -37,7 +37,7 @@ const STATES: [State; 6] = [
     State::HalfOpen,
     State::ForcedOpen,
     State::Disabled,
-    State::MetricsOnly,
+    State::CountOnly,
 ];
 
 fn index(state: State) -> usize {
@@ -95,11 +95,11 @@ impl Observer for MetricsObserver {
     }
 }
 
-/// Sets the gauges of a [`Metrics`] snapshot, for a periodic exporter:
+/// Sets the gauges of a [`Snapshot`], for a periodic exporter:
 /// `failgate_window_calls`, `failgate_failure_rate` and `failgate_slow_call_rate`
 /// (labelled `breaker`). A rate that is not known yet (fewer calls than the minimum)
 /// is not set at all: never a made-up -1 or 0.
-pub fn record_snapshot(m: &Metrics) {
+pub fn record_snapshot(m: &Snapshot) {
     let name = m.name.to_string();
     gauge!("failgate_window_calls", "breaker" => name.clone()).set(m.calls as f64);
     if let Some(rate) = m.failure_rate {

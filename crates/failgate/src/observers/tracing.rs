@@ -87,7 +87,7 @@ fn verb(to: State) -> &'static str {
         State::Closed => "closed",
         State::HalfOpen => "half-open: probing",
         State::Disabled => "disabled",
-        State::MetricsOnly => "counting only",
+        State::CountOnly => "counting only",
         State::Open | State::ForcedOpen => "opened",
     }
 }

@@ -13,7 +13,7 @@ use crate::vocabulary::{Counts, Reason, State};
 
 /// What to do with a call.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Admission {
+pub(crate) enum Decision {
     /// Let it through; the word does not change.
     Admit,
     /// Let it through as a half-open probe, if the word can be swapped for this one.
@@ -26,7 +26,7 @@ pub(crate) enum Admission {
 
 /// Whether deciding admission in this word needs the current time.
 #[inline]
-pub(crate) fn admission_needs_clock(w: Word, s: &Settings) -> bool {
+pub(crate) fn decision_needs_clock(w: Word, s: &Settings) -> bool {
     match w.state() {
         State::Open => true,
         State::HalfOpen => s.half_open_timeout.is_some(),
@@ -37,48 +37,48 @@ pub(crate) fn admission_needs_clock(w: Word, s: &Settings) -> bool {
 /// The admission decision for word `w` at time `now`, for a state entered at
 /// `entered_at`. A word being published (busy) refuses what it does not admit freely.
 #[cfg(test)]
-pub(crate) fn admission(w: Word, now: u64, entered_at: u64, s: &Settings) -> Admission {
-    admission_with_hint(w, now, entered_at, 0, s)
+pub(crate) fn decide(w: Word, now: u64, entered_at: u64, s: &Settings) -> Decision {
+    decide_with_hint(w, now, entered_at, 0, s)
 }
 
-/// Like [`admission`], where the dependency asked (with a `Retry-After`) not to be
+/// Like [`decide`], where the dependency asked (with a `Retry-After`) not to be
 /// called before `hint_until` (0 for no such request).
-pub(crate) fn admission_with_hint(
+pub(crate) fn decide_with_hint(
     w: Word,
     now: u64,
     entered_at: u64,
     hint_until: u64,
     s: &Settings,
-) -> Admission {
+) -> Decision {
     let state = w.state();
     if state.admits_all() {
-        return Admission::Admit;
+        return Decision::Admit;
     }
     if w.busy() {
-        return Admission::Reject(None);
+        return Decision::Reject(None);
     }
     match state {
         State::Open => {
             let deadline = open_deadline(w, entered_at, s).max(hint_until);
             if reached(now, deadline) {
-                Admission::Transition(State::HalfOpen, Reason::WaitElapsed)
+                Decision::Transition(State::HalfOpen, Reason::WaitElapsed)
             } else {
-                Admission::Reject(time_left(deadline, now))
+                Decision::Reject(time_left(deadline, now))
             }
         }
         State::HalfOpen => {
             if let Some(timeout) = s.half_open_timeout {
                 if reached(now, entered_at.saturating_add(timeout)) {
-                    return Admission::Transition(State::Open, Reason::HalfOpenTimeout);
+                    return Decision::Transition(State::Open, Reason::HalfOpenTimeout);
                 }
             }
             if w.taken() < s.half_open_permits {
-                Admission::Probe(w.with_probes(w.taken() + 1, w.successes()))
+                Decision::Probe(w.with_probes(w.taken() + 1, w.successes()))
             } else {
-                Admission::Reject(None)
+                Decision::Reject(None)
             }
         }
-        _ => Admission::Reject(None),
+        _ => Decision::Reject(None),
     }
 }
 

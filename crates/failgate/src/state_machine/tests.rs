@@ -23,12 +23,12 @@ fn open_word(step_ups: u32) -> Word {
 #[test]
 fn states_that_admit_everything() {
     let s = settings(|b| b);
-    for state in [State::Closed, State::Disabled, State::MetricsOnly] {
+    for state in [State::Closed, State::Disabled, State::CountOnly] {
         let w = Word::INITIAL.transition(state);
-        assert_eq!(admission(w, 0, 0, &s), Admission::Admit, "{state}");
-        assert!(!admission_needs_clock(w, &s));
+        assert_eq!(decide(w, 0, 0, &s), Decision::Admit, "{state}");
+        assert!(!decision_needs_clock(w, &s));
         // Even while a transition away is being published.
-        assert_eq!(admission(w.with_busy(), 0, 0, &s), Admission::Admit);
+        assert_eq!(decide(w.with_busy(), 0, 0, &s), Decision::Admit);
     }
 }
 
@@ -36,23 +36,23 @@ fn states_that_admit_everything() {
 fn open_refuses_until_the_wait_is_over_then_probes() {
     let s = settings(|b| b.open_for(Duration::from_secs(60)));
     let w = open_word(0);
-    assert!(admission_needs_clock(w, &s));
+    assert!(decision_needs_clock(w, &s));
     let entered = 5 * SEC;
     assert_eq!(
-        admission(w, entered, entered, &s),
-        Admission::Reject(Some(60 * SEC))
+        decide(w, entered, entered, &s),
+        Decision::Reject(Some(60 * SEC))
     );
     assert_eq!(
-        admission(w, entered + 59 * SEC, entered, &s),
-        Admission::Reject(Some(SEC))
+        decide(w, entered + 59 * SEC, entered, &s),
+        Decision::Reject(Some(SEC))
     );
     assert_eq!(
-        admission(w, entered + 60 * SEC, entered, &s),
-        Admission::Transition(State::HalfOpen, Reason::WaitElapsed)
+        decide(w, entered + 60 * SEC, entered, &s),
+        Decision::Transition(State::HalfOpen, Reason::WaitElapsed)
     );
     assert_eq!(
-        admission(w.with_busy(), entered, entered, &s),
-        Admission::Reject(None)
+        decide(w.with_busy(), entered, entered, &s),
+        Decision::Reject(None)
     );
 }
 
@@ -61,22 +61,22 @@ fn a_retry_after_hint_only_ever_lengthens_the_open_wait() {
     let s = settings(|b| b.open_for(Duration::from_secs(10)));
     let w = open_word(0);
     assert_eq!(
-        admission_with_hint(w, 0, 0, 30 * SEC, &s),
-        Admission::Reject(Some(30 * SEC))
+        decide_with_hint(w, 0, 0, 30 * SEC, &s),
+        Decision::Reject(Some(30 * SEC))
     );
     assert_eq!(
-        admission_with_hint(w, 0, 0, 5 * SEC, &s),
-        Admission::Reject(Some(10 * SEC)),
+        decide_with_hint(w, 0, 0, 5 * SEC, &s),
+        Decision::Reject(Some(10 * SEC)),
         "a shorter hint changes nothing"
     );
     assert_eq!(
-        admission_with_hint(w, 30 * SEC, 0, 30 * SEC, &s),
-        Admission::Transition(State::HalfOpen, Reason::WaitElapsed)
+        decide_with_hint(w, 30 * SEC, 0, 30 * SEC, &s),
+        Decision::Transition(State::HalfOpen, Reason::WaitElapsed)
     );
     let closed = Word::INITIAL;
     assert_eq!(
-        admission_with_hint(closed, 0, 0, u64::MAX, &s),
-        Admission::Admit
+        decide_with_hint(closed, 0, 0, u64::MAX, &s),
+        Decision::Admit
     );
 }
 
@@ -84,14 +84,11 @@ fn a_retry_after_hint_only_ever_lengthens_the_open_wait() {
 fn deadlines_saturated_at_the_end_of_the_clock_are_never_reached() {
     let s = settings(|b| b.half_open_timeout(Duration::from_secs(1)));
     let open = open_word(0);
-    assert_eq!(
-        admission(open, u64::MAX, u64::MAX, &s),
-        Admission::Reject(None)
-    );
+    assert_eq!(decide(open, u64::MAX, u64::MAX, &s), Decision::Reject(None));
     let half_open = open.transition(State::HalfOpen);
     assert!(matches!(
-        admission(half_open, u64::MAX, u64::MAX, &s),
-        Admission::Probe(_)
+        decide(half_open, u64::MAX, u64::MAX, &s),
+        Decision::Probe(_)
     ));
 }
 
@@ -106,7 +103,7 @@ fn exponential_backoff_follows_the_step() {
     for (step_ups, wait) in [(0, 1), (1, 2), (2, 4), (3, 4)] {
         let w = open_word(step_ups);
         assert_eq!(open_wait(w, &s), wait * SEC, "after {step_ups} reopenings");
-        assert_eq!(admission(w, 0, 0, &s), Admission::Reject(Some(wait * SEC)));
+        assert_eq!(decide(w, 0, 0, &s), Decision::Reject(Some(wait * SEC)));
     }
 }
 
@@ -114,28 +111,28 @@ fn exponential_backoff_follows_the_step() {
 fn half_open_admits_exactly_n_probes() {
     let s = settings(|b| b.half_open_permits(3));
     let mut w = open_word(0).transition(State::HalfOpen);
-    assert!(!admission_needs_clock(w, &s), "no timeout: no clock");
+    assert!(!decision_needs_clock(w, &s), "no timeout: no clock");
     for taken in 1..=3 {
-        match admission(w, 0, 0, &s) {
-            Admission::Probe(next) => {
+        match decide(w, 0, 0, &s) {
+            Decision::Probe(next) => {
                 assert_eq!(next.taken(), taken);
                 w = next;
             }
             other => panic!("probe {taken} refused: {other:?}"),
         }
     }
-    assert_eq!(admission(w, 0, 0, &s), Admission::Reject(None));
+    assert_eq!(decide(w, 0, 0, &s), Decision::Reject(None));
 }
 
 #[test]
 fn half_open_times_out_into_open() {
     let s = settings(|b| b.half_open_timeout(Duration::from_secs(10)));
     let w = open_word(0).transition(State::HalfOpen);
-    assert!(admission_needs_clock(w, &s));
-    assert!(matches!(admission(w, 9 * SEC, 0, &s), Admission::Probe(_)));
+    assert!(decision_needs_clock(w, &s));
+    assert!(matches!(decide(w, 9 * SEC, 0, &s), Decision::Probe(_)));
     assert_eq!(
-        admission(w, 10 * SEC, 0, &s),
-        Admission::Transition(State::Open, Reason::HalfOpenTimeout)
+        decide(w, 10 * SEC, 0, &s),
+        Decision::Transition(State::Open, Reason::HalfOpenTimeout)
     );
 }
 
@@ -143,7 +140,7 @@ fn half_open_times_out_into_open() {
 fn forced_open_refuses_with_no_retry_after() {
     let s = settings(|b| b);
     let w = Word::INITIAL.transition(State::ForcedOpen);
-    assert_eq!(admission(w, u64::MAX, 0, &s), Admission::Reject(None));
+    assert_eq!(decide(w, u64::MAX, 0, &s), Decision::Reject(None));
 }
 
 #[test]
@@ -288,7 +285,7 @@ fn state_names_and_codes() {
         (State::HalfOpen, "half_open", 2),
         (State::ForcedOpen, "forced_open", 3),
         (State::Disabled, "disabled", 4),
-        (State::MetricsOnly, "metrics_only", 5),
+        (State::CountOnly, "count_only", 5),
     ];
     for (state, name, code) in all {
         assert_eq!(state.as_str(), name);

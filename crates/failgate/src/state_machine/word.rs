@@ -47,7 +47,7 @@ impl Word {
             2 => State::HalfOpen,
             3 => State::ForcedOpen,
             4 => State::Disabled,
-            _ => State::MetricsOnly,
+            _ => State::CountOnly,
         }
     }
 
@@ -141,7 +141,7 @@ mod tests {
         State::HalfOpen,
         State::ForcedOpen,
         State::Disabled,
-        State::MetricsOnly,
+        State::CountOnly,
     ];
 
     #[test]

@@ -112,7 +112,7 @@ fn loom_half_open_admits_at_most_n_and_returns_each_abandoned_slot_once() {
             t.join().unwrap();
         }
         assert!(admitted.load(Ordering::SeqCst) >= 1);
-        let m = b.metrics();
+        let m = b.snapshot();
         assert_eq!(m.state, State::HalfOpen);
         assert_eq!(
             m.half_open_probes, 0,
@@ -160,7 +160,7 @@ fn loom_stale_results_race_a_transition() {
         // The early failure either landed before the trip (and the trip still happened
         // once) or after it (and was discarded). After the reset the count is empty
         // unless the early failure landed after the reset: in no case can it be 2.
-        let m = b.metrics();
+        let m = b.snapshot();
         assert_eq!(m.state, State::Closed);
         assert!(m.consecutive_failures <= 1, "{m:?}");
         assert_one_transition_per_generation(&changes);

@@ -10,7 +10,7 @@
 //! (a CLOCK hand over the map's slots) looks for one breaker to evict, and never
 //! evicts:
 //! - a breaker that is not closed: open, half-open, or set by hand (forced open,
-//!   disabled, metrics only);
+//!   disabled, count only);
 //! - a breaker with failures (or slow calls) in its consecutive count or its window,
 //!   unless its key has had no call for the [forgetting
 //!   time](BreakerMap::forget_failures_after);

@@ -4,13 +4,13 @@ use crate::vocabulary::State;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What a breaker looked like at one moment. From [`CircuitBreaker::metrics`](crate::CircuitBreaker::metrics).
+/// What a breaker looked like at one moment. From [`CircuitBreaker::snapshot`](crate::CircuitBreaker::snapshot).
 ///
 /// Counts describe the current window (emptied when the breaker closes); the rates are
 /// `None` until the window holds the minimum number of calls, never a made-up number.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Metrics {
+pub struct Snapshot {
     /// The breaker's name.
     pub name: Arc<str>,
     /// The state, after any transition that was due.
