@@ -3,7 +3,7 @@
 use crate::mirror::{Admit, Core};
 use crate::permit::{Kind, OwnedPermit, Permit};
 use crate::word::Mode;
-use failgate::{Classify, DefaultClassifier, Error, Outcome, Rejected, State};
+use failgate::{Breaker, Classify, DefaultClassifier, Error, Outcome, Rejected, Snapshot, State};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
@@ -83,18 +83,17 @@ impl<C> FleetBreaker<C> {
         FleetBreaker { core, classifier }
     }
 
-    /// Runs `op` if the breaker admits it and counts its outcome, as
-    /// [`CircuitBreaker::call`](failgate::CircuitBreaker::call) does.
+    /// Runs `op` if the breaker admits it and counts its outcome (and, with
+    /// `honor_retry_after`, the "retry after" its classifier finds), as
+    /// [`CircuitBreaker::call`](failgate::CircuitBreaker::call) does: both are
+    /// [`Breaker::call`].
     #[inline]
     pub fn call<T, E, F>(&self, op: F) -> Result<T, Error<E>>
     where
         F: FnOnce() -> Result<T, E>,
         C: Classify<T, E>,
     {
-        let permit = self.try_acquire()?;
-        let result = op();
-        permit.record(self.classifier.classify(&result));
-        result.map_err(Error::Inner)
+        Breaker::call(self, op)
     }
 
     /// Like [`call`](Self::call), classifying with `classify`.
@@ -104,10 +103,7 @@ impl<C> FleetBreaker<C> {
         K: FnOnce(&Result<T, E>) -> Outcome,
         F: FnOnce() -> Result<T, E>,
     {
-        let permit = self.try_acquire()?;
-        let result = op();
-        permit.record(classify(&result));
-        result.map_err(Error::Inner)
+        Breaker::call_with(self, classify, op)
     }
 
     /// Runs the future `op` makes if the breaker admits it. Dropped before it finishes,
@@ -118,10 +114,7 @@ impl<C> FleetBreaker<C> {
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
     {
-        let permit = self.try_acquire()?;
-        let result = op().await;
-        permit.record(self.classifier.classify(&result));
-        result.map_err(Error::Inner)
+        Breaker::call_async(self, op).await
     }
 
     /// Like [`call_async`](Self::call_async), classifying with `classify`.
@@ -131,10 +124,7 @@ impl<C> FleetBreaker<C> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let permit = self.try_acquire()?;
-        let result = op().await;
-        permit.record(classify(&result));
-        result.map_err(Error::Inner)
+        Breaker::call_async_with(self, classify, op).await
     }
 
     /// Asks for a permit, for callers that record the outcome themselves.
@@ -168,6 +158,12 @@ impl<C> FleetBreaker<C> {
     /// Shared or local fallback.
     pub fn mode(&self) -> Mode {
         self.core.mode()
+    }
+
+    /// The breaker as a [`Snapshot`], the shape every breaker shares (see
+    /// [`Breaker::snapshot`]); [`status`](Self::status) has the fleet's own figures.
+    pub fn snapshot(&self) -> Snapshot {
+        self.core.snapshot()
     }
 
     /// A snapshot of the mirror and the sync task's counters.
@@ -216,5 +212,54 @@ impl<C> FleetBreaker<C> {
             core: self.core,
             classifier,
         }
+    }
+}
+
+impl<C> Breaker for FleetBreaker<C> {
+    type Classifier = C;
+    type Permit<'a>
+        = Permit<'a>
+    where
+        C: 'a;
+    type OwnedPermit = OwnedPermit;
+    type WithClassifier<K> = FleetBreaker<K>;
+
+    #[inline]
+    fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        FleetBreaker::try_acquire(self)
+    }
+
+    #[inline]
+    fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
+        FleetBreaker::try_acquire_owned(self)
+    }
+
+    #[inline]
+    fn classifier(&self) -> &C {
+        &self.classifier
+    }
+
+    fn with_classifier<K>(self, classifier: K) -> FleetBreaker<K> {
+        FleetBreaker::with_classifier(self, classifier)
+    }
+
+    #[inline]
+    fn honors_retry_after(&self) -> bool {
+        self.core.honors_retry_after()
+    }
+
+    fn state(&self) -> State {
+        self.core.state()
+    }
+
+    /// The state calls see, with the shared window's counts as of the last round trip
+    /// (in local fallback, the local breaker's snapshot). `time_in_state` is not
+    /// tracked by the mirror and stays zero.
+    fn snapshot(&self) -> Snapshot {
+        FleetBreaker::snapshot(self)
+    }
+
+    fn name(&self) -> &str {
+        &self.core.name
     }
 }

@@ -1,9 +1,11 @@
 //! The permits a fleet breaker hands out: what a caller reports an outcome on, and how
-//! each kind of permit counts it.
+//! each kind of permit counts it. They keep the core's permit contract,
+//! [`failgate::Report`].
 
 use crate::mirror::Core;
-use failgate::Outcome;
+use failgate::{Outcome, Report};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How a permit's outcome is counted.
 #[derive(Debug)]
@@ -18,9 +20,14 @@ pub(crate) enum Kind<L> {
     Done,
 }
 
-impl<L: LocalPermit> Kind<L> {
+impl<L: Report> Kind<L> {
     #[inline(always)]
-    fn record(&mut self, core: &Core, outcome: Outcome) {
+    fn record(&mut self, core: &Core, outcome: Outcome, retry_after: Option<Duration>) {
+        if let Some(wait) = retry_after {
+            if core.honors_retry_after() {
+                core.note_retry_after(wait);
+            }
+        }
         match std::mem::replace(self, Kind::Done) {
             Kind::Counted(g) => core.record_counted(g, outcome),
             Kind::Probe(g) => core.record_probe(
@@ -33,7 +40,7 @@ impl<L: LocalPermit> Kind<L> {
             ),
             Kind::Local(p) => {
                 core.record_local(outcome);
-                p.record(outcome)
+                p.record_with_retry_after(outcome, retry_after)
             }
             Kind::Done => {}
         }
@@ -45,22 +52,21 @@ impl<L: LocalPermit> Kind<L> {
         }
         // A counted call abandoned counts nothing; a local permit abandons on drop.
     }
-}
 
-/// The local breaker's two permit types, recorded alike.
-pub(crate) trait LocalPermit {
-    fn record(self, outcome: Outcome);
-}
-
-impl LocalPermit for failgate::Permit<'_> {
-    fn record(self, outcome: Outcome) {
-        failgate::Permit::record(self, outcome)
+    fn is_probe(&self) -> bool {
+        match self {
+            Kind::Probe(_) => true,
+            Kind::Local(p) => p.is_probe(),
+            _ => false,
+        }
     }
-}
 
-impl LocalPermit for failgate::OwnedPermit {
-    fn record(self, outcome: Outcome) {
-        failgate::OwnedPermit::record(self, outcome)
+    fn generation(&self) -> u64 {
+        match self {
+            Kind::Counted(g) | Kind::Probe(g) => *g,
+            Kind::Local(p) => p.generation(),
+            Kind::Done => 0,
+        }
     }
 }
 
@@ -87,22 +93,53 @@ macro_rules! permit_methods {
         /// Reports `outcome`.
         #[inline]
         pub fn record(mut self, outcome: Outcome) {
-            self.kind.record(&self.core, outcome);
+            self.kind.record(&self.core, outcome, None);
+        }
+
+        /// Reports `outcome`, with the dependency's request not to be called again for
+        /// `retry_after` (say, from an HTTP `Retry-After`). A breaker built with
+        /// [`honor_retry_after`](crate::FleetBuilder::honor_retry_after) stays open,
+        /// fleet-wide, at least that long; others ignore it.
+        #[inline]
+        pub fn record_with_retry_after(mut self, outcome: Outcome, retry_after: Option<Duration>) {
+            self.kind.record(&self.core, outcome, retry_after);
         }
 
         /// True if this permit is one of the fleet's half-open probes (or, in fallback,
         /// one of the local breaker's).
         pub fn is_probe(&self) -> bool {
-            match &self.kind {
-                Kind::Probe(_) => true,
-                Kind::Local(p) => p.is_probe(),
-                _ => false,
-            }
+            self.kind.is_probe()
+        }
+
+        /// The generation of the state the permit was issued in: the fleet's shared
+        /// generation, or in fallback the local breaker's. An outcome reported after it
+        /// has moved on is discarded.
+        pub fn generation(&self) -> u64 {
+            self.kind.generation()
         }
 
         /// True if the local fallback breaker issued this permit.
         pub fn is_local(&self) -> bool {
             matches!(self.kind, Kind::Local(_))
+        }
+    };
+}
+
+macro_rules! report {
+    ($permit:ty) => {
+        impl Report for $permit {
+            #[inline]
+            fn record_with_retry_after(mut self, outcome: Outcome, retry_after: Option<Duration>) {
+                self.kind.record(&self.core, outcome, retry_after);
+            }
+
+            fn is_probe(&self) -> bool {
+                self.kind.is_probe()
+            }
+
+            fn generation(&self) -> u64 {
+                self.kind.generation()
+            }
         }
     };
 }
@@ -153,3 +190,6 @@ impl Drop for OwnedPermit {
         self.kind.abandon(&self.core);
     }
 }
+
+report!(Permit<'_>);
+report!(OwnedPermit);

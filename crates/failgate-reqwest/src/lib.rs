@@ -77,19 +77,19 @@
 #![forbid(unsafe_code)]
 
 use failgate::http::HttpClassifier;
-use failgate::tower::per_key::BreakerMap;
-use failgate::{CircuitBreaker, Outcome, Rejected};
+use failgate::tower::per_key::{BreakerMap, Template};
+use failgate::{Breaker, Builder, CircuitBreaker, Outcome, Rejected, Report};
 use http::Extensions;
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
 
 /// Which breaker guards a request.
 #[derive(Debug, Clone)]
-enum Guard<C> {
+enum Guard<B, T: Template> {
     /// One breaker for every request.
-    Shared(CircuitBreaker<C>),
+    Shared(B),
     /// One breaker per `host:port`.
-    PerHost(BreakerMap<String>),
+    PerHost(BreakerMap<String, T>),
 }
 
 /// A [`Middleware`] that sends each request through a circuit breaker.
@@ -99,23 +99,28 @@ enum Guard<C> {
 /// [`ClientBuilder::with`](reqwest_middleware::ClientBuilder::with). Put it before a
 /// retry middleware (outermost) if each retry should not count on its own, after it
 /// (innermost) if each attempt should.
+///
+/// Any [`Breaker`] will do: the local [`CircuitBreaker`] or a fleet-wide one (from
+/// `failgate-redis`), and per host, a [`BreakerMap`] of either.
 #[derive(Debug, Clone)]
-pub struct CircuitBreakerMiddleware<C = failgate::DefaultClassifier> {
-    guard: Guard<C>,
+pub struct CircuitBreakerMiddleware<B = CircuitBreaker, T: Template = Builder> {
+    guard: Guard<B, T>,
     classifier: HttpClassifier,
 }
 
-impl<C> CircuitBreakerMiddleware<C> {
+impl<B> CircuitBreakerMiddleware<B> {
     /// Every request goes through `breaker` (and clones of the breaker see the same
     /// state). The breaker's own classifier is not used: responses are classified by
     /// the middleware's [`HttpClassifier`].
-    pub fn new(breaker: CircuitBreaker<C>) -> Self {
+    pub fn new(breaker: B) -> Self {
         CircuitBreakerMiddleware {
             guard: Guard::Shared(breaker),
             classifier: HttpClassifier::new(),
         }
     }
+}
 
+impl<B, T: Template> CircuitBreakerMiddleware<B, T> {
     /// Classifies responses with `classifier` instead of the default
     /// [`HttpClassifier::new`] (say, to count 429 as a failure).
     pub fn with_classifier(mut self, classifier: HttpClassifier) -> Self {
@@ -124,7 +129,7 @@ impl<C> CircuitBreakerMiddleware<C> {
     }
 
     /// The shared breaker, if this middleware has one (built with [`new`](Self::new)).
-    pub fn breaker(&self) -> Option<&CircuitBreaker<C>> {
+    pub fn breaker(&self) -> Option<&B> {
         match &self.guard {
             Guard::Shared(breaker) => Some(breaker),
             Guard::PerHost(_) => None,
@@ -133,7 +138,7 @@ impl<C> CircuitBreakerMiddleware<C> {
 
     /// The per-host breakers, if this middleware has them (built with
     /// [`per_host`](Self::per_host)).
-    pub fn hosts(&self) -> Option<&BreakerMap<String>> {
+    pub fn hosts(&self) -> Option<&BreakerMap<String, T>> {
         match &self.guard {
             Guard::Shared(_) => None,
             Guard::PerHost(map) => Some(map),
@@ -141,7 +146,7 @@ impl<C> CircuitBreakerMiddleware<C> {
     }
 }
 
-impl CircuitBreakerMiddleware {
+impl<T: Template> CircuitBreakerMiddleware<T::Breaker, T> {
     /// Each request goes through the breaker of its URL's `host:port` (the scheme's
     /// default port when the URL names none; see [`host_key`]), taken from `hosts`:
     /// built on first use from the map's template, and bounded by its capacity. A new
@@ -151,7 +156,7 @@ impl CircuitBreakerMiddleware {
     ///
     /// A request whose URL has no host (which reqwest refuses anyway) is sent without
     /// a breaker.
-    pub fn per_host(hosts: BreakerMap<String>) -> Self {
+    pub fn per_host(hosts: BreakerMap<String, T>) -> Self {
         CircuitBreakerMiddleware {
             guard: Guard::PerHost(hosts),
             classifier: HttpClassifier::new(),
@@ -189,17 +194,18 @@ fn error_outcome(error: &reqwest_middleware::Error) -> Outcome {
     }
 }
 
-impl<C> CircuitBreakerMiddleware<C> {
+impl<B, T: Template> CircuitBreakerMiddleware<B, T> {
     /// Runs the rest of the chain under `breaker`'s permit and records the outcome.
-    async fn guarded<K>(
+    async fn guarded<K: Breaker>(
         &self,
-        breaker: &CircuitBreaker<K>,
+        breaker: &K,
         req: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
+        // Owned, so that the future stays `Send` whatever the breaker.
         let permit = breaker
-            .try_acquire()
+            .try_acquire_owned()
             .map_err(reqwest_middleware::Error::middleware)?;
         // Held across the await: a dropped request future abandons the permit.
         let result = next.run(req, extensions).await;
@@ -218,9 +224,10 @@ impl<C> CircuitBreakerMiddleware<C> {
 }
 
 #[async_trait::async_trait]
-impl<C> Middleware for CircuitBreakerMiddleware<C>
+impl<B, T> Middleware for CircuitBreakerMiddleware<B, T>
 where
-    C: Send + Sync + 'static,
+    B: Breaker + Send + Sync + 'static,
+    T: Template,
 {
     async fn handle(
         &self,

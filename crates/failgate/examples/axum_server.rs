@@ -39,7 +39,8 @@ use tower::{ServiceBuilder, ServiceExt as _};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The client the handler calls the dependency with: the breaker in front.
-type Dependency = CircuitBreakerService<Client<HttpConnector, Empty<Bytes>>, HttpClassifier>;
+type Dependency =
+    CircuitBreakerService<Client<HttpConnector, Empty<Bytes>>, CircuitBreaker<HttpClassifier>>;
 
 #[derive(Clone)]
 struct App {

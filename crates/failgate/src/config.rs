@@ -94,6 +94,15 @@ impl<C> Builder<C> {
             .clone()
     }
 
+    /// Now on the clock this builder's breakers read (fixed by `fixed_clock`).
+    #[cfg(feature = "tower")]
+    pub(crate) fn clock_now(&self) -> u64 {
+        match &self.clock {
+            Some(clock) => clock.now(),
+            None => ClockSource::System(SystemClock::new()).now(),
+        }
+    }
+
     /// The name set so far.
     pub fn current_name(&self) -> &str {
         &self.name

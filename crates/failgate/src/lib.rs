@@ -108,6 +108,7 @@ mod config;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod config_file;
+pub mod contract;
 mod error;
 mod event;
 mod loom;
@@ -139,6 +140,7 @@ pub use backoff::Backoff;
 pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
+pub use contract::{Breaker, Report};
 pub use error::{Error, Rejected};
 pub use event::{Event, EventKind, Observer};
 pub use outcome::{Classify, DefaultClassifier, Outcome};

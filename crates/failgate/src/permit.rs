@@ -2,6 +2,7 @@
 
 use crate::breaker::shared::Core;
 use crate::breaker::ticket::{Ticket, TicketKind};
+use crate::contract::Report;
 use crate::outcome::Outcome;
 use std::fmt;
 use std::ops::Deref;
@@ -148,28 +149,6 @@ impl OwnedPermit {
     }
 
     permit_methods!();
-
-    /// Records `outcome` without moving the permit (it stays where it is, spent): for
-    /// futures that hold their permit in place until they are dropped.
-    #[cfg(feature = "tower")]
-    #[inline(always)]
-    pub(crate) fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>) {
-        if self.inner.ticket.is_recorded() {
-            return;
-        }
-        let ticket = self.inner.ticket;
-        self.inner.ticket.mark_recorded();
-        self.inner
-            .core
-            .record_with_retry_after(ticket, outcome, retry_after);
-    }
-
-    /// Whether the breaker wants `Classify::retry_after` asked.
-    #[cfg(feature = "tower")]
-    #[inline]
-    pub(crate) fn honors_retry_after(&self) -> bool {
-        self.inner.core.honors_retry_after()
-    }
 }
 
 impl fmt::Debug for Permit<'_> {
@@ -189,3 +168,32 @@ impl fmt::Debug for OwnedPermit {
             .finish()
     }
 }
+
+macro_rules! report {
+    ($permit:ty) => {
+        impl Report for $permit {
+            #[inline]
+            fn record_with_retry_after(self, outcome: Outcome, retry_after: Option<Duration>) {
+                self.inner.record_with_retry_after(outcome, retry_after);
+            }
+
+            #[inline]
+            fn is_probe(&self) -> bool {
+                self.inner.ticket.kind() == TicketKind::Probe
+            }
+
+            #[inline]
+            fn generation(&self) -> u64 {
+                self.inner.ticket.generation()
+            }
+
+            #[inline]
+            fn record(self, outcome: Outcome) {
+                self.inner.record(outcome);
+            }
+        }
+    };
+}
+
+report!(Permit<'_>);
+report!(OwnedPermit);

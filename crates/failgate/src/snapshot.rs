@@ -45,3 +45,36 @@ pub struct Snapshot {
     /// How long the breaker has been in this state.
     pub time_in_state: Duration,
 }
+
+impl Snapshot {
+    /// A snapshot of breaker `name` in `state`, with every count zero, every rate
+    /// `None` and no wait: for a [`Breaker`](crate::Breaker) implemented outside this
+    /// crate, which then fills in the fields it knows.
+    ///
+    /// ```
+    /// use failgate::{Snapshot, State};
+    ///
+    /// let mut s = Snapshot::new("inventory", State::Closed);
+    /// s.calls = 3;
+    /// assert_eq!((s.state, s.calls, s.failure_rate), (State::Closed, 3, None));
+    /// ```
+    pub fn new(name: impl Into<Arc<str>>, state: State) -> Self {
+        Snapshot {
+            name: name.into(),
+            state,
+            generation: 0,
+            consecutive_failures: 0,
+            window: false,
+            calls: 0,
+            successes: 0,
+            failures: 0,
+            slow_calls: 0,
+            failure_rate: None,
+            slow_call_rate: None,
+            half_open_probes: 0,
+            half_open_successes: 0,
+            retry_after: None,
+            time_in_state: Duration::ZERO,
+        }
+    }
+}

@@ -56,7 +56,7 @@ pub(super) fn endpoint_url(base: &Url, endpoint: Endpoint) -> Result<Url, Scenar
 /// timeout, over hyper-util's pooled HTTP/1 client.
 type TowerClient = CircuitBreakerService<
     Timeout<hyper_util::client::legacy::Client<HttpConnector, Empty<Bytes>>>,
-    HttpClassifier,
+    failgate::CircuitBreaker<HttpClassifier>,
 >;
 
 /// What makes the calls: reqwest under `call_async`, or the tower stack.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod install;
+mod snapshot;
 
 /// How a call was admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,6 +356,15 @@ impl fmt::Debug for Core {
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
+}
+
+// Stand-ins until the fleet learns Retry-After (branch h12-retry replaces them).
+impl Core {
+    pub(crate) fn honors_retry_after(&self) -> bool {
+        false
+    }
+
+    pub(crate) fn note_retry_after(&self, _retry_after: Duration) {}
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub(crate) mod ticket;
 mod transition;
 
 use crate::clock::ClockSource;
+use crate::contract::Breaker;
 use crate::error::{Error, Rejected};
 use crate::event::Observer;
 use crate::outcome::{Classify, DefaultClassifier, Outcome};
@@ -89,7 +90,7 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Runs `op` if the breaker admits it, and records its outcome with the breaker's
-    /// classifier.
+    /// classifier ([`Breaker::call`], which every breaker shares).
     ///
     /// If `op` panics, the permit is dropped unrecorded: nothing is counted and a
     /// half-open probe slot is given back.
@@ -99,27 +100,7 @@ impl<C> CircuitBreaker<C> {
         F: FnOnce() -> Result<T, E>,
         C: Classify<T, E>,
     {
-        let permit = self.try_acquire()?;
-        let result = op();
-        self.finish(permit, &result);
-        result.map_err(Error::Inner)
-    }
-
-    /// Records `result` with the breaker's classifier. (The permit must not be handed to
-    /// a function that is not inlined: passing it to one puts it in memory on every
-    /// call, a cost the closed-state path would notice; see `benches/NOTES.md`.)
-    #[inline(always)]
-    fn finish<T, E>(&self, permit: Permit<'_>, result: &Result<T, E>)
-    where
-        C: Classify<T, E>,
-    {
-        let outcome = self.classifier.classify(result);
-        let hint = if self.core.honors_retry_after() {
-            self.classifier.retry_after(result)
-        } else {
-            None
-        };
-        permit.record_with_retry_after(outcome, hint);
+        Breaker::call(self, op)
     }
 
     /// Like [`call`](Self::call), with a classifier for this call only.
@@ -142,10 +123,7 @@ impl<C> CircuitBreaker<C> {
         K: FnOnce(&Result<T, E>) -> Outcome,
         F: FnOnce() -> Result<T, E>,
     {
-        let permit = self.try_acquire()?;
-        let result = op();
-        permit.record(classify(&result));
-        result.map_err(Error::Inner)
+        Breaker::call_with(self, classify, op)
     }
 
     /// Runs the future made by `op` if the breaker admits it, and records its outcome.
@@ -159,10 +137,7 @@ impl<C> CircuitBreaker<C> {
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
     {
-        let permit = self.try_acquire()?;
-        let result = op().await;
-        self.finish(permit, &result);
-        result.map_err(Error::Inner)
+        Breaker::call_async(self, op).await
     }
 
     /// Like [`call_async`](Self::call_async), with a classifier for this call only.
@@ -172,10 +147,7 @@ impl<C> CircuitBreaker<C> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let permit = self.try_acquire()?;
-        let result = op().await;
-        permit.record(classify(&result));
-        result.map_err(Error::Inner)
+        Breaker::call_async_with(self, classify, op).await
     }
 
     /// Asks for a permit, for callers that run the operation and record its outcome
@@ -324,5 +296,51 @@ impl<C> CircuitBreaker<C> {
     /// Always starts a new generation: outcomes of calls admitted before are discarded.
     pub fn reset(&self) {
         self.core.manual(State::Closed, true);
+    }
+}
+
+impl<C> Breaker for CircuitBreaker<C> {
+    type Classifier = C;
+    type Permit<'a>
+        = Permit<'a>
+    where
+        C: 'a;
+    type OwnedPermit = OwnedPermit;
+    type WithClassifier<K> = CircuitBreaker<K>;
+
+    #[inline]
+    fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        CircuitBreaker::try_acquire(self)
+    }
+
+    #[inline]
+    fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
+        CircuitBreaker::try_acquire_owned(self)
+    }
+
+    #[inline]
+    fn classifier(&self) -> &C {
+        &self.classifier
+    }
+
+    fn with_classifier<K>(self, classifier: K) -> CircuitBreaker<K> {
+        CircuitBreaker::with_classifier(self, classifier)
+    }
+
+    #[inline]
+    fn honors_retry_after(&self) -> bool {
+        self.core.honors_retry_after()
+    }
+
+    fn state(&self) -> State {
+        CircuitBreaker::state(self)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        CircuitBreaker::snapshot(self)
+    }
+
+    fn name(&self) -> &str {
+        CircuitBreaker::name(self)
     }
 }

@@ -1,34 +1,40 @@
 //! The response future: it holds the call's permit, so dropping it abandons the call.
 
-use crate::{Classify, Error, OwnedPermit, Rejected};
+use crate::contract::{Breaker, Report};
+use crate::{Classify, Error, Rejected};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pin_project! {
-    /// The future of a [`CircuitBreakerService`](super::CircuitBreakerService) call.
+    /// The future of a [`CircuitBreakerService`](super::CircuitBreakerService) call
+    /// (and of a [per-key](super::per_key) one): `F` is the inner future, `P` the
+    /// breaker's owned permit, `C` the classifier.
     ///
     /// While the inner call runs it holds the call's permit; when the inner future
     /// completes, the outcome is classified and recorded. Dropped before then (a
     /// timeout, a cancelled request), the permit is abandoned: nothing is counted and a
     /// half-open probe slot is given back at once.
     #[derive(Debug)]
-    pub struct ResponseFuture<F, C> {
+    pub struct ResponseFuture<F, P, C> {
         #[pin]
-        kind: Kind<F, C>,
+        kind: Kind<F, P, C>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
     #[derive(Debug)]
-    enum Kind<F, C> {
+    enum Kind<F, P, C> {
         Admitted {
             #[pin]
             future: F,
-            permit: OwnedPermit,
+            // Taken when the outcome is recorded: a second poll records nothing.
+            permit: Option<P>,
             classifier: C,
+            // Whether to ask the classifier for a "retry after".
+            hint: bool,
         },
         Rejected {
             rejected: Rejected,
@@ -36,27 +42,30 @@ pin_project! {
     }
 }
 
-impl<F, C> ResponseFuture<F, C> {
-    pub(super) fn admitted(future: F, permit: OwnedPermit, classifier: C) -> Self {
-        ResponseFuture {
-            kind: Kind::Admitted {
-                future,
-                permit,
+impl<F, P: Report, C> ResponseFuture<F, P, C> {
+    /// Asks `breaker` for a permit; if it grants one, starts the inner call with `call`.
+    #[inline]
+    pub(super) fn start<B>(breaker: &B, classifier: C, call: impl FnOnce() -> F) -> Self
+    where
+        B: Breaker<OwnedPermit = P>,
+    {
+        let kind = match breaker.try_acquire_owned() {
+            Ok(permit) => Kind::Admitted {
+                future: call(),
+                permit: Some(permit),
                 classifier,
+                hint: breaker.honors_retry_after(),
             },
-        }
-    }
-
-    pub(super) fn rejected(rejected: Rejected) -> Self {
-        ResponseFuture {
-            kind: Kind::Rejected { rejected },
-        }
+            Err(rejected) => Kind::Rejected { rejected },
+        };
+        ResponseFuture { kind }
     }
 }
 
-impl<F, T, E, C> Future for ResponseFuture<F, C>
+impl<F, P, T, E, C> Future for ResponseFuture<F, P, C>
 where
     F: Future<Output = Result<T, E>>,
+    P: Report,
     C: Classify<T, E>,
 {
     type Output = Result<T, Error<E>>;
@@ -67,17 +76,18 @@ where
                 future,
                 permit,
                 classifier,
+                hint,
             } => {
                 let result = std::task::ready!(future.poll(cx));
-                // Recorded in place (a second poll after completion records nothing);
-                // the permit's handle on the breaker is released with the future.
-                let outcome = classifier.classify(&result);
-                let hint = if permit.honors_retry_after() {
-                    classifier.retry_after(&result)
-                } else {
-                    None
-                };
-                permit.record_in_place(outcome, hint);
+                if let Some(permit) = permit.take() {
+                    let outcome = classifier.classify(&result);
+                    let retry_after = if *hint {
+                        classifier.retry_after(&result)
+                    } else {
+                        None
+                    };
+                    permit.record_with_retry_after(outcome, retry_after);
+                }
                 Poll::Ready(result.map_err(Error::Inner))
             }
             KindProj::Rejected { rejected } => Poll::Ready(Err(Error::Rejected(*rejected))),

@@ -1,21 +1,23 @@
 //! The layer that wraps a service in a breaker.
 
 use super::service::CircuitBreakerService;
+use crate::contract::Breaker;
 use crate::CircuitBreaker;
 use tower_layer::Layer;
 
-/// Wraps services in a [`CircuitBreakerService`] that shares one breaker.
+/// Wraps services in a [`CircuitBreakerService`] that shares one breaker: any
+/// [`Breaker`], the local [`CircuitBreaker`] or a fleet-wide one.
 ///
 /// The breaker's classifier decides each response's outcome; change it with
 /// [`with_classifier`](Self::with_classifier).
 #[derive(Debug, Clone)]
-pub struct CircuitBreakerLayer<C = crate::DefaultClassifier> {
-    breaker: CircuitBreaker<C>,
+pub struct CircuitBreakerLayer<B = CircuitBreaker> {
+    breaker: B,
 }
 
-impl<C> CircuitBreakerLayer<C> {
+impl<B> CircuitBreakerLayer<B> {
     /// A layer for `breaker` (clones of the layer, and the services it makes, share it).
-    pub fn new(breaker: CircuitBreaker<C>) -> Self {
+    pub fn new(breaker: B) -> Self {
         CircuitBreakerLayer { breaker }
     }
 
@@ -23,20 +25,23 @@ impl<C> CircuitBreakerLayer<C> {
     /// [`Classify<S::Response, S::Error>`](crate::Classify), such as a closure
     /// `Fn(&Result<S::Response, S::Error>) -> Outcome` or
     /// [`HttpClassifier`](crate::http::HttpClassifier).
-    pub fn with_classifier<K>(self, classifier: K) -> CircuitBreakerLayer<K> {
+    pub fn with_classifier<K>(self, classifier: K) -> CircuitBreakerLayer<B::WithClassifier<K>>
+    where
+        B: Breaker,
+    {
         CircuitBreakerLayer {
             breaker: self.breaker.with_classifier(classifier),
         }
     }
 
     /// The breaker.
-    pub fn breaker(&self) -> &CircuitBreaker<C> {
+    pub fn breaker(&self) -> &B {
         &self.breaker
     }
 }
 
-impl<S, C: Clone> Layer<S> for CircuitBreakerLayer<C> {
-    type Service = CircuitBreakerService<S, C>;
+impl<S, B: Clone> Layer<S> for CircuitBreakerLayer<B> {
+    type Service = CircuitBreakerService<S, B>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CircuitBreakerService::new(inner, self.breaker.clone())

@@ -1,27 +1,29 @@
 //! The service that puts each call behind the breaker.
 
 use super::future::ResponseFuture;
-use crate::breaker::CircuitBreaker;
+use crate::contract::Breaker;
 use crate::error::Error;
 use crate::outcome::Classify;
+use crate::CircuitBreaker;
 use std::task::{Context, Poll};
 use tower_service::Service;
 
-/// A service behind a circuit breaker. Made by [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
+/// A service behind a circuit breaker (any [`Breaker`]). Made by
+/// [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
 #[derive(Debug, Clone)]
-pub struct CircuitBreakerService<S, C = crate::DefaultClassifier> {
+pub struct CircuitBreakerService<S, B = CircuitBreaker> {
     inner: S,
-    breaker: CircuitBreaker<C>,
+    breaker: B,
 }
 
-impl<S, C> CircuitBreakerService<S, C> {
+impl<S, B> CircuitBreakerService<S, B> {
     /// Puts `inner` behind `breaker`.
-    pub fn new(inner: S, breaker: CircuitBreaker<C>) -> Self {
+    pub fn new(inner: S, breaker: B) -> Self {
         CircuitBreakerService { inner, breaker }
     }
 
     /// The breaker.
-    pub fn breaker(&self) -> &CircuitBreaker<C> {
+    pub fn breaker(&self) -> &B {
         &self.breaker
     }
 
@@ -41,14 +43,15 @@ impl<S, C> CircuitBreakerService<S, C> {
     }
 }
 
-impl<S, C, Request> Service<Request> for CircuitBreakerService<S, C>
+impl<S, B, Request> Service<Request> for CircuitBreakerService<S, B>
 where
     S: Service<Request>,
-    C: Classify<S::Response, S::Error> + Clone,
+    B: Breaker,
+    B::Classifier: Classify<S::Response, S::Error> + Clone,
 {
     type Response = S::Response;
     type Error = Error<S::Error>;
-    type Future = ResponseFuture<S::Future, C>;
+    type Future = ResponseFuture<S::Future, B::OwnedPermit, B::Classifier>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -57,13 +60,8 @@ where
 
     #[inline]
     fn call(&mut self, request: Request) -> Self::Future {
-        match self.breaker.try_acquire_owned() {
-            Ok(permit) => ResponseFuture::admitted(
-                self.inner.call(request),
-                permit,
-                self.breaker.classifier().clone(),
-            ),
-            Err(rejected) => ResponseFuture::rejected(rejected),
-        }
+        ResponseFuture::start(&self.breaker, self.breaker.classifier().clone(), || {
+            self.inner.call(request)
+        })
     }
 }

@@ -1,9 +1,10 @@
 //! [`BreakerMap`]: the bounded map behind per-key breakers, and its sweep. The rules
 //! it keeps are in the [module docs](super).
 
-use crate::clock::{duration_to_nanos, ClockSource};
-use crate::policy::WindowKind;
-use crate::{Builder, CircuitBreaker, ConfigError, State};
+use super::template::Template;
+use crate::clock::duration_to_nanos;
+use crate::contract::Breaker;
+use crate::{Builder, ConfigError, State};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,8 +15,8 @@ use std::time::Duration;
 pub(super) const SWEEP_STEPS: usize = 16;
 
 /// A key's breaker, its second-chance bit, and when it was last seen used.
-struct Entry {
-    breaker: CircuitBreaker,
+struct Entry<B> {
+    breaker: B,
     used: AtomicBool,
     /// When the sweep last found `used` set (or when the entry was made): the last
     /// call was no later than this, so `now - seen_at` never overstates how long the
@@ -23,7 +24,7 @@ struct Entry {
     seen_at: AtomicU64,
 }
 
-impl Entry {
+impl<B> Entry<B> {
     /// Marks the entry used, writing only if it was not already marked.
     #[inline]
     fn touch(&self) {
@@ -41,23 +42,24 @@ struct Ring<K> {
     hand: usize,
 }
 
-struct Shared<K> {
-    template: Builder,
-    map: papaya::HashMap<K, Entry>,
+struct Shared<K, T: Template> {
+    template: T,
+    map: papaya::HashMap<K, Entry<T::Breaker>>,
     ring: Mutex<Ring<K>>,
     max_keys: usize,
-    clock: ClockSource,
     /// Nanoseconds of idleness after which a closed breaker's failures are forgotten.
     forget_after: AtomicU64,
     untracked: AtomicU64,
 }
 
-/// A bounded map from key to breaker. Cheap to clone: clones share the map.
-pub struct BreakerMap<K> {
-    shared: Arc<Shared<K>>,
+/// A bounded map from key to breaker, each built from a [`Template`]: the local
+/// [`Builder`] by default, or a fleet-wide breaker's builder. Cheap to clone: clones
+/// share the map.
+pub struct BreakerMap<K, T: Template = Builder> {
+    shared: Arc<Shared<K, T>>,
 }
 
-impl<K> Clone for BreakerMap<K> {
+impl<K, T: Template> Clone for BreakerMap<K, T> {
     fn clone(&self) -> Self {
         BreakerMap {
             shared: self.shared.clone(),
@@ -65,7 +67,7 @@ impl<K> Clone for BreakerMap<K> {
     }
 }
 
-impl<K: fmt::Debug + Hash + Eq> fmt::Debug for BreakerMap<K> {
+impl<K: fmt::Debug + Hash + Eq, T: Template> fmt::Debug for BreakerMap<K, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BreakerMap")
             .field("keys", &self.shared.map.len())
@@ -75,32 +77,26 @@ impl<K: fmt::Debug + Hash + Eq> fmt::Debug for BreakerMap<K> {
     }
 }
 
-impl<K> BreakerMap<K>
+impl<K, T> BreakerMap<K, T>
 where
     K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
+    T: Template,
 {
     /// A map whose breakers are built from `template` (each named
     /// `"{template name}:{key}"`), holding at most `max_keys` of them (at least 1).
     ///
-    /// The template is checked here, once: a bad value is this `ConfigError`. Failures
-    /// of an idle key are forgotten after the template's first open wait or its time
+    /// The template is checked here, once: a bad value is its error. Failures of an
+    /// idle key are forgotten after the template's first open wait or its time
     /// window's span, whichever is longer (see
     /// [`forget_failures_after`](Self::forget_failures_after)).
-    pub fn new(mut template: Builder, max_keys: usize) -> Result<Self, ConfigError> {
+    pub fn new(mut template: T, max_keys: usize) -> Result<Self, T::Error> {
         if max_keys == 0 {
-            return Err(ConfigError::new("max_keys", max_keys, "must be at least 1"));
+            let e = ConfigError::new("max_keys", max_keys, "must be at least 1");
+            return Err(e.into());
         }
-        let settings = template.settings()?;
-        let name = format!("{}:check", template.current_name());
-        template.clone().name(name).build()?;
-        let span = match settings.window {
-            Some(WindowKind::Time { span, .. }) => span,
-            _ => Duration::ZERO,
-        };
-        let forget_after = duration_to_nanos(settings.backoff.wait(0).max(span));
+        let forget_after = duration_to_nanos(template.check()?);
         Ok(BreakerMap {
             shared: Arc::new(Shared {
-                clock: template.fixed_clock(),
                 template,
                 map: papaya::HashMap::new(),
                 ring: Mutex::new(Ring {
@@ -127,7 +123,7 @@ where
     /// breakers it may not evict, a new key gets an untracked breaker of its own (see
     /// the [module docs](super)). Existing keys are found without a lock or an
     /// allocation.
-    pub fn get(&self, key: &K) -> CircuitBreaker {
+    pub fn get(&self, key: &K) -> T::Breaker {
         match self.find(key) {
             Some(breaker) => breaker,
             None => self
@@ -139,13 +135,13 @@ where
     /// The breaker for `key`, or `None` if the key is new and the map is full of
     /// breakers it may not evict: for callers that would rather refuse such a key than
     /// guard it with an untracked breaker.
-    pub fn try_get(&self, key: &K) -> Option<CircuitBreaker> {
+    pub fn try_get(&self, key: &K) -> Option<T::Breaker> {
         self.find(key).or_else(|| self.insert(key.clone()).ok())
     }
 
     /// The breaker of `key` if the map has one, marked used.
     #[inline]
-    fn find(&self, key: &K) -> Option<CircuitBreaker> {
+    fn find(&self, key: &K) -> Option<T::Breaker> {
         let map = self.shared.map.pin();
         let entry = map.get(key)?;
         entry.touch();
@@ -154,7 +150,7 @@ where
 
     /// Applies `f` to the breaker of `key` without cloning it.
     #[inline]
-    pub(super) fn with<R>(&self, key: K, f: impl FnOnce(&CircuitBreaker) -> R) -> R {
+    pub(super) fn with<R>(&self, key: K, f: impl FnOnce(&T::Breaker) -> R) -> R {
         let map = self.shared.map.pin();
         if let Some(entry) = map.get(&key) {
             entry.touch();
@@ -169,21 +165,18 @@ where
     /// Makes `key`'s breaker and finds it a slot: `Err` with an untracked breaker if
     /// no slot may be freed.
     #[cold]
-    fn insert(&self, key: K) -> Result<CircuitBreaker, CircuitBreaker> {
+    fn insert(&self, key: K) -> Result<T::Breaker, T::Breaker> {
         let shared = &*self.shared;
-        let name = format!("{}:{key}", shared.template.current_name());
-        let breaker = match shared.template.clone().name(name).build() {
-            Ok(breaker) => breaker,
-            // Unreachable: `new` built this template, and the name is not empty.
-            Err(e) => unreachable!("a checked template failed to build: {e}"),
-        };
+        let breaker = shared
+            .template
+            .build(format!("{}:{key}", shared.template.name()));
         let mut ring = shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let map = shared.map.pin();
         if let Some(entry) = map.get(&key) {
             entry.touch(); // made by another thread meanwhile
             return Ok(entry.breaker.clone());
         }
-        let now = shared.clock.now();
+        let now = shared.template.now();
         let slot = match ring.vacant.pop() {
             Some(slot) => Some(slot),
             None if ring.slots.len() < shared.max_keys => {
@@ -213,7 +206,7 @@ where
     pub fn evict_idle(&self) -> usize {
         let shared = &*self.shared;
         let mut ring = shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = shared.clock.now();
+        let now = shared.template.now();
         let guard = shared.map.guard();
         let mut evicted = 0;
         for _ in 0..ring.slots.len() {
@@ -260,7 +253,7 @@ where
 
     /// Every key with its breaker. A breaker held outside the map is never evicted:
     /// drop these handles when done.
-    pub fn breakers(&self) -> Vec<(K, CircuitBreaker)> {
+    pub fn breakers(&self) -> Vec<(K, T::Breaker)> {
         self.shared
             .map
             .pin()
@@ -270,7 +263,7 @@ where
     }
 }
 
-impl<K: Hash + Eq> Shared<K> {
+impl<K: Hash + Eq, T: Template> Shared<K, T> {
     /// Moves the hand over at most `steps` slots (never more than one turn) and
     /// returns the first slot it frees, if any.
     fn sweep(&self, ring: &mut Ring<K>, steps: usize, now: u64) -> Option<usize> {
@@ -296,15 +289,15 @@ impl<K: Hash + Eq> Shared<K> {
 
     /// Whether the rules of the module docs allow evicting `entry`; clears its used
     /// mark (its second chance) on the way.
-    fn evictable(&self, entry: &Entry, now: u64) -> bool {
+    fn evictable(&self, entry: &Entry<T::Breaker>, now: u64) -> bool {
         if entry.used.swap(false, Ordering::Relaxed) {
             entry.seen_at.store(now, Ordering::Relaxed);
             return false;
         }
-        if entry.breaker.handles() > 1 {
+        if T::handles(&entry.breaker) > 1 {
             return false; // a call in flight, or a handle someone kept
         }
-        let Some(failing) = entry.breaker.closed_failing() else {
+        let Some(failing) = T::closed_failing(&entry.breaker) else {
             return false; // open, half-open, or set by hand
         };
         let idle = now.saturating_sub(entry.seen_at.load(Ordering::Relaxed));

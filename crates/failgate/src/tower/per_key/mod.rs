@@ -64,11 +64,14 @@
 //! ```
 
 mod map;
+mod template;
 
 pub use map::BreakerMap;
+pub use template::Template;
 
 use super::future::ResponseFuture;
-use crate::{CircuitBreaker, Classify, DefaultClassifier, Error};
+use crate::contract::Breaker;
+use crate::{Builder, Classify, DefaultClassifier, Error};
 use std::fmt;
 use std::hash::Hash;
 use std::task::{Context, Poll};
@@ -102,13 +105,13 @@ pub fn host_key(host: &str, port: Option<u16>) -> String {
 }
 
 /// Wraps services in a [`PerKeyService`]: one breaker per key of each request.
-pub struct PerKeyLayer<K, F, C = DefaultClassifier> {
-    map: BreakerMap<K>,
+pub struct PerKeyLayer<K, F, C = DefaultClassifier, T: Template = Builder> {
+    map: BreakerMap<K, T>,
     key: F,
     classifier: C,
 }
 
-impl<K, F: Clone, C: Clone> Clone for PerKeyLayer<K, F, C> {
+impl<K, F: Clone, C: Clone, T: Template> Clone for PerKeyLayer<K, F, C, T> {
     fn clone(&self) -> Self {
         PerKeyLayer {
             map: self.map.clone(),
@@ -118,7 +121,9 @@ impl<K, F: Clone, C: Clone> Clone for PerKeyLayer<K, F, C> {
     }
 }
 
-impl<K: fmt::Debug + Hash + Eq, F, C: fmt::Debug> fmt::Debug for PerKeyLayer<K, F, C> {
+impl<K: fmt::Debug + Hash + Eq, F, C: fmt::Debug, T: Template> fmt::Debug
+    for PerKeyLayer<K, F, C, T>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerKeyLayer")
             .field("map", &self.map)
@@ -127,10 +132,10 @@ impl<K: fmt::Debug + Hash + Eq, F, C: fmt::Debug> fmt::Debug for PerKeyLayer<K, 
     }
 }
 
-impl<K, F> PerKeyLayer<K, F> {
+impl<K, F, T: Template> PerKeyLayer<K, F, DefaultClassifier, T> {
     /// A layer that takes each request's key with `key` (`Fn(&Request) -> K`) and
     /// guards the call with that key's breaker in `map`.
-    pub fn new(map: BreakerMap<K>, key: F) -> Self {
+    pub fn new(map: BreakerMap<K, T>, key: F) -> Self {
         PerKeyLayer {
             map,
             key,
@@ -139,10 +144,10 @@ impl<K, F> PerKeyLayer<K, F> {
     }
 }
 
-impl<K, F, C> PerKeyLayer<K, F, C> {
+impl<K, F, C, T: Template> PerKeyLayer<K, F, C, T> {
     /// Classifies responses with `classifier` (see
     /// [`CircuitBreakerLayer::with_classifier`](super::CircuitBreakerLayer::with_classifier)).
-    pub fn with_classifier<C2>(self, classifier: C2) -> PerKeyLayer<K, F, C2> {
+    pub fn with_classifier<C2>(self, classifier: C2) -> PerKeyLayer<K, F, C2, T> {
         PerKeyLayer {
             map: self.map,
             key: self.key,
@@ -151,13 +156,13 @@ impl<K, F, C> PerKeyLayer<K, F, C> {
     }
 
     /// The map of breakers.
-    pub fn map(&self) -> &BreakerMap<K> {
+    pub fn map(&self) -> &BreakerMap<K, T> {
         &self.map
     }
 }
 
-impl<S, K, F: Clone, C: Clone> Layer<S> for PerKeyLayer<K, F, C> {
-    type Service = PerKeyService<S, K, F, C>;
+impl<S, K, F: Clone, C: Clone, T: Template> Layer<S> for PerKeyLayer<K, F, C, T> {
+    type Service = PerKeyService<S, K, F, C, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
         PerKeyService {
@@ -170,14 +175,14 @@ impl<S, K, F: Clone, C: Clone> Layer<S> for PerKeyLayer<K, F, C> {
 }
 
 /// A service behind one breaker per key. Made by [`PerKeyLayer`].
-pub struct PerKeyService<S, K, F, C = DefaultClassifier> {
+pub struct PerKeyService<S, K, F, C = DefaultClassifier, T: Template = Builder> {
     inner: S,
-    map: BreakerMap<K>,
+    map: BreakerMap<K, T>,
     key: F,
     classifier: C,
 }
 
-impl<S: Clone, K, F: Clone, C: Clone> Clone for PerKeyService<S, K, F, C> {
+impl<S: Clone, K, F: Clone, C: Clone, T: Template> Clone for PerKeyService<S, K, F, C, T> {
     fn clone(&self) -> Self {
         PerKeyService {
             inner: self.inner.clone(),
@@ -188,8 +193,8 @@ impl<S: Clone, K, F: Clone, C: Clone> Clone for PerKeyService<S, K, F, C> {
     }
 }
 
-impl<S: fmt::Debug, K: fmt::Debug + Hash + Eq, F, C: fmt::Debug> fmt::Debug
-    for PerKeyService<S, K, F, C>
+impl<S: fmt::Debug, K: fmt::Debug + Hash + Eq, F, C: fmt::Debug, T: Template> fmt::Debug
+    for PerKeyService<S, K, F, C, T>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerKeyService")
@@ -199,8 +204,9 @@ impl<S: fmt::Debug, K: fmt::Debug + Hash + Eq, F, C: fmt::Debug> fmt::Debug
     }
 }
 
-impl<S, K, F, C, Request> Service<Request> for PerKeyService<S, K, F, C>
+impl<S, K, F, C, T, Request> Service<Request> for PerKeyService<S, K, F, C, T>
 where
+    T: Template,
     S: Service<Request>,
     K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
     F: Fn(&Request) -> K,
@@ -208,7 +214,7 @@ where
 {
     type Response = S::Response;
     type Error = Error<S::Error>;
-    type Future = ResponseFuture<S::Future, C>;
+    type Future = ResponseFuture<S::Future, <T::Breaker as Breaker>::OwnedPermit, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Error::Inner)
@@ -216,11 +222,10 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let key = (self.key)(&request);
-        match self.map.with(key, CircuitBreaker::try_acquire_owned) {
-            Ok(permit) => {
-                ResponseFuture::admitted(self.inner.call(request), permit, self.classifier.clone())
-            }
-            Err(rejected) => ResponseFuture::rejected(rejected),
-        }
+        let classifier = self.classifier.clone();
+        let inner = &mut self.inner;
+        self.map.with(key, |breaker| {
+            ResponseFuture::start(breaker, classifier, || inner.call(request))
+        })
     }
 }

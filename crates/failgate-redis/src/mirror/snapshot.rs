@@ -1,0 +1,34 @@
+//! The mirror as a [`failgate::Snapshot`]: what [`failgate::Breaker::snapshot`] shows of
+//! a fleet breaker.
+
+use super::Core;
+use crate::script::SharedState;
+use failgate::{Snapshot, State};
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+
+impl Core {
+    /// The state calls see, and the shared window as of the last round trip. In local
+    /// fallback, the local breaker's own snapshot (under the fleet breaker's name).
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let state = self.state();
+        let w = self.word.load(Acquire);
+        if w.is_local() && state != State::Open {
+            let mut local = self.local.snapshot();
+            local.name = self.name.as_str().into();
+            return local;
+        }
+        let mut s = Snapshot::new(self.name.as_str(), state);
+        s.generation = w.generation();
+        s.window = true;
+        s.calls = self.shared_calls.load(Relaxed);
+        s.failures = self.shared_failures.load(Relaxed).min(s.calls);
+        s.successes = s.calls - s.failures;
+        if s.calls >= self.minimum_calls && s.calls > 0 {
+            s.failure_rate = Some(s.failures as f64 / s.calls as f64);
+        }
+        if w.kind() == SharedState::Open {
+            s.retry_after = self.open_left();
+        }
+        s
+    }
+}
