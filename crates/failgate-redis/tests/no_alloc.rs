@@ -1,31 +1,20 @@
-//! No call path of the fleet breaker allocates, in shared mode and in fallback: proven
-//! with a counting global allocator (per thread, so the background tasks, which do
-//! allocate for their round trips, are not counted).
+//! No call path of the fleet breaker allocates, in shared mode and in fallback: the
+//! contract's call paths (`failgate_testkit::contract::traffic`, which the local
+//! breaker's test runs too), under the counting global allocator every allocation test
+//! shares (per thread, so the background tasks, which do allocate for their round
+//! trips, are not counted).
 mod common;
 
 use common::{eventually, fleet, unique_namespace, Redis, Target};
 use failgate::State;
-use failgate_redis::{FleetBreaker, Mode};
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Waker};
+use failgate_redis::Mode;
 use std::time::Duration;
 
-#[path = "../../failgate/tests/support/counting_alloc.rs"]
-mod counting_alloc;
-use counting_alloc::allocations_during;
+use failgate_testkit::alloc::allocations_during;
+use failgate_testkit::contract::traffic;
 
-/// Successes, failures, ignores, abandoned permits and a hand-polled async call.
-fn traffic(b: &FleetBreaker, calls: u32) {
-    for i in 0..calls {
-        let _ = b.call(|| if i % 50 == 0 { Err(i) } else { Ok(i) });
-        let _ = b.call_with(|_| failgate::Outcome::Ignore, || Ok::<_, ()>(()));
-        drop(b.try_acquire());
-        drop(b.try_acquire_owned());
-        let mut fut = pin!(b.call_async(|| async { Ok::<_, ()>(1) }));
-        let _ = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
-    }
-}
+#[global_allocator]
+static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_call_path_allocates_shared_or_local() {

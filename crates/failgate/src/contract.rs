@@ -52,6 +52,33 @@ pub trait Report {
     {
         self.record_with_retry_after(outcome, None);
     }
+
+    /// The call succeeded.
+    #[inline]
+    fn success(self)
+    where
+        Self: Sized,
+    {
+        self.record(Outcome::Success);
+    }
+
+    /// The call failed.
+    #[inline]
+    fn failure(self)
+    where
+        Self: Sized,
+    {
+        self.record(Outcome::Failure);
+    }
+
+    /// The call's outcome says nothing about the dependency: count nothing.
+    #[inline]
+    fn ignore(self)
+    where
+        Self: Sized,
+    {
+        self.record(Outcome::Ignore);
+    }
 }
 
 /// A circuit breaker: the one contract of the local and the fleet-wide breaker.

@@ -1,77 +1,24 @@
 //! No state is ever leaked: a million trip/recover cycles leave the live heap exactly
 //! where it was, and dropping the breaker gives back everything it took. Measured with
-//! a global allocator that counts live bytes.
-// A global allocator is an unsafe trait; this one only counts bytes and forwards every
-// call to System unchanged.
-#![allow(unsafe_code)]
+//! the counting global allocator every allocation test shares (`failgate-testkit`).
 
 use failgate::{Backoff, CircuitBreaker, Event, ManualClock, State, Window};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Counting;
-
-thread_local! {
-    /// Bytes allocated minus bytes freed, and allocations made, by this thread. Per
-    /// thread: the test harness allocates on other threads while a test runs (its
-    /// output capture, for one), which would otherwise show up as growth.
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static COUNT: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_alloc(size: usize) {
-    let _ = LIVE.try_with(|l| l.set(l.get() + size as isize));
-    let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-}
-
-fn note_free(size: usize) {
-    let _ = LIVE.try_with(|l| l.set(l.get() - size as isize));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            note_alloc(layout.size());
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            note_alloc(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        note_free(layout.size());
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            note_free(layout.size());
-            note_alloc(new_size);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
 
 /// Bytes this thread has allocated and not yet freed. The breakers under test live and
 /// die on the test's own thread.
 fn live() -> isize {
-    LIVE.with(Cell::get)
+    failgate_testkit::alloc::live_bytes()
 }
 
 /// Allocations this thread has made.
 fn allocation_count() -> usize {
-    COUNT.with(Cell::get)
+    failgate_testkit::alloc::allocation_count()
 }
 
 const CYCLES: u64 = 1_000_000;

@@ -1,13 +1,15 @@
-//! No call path allocates: proven with a counting global allocator.
+//! No call path allocates: proven with the counting global allocator that every
+//! no-allocation test shares (`failgate-testkit`).
 use failgate::{CircuitBreaker, ManualClock, Window};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-#[path = "support/counting_alloc.rs"]
-mod counting_alloc;
-use counting_alloc::allocations_during;
+use failgate_testkit::alloc::allocations_during;
+
+#[global_allocator]
+static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
 
 #[test]
 fn no_call_path_allocates() {
@@ -135,4 +137,12 @@ fn finding_a_known_key_in_a_breaker_map_does_not_allocate() {
         }
     });
     assert_eq!(n, 0, "{n} allocations finding known keys");
+}
+
+/// The contract's closed-state paths, as the fleet breaker's test runs them too.
+#[test]
+fn the_shared_contract_paths_do_not_allocate() {
+    let breaker = CircuitBreaker::builder().build().unwrap();
+    let n = failgate_testkit::contract::allocations_of_traffic(&breaker, 10_000);
+    assert_eq!(n, 0, "{n} allocations on the contract's call paths");
 }

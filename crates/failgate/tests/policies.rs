@@ -288,12 +288,9 @@ fn half_open_timeout_reopens_when_probes_never_report() {
     assert_eq!(b.state(), State::Open);
 }
 
-#[path = "support/hinting.rs"]
-mod hinting;
-
 #[test]
 fn retry_after_hints_lengthen_the_open_wait_only_when_honored() {
-    use hinting::Hinting;
+    use failgate_testkit::Hinting;
     for honor in [false, true] {
         let clock = ManualClock::new();
         let b = CircuitBreaker::builder()

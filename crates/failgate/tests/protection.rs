@@ -175,9 +175,7 @@ fn failure_that_trips_through_the_consecutive_counter_is_counted_in_a_time_windo
 
 // ---- 2, 4 and 5: what an opening reports, and Retry-After -------------------------------
 
-#[path = "support/hinting.rs"]
-mod hinting;
-use hinting::Hinting;
+use failgate_testkit::Hinting;
 
 /// A breaker that trips on its first failure, opens for 10 s and honours Retry-After,
 /// and the waits of its openings.
