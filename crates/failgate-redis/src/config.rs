@@ -3,7 +3,7 @@
 
 use crate::settings::{mask_password, FleetConfigError, Settings};
 use crate::{start, FleetBreaker};
-use failgate::{Clock, DefaultClassifier};
+use failgate::{Clock, DefaultClassifier, Window};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,10 +113,32 @@ impl<C> FleetBuilder<C> {
         self
     }
 
-    /// The window's span and its number of buckets. Default 60 s in 10 buckets.
-    pub fn window(mut self, span: Duration, buckets: u32) -> Self {
-        self.settings.window = span;
-        self.settings.buckets = buckets;
+    /// The shared window: a time window, the same type as a local breaker's
+    /// [`Builder::window`](failgate::Builder::window). Default
+    /// `Window::time(Duration::from_secs(60))`, in 10 buckets.
+    ///
+    /// A count window ([`Window::count`]) is refused by [`build`](Self::build) with
+    /// [`FleetConfigError::CountWindow`]: counts from many instances only add up by
+    /// time (the order of calls on different replicas is not defined).
+    ///
+    /// ```
+    /// use failgate::Window;
+    /// use failgate_redis::FleetBreaker;
+    /// use std::time::Duration;
+    ///
+    /// let builder = FleetBreaker::builder("payments")
+    ///     .window(Window::time(Duration::from_secs(30)).buckets(10));
+    /// # let _ = builder;
+    /// ```
+    pub fn window(mut self, window: Window) -> Self {
+        match window.as_time() {
+            Some((span, buckets)) => {
+                self.settings.window = span;
+                self.settings.buckets = buckets;
+                self.settings.count_window = None;
+            }
+            None => self.settings.count_window = window.as_count(),
+        }
         self
     }
 
@@ -179,7 +201,7 @@ impl<C> FleetBuilder<C> {
     }
 
     /// The classifier `call` and `call_async` use (as with failgate's breakers).
-    pub fn classifier<K>(self, classifier: K) -> FleetBuilder<K> {
+    pub fn with_classifier<K>(self, classifier: K) -> FleetBuilder<K> {
         FleetBuilder {
             settings: self.settings,
             classifier,

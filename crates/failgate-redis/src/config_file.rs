@@ -123,7 +123,7 @@ impl FleetConfig {
         if self.window.is_some() || self.buckets.is_some() {
             let span = d(&self.window).unwrap_or(b.settings.window);
             let buckets = self.buckets.unwrap_or(b.settings.buckets);
-            b = b.window(span, buckets);
+            b = b.window(failgate::Window::time(span).buckets(buckets));
         }
         if let Some(t) = d(&self.open_for) {
             b = b.open_for(t);

@@ -1,7 +1,7 @@
 //! The permits a fleet breaker hands out: what a caller reports an outcome on, and how
 //! each kind of permit counts it.
 
-use crate::mirror::Core;
+use crate::mirror::Mirror;
 use failgate::Outcome;
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ pub(crate) enum Kind<L> {
 
 impl<L: LocalPermit> Kind<L> {
     #[inline(always)]
-    fn record(&mut self, core: &Core, outcome: Outcome) {
+    fn record(&mut self, core: &Mirror, outcome: Outcome) {
         match std::mem::replace(self, Kind::Done) {
             Kind::Counted(g) => core.record_counted(g, outcome),
             Kind::Probe(g) => core.record_probe(
@@ -39,7 +39,7 @@ impl<L: LocalPermit> Kind<L> {
         }
     }
 
-    fn abandon(&mut self, core: &Core) {
+    fn abandon(&mut self, core: &Mirror) {
         if let Kind::Probe(g) = std::mem::replace(self, Kind::Done) {
             core.record_probe(g, None);
         }
@@ -113,12 +113,12 @@ macro_rules! permit_methods {
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct Permit<'a> {
-    core: &'a Core,
+    core: &'a Mirror,
     kind: Kind<failgate::Permit<'a>>,
 }
 
 impl<'a> Permit<'a> {
-    pub(crate) fn new(core: &'a Core, kind: Kind<failgate::Permit<'a>>) -> Self {
+    pub(crate) fn new(core: &'a Mirror, kind: Kind<failgate::Permit<'a>>) -> Self {
         Permit { core, kind }
     }
 
@@ -136,12 +136,12 @@ impl Drop for Permit<'_> {
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct OwnedPermit {
-    core: Arc<Core>,
+    core: Arc<Mirror>,
     kind: Kind<failgate::OwnedPermit>,
 }
 
 impl OwnedPermit {
-    pub(crate) fn new(core: Arc<Core>, kind: Kind<failgate::OwnedPermit>) -> Self {
+    pub(crate) fn new(core: Arc<Mirror>, kind: Kind<failgate::OwnedPermit>) -> Self {
         OwnedPermit { core, kind }
     }
 

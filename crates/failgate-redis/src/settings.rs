@@ -37,6 +37,16 @@ pub enum FleetConfigError {
     /// No Redis URL was given.
     #[error("no redis URL: call FleetBuilder::redis(\"redis://host:port\")")]
     NoRedisUrl,
+    /// A count window was given: a fleet breaker needs a time window, because counts
+    /// from many instances only add up by time.
+    #[error(
+        "invalid window Window::count({size}): a fleet breaker needs a time window \
+         (Window::time), because counts from many instances only add up by time"
+    )]
+    CountWindow {
+        /// The count window's size, as given.
+        size: u32,
+    },
     /// `build` was called outside a tokio runtime, which the background sync task needs.
     #[error("FleetBuilder::build must be called inside a tokio runtime")]
     NoRuntime,
@@ -55,6 +65,8 @@ pub(crate) struct Settings {
     pub(crate) minimum_calls: u64,
     pub(crate) window: Duration,
     pub(crate) buckets: u32,
+    /// A count window was asked for (refused by `validate`).
+    pub(crate) count_window: Option<u32>,
     pub(crate) open_for: Duration,
     pub(crate) half_open_permits: u32,
     pub(crate) half_open_timeout: Duration,
@@ -79,6 +91,7 @@ impl Settings {
             minimum_calls: 10,
             window: Duration::from_secs(60),
             buckets: 10,
+            count_window: None,
             open_for: Duration::from_secs(60),
             half_open_permits: 1,
             half_open_timeout: Duration::from_secs(30),
@@ -127,6 +140,9 @@ impl Settings {
                     "must not contain ':', braces, spaces or control characters (it is part of a Redis key)",
                 );
             }
+        }
+        if let Some(size) = self.count_window {
+            return Err(FleetConfigError::CountWindow { size });
         }
         let ms = |d: Duration| format!("{d:?}");
         if self.flush_interval.is_zero() || self.flush_interval > Duration::from_millis(100) {

@@ -2,12 +2,12 @@
 //! installing what Redis answers or announces, the fallback switch and the probe
 //! permits held.
 
-use super::Core;
+use super::Mirror;
 use crate::script::{Announcement, Flush, Reply, SharedState};
 use crate::word::{MirrorWord, ProbeTokens};
 use std::sync::atomic::Ordering::*;
 
-impl Core {
+impl Mirror {
     /// Takes what is pending for the next round trip, with what the local fallback
     /// counted (during a fallback, or before the batch that ended it was answered).
     pub(crate) fn take_flush(&self, resync: bool, tokens_to_release: u64) -> Flush {

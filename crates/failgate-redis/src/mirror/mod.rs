@@ -22,7 +22,7 @@ mod install;
 
 /// How a call was admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Admit {
+pub(crate) enum Admission {
     /// Closed fleet-wide: counted for the shared window, in this generation.
     Counted(u64),
     /// One of the fleet's half-open probes, of this generation.
@@ -44,7 +44,7 @@ pub(crate) struct Stats {
 }
 
 /// Everything the handles and the background tasks share.
-pub(crate) struct Core {
+pub(crate) struct Mirror {
     pub(crate) word: AtomicWord,
     /// End of the open wait, on the local clock, in nanoseconds.
     open_until: AtomicU64,
@@ -83,12 +83,12 @@ pub(crate) struct Core {
     pub(crate) integrity: Integrity,
     #[cfg(feature = "metrics")]
     pub(crate) gauges: crate::telemetry::MetricHandles,
-    /// Dropped with the core: tells the background tasks to stop.
+    /// Dropped with the mirror: tells the background tasks to stop.
     pub(crate) _stop: tokio::sync::watch::Sender<()>,
 }
 
-impl Core {
-    /// The core of a breaker with settings `s` and local fallback `local`; `stop` is
+impl Mirror {
+    /// The mirror of a breaker with settings `s` and local fallback `local`; `stop` is
     /// dropped with it, which stops the background tasks.
     pub(crate) fn new(
         local: failgate::CircuitBreaker,
@@ -97,7 +97,7 @@ impl Core {
     ) -> Self {
         // The sync task counts as stopped after ten missed rounds, and two timeouts.
         let stale_after = s.flush_interval * 10 + s.redis_timeout * 2;
-        Core {
+        Mirror {
             // Local until the first round trip succeeds.
             word: AtomicWord::new(MirrorWord::START),
             open_until: AtomicU64::new(0),
@@ -135,16 +135,16 @@ impl Core {
     // ---- the call path ----------------------------------------------------------------
 
     #[inline(always)]
-    pub(crate) fn admit(&self) -> Result<Admit, Rejected> {
+    pub(crate) fn admit(&self) -> Result<Admission, Rejected> {
         let w = self.word.load(Acquire);
         if w.is_shared_closed() {
-            return Ok(Admit::Counted(w.generation()));
+            return Ok(Admission::Counted(w.generation()));
         }
         self.admit_slow(w)
     }
 
     #[inline(never)]
-    fn admit_slow(&self, w: MirrorWord) -> Result<Admit, Rejected> {
+    fn admit_slow(&self, w: MirrorWord) -> Result<Admission, Rejected> {
         // The clock is read only where an open wait is looked at.
         let left = || self.open_left();
         if w.is_local() {
@@ -153,15 +153,15 @@ impl Core {
             return match w.kind() {
                 SharedState::Open => match left() {
                     Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
-                    _ => Ok(Admit::Local),
+                    _ => Ok(Admission::Local),
                 },
-                _ => Ok(Admit::Local),
+                _ => Ok(Admission::Local),
             };
         }
         match w.kind() {
             SharedState::Open => match left() {
                 Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
-                _ if self.sync_is_stale() => Ok(Admit::Local),
+                _ if self.sync_is_stale() => Ok(Admission::Local),
                 _ => {
                     // The wait is over here: ask Redis for probe permits now.
                     self.demand.store(true, Relaxed);
@@ -175,7 +175,7 @@ impl Core {
                     let held = ProbeTokens::from_bits(t).held_for(w.generation());
                     if held == 0 {
                         if self.sync_is_stale() {
-                            return Ok(Admit::Local);
+                            return Ok(Admission::Local);
                         }
                         // The next round trip asks for permits (at most one per tick,
                         // so a crowd of refused calls never hammers Redis).
@@ -184,7 +184,7 @@ impl Core {
                     }
                     let fewer = ProbeTokens::from_bits(t).minus(1).bits();
                     match self.tokens.compare_exchange_weak(t, fewer, AcqRel, Acquire) {
-                        Ok(_) => return Ok(Admit::Probe(w.generation())),
+                        Ok(_) => return Ok(Admission::Probe(w.generation())),
                         Err(now) => t = now,
                     }
                 }
@@ -348,9 +348,9 @@ impl Core {
     }
 }
 
-impl fmt::Debug for Core {
+impl fmt::Debug for Mirror {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Core")
+        f.debug_struct("Mirror")
             .field("namespace", &self.namespace)
             .field("name", &self.name)
             .finish_non_exhaustive()

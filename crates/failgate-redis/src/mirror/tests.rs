@@ -4,7 +4,7 @@ use super::*;
 use crate::script::{Announcement, Reply};
 use failgate::ManualClock;
 
-fn core(clock: &ManualClock) -> Core {
+fn core(clock: &ManualClock) -> Mirror {
     let local = failgate::CircuitBreaker::builder()
         .failure_rate(0.5)
         .minimum_calls(4)
@@ -20,10 +20,10 @@ fn core(clock: &ManualClock) -> Core {
     s.clock = Arc::new(clock.clone());
     // Never stale within a test: ten rounds of 100 ms and two timeouts of 30 min.
     s.redis_timeout = Duration::from_secs(1800);
-    Core::new(local, &s, stop)
+    Mirror::new(local, &s, stop)
 }
 
-impl Core {
+impl Mirror {
     fn install_reply_test(&self, reply: &Reply) -> Option<u64> {
         self.install_reply(reply, false)
     }
@@ -48,10 +48,10 @@ fn starts_local_and_a_reply_makes_it_shared() {
     let clock = ManualClock::new();
     let c = core(&clock);
     assert_eq!(c.mode(), Mode::Local);
-    assert_eq!(c.admit(), Ok(Admit::Local));
+    assert_eq!(c.admit(), Ok(Admission::Local));
     c.install_reply_test(&reply(SharedState::Closed, 3, 0, 0));
     assert_eq!(c.mode(), Mode::Shared);
-    assert_eq!(c.admit(), Ok(Admit::Counted(3)));
+    assert_eq!(c.admit(), Ok(Admission::Counted(3)));
 }
 
 #[test]
@@ -78,8 +78,8 @@ fn probes_come_only_from_granted_tokens_of_the_current_generation() {
     let clock = ManualClock::new();
     let c = core(&clock);
     c.install_reply_test(&reply(SharedState::HalfOpen, 2, 0, 2));
-    assert_eq!(c.admit(), Ok(Admit::Probe(2)));
-    assert_eq!(c.admit(), Ok(Admit::Probe(2)));
+    assert_eq!(c.admit(), Ok(Admission::Probe(2)));
+    assert_eq!(c.admit(), Ok(Admission::Probe(2)));
     assert_eq!(c.admit().unwrap_err().state(), State::HalfOpen);
     // A newer generation invalidates what is left.
     c.install_reply_test(&reply(SharedState::HalfOpen, 4, 0, 1));
@@ -94,7 +94,7 @@ fn stale_outcomes_and_announcements_are_discarded() {
     let clock = ManualClock::new();
     let c = core(&clock);
     c.install_reply_test(&reply(SharedState::Closed, 5, 0, 0));
-    let Ok(Admit::Counted(g)) = c.admit() else {
+    let Ok(Admission::Counted(g)) = c.admit() else {
         panic!()
     };
     c.record_counted(g, Outcome::Success);
@@ -210,7 +210,7 @@ fn local_mode_keeps_a_shared_open_state_until_its_deadline() {
     assert!(!c.enter_local(), "once");
     assert_eq!(c.admit().unwrap_err().state(), State::Open);
     clock.advance(Duration::from_secs(1));
-    assert_eq!(c.admit(), Ok(Admit::Local));
+    assert_eq!(c.admit(), Ok(Admission::Local));
 }
 
 #[test]
@@ -220,8 +220,8 @@ fn a_late_grant_of_an_ended_generation_changes_nothing() {
     c.install_reply_test(&reply(SharedState::HalfOpen, 4, 0, 2));
     c.install_reply_test(&reply(SharedState::HalfOpen, 3, 0, 5)); // answered before 4 began
     assert_eq!(c.held_tokens(), 2, "generation 4 keeps its two permits");
-    assert_eq!(c.admit(), Ok(Admit::Probe(4)));
-    assert_eq!(c.admit(), Ok(Admit::Probe(4)));
+    assert_eq!(c.admit(), Ok(Admission::Probe(4)));
+    assert_eq!(c.admit(), Ok(Admission::Probe(4)));
     assert!(c.admit().is_err());
 }
 
@@ -238,7 +238,7 @@ fn racing_calls_never_take_more_probes_than_granted_per_generation() {
         for _ in 0..3 {
             s.spawn(|| {
                 while !done.load(Relaxed) {
-                    if let Ok(Admit::Probe(g)) = c.admit() {
+                    if let Ok(Admission::Probe(g)) = c.admit() {
                         taken[g as usize].fetch_add(1, Relaxed);
                     }
                 }
