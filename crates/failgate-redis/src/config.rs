@@ -200,6 +200,28 @@ impl<C> FleetBuilder<C> {
         self
     }
 
+    /// The tokio runtime the background sync task and pub/sub listener are spawned on.
+    /// Without it, [`build`](Self::build) uses the runtime it is called in, and fails
+    /// with [`FleetConfigError::NoRuntime`] outside one; with it, `build` works from any
+    /// thread, inside a runtime or not. The breaker decides locally once that runtime
+    /// has shut down (see [the design](crate::design)).
+    ///
+    /// ```no_run
+    /// use failgate_redis::FleetBreaker;
+    ///
+    /// let runtime = tokio::runtime::Runtime::new()?;
+    /// // No runtime on this thread: the tasks run on `runtime`.
+    /// let breaker = FleetBreaker::builder("payments")
+    ///     .redis("redis://127.0.0.1:6379")
+    ///     .runtime(runtime.handle().clone())
+    ///     .build()?;
+    /// # let _ = breaker; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.settings.runtime = Some(runtime);
+        self
+    }
+
     /// The classifier `call` and `call_async` use (as with failgate's breakers).
     pub fn with_classifier<K>(self, classifier: K) -> FleetBuilder<K> {
         FleetBuilder {
@@ -209,7 +231,7 @@ impl<C> FleetBuilder<C> {
     }
 
     /// Validates the configuration, builds the local breaker and starts the background
-    /// sync task on the current tokio runtime. Returns at once: the breaker decides
+    /// sync task on the [given runtime](Self::runtime), or else the current one. Returns at once: the breaker decides
     /// locally until its first round trip to Redis succeeds.
     pub fn build(self) -> Result<FleetBreaker<C>, FleetConfigError> {
         let core = start::start(&self.settings)?;

@@ -47,8 +47,11 @@ pub enum FleetConfigError {
         /// The count window's size, as given.
         size: u32,
     },
-    /// `build` was called outside a tokio runtime, which the background sync task needs.
-    #[error("FleetBuilder::build must be called inside a tokio runtime")]
+    /// `build` was called outside a tokio runtime, which the background sync task needs,
+    /// and no runtime was given with [`FleetBuilder::runtime`](crate::FleetBuilder::runtime).
+    #[error(
+        "FleetBuilder::build must be called inside a tokio runtime, or be given one with FleetBuilder::runtime"
+    )]
     NoRuntime,
 }
 
@@ -75,6 +78,8 @@ pub(crate) struct Settings {
     pub(crate) redis_timeout: Duration,
     pub(crate) key_ttl: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Where the background tasks run; `None`: the runtime `build` is called in.
+    pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Settings {
@@ -100,6 +105,7 @@ impl Settings {
             redis_timeout: Duration::from_millis(50),
             key_ttl: Duration::from_secs(3600),
             clock: Arc::new(SystemClock::new()),
+            runtime: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Start-up: from validated settings to a running breaker mirror, with its sync task and
-//! pub/sub listener spawned on the current tokio runtime.
+//! pub/sub listener spawned on the runtime given to the builder, or else the current one.
 
 use crate::mirror::Mirror;
 use crate::script::ScriptArgs;
@@ -14,7 +14,10 @@ pub(crate) fn start(s: &Settings) -> Result<Arc<Mirror>, FleetConfigError> {
     s.validate()?;
     let local = s.local_breaker()?;
     let url = s.url.as_deref().ok_or(FleetConfigError::NoRedisUrl)?;
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| FleetConfigError::NoRuntime)?;
+    let runtime = match &s.runtime {
+        Some(given) => given.clone(),
+        None => tokio::runtime::Handle::try_current().map_err(|_| FleetConfigError::NoRuntime)?,
+    };
     let client = connect::client(s, url)?;
     let args = script_args(s);
     let channel = args.channel.clone();

@@ -62,3 +62,66 @@ async fn with_classifier_sets_the_classifier_call_uses() {
         "the local fallback tripped on the classifier's failures"
     );
 }
+
+/// Polls `check` from a thread that is in no runtime, for up to 5 s.
+fn eventually_blocking(what: &str, check: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "not within 5 s: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_given_runtime_lets_build_run_on_a_thread_without_one() {
+    let Some(redis) = common::Target::get() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ns = common::unique_namespace("runtime-thread");
+    let breaker = std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(tokio::runtime::Handle::try_current().is_err());
+            fleet(&redis.url, &ns)
+                .runtime(runtime.handle().clone())
+                .build()
+        })
+        .join()
+        .unwrap()
+    })
+    .unwrap();
+    eventually_blocking("the sync task reaches redis", || {
+        breaker.mode() == failgate_redis::Mode::Shared
+    });
+}
+
+#[test]
+fn a_given_runtime_is_used_even_inside_another_one() {
+    let Some(redis) = common::Target::get() else {
+        return;
+    };
+    let given = tokio::runtime::Runtime::new().unwrap();
+    let ns = common::unique_namespace("runtime-inside");
+    let breaker = {
+        // Built inside a runtime that is shut down right after: the tasks must live on
+        // the given one, or the breaker never reaches Redis.
+        let other = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let breaker = other.block_on(async {
+            fleet(&redis.url, &ns)
+                .runtime(given.handle().clone())
+                .build()
+                .unwrap()
+        });
+        drop(other);
+        breaker
+    };
+    eventually_blocking("the sync task reaches redis on the given runtime", || {
+        breaker.mode() == failgate_redis::Mode::Shared
+    });
+}
