@@ -33,6 +33,8 @@ impl<C> fmt::Debug for FleetBuilder<C> {
             .field("flush_interval", &s.flush_interval)
             .field("idle_poll", &s.idle_poll)
             .field("redis_timeout", &s.redis_timeout)
+            .field("honor_retry_after", &s.honor_retry_after)
+            .field("max_retry_after", &s.max_retry_after)
             .finish_non_exhaustive()
     }
 }
@@ -189,6 +191,40 @@ impl<C> FleetBuilder<C> {
     /// Default 1 hour; at least the window and the open wait.
     pub fn key_ttl(mut self, ttl: Duration) -> Self {
         self.settings.key_ttl = ttl;
+        self
+    }
+
+    /// When the dependency answers with a "retry after" (an HTTP `Retry-After` on a 503
+    /// or 429, recorded with a [`Permit`](crate::Permit)'s `record_with_retry_after`),
+    /// the whole fleet
+    /// stays open at least that long, but never longer than
+    /// [`max_retry_after`](Self::max_retry_after) (one hour by default). Off by default:
+    /// `open_for` alone decides. The same rule as failgate's
+    /// [`Builder::honor_retry_after`](failgate::Builder::honor_retry_after), fleet-wide:
+    ///
+    /// The request holds from the moment the answer is recorded until its time passes,
+    /// whatever the answer's outcome and whenever the call was admitted: an opening
+    /// within that time (a trip, a failed probe) lasts at least until then, and an open
+    /// breaker that receives it stays open at least until then. Closing forgets it.
+    ///
+    /// The instance that records it refuses at once if it is open; the next flush (at
+    /// once) carries it to Redis, which keeps it in the shared state and announces a
+    /// longer open wait over pub/sub, so the other instances refuse within a round trip.
+    /// Redis keeps it in server time, as the remaining wait: instances' clocks need not
+    /// agree. The local fallback breaker honours it the same way while Redis is away.
+    pub fn honor_retry_after(mut self, honor: bool) -> Self {
+        self.settings.honor_retry_after = honor;
+        self
+    }
+
+    /// The longest "retry after" that [`honor_retry_after`](Self::honor_retry_after)
+    /// obeys: a longer one holds the fleet open this long. Defaults to
+    /// [`failgate::DEFAULT_MAX_RETRY_AFTER`] (one hour); more than zero and at most
+    /// [`failgate::MAX_DURATION`] (else `build` fails with
+    /// [`FleetConfigError::Invalid`](crate::FleetConfigError::Invalid) naming
+    /// `max_retry_after`).
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.settings.max_retry_after = max;
         self
     }
 

@@ -86,6 +86,12 @@ pub struct FleetConfig {
     /// See [`FleetBuilder::key_ttl`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_ttl: Option<HumanDuration>,
+    /// See [`FleetBuilder::honor_retry_after`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_retry_after: Option<bool>,
+    /// See [`FleetBuilder::max_retry_after`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_after: Option<HumanDuration>,
 }
 
 impl FleetConfig {
@@ -142,6 +148,12 @@ impl FleetConfig {
         }
         if let Some(t) = d(&self.key_ttl) {
             b = b.key_ttl(t);
+        }
+        if let Some(honor) = self.honor_retry_after {
+            b = b.honor_retry_after(honor);
+        }
+        if let Some(t) = d(&self.max_retry_after) {
+            b = b.max_retry_after(t);
         }
         Ok(b)
     }

@@ -77,6 +77,8 @@ pub(crate) struct Settings {
     pub(crate) idle_poll: Duration,
     pub(crate) redis_timeout: Duration,
     pub(crate) key_ttl: Duration,
+    pub(crate) honor_retry_after: bool,
+    pub(crate) max_retry_after: Duration,
     pub(crate) clock: Arc<dyn Clock>,
     /// Where the background tasks run; `None`: the runtime `build` is called in.
     pub(crate) runtime: Option<tokio::runtime::Handle>,
@@ -104,6 +106,8 @@ impl Settings {
             idle_poll: Duration::from_secs(1),
             redis_timeout: Duration::from_millis(50),
             key_ttl: Duration::from_secs(3600),
+            honor_retry_after: false,
+            max_retry_after: failgate::DEFAULT_MAX_RETRY_AFTER,
             clock: Arc::new(SystemClock::new()),
             runtime: None,
         }
@@ -119,6 +123,8 @@ impl Settings {
             .open_for(self.open_for)
             .half_open_permits(self.half_open_permits)
             .half_open_timeout(self.half_open_timeout)
+            .honor_retry_after(self.honor_retry_after)
+            .max_retry_after(self.max_retry_after)
             .clock(self.clock.clone())
             .build()?)
     }
@@ -191,6 +197,13 @@ impl Settings {
                 "key_ttl",
                 ms(self.key_ttl),
                 "must be at least the window and the open wait",
+            );
+        }
+        if self.max_retry_after.is_zero() || self.max_retry_after > failgate::MAX_DURATION {
+            return invalid(
+                "max_retry_after",
+                ms(self.max_retry_after),
+                "must be longer than zero and at most failgate::MAX_DURATION",
             );
         }
         Ok(())

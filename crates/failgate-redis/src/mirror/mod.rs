@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod install;
+mod retry_after;
 
 /// How a call was admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,14 @@ pub(crate) struct Mirror {
     urgent: AtomicBool,
     /// The pub/sub listener is subscribed: transitions arrive without polling.
     subscribed: AtomicBool,
+    /// Whether the dependency's "retry after" is obeyed, and the longest obeyed (ns).
+    honor_retry_after: bool,
+    max_retry_after: u64,
+    /// Until when the dependency asked not to be called, on the local clock (ns; 0:
+    /// never). Closing forgets it. See [`retry_after`].
+    hint_until: AtomicU64,
+    /// A hint was noted that the next flush has not carried to Redis yet.
+    hint_pending: AtomicBool,
     pub(crate) waker: AtomicWaker,
     /// The shared window's counts, as of the last round trip.
     shared_calls: AtomicU64,
@@ -112,6 +121,10 @@ impl Mirror {
             demand: AtomicBool::new(false),
             urgent: AtomicBool::new(false),
             subscribed: AtomicBool::new(false),
+            honor_retry_after: s.honor_retry_after,
+            max_retry_after: u64::try_from(s.max_retry_after.as_nanos()).unwrap_or(u64::MAX),
+            hint_until: AtomicU64::new(0),
+            hint_pending: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             shared_calls: AtomicU64::new(0),
             shared_failures: AtomicU64::new(0),
@@ -313,6 +326,7 @@ impl Mirror {
             && self.probe_failures.load(Acquire) == 0
             && self.probe_releases.load(Acquire) == 0
             && !self.demand.load(Acquire)
+            && !self.hint_pending.load(Acquire)
             && self.held_tokens() == 0
     }
 
@@ -357,5 +371,7 @@ impl fmt::Debug for Mirror {
     }
 }
 
+#[cfg(test)]
+mod retry_after_tests;
 #[cfg(test)]
 mod tests;

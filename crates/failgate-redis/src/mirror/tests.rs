@@ -5,6 +5,11 @@ use crate::script::{Announcement, Reply};
 use failgate::ManualClock;
 
 fn core(clock: &ManualClock) -> Mirror {
+    core_with(clock, |_| {})
+}
+
+/// A mirror whose settings `tweak` changes first.
+pub(super) fn core_with(clock: &ManualClock, tweak: impl FnOnce(&mut Settings)) -> Mirror {
     let local = failgate::CircuitBreaker::builder()
         .failure_rate(0.5)
         .minimum_calls(4)
@@ -20,16 +25,17 @@ fn core(clock: &ManualClock) -> Mirror {
     s.clock = Arc::new(clock.clone());
     // Never stale within a test: ten rounds of 100 ms and two timeouts of 30 min.
     s.redis_timeout = Duration::from_secs(1800);
+    tweak(&mut s);
     Mirror::new(local, &s, stop)
 }
 
 impl Mirror {
-    fn install_reply_test(&self, reply: &Reply) -> Option<u64> {
+    pub(super) fn install_reply_test(&self, reply: &Reply) -> Option<u64> {
         self.install_reply(reply, false)
     }
 }
 
-fn reply(state: SharedState, generation: u64, open_left_ms: u64, granted: u64) -> Reply {
+pub(super) fn reply(state: SharedState, generation: u64, open_left_ms: u64, granted: u64) -> Reply {
     Reply {
         state,
         generation,
