@@ -58,6 +58,9 @@ mod word;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(all(test, feature = "testing"))]
+mod retry_after_tests;
+
 /// The design, on its own page: how the fleet shares one breaker, and its limits.
 #[doc = include_str!("../DESIGN.md")]
 pub mod design {}
