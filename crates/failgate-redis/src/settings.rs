@@ -233,6 +233,30 @@ pub(crate) fn mask_password(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The local fallback's refusal after one failure answered with a 30 s "retry
+    /// after", with hints obeyed or not.
+    fn local_refusal(honor: bool) -> Option<Duration> {
+        let mut s = Settings::new("n");
+        (s.minimum_calls, s.open_for) = (1, Duration::from_secs(1));
+        s.honor_retry_after = honor;
+        s.max_retry_after = Duration::from_secs(20);
+        let local = s.local_breaker().unwrap();
+        let permit = local.try_acquire().unwrap();
+        permit.record_with_retry_after(failgate::Outcome::Failure, Some(Duration::from_secs(30)));
+        local.try_acquire().unwrap_err().retry_after()
+    }
+
+    #[test]
+    fn the_local_fallback_obeys_retry_after_with_the_same_settings() {
+        let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64().round() as u64);
+        assert_eq!(
+            secs(local_refusal(true)),
+            Some(20),
+            "capped at max_retry_after"
+        );
+        assert_eq!(secs(local_refusal(false)), Some(1), "open_for alone");
+    }
+
     #[test]
     fn passwords_are_masked() {
         assert_eq!(

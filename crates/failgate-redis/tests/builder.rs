@@ -125,3 +125,28 @@ fn a_given_runtime_is_used_even_inside_another_one() {
         breaker.mode() == failgate_redis::Mode::Shared
     });
 }
+
+#[tokio::test]
+async fn max_retry_after_is_validated_like_the_cores() {
+    for bad in [
+        Duration::ZERO,
+        failgate::MAX_DURATION + Duration::from_nanos(1),
+    ] {
+        let e = fleet("redis://127.0.0.1:1", "x")
+            .honor_retry_after(true)
+            .max_retry_after(bad)
+            .build()
+            .unwrap_err();
+        match e {
+            FleetConfigError::Invalid { field, value, .. } => {
+                assert_eq!((field, value), ("max_retry_after", format!("{bad:?}")))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(fleet("redis://127.0.0.1:1", "x")
+        .honor_retry_after(true)
+        .max_retry_after(failgate::MAX_DURATION)
+        .build()
+        .is_ok());
+}
