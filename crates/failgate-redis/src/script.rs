@@ -33,9 +33,10 @@
 //!   shows it, and the same announcement a transition makes (its generation and state
 //!   unchanged, the new ms left) tells the other instances at once.
 //! - Entering closed forgets it (`hint = 0`); half-open keeps it, for a failed probe.
-//! - A batch sent again changes nothing, its hint included; and were it applied twice,
-//!   the later of two deadlines is idempotent, so it could only move by the delay
-//!   between the two sends.
+//! - A batch sent again changes nothing, its hint included. Taking the later of two
+//!   deadlines is idempotent, so a repeat could only move the hint by the delay between
+//!   the two sends; but it could also bring back a hint that a close in between forgot,
+//!   which is why a repeat's hint is dropped like its counts.
 //!
 //! # Lost state, lost answers, refused commands
 //! - **Epoch.** A missing state hash is created afresh (closed, generation 0, an empty
