@@ -48,7 +48,7 @@ fn fleet() -> Result<Fleet, String> {
             .redis(server.url())
             .failure_rate(0.5)
             .minimum_calls(10)
-            .window(Duration::from_secs(60), 10)
+            .window(failgate::Window::time(Duration::from_secs(60)).buckets(10))
             .build()
             .map_err(|e| format!("FleetBreaker::build: {e}"))?
     };

@@ -116,7 +116,7 @@ fn builder(url: &str, namespace: &str) -> FleetBuilder {
         .redis(url)
         .failure_rate(0.5)
         .minimum_calls(20)
-        .window(Duration::from_secs(10), 10)
+        .window(failgate::Window::time(Duration::from_secs(10)).buckets(10))
         .open_for(Duration::from_secs(1))
         .half_open_permits(1)
 }
@@ -196,7 +196,7 @@ fn late_answers(
         || {
             builder(&url, &ns)
                 .minimum_calls(u64::MAX / 2)
-                .window(Duration::from_secs(3600), 10)
+                .window(failgate::Window::time(Duration::from_secs(3600)).buckets(10))
         },
         1,
     )?;

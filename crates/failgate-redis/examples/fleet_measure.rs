@@ -594,7 +594,7 @@ fn fleet(
                 .redis(url)
                 .failure_rate(0.5)
                 .minimum_calls(minimum_calls)
-                .window(Duration::from_secs(60), 10)
+                .window(failgate::Window::time(Duration::from_secs(60)).buckets(10))
                 .build()
                 .map_err(|e| format!("FleetBreaker::build: {e}"))
         })

@@ -1,6 +1,6 @@
 //! The public face: [`FleetBreaker`] and its permits, with the local breaker's API.
 
-use crate::mirror::{Admit, Core};
+use crate::mirror::{Admission, Mirror};
 use crate::permit::{Kind, OwnedPermit, Permit};
 use crate::word::Mode;
 use failgate::{Breaker, Classify, DefaultClassifier, Error, Outcome, Rejected, Snapshot, State};
@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// [design](crate::design)). Its API is the local
 /// [`CircuitBreaker`](failgate::CircuitBreaker)'s.
 pub struct FleetBreaker<C = DefaultClassifier> {
-    core: Arc<Core>,
+    core: Arc<Mirror>,
     classifier: C,
 }
 
@@ -79,7 +79,7 @@ pub struct FleetStatus {
 
 impl<C> FleetBreaker<C> {
     /// The handle on a started core.
-    pub(crate) fn from_core(core: Arc<Core>, classifier: C) -> Self {
+    pub(crate) fn from_core(core: Arc<Mirror>, classifier: C) -> Self {
         FleetBreaker { core, classifier }
     }
 
@@ -131,9 +131,9 @@ impl<C> FleetBreaker<C> {
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         let kind = match self.core.admit()? {
-            Admit::Counted(g) => Kind::Counted(g),
-            Admit::Probe(g) => Kind::Probe(g),
-            Admit::Local => Kind::Local(self.core.local.try_acquire()?),
+            Admission::Counted(g) => Kind::Counted(g),
+            Admission::Probe(g) => Kind::Probe(g),
+            Admission::Local => Kind::Local(self.core.local.try_acquire()?),
         };
         Ok(Permit::new(&self.core, kind))
     }
@@ -143,9 +143,9 @@ impl<C> FleetBreaker<C> {
     #[inline]
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
         let kind = match self.core.admit()? {
-            Admit::Counted(g) => Kind::Counted(g),
-            Admit::Probe(g) => Kind::Probe(g),
-            Admit::Local => Kind::Local(self.core.local.try_acquire_owned()?),
+            Admission::Counted(g) => Kind::Counted(g),
+            Admission::Probe(g) => Kind::Probe(g),
+            Admission::Local => Kind::Local(self.core.local.try_acquire_owned()?),
         };
         Ok(OwnedPermit::new(self.core.clone(), kind))
     }

@@ -3,7 +3,7 @@
 
 use crate::settings::{mask_password, FleetConfigError, Settings};
 use crate::{start, FleetBreaker};
-use failgate::{Clock, DefaultClassifier};
+use failgate::{Clock, DefaultClassifier, Window};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +33,8 @@ impl<C> fmt::Debug for FleetBuilder<C> {
             .field("flush_interval", &s.flush_interval)
             .field("idle_poll", &s.idle_poll)
             .field("redis_timeout", &s.redis_timeout)
+            .field("honor_retry_after", &s.honor_retry_after)
+            .field("max_retry_after", &s.max_retry_after)
             .finish_non_exhaustive()
     }
 }
@@ -113,10 +115,32 @@ impl<C> FleetBuilder<C> {
         self
     }
 
-    /// The window's span and its number of buckets. Default 60 s in 10 buckets.
-    pub fn window(mut self, span: Duration, buckets: u32) -> Self {
-        self.settings.window = span;
-        self.settings.buckets = buckets;
+    /// The shared window: a time window, the same type as a local breaker's
+    /// [`Builder::window`](failgate::Builder::window). Default
+    /// `Window::time(Duration::from_secs(60))`, in 10 buckets.
+    ///
+    /// A count window ([`Window::count`]) is refused by [`build`](Self::build) with
+    /// [`FleetConfigError::CountWindow`]: counts from many instances only add up by
+    /// time (the order of calls on different replicas is not defined).
+    ///
+    /// ```
+    /// use failgate::Window;
+    /// use failgate_redis::FleetBreaker;
+    /// use std::time::Duration;
+    ///
+    /// let builder = FleetBreaker::builder("payments")
+    ///     .window(Window::time(Duration::from_secs(30)).buckets(10));
+    /// # let _ = builder;
+    /// ```
+    pub fn window(mut self, window: Window) -> Self {
+        match window.as_time() {
+            Some((span, buckets)) => {
+                self.settings.window = span;
+                self.settings.buckets = buckets;
+                self.settings.count_window = None;
+            }
+            None => self.settings.count_window = window.as_count(),
+        }
         self
     }
 
@@ -170,6 +194,40 @@ impl<C> FleetBuilder<C> {
         self
     }
 
+    /// When the dependency answers with a "retry after" (an HTTP `Retry-After` on a 503
+    /// or 429, recorded with a [`Permit`](crate::Permit)'s `record_with_retry_after`),
+    /// the whole fleet
+    /// stays open at least that long, but never longer than
+    /// [`max_retry_after`](Self::max_retry_after) (one hour by default). Off by default:
+    /// `open_for` alone decides. The same rule as failgate's
+    /// [`Builder::honor_retry_after`](failgate::Builder::honor_retry_after), fleet-wide:
+    ///
+    /// The request holds from the moment the answer is recorded until its time passes,
+    /// whatever the answer's outcome and whenever the call was admitted: an opening
+    /// within that time (a trip, a failed probe) lasts at least until then, and an open
+    /// breaker that receives it stays open at least until then. Closing forgets it.
+    ///
+    /// The instance that records it refuses at once if it is open; the next flush (at
+    /// once) carries it to Redis, which keeps it in the shared state and announces a
+    /// longer open wait over pub/sub, so the other instances refuse within a round trip.
+    /// Redis keeps it in server time, as the remaining wait: instances' clocks need not
+    /// agree. The local fallback breaker honours it the same way while Redis is away.
+    pub fn honor_retry_after(mut self, honor: bool) -> Self {
+        self.settings.honor_retry_after = honor;
+        self
+    }
+
+    /// The longest "retry after" that [`honor_retry_after`](Self::honor_retry_after)
+    /// obeys: a longer one holds the fleet open this long. Defaults to
+    /// [`failgate::DEFAULT_MAX_RETRY_AFTER`] (one hour); more than zero and at most
+    /// [`failgate::MAX_DURATION`] (else `build` fails with
+    /// [`FleetConfigError::Invalid`](crate::FleetConfigError::Invalid) naming
+    /// `max_retry_after`).
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.settings.max_retry_after = max;
+        self
+    }
+
     /// The local clock, for open-state deadlines (tests pass a
     /// [`ManualClock`](failgate::ManualClock)). Shared deadlines run on the Redis
     /// server's clock, so instances' clocks need not agree.
@@ -178,8 +236,30 @@ impl<C> FleetBuilder<C> {
         self
     }
 
+    /// The tokio runtime the background sync task and pub/sub listener are spawned on.
+    /// Without it, [`build`](Self::build) uses the runtime it is called in, and fails
+    /// with [`FleetConfigError::NoRuntime`] outside one; with it, `build` works from any
+    /// thread, inside a runtime or not. The breaker decides locally once that runtime
+    /// has shut down (see [the design](crate::design)).
+    ///
+    /// ```no_run
+    /// use failgate_redis::FleetBreaker;
+    ///
+    /// let runtime = tokio::runtime::Runtime::new()?;
+    /// // No runtime on this thread: the tasks run on `runtime`.
+    /// let breaker = FleetBreaker::builder("payments")
+    ///     .redis("redis://127.0.0.1:6379")
+    ///     .runtime(runtime.handle().clone())
+    ///     .build()?;
+    /// # let _ = breaker; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.settings.runtime = Some(runtime);
+        self
+    }
+
     /// The classifier `call` and `call_async` use (as with failgate's breakers).
-    pub fn classifier<K>(self, classifier: K) -> FleetBuilder<K> {
+    pub fn with_classifier<K>(self, classifier: K) -> FleetBuilder<K> {
         FleetBuilder {
             settings: self.settings,
             classifier,
@@ -187,7 +267,7 @@ impl<C> FleetBuilder<C> {
     }
 
     /// Validates the configuration, builds the local breaker and starts the background
-    /// sync task on the current tokio runtime. Returns at once: the breaker decides
+    /// sync task on the [given runtime](Self::runtime), or else the current one. Returns at once: the breaker decides
     /// locally until its first round trip to Redis succeeds.
     pub fn build(self) -> Result<FleetBreaker<C>, FleetConfigError> {
         let core = start::start(&self.settings)?;

@@ -86,6 +86,12 @@ pub struct FleetConfig {
     /// See [`FleetBuilder::key_ttl`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_ttl: Option<HumanDuration>,
+    /// See [`FleetBuilder::honor_retry_after`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_retry_after: Option<bool>,
+    /// See [`FleetBuilder::max_retry_after`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_after: Option<HumanDuration>,
 }
 
 impl FleetConfig {
@@ -123,7 +129,7 @@ impl FleetConfig {
         if self.window.is_some() || self.buckets.is_some() {
             let span = d(&self.window).unwrap_or(b.settings.window);
             let buckets = self.buckets.unwrap_or(b.settings.buckets);
-            b = b.window(span, buckets);
+            b = b.window(failgate::Window::time(span).buckets(buckets));
         }
         if let Some(t) = d(&self.open_for) {
             b = b.open_for(t);
@@ -142,6 +148,12 @@ impl FleetConfig {
         }
         if let Some(t) = d(&self.key_ttl) {
             b = b.key_ttl(t);
+        }
+        if let Some(honor) = self.honor_retry_after {
+            b = b.honor_retry_after(honor);
+        }
+        if let Some(t) = d(&self.max_retry_after) {
+            b = b.max_retry_after(t);
         }
         Ok(b)
     }
@@ -212,7 +224,8 @@ mod tests {
             r#"{"namespace": "shop", "redis": {"url": "redis://h:1", "username": "u", "timeout": "20ms"},
                 "failure_rate": 0.25, "minimum_calls": 7, "buckets": 5, "open_for": "3s",
                 "half_open_permits": 4, "half_open_timeout": "9s", "flush_interval": "40ms",
-                "idle_poll": "5s", "key_ttl": "2h"}"#,
+                "idle_poll": "5s", "key_ttl": "2h", "honor_retry_after": true,
+                "max_retry_after": "10m"}"#,
         )
         .unwrap();
         let builder = c.builder("pay").unwrap();
@@ -228,5 +241,34 @@ mod tests {
             (ms(3_000), ms(9_000), 4)
         );
         assert_eq!((b.key_ttl, b.idle_poll), (ms(7_200_000), ms(5_000)));
+        assert_eq!(
+            (b.honor_retry_after, b.max_retry_after),
+            (true, ms(600_000))
+        );
+    }
+
+    #[test]
+    fn retry_after_fields_name_their_path_when_wrong() {
+        let e = parse(r#"{"redis": {"url": "redis://h"}, "max_retry_after": "soon"}"#).unwrap_err();
+        assert!(e.to_string().contains("soon"), "{e}");
+        let e =
+            parse(r#"{"redis": {"url": "redis://h"}, "honor_retry_after": "yes"}"#).unwrap_err();
+        assert!(e.to_string().contains("bool"), "{e}");
+        let c = parse(r#"{"redis": {"url": "redis://h"}, "max_retry_after": "0s"}"#).unwrap();
+        let e = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async { c.builder("x").unwrap().build().unwrap_err() });
+        assert!(
+            matches!(
+                e,
+                FleetConfigError::Invalid {
+                    field: "max_retry_after",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

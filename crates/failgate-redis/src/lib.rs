@@ -13,7 +13,7 @@
 //!     .redis("redis://127.0.0.1:6379")
 //!     .failure_rate(0.5)
 //!     .minimum_calls(20)
-//!     .window(Duration::from_secs(30), 10)
+//!     .window(failgate::Window::time(Duration::from_secs(30)).buckets(10))
 //!     .open_for(Duration::from_secs(10))
 //!     .half_open_permits(3) // three probes for the whole fleet
 //!     .build()?;
@@ -57,6 +57,9 @@ mod word;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+#[cfg(all(test, feature = "testing"))]
+mod retry_after_tests;
 
 /// The design, on its own page: how the fleet shares one breaker, and its limits.
 #[doc = include_str!("../DESIGN.md")]

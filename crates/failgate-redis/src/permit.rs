@@ -2,7 +2,7 @@
 //! each kind of permit counts it. They keep the core's permit contract,
 //! [`failgate::Report`].
 
-use crate::mirror::Core;
+use crate::mirror::Mirror;
 use failgate::{Outcome, Report};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,7 @@ pub(crate) enum Kind<L> {
 
 impl<L: Report> Kind<L> {
     #[inline(always)]
-    fn record(&mut self, core: &Core, outcome: Outcome, retry_after: Option<Duration>) {
+    fn record(&mut self, core: &Mirror, outcome: Outcome, retry_after: Option<Duration>) {
         if let Some(wait) = retry_after {
             if core.honors_retry_after() {
                 core.note_retry_after(wait);
@@ -46,7 +46,7 @@ impl<L: Report> Kind<L> {
         }
     }
 
-    fn abandon(&mut self, core: &Core) {
+    fn abandon(&mut self, core: &Mirror) {
         if let Kind::Probe(g) = std::mem::replace(self, Kind::Done) {
             core.record_probe(g, None);
         }
@@ -150,12 +150,12 @@ macro_rules! report {
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct Permit<'a> {
-    core: &'a Core,
+    core: &'a Mirror,
     kind: Kind<failgate::Permit<'a>>,
 }
 
 impl<'a> Permit<'a> {
-    pub(crate) fn new(core: &'a Core, kind: Kind<failgate::Permit<'a>>) -> Self {
+    pub(crate) fn new(core: &'a Mirror, kind: Kind<failgate::Permit<'a>>) -> Self {
         Permit { core, kind }
     }
 
@@ -173,12 +173,12 @@ impl Drop for Permit<'_> {
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct OwnedPermit {
-    core: Arc<Core>,
+    core: Arc<Mirror>,
     kind: Kind<failgate::OwnedPermit>,
 }
 
 impl OwnedPermit {
-    pub(crate) fn new(core: Arc<Core>, kind: Kind<failgate::OwnedPermit>) -> Self {
+    pub(crate) fn new(core: Arc<Mirror>, kind: Kind<failgate::OwnedPermit>) -> Self {
         OwnedPermit { core, kind }
     }
 

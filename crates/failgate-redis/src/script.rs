@@ -1,21 +1,42 @@
-//! The one Lua script every round trip runs: it adds an instance's counts to the shared
-//! window, makes any transition that is due (once, fleet-wide, with a new generation),
-//! hands out half-open probe permits, and answers with the shared state.
+//! The one Lua script every round trip runs (`script.lua`): it adds an instance's
+//! counts to the shared window, keeps the dependency's "retry after", makes any
+//! transition that is due (once, fleet-wide, with a new generation), hands out
+//! half-open probe permits, and answers with the shared state.
 //!
 //! Keys, for namespace `ns` and breaker `name`:
 //! - `failgate:{ns}:{name}:state`, a hash: `state` (closed, open, half_open), `gen`,
 //!   `until` (end of the open wait, in the server's milliseconds), `entered`, `taken`
 //!   (probe permits handed out), `ok` (probe successes), `epoch` (the server's time in
-//!   microseconds when the state was created);
+//!   microseconds when the state was created), `hint` (until when the dependency
+//!   asked not to be called, in the server's milliseconds; 0: never);
 //! - `failgate:{ns}:{name}:window`, a hash of buckets: `c<n>` calls and `f<n>` failures of
 //!   bucket `n` (the server's time in milliseconds divided by the bucket's span);
 //! - `failgate:{ns}:{name}:batch:<instance>`, the last batch one instance sent: `"<batch
 //!   id> <epoch> <gen> <permits granted>"`, kept three windows;
 //! - `failgate:{ns}:{name}:events`, the pub/sub channel, carrying `"<gen> <state> <ms
-//!   left open> <epoch>"` on every transition.
+//!   left open> <epoch>"` on every transition, and again (same generation, a longer
+//!   wait) when a "retry after" lengthens an open wait.
 //!
 //! The state and window expire after the configured time without writes. Time is the
 //! Redis server's (`TIME`), so instances' clocks need not agree.
+//!
+//! # Retry-After
+//! A flush carries the milliseconds, from now, that the dependency asked not to be
+//! called for (0: no such request since the instance's last flush; capped by the
+//! instance's `max_retry_after`). The rule is the local breaker's
+//! (`Builder::honor_retry_after`), fleet-wide, in server time:
+//! - `hint = max(hint, now + ms)`, whatever the generation the batch names (the request
+//!   is about the dependency, not about one state) and whatever the state.
+//! - Entering open (a trip, a failed probe, the half-open timeout) sets
+//!   `until = max(now + open_for, hint)`.
+//! - A hint that arrives while open lengthens `until` to it; the answer's "ms left open"
+//!   shows it, and the same announcement a transition makes (its generation and state
+//!   unchanged, the new ms left) tells the other instances at once.
+//! - Entering closed forgets it (`hint = 0`); half-open keeps it, for a failed probe.
+//! - A batch sent again changes nothing, its hint included. Taking the later of two
+//!   deadlines is idempotent, so a repeat could only move the hint by the delay between
+//!   the two sends; but it could also bring back a hint that a close in between forgot,
+//!   which is why a repeat's hint is dropped like its counts.
 //!
 //! # Lost state, lost answers, refused commands
 //! - **Epoch.** A missing state hash is created afresh (closed, generation 0, an empty
@@ -40,142 +61,7 @@ use redis::{FromRedisValue, RedisResult, Script, Value};
 
 /// The script's source (public for the crate's tests, which run it directly).
 #[doc(hidden)]
-pub const SYNC_LUA: &str = r#"
-local st, win, seen_key = KEYS[1], KEYS[2], KEYS[3]
-local gen_arg = tonumber(ARGV[1])
-local calls, fails = tonumber(ARGV[2]), tonumber(ARGV[3])
-local p_ok, p_fail, p_rel = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local want = tonumber(ARGV[7])
-local rate, min_calls = tonumber(ARGV[8]), tonumber(ARGV[9])
-local window_ms, buckets = tonumber(ARGV[10]), tonumber(ARGV[11])
-local open_ms, permits, ho_timeout = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local ttl, channel = tonumber(ARGV[15]), ARGV[16]
-local epoch_arg, seq, seen_ttl = ARGV[17], ARGV[18], tonumber(ARGV[19])
-
--- Reads first. Epochs and batch ids stay strings: Lua's numbers would round them.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local s = redis.call('HMGET', st, 'state', 'gen', 'until', 'entered', 'taken', 'ok', 'epoch')
-local state = s[1] or 'closed'
-local gen = tonumber(s[2] or '0')
-local untl = tonumber(s[3] or '0')
-local entered = tonumber(s[4] or tostring(now))
-local taken = tonumber(s[5] or '0')
-local ok = tonumber(s[6] or '0')
-local epoch = s[7]
-local bucket_ms = math.floor(window_ms / buckets)
-local changed = false
-
--- No state: first use, or the state was lost (FLUSHALL, eviction, expiry, a failover
--- to an empty replica). A new epoch tells every instance that mirrors the old one.
-if not s[1] then
-  epoch = nil
-  redis.call('DEL', win)
-end
-if not epoch then epoch = t[1] .. string.format('%06d', tonumber(t[2])) end
--- An instance that mirrors a lost state resynchronises: its counts join the window.
-if epoch_arg ~= '0' and epoch_arg ~= epoch then gen_arg = -1 end
-
--- A batch sent again (its answer was lost or late) counts nothing more; its permits
--- are answered again while they still belong to the current generation.
-local rec = (seq ~= '0') and redis.call('GET', seen_key)
-local seen = nil
-if rec then
-  local r_seq, r_epoch, r_gen, r_granted = string.match(rec, '^(%S+) (%S+) (%S+) (%S+)$')
-  if r_seq == seq then
-    calls, fails, p_ok, p_fail, p_rel, want = 0, 0, 0, 0, 0, 0
-    seen = {epoch = r_epoch, gen = tonumber(r_gen), granted = tonumber(r_granted)}
-  end
-end
-
-local function enter(new_state)
-  state = new_state
-  gen = gen + 1
-  entered = now
-  taken = 0
-  ok = 0
-  if new_state == 'open' then untl = now + open_ms end
-  redis.call('DEL', win)
-  changed = true
-end
-
--- Transitions that time makes due: the half-open timeout, and the end of the open wait
--- (only when some instance wants probes: the wait ends lazily, as in a local breaker).
-if state == 'half_open' and now - entered >= ho_timeout then enter('open') end
-if state == 'open' and now >= untl and want > 0 then enter('half_open') end
-
--- The instance's counts, unless they belong to another generation.
-local discarded = 0
-local current = (gen_arg == gen) or (gen_arg < 0 and state == 'closed')
-if current and state == 'closed' then
-  if calls > 0 then
-    local b = math.floor(now / bucket_ms)
-    redis.call('HINCRBY', win, 'c' .. b, calls)
-    if fails > 0 then redis.call('HINCRBY', win, 'f' .. b, fails) end
-  end
-elseif current and state == 'half_open' then
-  taken = math.max(taken - p_rel, 0)
-  if p_fail > 0 then
-    enter('open')
-  elseif p_ok > 0 then
-    ok = ok + p_ok
-    if ok >= permits then enter('closed') end
-  end
-else
-  discarded = calls + p_ok + p_fail
-end
-
--- The window's sums (expired buckets dropped), and a trip if they call for it.
-local wc, wf = 0, 0
-if state == 'closed' then
-  local oldest = math.floor(now / bucket_ms) - buckets + 1
-  local all = redis.call('HGETALL', win)
-  for i = 1, #all, 2 do
-    local k, n = all[i], tonumber(all[i + 1])
-    if tonumber(string.sub(k, 2)) < oldest then
-      redis.call('HDEL', win, k)
-    elseif string.sub(k, 1, 1) == 'c' then
-      wc = wc + n
-    else
-      wf = wf + n
-    end
-  end
-  if wc > 0 and wc >= min_calls and wf >= rate * wc then
-    enter('open')
-    wc, wf = 0, 0
-  end
-end
-
--- Probe permits: the fleet never holds more than `permits` of one generation.
-local granted = 0
-if seen then
-  if state == 'half_open' and seen.epoch == epoch and seen.gen == gen then
-    granted = seen.granted
-  end
-elseif state == 'half_open' and want > 0 then
-  granted = math.max(math.min(want, permits - taken), 0)
-  taken = taken + granted
-end
-
-redis.call('HSET', st, 'state', state, 'gen', gen, 'until', untl, 'entered', entered,
-  'taken', taken, 'ok', ok, 'epoch', epoch)
-redis.call('PEXPIRE', st, ttl)
-if redis.call('EXISTS', win) == 1 then redis.call('PEXPIRE', win, ttl) end
-if seq ~= '0' then
-  if not seen then rec = seq .. ' ' .. epoch .. ' ' .. gen .. ' ' .. granted end
-  redis.call('SET', seen_key, rec, 'PX', seen_ttl)
-end
-local left = math.max(untl - now, 0)
-if state ~= 'open' then left = 0 end
--- Last, and caught: a refused PUBLISH (a user without channel permissions) must not
--- turn the answer into an error after the writes above.
-local published = ''
-if changed then
-  local r = redis.pcall('PUBLISH', channel, gen .. ' ' .. state .. ' ' .. left .. ' ' .. epoch)
-  if type(r) == 'table' and r.err then published = r.err end
-end
-return {state, gen, left, wc, wf, granted, discarded, epoch, published}
-"#;
+pub const SYNC_LUA: &str = include_str!("script.lua");
 
 /// The script, hashed once (redis-rs sends `EVALSHA` and falls back to `EVAL`).
 pub(crate) fn sync_script() -> Script {
@@ -217,6 +103,9 @@ pub(crate) struct Flush {
     pub(crate) probe_failures: u64,
     pub(crate) probe_releases: u64,
     pub(crate) want_probes: u64,
+    /// Milliseconds the dependency asked not to be called for, from now (0: no such
+    /// request since the last flush).
+    pub(crate) retry_after_ms: u64,
 }
 
 /// What one round trip answers.
@@ -348,6 +237,7 @@ impl ScriptArgs {
             .arg(flush.epoch)
             .arg(flush.batch)
             .arg(self.batch_ttl_ms)
+            .arg(flush.retry_after_ms)
             .invoke_async(con)
             .await
     }

@@ -37,8 +37,21 @@ pub enum FleetConfigError {
     /// No Redis URL was given.
     #[error("no redis URL: call FleetBuilder::redis(\"redis://host:port\")")]
     NoRedisUrl,
-    /// `build` was called outside a tokio runtime, which the background sync task needs.
-    #[error("FleetBuilder::build must be called inside a tokio runtime")]
+    /// A count window was given: a fleet breaker needs a time window, because counts
+    /// from many instances only add up by time.
+    #[error(
+        "invalid window Window::count({size}): a fleet breaker needs a time window \
+         (Window::time), because counts from many instances only add up by time"
+    )]
+    CountWindow {
+        /// The count window's size, as given.
+        size: u32,
+    },
+    /// `build` was called outside a tokio runtime, which the background sync task needs,
+    /// and no runtime was given with [`FleetBuilder::runtime`](crate::FleetBuilder::runtime).
+    #[error(
+        "FleetBuilder::build must be called inside a tokio runtime, or be given one with FleetBuilder::runtime"
+    )]
     NoRuntime,
 }
 
@@ -55,6 +68,8 @@ pub(crate) struct Settings {
     pub(crate) minimum_calls: u64,
     pub(crate) window: Duration,
     pub(crate) buckets: u32,
+    /// A count window was asked for (refused by `validate`).
+    pub(crate) count_window: Option<u32>,
     pub(crate) open_for: Duration,
     pub(crate) half_open_permits: u32,
     pub(crate) half_open_timeout: Duration,
@@ -62,7 +77,11 @@ pub(crate) struct Settings {
     pub(crate) idle_poll: Duration,
     pub(crate) redis_timeout: Duration,
     pub(crate) key_ttl: Duration,
+    pub(crate) honor_retry_after: bool,
+    pub(crate) max_retry_after: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Where the background tasks run; `None`: the runtime `build` is called in.
+    pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Settings {
@@ -79,6 +98,7 @@ impl Settings {
             minimum_calls: 10,
             window: Duration::from_secs(60),
             buckets: 10,
+            count_window: None,
             open_for: Duration::from_secs(60),
             half_open_permits: 1,
             half_open_timeout: Duration::from_secs(30),
@@ -86,7 +106,10 @@ impl Settings {
             idle_poll: Duration::from_secs(1),
             redis_timeout: Duration::from_millis(50),
             key_ttl: Duration::from_secs(3600),
+            honor_retry_after: false,
+            max_retry_after: failgate::DEFAULT_MAX_RETRY_AFTER,
             clock: Arc::new(SystemClock::new()),
+            runtime: None,
         }
     }
 
@@ -100,6 +123,8 @@ impl Settings {
             .open_for(self.open_for)
             .half_open_permits(self.half_open_permits)
             .half_open_timeout(self.half_open_timeout)
+            .honor_retry_after(self.honor_retry_after)
+            .max_retry_after(self.max_retry_after)
             .clock(self.clock.clone())
             .build()?)
     }
@@ -127,6 +152,9 @@ impl Settings {
                     "must not contain ':', braces, spaces or control characters (it is part of a Redis key)",
                 );
             }
+        }
+        if let Some(size) = self.count_window {
+            return Err(FleetConfigError::CountWindow { size });
         }
         let ms = |d: Duration| format!("{d:?}");
         if self.flush_interval.is_zero() || self.flush_interval > Duration::from_millis(100) {
@@ -171,6 +199,13 @@ impl Settings {
                 "must be at least the window and the open wait",
             );
         }
+        if self.max_retry_after.is_zero() || self.max_retry_after > failgate::MAX_DURATION {
+            return invalid(
+                "max_retry_after",
+                ms(self.max_retry_after),
+                "must be longer than zero and at most failgate::MAX_DURATION",
+            );
+        }
         Ok(())
     }
 }
@@ -197,6 +232,30 @@ pub(crate) fn mask_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The local fallback's refusal after one failure answered with a 30 s "retry
+    /// after", with hints obeyed or not.
+    fn local_refusal(honor: bool) -> Option<Duration> {
+        let mut s = Settings::new("n");
+        (s.minimum_calls, s.open_for) = (1, Duration::from_secs(1));
+        s.honor_retry_after = honor;
+        s.max_retry_after = Duration::from_secs(20);
+        let local = s.local_breaker().unwrap();
+        let permit = local.try_acquire().unwrap();
+        permit.record_with_retry_after(failgate::Outcome::Failure, Some(Duration::from_secs(30)));
+        local.try_acquire().unwrap_err().retry_after()
+    }
+
+    #[test]
+    fn the_local_fallback_obeys_retry_after_with_the_same_settings() {
+        let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64().round() as u64);
+        assert_eq!(
+            secs(local_refusal(true)),
+            Some(20),
+            "capped at max_retry_after"
+        );
+        assert_eq!(secs(local_refusal(false)), Some(1), "open_for alone");
+    }
 
     #[test]
     fn passwords_are_masked() {

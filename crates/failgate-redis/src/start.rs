@@ -1,7 +1,7 @@
-//! Start-up: from validated settings to a running breaker core, with its sync task and
-//! pub/sub listener spawned on the current tokio runtime.
+//! Start-up: from validated settings to a running breaker mirror, with its sync task and
+//! pub/sub listener spawned on the runtime given to the builder, or else the current one.
 
-use crate::mirror::Core;
+use crate::mirror::Mirror;
 use crate::script::ScriptArgs;
 use crate::settings::{mask_password, FleetConfigError, Settings};
 use crate::sync::{run_pubsub, run_sync, SyncSettings};
@@ -9,17 +9,20 @@ use crate::{batch, connect};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Validates `s`, makes the core and starts its background tasks. Returns at once.
-pub(crate) fn start(s: &Settings) -> Result<Arc<Core>, FleetConfigError> {
+/// Validates `s`, makes the mirror and starts its background tasks. Returns at once.
+pub(crate) fn start(s: &Settings) -> Result<Arc<Mirror>, FleetConfigError> {
     s.validate()?;
     let local = s.local_breaker()?;
     let url = s.url.as_deref().ok_or(FleetConfigError::NoRedisUrl)?;
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| FleetConfigError::NoRuntime)?;
+    let runtime = match &s.runtime {
+        Some(given) => given.clone(),
+        None => tokio::runtime::Handle::try_current().map_err(|_| FleetConfigError::NoRuntime)?,
+    };
     let client = connect::client(s, url)?;
     let args = script_args(s);
     let channel = args.channel.clone();
     let (stop, stopped) = tokio::sync::watch::channel(());
-    let core = Arc::new(Core::new(local, s, stop));
+    let core = Arc::new(Mirror::new(local, s, stop));
     let settings = SyncSettings {
         client: client.clone(),
         url_for_logs: mask_password(url),

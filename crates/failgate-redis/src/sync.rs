@@ -4,7 +4,7 @@
 
 use crate::batch::Batches;
 use crate::connect::connect;
-use crate::mirror::Core;
+use crate::mirror::Mirror;
 use crate::script::{sync_script, Announcement, Flush, Reply, ScriptArgs};
 use crate::telemetry;
 use crate::word::Mode;
@@ -34,7 +34,7 @@ pub(crate) struct SyncSettings {
 /// Waits for the next tick, or for a call to ask for an early round trip. Returns
 /// false when the breaker is gone.
 async fn next_round(
-    weak: &Weak<Core>,
+    weak: &Weak<Mirror>,
     ticker: &mut tokio::time::Interval,
     stop: &mut watch::Receiver<()>,
 ) -> bool {
@@ -74,7 +74,7 @@ struct Loop {
 /// The sync loop: one round trip per tick (at most `interval` apart), sooner when a
 /// call asks.
 pub(crate) async fn run_sync(
-    weak: Weak<Core>,
+    weak: Weak<Mirror>,
     settings: SyncSettings,
     mut stop: watch::Receiver<()>,
 ) {
@@ -117,7 +117,7 @@ pub(crate) async fn run_sync(
 /// One round trip: takes the flush (or the batch to send again), sends it, and installs
 /// the answer or falls back.
 async fn round(
-    core: &Core,
+    core: &Mirror,
     settings: &SyncSettings,
     config: &AsyncConnectionConfig,
     script: &redis::Script,
@@ -176,7 +176,7 @@ async fn round(
 }
 
 /// A round trip's answer arrived: install it, and say what changed.
-fn answered(core: &Core, settings: &SyncSettings, l: &mut Loop, reply: &Reply, resync: bool) {
+fn answered(core: &Mirror, settings: &SyncSettings, l: &mut Loop, reply: &Reply, resync: bool) {
     if l.healthy == Some(false) {
         telemetry::reachable_again(core.names());
     }
@@ -196,7 +196,7 @@ fn answered(core: &Core, settings: &SyncSettings, l: &mut Loop, reply: &Reply, r
 }
 
 /// A round trip failed or timed out: fall back to the local breaker.
-fn unanswered(core: &Core, settings: &SyncSettings, l: &mut Loop, error: String) {
+fn unanswered(core: &Mirror, settings: &SyncSettings, l: &mut Loop, error: String) {
     l.con = None;
     core.stats.sync_errors.fetch_add(1, Relaxed);
     #[cfg(feature = "metrics")]
@@ -220,7 +220,7 @@ fn unanswered(core: &Core, settings: &SyncSettings, l: &mut Loop, error: String)
 /// logging a change once. While it does, no instance can announce a transition, so
 /// this one polls every `interval` instead of waiting for pub/sub.
 fn note_publish(
-    core: &Core,
+    core: &Mirror,
     settings: &SyncSettings,
     refused: Option<String>,
     note: &mut Option<String>,
@@ -264,7 +264,7 @@ async fn round_trip(
 /// The pub/sub listener: installs announced transitions at once. When the subscription
 /// drops it resubscribes; meanwhile the sync loop's polling keeps the mirror current.
 pub(crate) async fn run_pubsub(
-    weak: Weak<Core>,
+    weak: Weak<Mirror>,
     client: redis::Client,
     channel: String,
     timeout: Duration,

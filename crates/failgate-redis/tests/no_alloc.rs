@@ -75,3 +75,28 @@ async fn the_local_fallback_does_not_allocate_either() {
     let n = allocations_during(|| traffic(&b, 10_000));
     assert_eq!(n, 0, "{n} allocations on the local fallback");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noting_a_retry_after_does_not_allocate() {
+    let Some(redis) = Target::get() else { return };
+    let b = fleet(&redis.url, &unique_namespace("no-alloc-hint"))
+        .minimum_calls(1_000_000)
+        .honor_retry_after(true)
+        .build()
+        .unwrap();
+    eventually("shared", Duration::from_secs(5), || {
+        b.mode() == Mode::Shared
+    })
+    .await;
+    let hinted = b.clone().with_classifier(failgate_testkit::Hinting);
+    let _ = hinted.call(|| Err::<(), u64>(1)); // warm up
+    let n = allocations_during(|| {
+        for _ in 0..1_000 {
+            let _ = hinted.call(|| Err::<(), u64>(1));
+            if let Ok(p) = b.try_acquire() {
+                p.record_with_retry_after(failgate::Outcome::Success, Some(Duration::from_secs(2)));
+            }
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations noting retry-after hints");
+}

@@ -137,7 +137,7 @@ pub(super) fn build_breaker(args: &FleetArgs, namespace: &str) -> Result<FleetBr
         .redis(args.redis.as_str())
         .failure_rate(FAILURE_RATE)
         .minimum_calls(MINIMUM_CALLS)
-        .window(WINDOW, 10)
+        .window(failgate::Window::time(WINDOW).buckets(10))
         .open_for(OPEN_FOR)
         .half_open_permits(HALF_OPEN_PERMITS)
         .half_open_timeout(HALF_OPEN_TIMEOUT)

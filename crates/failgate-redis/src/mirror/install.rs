@@ -2,12 +2,12 @@
 //! installing what Redis answers or announces, the fallback switch and the probe
 //! permits held.
 
-use super::Core;
+use super::Mirror;
 use crate::script::{Announcement, Flush, Reply, SharedState};
 use crate::word::{MirrorWord, ProbeTokens};
 use std::sync::atomic::Ordering::*;
 
-impl Core {
+impl Mirror {
     /// Takes what is pending for the next round trip, with what the local fallback
     /// counted (during a fallback, or before the batch that ended it was answered).
     pub(crate) fn take_flush(&self, resync: bool, tokens_to_release: u64) -> Flush {
@@ -25,6 +25,7 @@ impl Core {
             probe_failures: self.probe_failures.swap(0, AcqRel),
             probe_releases: self.probe_releases.swap(0, AcqRel) + tokens_to_release,
             want_probes: if demand && !resync { u64::MAX } else { 0 },
+            retry_after_ms: self.take_hint_ms(),
         }
     }
 
@@ -103,24 +104,43 @@ impl Core {
             let local = cur.is_local() && !leave_local;
             let new = MirrorWord::new(state, local, gen);
             let open = SharedState::Open;
-            if state == open && (leave_local || cur.generation() != gen || cur.kind() != open) {
+            if state == open {
                 let until = self
                     .clock
                     .now_nanos()
                     .saturating_add(open_left_ms.saturating_mul(1_000_000));
-                // Readers take the word first: publish the deadline before the word.
-                self.open_until.store(until.max(1), Release);
+                if any_generation || cur.generation() != gen || cur.kind() != open {
+                    // A new open state: its wait, and at least the local hint, which
+                    // holds while Redis is slow. Readers take the word first: publish
+                    // the deadline before the word.
+                    self.open_until
+                        .store(until.max(self.hint_until()).max(1), Release);
+                } else {
+                    // The same open state: Redis only ever lengthens its wait (a
+                    // dependency's "retry after"), and a local hint may already have.
+                    self.open_until.fetch_max(until, AcqRel);
+                }
             }
             if new == cur {
                 return false;
             }
-            match self.word.compare_exchange(cur, new, AcqRel, Acquire) {
-                Ok(_) if cur.generation() != gen => {
+            // SeqCst: pairs with `note_retry_after` (see there).
+            match self.word.compare_exchange(cur, new, SeqCst, Acquire) {
+                Ok(_) => {
+                    if state == open {
+                        // A hint noted while the word was being replaced.
+                        self.open_until.fetch_max(self.hint_until(), AcqRel);
+                    }
+                    if cur.generation() == gen {
+                        return false;
+                    }
+                    if state == SharedState::Closed {
+                        self.forget_hint();
+                    }
                     // Counts not yet flushed belong to the generation that just ended.
                     self.forget_pending();
                     return true;
                 }
-                Ok(_) => return false,
                 Err(now) => cur = now,
             }
         }

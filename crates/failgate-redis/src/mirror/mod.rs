@@ -19,11 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod install;
+mod retry_after;
 mod snapshot;
 
 /// How a call was admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Admit {
+pub(crate) enum Admission {
     /// Closed fleet-wide: counted for the shared window, in this generation.
     Counted(u64),
     /// One of the fleet's half-open probes, of this generation.
@@ -45,7 +46,7 @@ pub(crate) struct Stats {
 }
 
 /// Everything the handles and the background tasks share.
-pub(crate) struct Core {
+pub(crate) struct Mirror {
     pub(crate) word: AtomicWord,
     /// End of the open wait, on the local clock, in nanoseconds.
     open_until: AtomicU64,
@@ -65,6 +66,14 @@ pub(crate) struct Core {
     urgent: AtomicBool,
     /// The pub/sub listener is subscribed: transitions arrive without polling.
     subscribed: AtomicBool,
+    /// Whether the dependency's "retry after" is obeyed, and the longest obeyed (ns).
+    honor_retry_after: bool,
+    max_retry_after: u64,
+    /// Until when the dependency asked not to be called, on the local clock (ns; 0:
+    /// never). Closing forgets it. See [`retry_after`].
+    hint_until: AtomicU64,
+    /// A hint was noted that the next flush has not carried to Redis yet.
+    hint_pending: AtomicBool,
     pub(crate) waker: AtomicWaker,
     /// The shared window's counts, as of the last round trip.
     shared_calls: AtomicU64,
@@ -84,12 +93,12 @@ pub(crate) struct Core {
     pub(crate) integrity: Integrity,
     #[cfg(feature = "metrics")]
     pub(crate) gauges: crate::telemetry::MetricHandles,
-    /// Dropped with the core: tells the background tasks to stop.
+    /// Dropped with the mirror: tells the background tasks to stop.
     pub(crate) _stop: tokio::sync::watch::Sender<()>,
 }
 
-impl Core {
-    /// The core of a breaker with settings `s` and local fallback `local`; `stop` is
+impl Mirror {
+    /// The mirror of a breaker with settings `s` and local fallback `local`; `stop` is
     /// dropped with it, which stops the background tasks.
     pub(crate) fn new(
         local: failgate::CircuitBreaker,
@@ -98,7 +107,7 @@ impl Core {
     ) -> Self {
         // The sync task counts as stopped after ten missed rounds, and two timeouts.
         let stale_after = s.flush_interval * 10 + s.redis_timeout * 2;
-        Core {
+        Mirror {
             // Local until the first round trip succeeds.
             word: AtomicWord::new(MirrorWord::START),
             open_until: AtomicU64::new(0),
@@ -113,6 +122,10 @@ impl Core {
             demand: AtomicBool::new(false),
             urgent: AtomicBool::new(false),
             subscribed: AtomicBool::new(false),
+            honor_retry_after: s.honor_retry_after,
+            max_retry_after: u64::try_from(s.max_retry_after.as_nanos()).unwrap_or(u64::MAX),
+            hint_until: AtomicU64::new(0),
+            hint_pending: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             shared_calls: AtomicU64::new(0),
             shared_failures: AtomicU64::new(0),
@@ -136,16 +149,16 @@ impl Core {
     // ---- the call path ----------------------------------------------------------------
 
     #[inline(always)]
-    pub(crate) fn admit(&self) -> Result<Admit, Rejected> {
+    pub(crate) fn admit(&self) -> Result<Admission, Rejected> {
         let w = self.word.load(Acquire);
         if w.is_shared_closed() {
-            return Ok(Admit::Counted(w.generation()));
+            return Ok(Admission::Counted(w.generation()));
         }
         self.admit_slow(w)
     }
 
     #[inline(never)]
-    fn admit_slow(&self, w: MirrorWord) -> Result<Admit, Rejected> {
+    fn admit_slow(&self, w: MirrorWord) -> Result<Admission, Rejected> {
         // The clock is read only where an open wait is looked at.
         let left = || self.open_left();
         if w.is_local() {
@@ -154,15 +167,15 @@ impl Core {
             return match w.kind() {
                 SharedState::Open => match left() {
                     Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
-                    _ => Ok(Admit::Local),
+                    _ => Ok(Admission::Local),
                 },
-                _ => Ok(Admit::Local),
+                _ => Ok(Admission::Local),
             };
         }
         match w.kind() {
             SharedState::Open => match left() {
                 Some(left) if !left.is_zero() => Err(Rejected::new(State::Open, Some(left))),
-                _ if self.sync_is_stale() => Ok(Admit::Local),
+                _ if self.sync_is_stale() => Ok(Admission::Local),
                 _ => {
                     // The wait is over here: ask Redis for probe permits now.
                     self.demand.store(true, Relaxed);
@@ -176,7 +189,7 @@ impl Core {
                     let held = ProbeTokens::from_bits(t).held_for(w.generation());
                     if held == 0 {
                         if self.sync_is_stale() {
-                            return Ok(Admit::Local);
+                            return Ok(Admission::Local);
                         }
                         // The next round trip asks for permits (at most one per tick,
                         // so a crowd of refused calls never hammers Redis).
@@ -185,7 +198,7 @@ impl Core {
                     }
                     let fewer = ProbeTokens::from_bits(t).minus(1).bits();
                     match self.tokens.compare_exchange_weak(t, fewer, AcqRel, Acquire) {
-                        Ok(_) => return Ok(Admit::Probe(w.generation())),
+                        Ok(_) => return Ok(Admission::Probe(w.generation())),
                         Err(now) => t = now,
                     }
                 }
@@ -314,6 +327,7 @@ impl Core {
             && self.probe_failures.load(Acquire) == 0
             && self.probe_releases.load(Acquire) == 0
             && !self.demand.load(Acquire)
+            && !self.hint_pending.load(Acquire)
             && self.held_tokens() == 0
     }
 
@@ -349,23 +363,16 @@ impl Core {
     }
 }
 
-impl fmt::Debug for Core {
+impl fmt::Debug for Mirror {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Core")
+        f.debug_struct("Mirror")
             .field("namespace", &self.namespace)
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }
 
-// Stand-ins until the fleet learns Retry-After (branch h12-retry replaces them).
-impl Core {
-    pub(crate) fn honors_retry_after(&self) -> bool {
-        false
-    }
-
-    pub(crate) fn note_retry_after(&self, _retry_after: Duration) {}
-}
-
+#[cfg(test)]
+mod retry_after_tests;
 #[cfg(test)]
 mod tests;

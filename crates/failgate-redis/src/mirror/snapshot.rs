@@ -1,12 +1,12 @@
 //! The mirror as a [`failgate::Snapshot`]: what [`failgate::Breaker::snapshot`] shows of
 //! a fleet breaker.
 
-use super::Core;
+use super::Mirror;
 use crate::script::SharedState;
 use failgate::{Snapshot, State};
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
-impl Core {
+impl Mirror {
     /// The state calls see, and the shared window as of the last round trip. In local
     /// fallback, the local breaker's own snapshot (under the fleet breaker's name).
     pub(crate) fn snapshot(&self) -> Snapshot {

@@ -4,7 +4,12 @@ use super::*;
 use crate::script::{Announcement, Reply};
 use failgate::ManualClock;
 
-fn core(clock: &ManualClock) -> Core {
+fn core(clock: &ManualClock) -> Mirror {
+    core_with(clock, |_| {})
+}
+
+/// A mirror whose settings `tweak` changes first.
+pub(super) fn core_with(clock: &ManualClock, tweak: impl FnOnce(&mut Settings)) -> Mirror {
     let local = failgate::CircuitBreaker::builder()
         .failure_rate(0.5)
         .minimum_calls(4)
@@ -20,16 +25,17 @@ fn core(clock: &ManualClock) -> Core {
     s.clock = Arc::new(clock.clone());
     // Never stale within a test: ten rounds of 100 ms and two timeouts of 30 min.
     s.redis_timeout = Duration::from_secs(1800);
-    Core::new(local, &s, stop)
+    tweak(&mut s);
+    Mirror::new(local, &s, stop)
 }
 
-impl Core {
-    fn install_reply_test(&self, reply: &Reply) -> Option<u64> {
+impl Mirror {
+    pub(super) fn install_reply_test(&self, reply: &Reply) -> Option<u64> {
         self.install_reply(reply, false)
     }
 }
 
-fn reply(state: SharedState, generation: u64, open_left_ms: u64, granted: u64) -> Reply {
+pub(super) fn reply(state: SharedState, generation: u64, open_left_ms: u64, granted: u64) -> Reply {
     Reply {
         state,
         generation,
@@ -48,10 +54,10 @@ fn starts_local_and_a_reply_makes_it_shared() {
     let clock = ManualClock::new();
     let c = core(&clock);
     assert_eq!(c.mode(), Mode::Local);
-    assert_eq!(c.admit(), Ok(Admit::Local));
+    assert_eq!(c.admit(), Ok(Admission::Local));
     c.install_reply_test(&reply(SharedState::Closed, 3, 0, 0));
     assert_eq!(c.mode(), Mode::Shared);
-    assert_eq!(c.admit(), Ok(Admit::Counted(3)));
+    assert_eq!(c.admit(), Ok(Admission::Counted(3)));
 }
 
 #[test]
@@ -78,8 +84,8 @@ fn probes_come_only_from_granted_tokens_of_the_current_generation() {
     let clock = ManualClock::new();
     let c = core(&clock);
     c.install_reply_test(&reply(SharedState::HalfOpen, 2, 0, 2));
-    assert_eq!(c.admit(), Ok(Admit::Probe(2)));
-    assert_eq!(c.admit(), Ok(Admit::Probe(2)));
+    assert_eq!(c.admit(), Ok(Admission::Probe(2)));
+    assert_eq!(c.admit(), Ok(Admission::Probe(2)));
     assert_eq!(c.admit().unwrap_err().state(), State::HalfOpen);
     // A newer generation invalidates what is left.
     c.install_reply_test(&reply(SharedState::HalfOpen, 4, 0, 1));
@@ -94,7 +100,7 @@ fn stale_outcomes_and_announcements_are_discarded() {
     let clock = ManualClock::new();
     let c = core(&clock);
     c.install_reply_test(&reply(SharedState::Closed, 5, 0, 0));
-    let Ok(Admit::Counted(g)) = c.admit() else {
+    let Ok(Admission::Counted(g)) = c.admit() else {
         panic!()
     };
     c.record_counted(g, Outcome::Success);
@@ -210,7 +216,7 @@ fn local_mode_keeps_a_shared_open_state_until_its_deadline() {
     assert!(!c.enter_local(), "once");
     assert_eq!(c.admit().unwrap_err().state(), State::Open);
     clock.advance(Duration::from_secs(1));
-    assert_eq!(c.admit(), Ok(Admit::Local));
+    assert_eq!(c.admit(), Ok(Admission::Local));
 }
 
 #[test]
@@ -220,8 +226,8 @@ fn a_late_grant_of_an_ended_generation_changes_nothing() {
     c.install_reply_test(&reply(SharedState::HalfOpen, 4, 0, 2));
     c.install_reply_test(&reply(SharedState::HalfOpen, 3, 0, 5)); // answered before 4 began
     assert_eq!(c.held_tokens(), 2, "generation 4 keeps its two permits");
-    assert_eq!(c.admit(), Ok(Admit::Probe(4)));
-    assert_eq!(c.admit(), Ok(Admit::Probe(4)));
+    assert_eq!(c.admit(), Ok(Admission::Probe(4)));
+    assert_eq!(c.admit(), Ok(Admission::Probe(4)));
     assert!(c.admit().is_err());
 }
 
@@ -238,7 +244,7 @@ fn racing_calls_never_take_more_probes_than_granted_per_generation() {
         for _ in 0..3 {
             s.spawn(|| {
                 while !done.load(Relaxed) {
-                    if let Ok(Admit::Probe(g)) = c.admit() {
+                    if let Ok(Admission::Probe(g)) = c.admit() {
                         taken[g as usize].fetch_add(1, Relaxed);
                     }
                 }

@@ -82,7 +82,7 @@ pub fn fleet(url: &str, namespace: &str) -> FleetBuilder {
         .redis(url)
         .failure_rate(0.5)
         .minimum_calls(4)
-        .window(Duration::from_secs(10), 10)
+        .window(failgate::Window::time(Duration::from_secs(10)).buckets(10))
         .open_for(Duration::from_millis(500))
         .flush_interval(Duration::from_millis(20))
         // Generous, so a loaded CI machine does not flap into fallback.

@@ -86,6 +86,39 @@ impl Window {
             WindowKind::Count(_) => self,
         }
     }
+
+    /// A time window's span and number of buckets; `None` for a count window.
+    ///
+    /// ```
+    /// use failgate::Window;
+    /// use std::time::Duration;
+    ///
+    /// let minute = Window::time(Duration::from_secs(60)).buckets(12);
+    /// assert_eq!(minute.as_time(), Some((Duration::from_secs(60), 12)));
+    /// assert_eq!(Window::count(100).as_time(), None);
+    /// ```
+    pub fn as_time(&self) -> Option<(Duration, u32)> {
+        match self.kind {
+            WindowKind::Time { span, buckets } => Some((span, buckets)),
+            WindowKind::Count(_) => None,
+        }
+    }
+
+    /// A count window's number of outcomes; `None` for a time window.
+    ///
+    /// ```
+    /// use failgate::Window;
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(Window::count(100).as_count(), Some(100));
+    /// assert_eq!(Window::time(Duration::from_secs(60)).as_count(), None);
+    /// ```
+    pub fn as_count(&self) -> Option<u32> {
+        match self.kind {
+            WindowKind::Count(n) => Some(n),
+            WindowKind::Time { .. } => None,
+        }
+    }
 }
 
 /// Checked settings, in the units the core works in.

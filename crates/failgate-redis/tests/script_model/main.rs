@@ -1,0 +1,228 @@
+//! The Lua script against a reference model, on a real Redis: random sequences of
+//! flushes from several instances (current, stale and resync generations, counts, probe
+//! results and releases, permit requests, the dependency's "retry after"), each answer
+//! compared with what the model says, field by field. Some steps first delete the breaker's state and window (as a
+//! FLUSHALL or an eviction would), and some send the previous batch again with its id
+//! (its answer was lost). The open wait is 0 ms (so time never decides when the wait
+//! ends: a request for permits does, unless a hint holds it), the window 1 h and the
+//! half-open timeout 1 h, and hints at least 5 s (so nothing expires during a case).
+//! The model reads the server's time just before each flush; the milliseconds left
+//! open it expects may differ from the script's by how long the flushes took.
+//!
+//! The model follows the script's documentation (`src/script.rs`): a missing state is
+//! created closed at generation 0 with a new epoch; a flush naming another epoch is a
+//! resynchronisation; a batch sent again changes nothing and is answered with the
+//! permits it was first granted while they belong to the current generation. Its rule
+//! for hints is the local breaker's, as the script's documentation states it: a hint
+//! holds from the flush that carries it; an opening lasts at least until it; an open
+//! state that receives it stays open until it; closing forgets it.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod model;
+
+use common::{unique_namespace, Target};
+use failgate_redis::SYNC_LUA;
+use model::{Claim, Flush, Model, Policy, Reply, Sent};
+use proptest::prelude::*;
+use std::collections::HashMap;
+
+fn flush() -> impl Strategy<Value = Flush> {
+    let claim = prop_oneof![
+        6 => Just(Claim::Current),
+        2 => (1u64..3).prop_map(Claim::Older),
+        1 => Just(Claim::Resync),
+    ];
+    (
+        (claim, 0u64..6, 0u64..6),
+        prop_oneof![3 => Just(0u64), 1 => 1u64..3],
+        prop_oneof![5 => Just(0u64), 1 => Just(1u64)],
+        prop_oneof![4 => Just(0u64), 1 => 1u64..3],
+        prop_oneof![2 => Just(0u64), 1 => 1u64..4],
+        prop::bool::weighted(0.06),
+        prop::bool::weighted(0.2),
+        prop_oneof![6 => Just(0u64), 1 => 5_000u64..60_000],
+    )
+        .prop_map(
+            |(
+                (claim, calls, failures),
+                probe_ok,
+                probe_fail,
+                release,
+                want,
+                lose,
+                resend,
+                hint,
+            )| Flush {
+                claim,
+                calls,
+                failures: failures.min(calls),
+                probe_ok,
+                probe_fail,
+                release,
+                want,
+                lose,
+                resend,
+                hint,
+            },
+        )
+}
+
+fn policy() -> impl Strategy<Value = Policy> {
+    (
+        prop_oneof![Just(0.25), Just(0.5), Just(1.0)],
+        1u64..8,
+        1u64..4,
+    )
+        .prop_map(|(rate, minimum_calls, permits)| Policy {
+            rate,
+            minimum_calls,
+            permits,
+        })
+}
+
+fn fail(e: redis::RedisError) -> TestCaseError {
+    TestCaseError::fail(e.to_string())
+}
+
+/// The server's time, in milliseconds, as the script reads it.
+fn server_ms(con: &mut redis::Connection) -> Result<u64, TestCaseError> {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query(con).map_err(fail)?;
+    Ok(secs * 1000 + micros / 1000)
+}
+
+fn run(
+    con: &mut redis::Connection,
+    policy: Policy,
+    flushes: &[Flush],
+) -> Result<(), TestCaseError> {
+    let ns = unique_namespace("model");
+    let prefix = format!("failgate:{ns}:dependency");
+    let script = redis::Script::new(SYNC_LUA);
+    let mut model = Model::new(policy);
+    // The real epoch of each of the model's, and the one the instance knows.
+    let mut epochs: HashMap<u32, String> = HashMap::new();
+    let mut known: Option<u32> = None;
+    let mut previous: Option<Sent> = None;
+    let mut slowest = 0;
+    for (i, f) in flushes.iter().enumerate() {
+        if f.lose {
+            redis::cmd("DEL")
+                .arg(format!("{prefix}:state"))
+                .arg(format!("{prefix}:window"))
+                .query::<()>(con)
+                .map_err(fail)?;
+            model.missing = true;
+        }
+        let sent = match previous.filter(|_| f.resend) {
+            Some(again) => again,
+            None => Sent {
+                claimed: model.claimed(f.claim),
+                epoch: known,
+                batch: i as u64 + 1,
+                flush: *f,
+            },
+        };
+        let before = server_ms(con)?;
+        let (expected, epoch) = model.apply(&sent, before);
+        let g = &sent.flush;
+        let real: Reply = script
+            .key(format!("{prefix}:state"))
+            .key(format!("{prefix}:window"))
+            .key(format!("{prefix}:batch:model"))
+            .arg(sent.claimed)
+            .arg(g.calls)
+            .arg(g.failures)
+            .arg(g.probe_ok)
+            .arg(g.probe_fail)
+            .arg(g.release)
+            .arg(g.want)
+            .arg(policy.rate)
+            .arg(policy.minimum_calls)
+            .arg(3_600_000) // window
+            .arg(10)
+            .arg(0) // open for
+            .arg(policy.permits)
+            .arg(3_600_000) // half-open timeout
+            .arg(3_600_000) // key TTL
+            .arg(format!("{prefix}:events"))
+            .arg(sent.epoch.map_or("0", |e| epochs[&e].as_str()))
+            .arg(sent.batch)
+            .arg(3_600_000) // batch id TTL
+            .arg(g.hint)
+            .invoke(con)
+            .map_err(fail)?;
+        // The script's `now` lies in [before, after]; every deadline it keeps was set
+        // at most the slowest flush's duration after the model's.
+        let took = server_ms(con)? - before;
+        slowest = slowest.max(took);
+        let (left, expected_left) = (real.2 as i64, expected.2 as i64);
+        prop_assert!(
+            left >= expected_left - took as i64 - 1 && left <= expected_left + slowest as i64 + 1,
+            "step {}: {} ms left open, the model says {} (flushes took up to {} ms): {:?}",
+            i,
+            left,
+            expected_left,
+            slowest,
+            sent
+        );
+        let real_epoch = real.7.clone();
+        let without_epoch = (real.0, real.1, real.3, real.4, real.5, real.6);
+        let e = expected;
+        prop_assert_eq!(
+            without_epoch,
+            (e.0, e.1, e.3, e.4, e.5, e.6),
+            "step {}: {:?}",
+            i,
+            sent
+        );
+        prop_assert_eq!(&real.8, "", "step {}: nothing refuses PUBLISH here", i);
+        match epochs.get(&epoch) {
+            Some(same) => prop_assert_eq!(same, &real_epoch, "step {}: the epoch held", i),
+            None => {
+                prop_assert!(
+                    !epochs.values().any(|old| *old == real_epoch),
+                    "step {}: a recreated state has a new epoch, not {}",
+                    i,
+                    real_epoch
+                );
+                epochs.insert(epoch, real_epoch);
+            }
+        }
+        known = Some(epoch);
+        previous = Some(sent);
+        let taken: u64 = redis::cmd("HGET")
+            .arg(format!("{prefix}:state"))
+            .arg("taken")
+            .query(con)
+            .map_err(fail)?;
+        prop_assert!(
+            taken <= policy.permits,
+            "step {}: {} permits out of {}",
+            i,
+            taken,
+            policy.permits
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn the_script_matches_its_model() {
+    let Some(redis) = Target::get() else { return };
+    // proptest's closure is `Fn`: the connection sits in a RefCell.
+    let con = std::cell::RefCell::new(
+        redis::Client::open(redis.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap(),
+    );
+    let config = ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(policy in policy(), flushes in prop::collection::vec(flush(), 1..40))| {
+        run(&mut con.borrow_mut(), policy, &flushes)?;
+    });
+}
