@@ -186,6 +186,21 @@ impl<C> FleetBreaker<C> {
         }
     }
 
+    /// How many handles on this breaker exist: clones, and the owned permits of calls
+    /// in flight (the background tasks hold none). A per-key map never evicts a
+    /// breaker someone still holds.
+    #[cfg(feature = "tower")]
+    pub(crate) fn handles(&self) -> usize {
+        Arc::strong_count(&self.core)
+    }
+
+    /// `None` unless closed; then whether a failure is counted, here or in the shared
+    /// window.
+    #[cfg(feature = "tower")]
+    pub(crate) fn closed_failing(&self) -> Option<bool> {
+        self.core.closed_failing()
+    }
+
     /// The breaker's name.
     pub fn name(&self) -> &str {
         &self.core.name

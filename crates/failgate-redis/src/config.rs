@@ -14,7 +14,16 @@ use std::time::Duration;
 /// instances: every instance's calls and failures land in one shared window.
 pub struct FleetBuilder<C = DefaultClassifier> {
     pub(crate) settings: Settings,
-    classifier: C,
+    pub(crate) classifier: C,
+}
+
+impl<C: Clone> Clone for FleetBuilder<C> {
+    fn clone(&self) -> Self {
+        FleetBuilder {
+            settings: self.settings.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
 }
 
 impl<C> fmt::Debug for FleetBuilder<C> {

@@ -45,6 +45,8 @@ pub mod config_file;
 mod connect;
 mod integrity;
 mod mirror;
+#[cfg(feature = "tower")]
+pub mod per_key;
 mod permit;
 mod script;
 mod settings;

@@ -56,6 +56,7 @@ pub enum FleetConfigError {
 }
 
 /// Every setting but the classifier, with the defaults the builder documents.
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) name: String,
     pub(crate) namespace: String,

@@ -37,6 +37,23 @@
 //! # Ok::<(), failgate::ConfigError>(())
 //! ```
 //!
+//! Any [`Breaker`] will do, so a breaker shared by every replica of the service (a
+//! fleet breaker, from `failgate-redis`) is the same line, shared or per host:
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use failgate::tower::per_key::BreakerMap;
+//! use failgate_redis::FleetBreaker;
+//! use failgate_reqwest::CircuitBreakerMiddleware;
+//!
+//! let template = FleetBreaker::builder("upstream").redis("redis://127.0.0.1:6379");
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(CircuitBreakerMiddleware::per_host(BreakerMap::new(template, 1_000)?))
+//!     .build();
+//! # let _ = client;
+//! # Ok(()) }
+//! ```
+//!
 //! # What counts as a failure
 //! Outcomes are decided by an [`HttpClassifier`] (change it with
 //! [`CircuitBreakerMiddleware::with_classifier`]):

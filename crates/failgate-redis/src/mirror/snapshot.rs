@@ -32,3 +32,21 @@ impl Mirror {
         s
     }
 }
+
+impl Mirror {
+    /// `None` unless closed; then whether a failure is counted, here or (as of the last
+    /// round trip) in the shared window, which a per-key map must not forget by
+    /// evicting the breaker.
+    #[cfg(feature = "tower")]
+    pub(crate) fn closed_failing(&self) -> Option<bool> {
+        let w = self.word.load(Acquire);
+        if w.is_local() {
+            return <failgate::Builder as failgate::tower::per_key::Template>::closed_failing(
+                &self.local,
+            );
+        }
+        (w.kind() == SharedState::Closed).then(|| {
+            self.pending_failures.load(Relaxed) > 0 || self.shared_failures.load(Relaxed) > 0
+        })
+    }
+}

@@ -82,7 +82,7 @@ where
     K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
     T: Template,
 {
-    /// A map whose breakers are built from `template` (each named
+    /// A map whose breakers are built from `template` (the local builder names each
     /// `"{template name}:{key}"`), holding at most `max_keys` of them (at least 1).
     ///
     /// The template is checked here, once: a bad value is its error. Failures of an
@@ -167,9 +167,7 @@ where
     #[cold]
     fn insert(&self, key: K) -> Result<T::Breaker, T::Breaker> {
         let shared = &*self.shared;
-        let breaker = shared
-            .template
-            .build(format!("{}:{key}", shared.template.name()));
+        let breaker = shared.template.build_for(&key.to_string());
         let mut ring = shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let map = shared.map.pin();
         if let Some(entry) = map.get(&key) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// A recipe for breakers, one per key: the local [`Builder`], or a fleet-wide
 /// breaker's builder (in `failgate-redis`). The map checks it once, then builds a
-/// breaker named `"{name}:{key}"` for each new key.
+/// breaker for each new key (the local builder names it `"{name}:{key}"`).
 pub trait Template: Send + Sync + 'static {
     /// The breakers it builds.
     type Breaker: Breaker + Clone + Send + Sync + 'static;
@@ -20,11 +20,9 @@ pub trait Template: Send + Sync + 'static {
     /// breaker's failures count once its key goes idle, by default.
     fn check(&mut self) -> Result<Duration, Self::Error>;
 
-    /// The name the breakers' names start with.
-    fn name(&self) -> &str;
-
-    /// A breaker named `name`, from a checked template.
-    fn build(&self, name: String) -> Self::Breaker;
+    /// The breaker of `key` (the key as text), from a checked template. Breakers of
+    /// different keys share nothing.
+    fn build_for(&self, key: &str) -> Self::Breaker;
 
     /// Now, in nanoseconds, on the clock the breakers read.
     fn now(&self) -> u64;
@@ -55,11 +53,8 @@ impl Template for Builder {
         Ok(settings.backoff.wait(0).max(span))
     }
 
-    fn name(&self) -> &str {
-        self.current_name()
-    }
-
-    fn build(&self, name: String) -> CircuitBreaker {
+    fn build_for(&self, key: &str) -> CircuitBreaker {
+        let name = format!("{}:{key}", self.current_name());
         match self.clone().name(name).build() {
             Ok(breaker) => breaker,
             // Unreachable: `check` built this template, and the name is not empty.
