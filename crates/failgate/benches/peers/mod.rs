@@ -28,6 +28,16 @@ pub(crate) fn now<F: Future>(f: F) -> F::Output {
     }
 }
 
+/// Polls a future once and, if it waits (a lock another thread holds), blocks the
+/// thread until it is ready.
+pub(crate) fn settle<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => futures::executor::block_on(f),
+    }
+}
+
 /// The inner tower service of every peer's tower stack: echoes its request, and fails
 /// when the request is 0 (so requests choose the outcome).
 pub(crate) type Echo = tower::util::ServiceFn<fn(u64) -> std::future::Ready<Result<u64, ()>>>;
@@ -194,10 +204,11 @@ pub(crate) mod tower_resilience_peer {
         layer.layer(echo())
     }
 
-    /// One call as tower's contract has it: `poll_ready`, then `call`.
+    /// One call as tower's contract has it: `poll_ready`, then `call`. The call's
+    /// future takes the circuit's async lock, which waits while another thread holds it.
     pub(crate) fn ready_call(svc: &mut Service, req: u64) -> bool {
         use tower::Service as _;
         let ready = svc.poll_ready(&mut Context::from_waker(Waker::noop()));
-        matches!(ready, Poll::Ready(Ok(()))) && now(svc.call(req)).is_ok()
+        matches!(ready, Poll::Ready(Ok(()))) && settle(svc.call(req)).is_ok()
     }
 }
