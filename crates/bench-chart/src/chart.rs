@@ -8,7 +8,7 @@ use std::path::Path;
 
 const WIDTH: u32 = 1400;
 const MARGIN: i32 = 16;
-const HEADER: i32 = 56;
+const HEADER: i32 = 76;
 const GROUP_TITLE: i32 = 30;
 const ROW: i32 = 22;
 const GROUP_GAP: i32 = 14;
@@ -20,8 +20,14 @@ const FAILGATE: RGBColor = RGBColor(222, 110, 20);
 const PEER: RGBColor = RGBColor(58, 108, 178);
 const BASELINE: RGBColor = RGBColor(150, 150, 150);
 
-/// Draws `measurements` (in their order, grouped by `group`) into a PNG at `path`.
-pub fn draw(measurements: &[Measurement], path: &Path, title: &str) -> Result<(), ChartError> {
+/// Draws `measurements` (in their order, grouped by `group`) into a PNG at `path`, under
+/// `title` and a line of `note`.
+pub fn draw(
+    measurements: &[Measurement],
+    path: &Path,
+    title: &str,
+    note: &str,
+) -> Result<(), ChartError> {
     if path
         .extension()
         .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
@@ -34,38 +40,39 @@ pub fn draw(measurements: &[Measurement], path: &Path, title: &str) -> Result<()
     let rows: i32 = groups.iter().map(|(_, g)| g.len() as i32).sum();
     let height = HEADER + rows * ROW + groups.len() as i32 * (GROUP_TITLE + GROUP_GAP) + MARGIN;
     let root = BitMapBackend::new(path, (WIDTH, height as u32)).into_drawing_area();
-    let fail = |e: &dyn std::fmt::Display| draw_error(path, &e.to_string());
-    root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let text = |s: &str, x: i32, y: i32, size: i32| Text::new(s.to_string(), (x, y), (FONT, size));
-    root.draw(&text(title, MARGIN, MARGIN, 22))
-        .map_err(|e| fail(&e))?;
+    let fail = |e: DrawingAreaErrorKind<_>| draw_error(path, &e.to_string());
+    root.fill(&WHITE).map_err(fail)?;
+    label(&root, title, MARGIN, MARGIN, 22).map_err(fail)?;
+    label(&root, note, MARGIN, MARGIN + 30, 14).map_err(fail)?;
     let mut y = HEADER;
     for (group, rows) in groups {
-        root.draw(&text(group, MARGIN, y + 6, 18))
-            .map_err(|e| fail(&e))?;
+        label(&root, group, MARGIN, y + 6, 18).map_err(fail)?;
         y += GROUP_TITLE;
         let slowest = rows.iter().map(|m| m.median_ns).fold(0.0, f64::max);
         for m in rows {
             let width = (m.median_ns / slowest * BAR_MAX).round().max(1.0) as i32;
-            let bar = Rectangle::new(
-                [(BAR_X, y + 3), (BAR_X + width, y + ROW - 3)],
-                color(m).filled(),
-            );
-            root.draw(&text(&m.bench, MARGIN + 12, y + 4, 15))
-                .map_err(|e| fail(&e))?;
-            root.draw(&bar).map_err(|e| fail(&e))?;
-            let label = format!(
+            let corners = [(BAR_X, y + 3), (BAR_X + width, y + ROW - 3)];
+            label(&root, &m.bench, MARGIN + 12, y + 4, 15).map_err(fail)?;
+            root.draw(&Rectangle::new(corners, color(m).filled()))
+                .map_err(fail)?;
+            let figures = format!(
                 "{} ns/call   {} calls/s",
                 ns(m.median_ns),
                 rate(m.calls_per_sec())
             );
-            root.draw(&text(&label, BAR_X + width + 8, y + 4, 15))
-                .map_err(|e| fail(&e))?;
+            label(&root, &figures, BAR_X + width + 8, y + 4, 15).map_err(fail)?;
             y += ROW;
         }
         y += GROUP_GAP;
     }
-    root.present().map_err(|e| fail(&e))
+    root.present().map_err(fail)
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+type AreaError<'a> = DrawingAreaErrorKind<<BitMapBackend<'a> as DrawingBackend>::ErrorType>;
+
+fn label<'a>(root: &Area<'a>, s: &str, x: i32, y: i32, size: i32) -> Result<(), AreaError<'a>> {
+    root.draw(&Text::new(s.to_string(), (x, y), (FONT, size)))
 }
 
 fn draw_error(path: &Path, message: &str) -> ChartError {
@@ -135,14 +142,14 @@ mod tests {
             m("g", "peer", 30.0),
             m("h", "baseline", 1.0),
         ];
-        draw(&data, &path, "test").unwrap();
+        draw(&data, &path, "test", "note").unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
     }
 
     #[test]
     fn an_output_that_is_not_a_png_is_refused() {
-        let err = draw(&[m("g", "b", 1.0)], Path::new("chart.svg"), "t").unwrap_err();
+        let err = draw(&[m("g", "b", 1.0)], Path::new("chart.svg"), "t", "").unwrap_err();
         assert!(err.to_string().contains("chart.svg"), "{err}");
     }
 

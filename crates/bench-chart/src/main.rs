@@ -32,7 +32,13 @@ struct Args {
         default_value = "failgate and its peers: median ns per call, and calls/s"
     )]
     title: String,
+    /// A line under the title: how to read the figures, where they were measured.
+    #[arg(long, default_value = NOTE)]
+    note: String,
 }
+
+const NOTE: &str = "Medians from criterion. half_open_cycle: per full cycle (trip, open, \
+closing probe). Two-thread groups: wall time per call over both threads.";
 
 fn main() -> ExitCode {
     let mut args = Args::parse();
@@ -41,7 +47,7 @@ fn main() -> ExitCode {
     }
     let run = || -> Result<usize, bench_chart::ChartError> {
         let measurements = bench_chart::read(&args.criterion, &args.groups)?;
-        bench_chart::draw(&measurements, &args.output, &args.title)?;
+        bench_chart::draw(&measurements, &args.output, &args.title, &args.note)?;
         Ok(measurements.len())
     };
     match run() {

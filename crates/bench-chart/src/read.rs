@@ -40,7 +40,8 @@ struct Estimate {
 }
 
 /// Every benchmark of `groups` under `dir` (criterion's output directory), in the order
-/// of `groups`, then by benchmark name.
+/// of `groups`; in a group the baseline first, then failgate's, then the peers', each by
+/// name.
 pub fn read(dir: &Path, groups: &[String]) -> Result<Vec<Measurement>, ChartError> {
     if !dir.is_dir() {
         return Err(ChartError::MissingDir { path: dir.into() });
@@ -67,9 +68,23 @@ pub fn read(dir: &Path, groups: &[String]) -> Result<Vec<Measurement>, ChartErro
         let (path, groups) = (dir.into(), groups.to_vec());
         return Err(ChartError::NoEstimates { path, groups });
     }
-    let rank = |m: &Measurement| groups.iter().position(|g| *g == m.group);
-    found.sort_by(|a, b| (rank(a), &a.bench).cmp(&(rank(b), &b.bench)));
+    let rank = |m: &Measurement| {
+        let group = groups.iter().position(|g| *g == m.group);
+        (group, kind(&m.bench), m.bench.clone())
+    };
+    found.sort_by_key(rank);
     Ok(found)
+}
+
+/// Where a benchmark sorts in its group: the bare call or service, failgate, a peer.
+fn kind(bench: &str) -> u8 {
+    if bench.starts_with("baseline") || bench.starts_with("bare") {
+        0
+    } else if bench.starts_with("failgate") {
+        1
+    } else {
+        2
+    }
 }
 
 /// Every `new` directory holding an `estimates.json`, at any depth under `dir`.
@@ -128,7 +143,8 @@ mod tests {
 
     #[test]
     fn reads_the_median_of_each_benchmark_in_group_order() {
-        let got = read(&fixture(), &groups(&["open_rejection", "closed_success"])).unwrap();
+        let wanted = groups(&["open_rejection", "closed_success", "tower_service"]);
+        let got = read(&fixture(), &wanted).unwrap();
         let got: Vec<_> = got
             .iter()
             .map(|m| (m.group.as_str(), m.bench.as_str(), m.median_ns))
@@ -139,6 +155,8 @@ mod tests {
                 ("open_rejection", "failgate", 2.5),
                 ("closed_success", "failgate_consecutive", 4.0),
                 ("closed_success", "recloser_default", 20.0),
+                ("tower_service", "bare_service", 1.0),
+                ("tower_service", "failgate_layer", 9.0),
             ]
         );
     }
