@@ -146,7 +146,7 @@ pub(crate) mod seatbelt_peer {
     /// The breaker as a `layered` service (its own API) around `op`.
     pub(crate) fn service(
         layer: &BreakerLayer<u64, Out, Set, Set>,
-    ) -> impl layered::Service<u64, Out = Out> + Send + Sync {
+    ) -> impl layered::Service<u64, Out = Out> {
         layer.layer(Execute::new(|x: u64| async move {
             if x == 0 {
                 Err(())
