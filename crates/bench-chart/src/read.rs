@@ -141,6 +141,17 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
+    /// A criterion directory with one benchmark, `g/b`, whose estimates are `estimates`.
+    fn one_benchmark(estimates: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("g/b/new");
+        std::fs::create_dir_all(&new).unwrap();
+        let benchmark = r#"{"group_id":"g","function_id":"b"}"#;
+        std::fs::write(new.join("benchmark.json"), benchmark).unwrap();
+        std::fs::write(new.join("estimates.json"), estimates).unwrap();
+        dir
+    }
+
     #[test]
     fn reads_the_median_of_each_benchmark_in_group_order() {
         let wanted = groups(&["open_rejection", "closed_success", "tower_service"]);
@@ -181,12 +192,7 @@ mod tests {
 
     #[test]
     fn an_invalid_estimates_file_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let new = dir.path().join("g/b/new");
-        std::fs::create_dir_all(&new).unwrap();
-        let benchmark = r#"{"group_id":"g","function_id":"b"}"#;
-        std::fs::write(new.join("benchmark.json"), benchmark).unwrap();
-        std::fs::write(new.join("estimates.json"), "{\"median\":").unwrap();
+        let dir = one_benchmark("{\"median\":");
         let err = read(dir.path(), &groups(&["g"])).unwrap_err();
         assert!(matches!(err, ChartError::Parse { .. }), "{err}");
         assert!(err.to_string().contains("estimates.json"), "{err}");
@@ -194,13 +200,7 @@ mod tests {
 
     #[test]
     fn a_median_that_is_not_positive_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let new = dir.path().join("g/b/new");
-        std::fs::create_dir_all(&new).unwrap();
-        let benchmark = r#"{"group_id":"g","function_id":"b"}"#;
-        std::fs::write(new.join("benchmark.json"), benchmark).unwrap();
-        let estimates = r#"{"median":{"point_estimate":0.0}}"#;
-        std::fs::write(new.join("estimates.json"), estimates).unwrap();
+        let dir = one_benchmark(r#"{"median":{"point_estimate":0.0}}"#);
         let err = read(dir.path(), &groups(&["g"])).unwrap_err();
         assert!(
             matches!(err, ChartError::BadMedian { value, .. } if value == 0.0),

@@ -60,6 +60,15 @@ fn failgate_consecutive() -> failgate::CircuitBreaker {
         .unwrap()
 }
 
+/// A 50% failure rate over the last 100 calls.
+fn failgate_count_window() -> failgate::CircuitBreaker {
+    failgate::CircuitBreaker::builder()
+        .failure_rate(0.5)
+        .window(failgate::Window::count(100))
+        .build()
+        .unwrap()
+}
+
 fn failsafe_consecutive() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
     peers::failsafe_peer::consecutive(5, Duration::from_secs(60))
 }
@@ -123,11 +132,7 @@ mod closed {
         let fg = failgate_consecutive();
         g.bench_function("failgate_consecutive", |b| b.iter(|| fg.call(op).is_ok()));
 
-        let fg = failgate::CircuitBreaker::builder()
-            .failure_rate(0.5)
-            .window(failgate::Window::count(100))
-            .build()
-            .unwrap();
+        let fg = failgate_count_window();
         g.bench_function("failgate_count_window", |b| b.iter(|| fg.call(op).is_ok()));
 
         let fg = failgate::CircuitBreaker::builder()
@@ -281,11 +286,7 @@ mod two_threads {
                 })
             })
         });
-        let fg = failgate::CircuitBreaker::builder()
-            .failure_rate(0.5)
-            .window(failgate::Window::count(100))
-            .build()
-            .unwrap();
+        let fg = failgate_count_window();
         g.bench_function("failgate_count_window", |b| {
             b.iter_custom(|iters| {
                 parallel(2, iters, || {

@@ -17,11 +17,7 @@ fn op_at(i: u64) -> Result<u64, ()> {
 pub(crate) fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("two_threads_one_percent_failures");
     g.throughput(Throughput::Elements(1));
-    let fg = failgate::CircuitBreaker::builder()
-        .failure_rate(0.5)
-        .window(failgate::Window::count(100))
-        .build()
-        .unwrap();
+    let fg = crate::failgate_count_window();
     g.bench_function("failgate_count_window", |b| {
         b.iter_custom(|iters| {
             parallel_with(
