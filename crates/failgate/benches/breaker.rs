@@ -344,107 +344,12 @@ mod two_threads {
     }
 }
 
-#[cfg(feature = "tower")]
-mod tower_service {
-    use super::*;
-    use crate::peers::now;
-    use tower::{Layer, Service};
-
-    pub(crate) fn bench(c: &mut Criterion) {
-        let mut g = c.benchmark_group("tower_service");
-        g.throughput(Throughput::Elements(1));
-        let inner = tower::service_fn(|x: u64| std::future::ready(Ok::<u64, ()>(x)));
-
-        let mut bare = inner;
-        g.bench_function("bare_service", |b| {
-            b.iter(|| now(bare.call(black_box(1))).is_ok())
-        });
-        let mut layered =
-            failgate::tower::CircuitBreakerLayer::new(failgate_consecutive()).layer(inner);
-        g.bench_function("failgate_layer_consecutive", |b| {
-            b.iter(|| now(layered.call(black_box(1))).is_ok())
-        });
-        // The same breaker leaked: response futures borrow it, no reference counting.
-        let mut leaked =
-            failgate::tower::CircuitBreakerLayer::new(failgate_consecutive().leak()).layer(inner);
-        g.bench_function("failgate_layer_consecutive_leaked", |b| {
-            b.iter(|| now(leaked.call(black_box(1))).is_ok())
-        });
-        let (clock, _driver) = crate::seatbelt_peer::clock();
-        let mut sb = crate::seatbelt_peer::tower(&crate::seatbelt_peer::layer(&clock));
-        g.bench_function("seatbelt_layer_default", |b| {
-            b.iter(|| now(sb.call(black_box(1))).is_ok())
-        });
-        let mut tr = crate::tower_resilience_peer::consecutive(5, Duration::from_secs(60));
-        g.bench_function("tower_resilience_layer_consecutive", |b| {
-            b.iter(|| crate::tower_resilience_peer::ready_call(&mut tr, black_box(1)))
-        });
-        g.finish();
-    }
-}
-
-#[cfg(not(feature = "tower"))]
-mod tower_service {
-    pub(crate) fn bench(_: &mut criterion::Criterion) {}
-}
-
-/// Per-key breakers: a key already in the map, and an unseen key on a full map (each
-/// unseen key evicts an idle one, or, when every breaker holds failures, gets an
-/// untracked breaker after the sweep's bounded search).
-#[cfg(feature = "tower")]
-mod per_key {
-    use super::*;
-    use failgate::tower::per_key::BreakerMap;
-
-    fn full_map(keys: u64, failing: bool) -> BreakerMap<u64> {
-        let template = failgate::CircuitBreaker::builder()
-            .name("hosts")
-            .consecutive_failures(5);
-        let map = BreakerMap::new(template, keys as usize).unwrap();
-        for key in 0..keys {
-            let breaker = map.get(&key);
-            let _ = breaker.call(|| if failing { Err(()) } else { Ok(()) });
-        }
-        map.evict_idle(); // clears the marks of insertion: nothing was used since
-        map
-    }
-
-    pub(crate) fn bench(c: &mut Criterion) {
-        let mut g = c.benchmark_group("per_key");
-        g.throughput(Throughput::Elements(1));
-        let map = full_map(1_000, false);
-        g.bench_function("existing_key", |b| {
-            b.iter(|| map.get(black_box(&500)).call(op).is_ok())
-        });
-        for (keys, failing) in [(1_000, false), (100_000, false), (100_000, true)] {
-            let map = full_map(keys, failing);
-            let mut next = keys;
-            let name = match failing {
-                false => format!("unseen_key_full_map_{keys}"),
-                true => format!("unseen_key_full_map_{keys}_all_failing"),
-            };
-            g.bench_function(name, |b| {
-                b.iter(|| {
-                    next += 1;
-                    map.get(black_box(&next)).call(op).is_ok()
-                })
-            });
-        }
-        g.finish();
-    }
-}
-
-#[cfg(not(feature = "tower"))]
-mod per_key {
-    pub(crate) fn bench(_: &mut criterion::Criterion) {}
-}
-
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = closed::bench, open::bench, half_open::bench, two_threads::bench, tower_service::bench,
-        per_key::bench, groups::one_percent::bench, groups::half_open_cycle::bench
+    targets = closed::bench, open::bench, half_open::bench, two_threads::bench, groups::tower_service::bench,
+        groups::per_key::bench, groups::one_percent::bench, groups::half_open_cycle::bench
 }
 criterion_main!(benches);
