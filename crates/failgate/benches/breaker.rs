@@ -1,14 +1,48 @@
 //! Criterion benchmarks: the closed, open and half-open paths, single-threaded and with
-//! two threads on one breaker, each beside failsafe 1.3 and recloser 1.4.
+//! two threads on one breaker, each beside the peers: failsafe 1.3, recloser 1.4,
+//! circuitbreaker-rs 0.1, breaker-machines 0.17, seatbelt 0.11 (its breaker, and its
+//! tower layer) and tower-resilience-circuitbreaker 0.14 (a tower layer only).
 //!
 //! Run with `cargo bench -p failgate --bench breaker` (`--features tower` adds the
 //! `tower_service` and `per_key` groups). Every group has
 //! `Throughput::Elements(1)`: criterion prints time per call and calls per second.
+//!
+//! Which peer runs which path (benchmark group), and why not where it does not
+//! (`benches/NOTES.md` has the same table):
+//!
+//! | group                            | failsafe | recloser | cb-rs | breaker-machines | seatbelt | tower-resilience |
+//! |----------------------------------|----------|----------|-------|------------------|----------|------------------|
+//! | closed_success                   | yes      | yes      | yes   | yes              | yes (1)  | tower only (2)   |
+//! | two_threads_closed_success       | yes      | yes      | yes   | no (3)           | yes (1)  | yes, clones (2)  |
+//! | two_threads_one_percent_failures | no (4)   | yes      | no (4)| no (3)           | no (4)   | yes, clones (2)  |
+//! | open_rejection                   | yes      | yes      | yes   | yes              | yes      | yes (2)          |
+//! | tower_service                    | no (5)   | no (5)   | no (5)| no (5)           | yes      | yes              |
+//! | half_open_cycle                  | yes (6)  | yes (6)  | yes (6)| yes (6)         | yes (6)  | yes (2, 6)       |
+//!
+//! 1. Seatbelt has no consecutive-failure policy: its breaker (a `layered` service,
+//!    polled once with a no-op waker) runs with its defaults, a failure rate over 30 s.
+//! 2. tower-resilience-circuitbreaker is only a tower layer, so it runs as a service
+//!    (`poll_ready` then `call`, as tower's contract has it) on every path; its 1-thread
+//!    closed path is the `tower_service` group. Each thread drives a clone of the
+//!    service; clones share one circuit.
+//! 3. breaker-machines' `call` takes `&mut self`: one breaker cannot be shared by two
+//!    threads without a lock around it, which would measure the lock.
+//! 4. No count window: failsafe counts consecutive failures or a success rate over a
+//!    time window, seatbelt a failure rate over a time window, circuitbreaker-rs's
+//!    default policy a rate since the last reset.
+//! 5. No tower layer.
+//! 6. Only failgate takes a manual clock; the peers run with a zero open duration on
+//!    the real clock (no waiting, but the state machine is the same). Seatbelt's
+//!    half-open uses its "quick" mode (one probe closes).
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+mod groups;
+mod peers;
+use peers::{breaker_machines_peer, circuitbreaker_rs_peer, seatbelt_peer, tower_resilience_peer};
 
 /// The guarded operation: as cheap as an operation can be, so the figures show the
 /// breaker's own cost. Only the value goes through `black_box`, and every benchmark
@@ -26,11 +60,22 @@ fn failgate_consecutive() -> failgate::CircuitBreaker {
         .unwrap()
 }
 
+/// A 50% failure rate over the last 100 calls.
+fn failgate_count_window() -> failgate::CircuitBreaker {
+    failgate::CircuitBreaker::builder()
+        .failure_rate(0.5)
+        .window(failgate::Window::count(100))
+        .build()
+        .unwrap()
+}
+
 fn failsafe_consecutive() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
-    use failsafe::{backoff, failure_policy, Config};
-    let policy =
-        failure_policy::consecutive_failures(5, backoff::constant(Duration::from_secs(60)));
-    Config::new().failure_policy(policy).build()
+    peers::failsafe_peer::consecutive(5, Duration::from_secs(60))
+}
+
+/// `op` for the peers whose error type must be a `std::error::Error`.
+fn op_e() -> Result<u64, peers::Failure> {
+    Ok(black_box(1))
 }
 
 fn recloser_default() -> recloser::Recloser {
@@ -53,6 +98,29 @@ fn parallel(threads: u64, iters: u64, call: impl Fn() + Sync) -> Duration {
     start.elapsed()
 }
 
+/// Like `parallel`, with a per-thread state made by `make` and the thread's call index.
+fn parallel_with<S: Send>(
+    threads: u64,
+    iters: u64,
+    mut make: impl FnMut() -> S,
+    call: impl Fn(&mut S, u64) + Sync,
+) -> Duration {
+    let per_thread = iters / threads + 1;
+    let states: Vec<S> = (0..threads).map(|_| make()).collect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for mut state in states {
+            let call = &call;
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    call(&mut state, i);
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
 mod closed {
     use super::*;
 
@@ -64,11 +132,7 @@ mod closed {
         let fg = failgate_consecutive();
         g.bench_function("failgate_consecutive", |b| b.iter(|| fg.call(op).is_ok()));
 
-        let fg = failgate::CircuitBreaker::builder()
-            .failure_rate(0.5)
-            .window(failgate::Window::count(100))
-            .build()
-            .unwrap();
+        let fg = failgate_count_window();
         g.bench_function("failgate_count_window", |b| b.iter(|| fg.call(op).is_ok()));
 
         let fg = failgate::CircuitBreaker::builder()
@@ -91,6 +155,20 @@ mod closed {
 
         let rc = recloser_default();
         g.bench_function("recloser_default", |b| b.iter(|| rc.call(op).is_ok()));
+
+        let cb = circuitbreaker_rs_peer::consecutive(5, Duration::from_secs(60));
+        g.bench_function("circuitbreaker_rs_consecutive", |b| {
+            b.iter(|| cb.call(op_e).is_ok())
+        });
+        let mut bm = breaker_machines_peer::consecutive(5, 60.0);
+        g.bench_function("breaker_machines_consecutive", |b| {
+            b.iter(|| bm.call(op).is_ok())
+        });
+        let (clock, _driver) = seatbelt_peer::clock();
+        let sb = seatbelt_peer::service(&seatbelt_peer::layer(&clock));
+        g.bench_function("seatbelt_default", |b| {
+            b.iter(|| peers::now(layered::Service::execute(&sb, black_box(1))).is_ok())
+        });
         g.finish();
     }
 }
@@ -122,6 +200,37 @@ mod open {
             let _ = rc.call(|| Err::<(), ()>(()));
         }
         g.bench_function("recloser", |b| b.iter(|| rc.call(op).is_ok()));
+
+        let cb = circuitbreaker_rs_peer::consecutive(5, Duration::from_secs(60));
+        for _ in 0..5 {
+            let _ = cb.call(|| Err::<(), _>(peers::Failure));
+        }
+        assert_eq!(cb.current_state(), circuitbreaker_rs::State::Open);
+        g.bench_function("circuitbreaker_rs", |b| b.iter(|| cb.call(op_e).is_ok()));
+
+        let mut bm = breaker_machines_peer::consecutive(5, 60.0);
+        for _ in 0..5 {
+            let _ = bm.call(|| Err::<(), ()>(()));
+        }
+        assert!(bm.is_open());
+        g.bench_function("breaker_machines", |b| b.iter(|| bm.call(op).is_ok()));
+
+        let (clock, _driver) = seatbelt_peer::clock();
+        let layer = seatbelt_peer::tripping(&clock, Duration::from_secs(60));
+        let sb = seatbelt_peer::service(&layer);
+        let _ = peers::now(layered::Service::execute(&sb, 0));
+        g.bench_function("seatbelt", |b| {
+            b.iter(|| peers::now(layered::Service::execute(&sb, black_box(1))).is_ok())
+        });
+
+        let mut tr = tower_resilience_peer::consecutive(5, Duration::from_secs(60));
+        for _ in 0..5 {
+            tower_resilience_peer::ready_call(&mut tr, 0);
+        }
+        assert!(tr.is_open());
+        g.bench_function("tower_resilience_layer", |b| {
+            b.iter(|| tower_resilience_peer::ready_call(&mut tr, black_box(1)))
+        });
         g.finish();
     }
 }
@@ -177,11 +286,7 @@ mod two_threads {
                 })
             })
         });
-        let fg = failgate::CircuitBreaker::builder()
-            .failure_rate(0.5)
-            .window(failgate::Window::count(100))
-            .build()
-            .unwrap();
+        let fg = failgate_count_window();
         g.bench_function("failgate_count_window", |b| {
             b.iter_custom(|iters| {
                 parallel(2, iters, || {
@@ -205,104 +310,38 @@ mod two_threads {
                 })
             })
         });
-        g.finish();
-    }
-}
-
-#[cfg(feature = "tower")]
-mod tower_service {
-    use super::*;
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
-    use tower::{Layer, Service};
-
-    /// Polls a future that is ready at once.
-    fn now<F: Future>(f: F) -> F::Output {
-        let mut f = std::pin::pin!(f);
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(out) => out,
-            Poll::Pending => unreachable!("the mock service answers at once"),
-        }
-    }
-
-    pub(crate) fn bench(c: &mut Criterion) {
-        let mut g = c.benchmark_group("tower_service");
-        g.throughput(Throughput::Elements(1));
-        let inner = tower::service_fn(|x: u64| std::future::ready(Ok::<u64, ()>(x)));
-
-        let mut bare = inner;
-        g.bench_function("bare_service", |b| {
-            b.iter(|| now(bare.call(black_box(1))).is_ok())
-        });
-        let mut layered =
-            failgate::tower::CircuitBreakerLayer::new(failgate_consecutive()).layer(inner);
-        g.bench_function("failgate_layer_consecutive", |b| {
-            b.iter(|| now(layered.call(black_box(1))).is_ok())
-        });
-        // The same breaker leaked: response futures borrow it, no reference counting.
-        let mut leaked =
-            failgate::tower::CircuitBreakerLayer::new(failgate_consecutive().leak()).layer(inner);
-        g.bench_function("failgate_layer_consecutive_leaked", |b| {
-            b.iter(|| now(leaked.call(black_box(1))).is_ok())
-        });
-        g.finish();
-    }
-}
-
-#[cfg(not(feature = "tower"))]
-mod tower_service {
-    pub(crate) fn bench(_: &mut criterion::Criterion) {}
-}
-
-/// Per-key breakers: a key already in the map, and an unseen key on a full map (each
-/// unseen key evicts an idle one, or, when every breaker holds failures, gets an
-/// untracked breaker after the sweep's bounded search).
-#[cfg(feature = "tower")]
-mod per_key {
-    use super::*;
-    use failgate::tower::per_key::BreakerMap;
-
-    fn full_map(keys: u64, failing: bool) -> BreakerMap<u64> {
-        let template = failgate::CircuitBreaker::builder()
-            .name("hosts")
-            .consecutive_failures(5);
-        let map = BreakerMap::new(template, keys as usize).unwrap();
-        for key in 0..keys {
-            let breaker = map.get(&key);
-            let _ = breaker.call(|| if failing { Err(()) } else { Ok(()) });
-        }
-        map.evict_idle(); // clears the marks of insertion: nothing was used since
-        map
-    }
-
-    pub(crate) fn bench(c: &mut Criterion) {
-        let mut g = c.benchmark_group("per_key");
-        g.throughput(Throughput::Elements(1));
-        let map = full_map(1_000, false);
-        g.bench_function("existing_key", |b| {
-            b.iter(|| map.get(black_box(&500)).call(op).is_ok())
-        });
-        for (keys, failing) in [(1_000, false), (100_000, false), (100_000, true)] {
-            let map = full_map(keys, failing);
-            let mut next = keys;
-            let name = match failing {
-                false => format!("unseen_key_full_map_{keys}"),
-                true => format!("unseen_key_full_map_{keys}_all_failing"),
-            };
-            g.bench_function(name, |b| {
-                b.iter(|| {
-                    next += 1;
-                    map.get(black_box(&next)).call(op).is_ok()
+        let cb = circuitbreaker_rs_peer::consecutive(5, Duration::from_secs(60));
+        g.bench_function("circuitbreaker_rs_consecutive", |b| {
+            b.iter_custom(|iters| {
+                parallel(2, iters, || {
+                    black_box(cb.call(op_e).is_ok());
                 })
-            });
-        }
+            })
+        });
+        let (clock, _driver) = seatbelt_peer::clock();
+        let sb = seatbelt_peer::service(&seatbelt_peer::layer(&clock));
+        g.bench_function("seatbelt_default", |b| {
+            b.iter_custom(|iters| {
+                parallel(2, iters, || {
+                    black_box(peers::now(layered::Service::execute(&sb, black_box(1))).is_ok());
+                })
+            })
+        });
+        let tr = tower_resilience_peer::consecutive(5, Duration::from_secs(60));
+        g.bench_function("tower_resilience_layer", |b| {
+            b.iter_custom(|iters| {
+                parallel_with(
+                    2,
+                    iters,
+                    || tr.clone(),
+                    |tr, _| {
+                        black_box(tower_resilience_peer::ready_call(tr, black_box(1)));
+                    },
+                )
+            })
+        });
         g.finish();
     }
-}
-
-#[cfg(not(feature = "tower"))]
-mod per_key {
-    pub(crate) fn bench(_: &mut criterion::Criterion) {}
 }
 
 criterion_group! {
@@ -310,7 +349,7 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = closed::bench, open::bench, half_open::bench, two_threads::bench, tower_service::bench,
-        per_key::bench
+    targets = closed::bench, open::bench, half_open::bench, two_threads::bench, groups::tower_service::bench,
+        groups::per_key::bench, groups::one_percent::bench, groups::half_open_cycle::bench
 }
 criterion_main!(benches);
