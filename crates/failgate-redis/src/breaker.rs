@@ -87,7 +87,7 @@ impl<C> FleetBreaker<C> {
     /// `honor_retry_after`, the "retry after" its classifier finds), as
     /// [`CircuitBreaker::call`](failgate::CircuitBreaker::call) does: both are
     /// [`Breaker::call`].
-    #[inline]
+    #[inline(always)]
     pub fn call<T, E, F>(&self, op: F) -> Result<T, Error<E>>
     where
         F: FnOnce() -> Result<T, E>,
@@ -128,7 +128,7 @@ impl<C> FleetBreaker<C> {
     }
 
     /// Asks for a permit, for callers that record the outcome themselves.
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         let kind = match self.core.admit()? {
             Admission::Counted(g) => Kind::Counted(g),
@@ -140,7 +140,7 @@ impl<C> FleetBreaker<C> {
 
     /// Like [`try_acquire`](Self::try_acquire), for a permit that must outlive the
     /// borrow (a `'static` future, another thread).
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
         let kind = match self.core.admit()? {
             Admission::Counted(g) => Kind::Counted(g),
@@ -239,17 +239,17 @@ impl<C> Breaker for FleetBreaker<C> {
     type OwnedPermit = OwnedPermit;
     type WithClassifier<K> = FleetBreaker<K>;
 
-    #[inline]
+    #[inline(always)]
     fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         FleetBreaker::try_acquire(self)
     }
 
-    #[inline]
+    #[inline(always)]
     fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
         FleetBreaker::try_acquire_owned(self)
     }
 
-    #[inline]
+    #[inline(always)]
     fn classifier(&self) -> &C {
         &self.classifier
     }
@@ -258,7 +258,7 @@ impl<C> Breaker for FleetBreaker<C> {
         FleetBreaker::with_classifier(self, classifier)
     }
 
-    #[inline]
+    #[inline(always)]
     fn honors_retry_after(&self) -> bool {
         self.core.honors_retry_after()
     }

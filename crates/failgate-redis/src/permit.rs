@@ -128,8 +128,13 @@ macro_rules! permit_methods {
 macro_rules! report {
     ($permit:ty) => {
         impl Report for $permit {
-            #[inline]
+            #[inline(always)]
             fn record_with_retry_after(mut self, outcome: Outcome, retry_after: Option<Duration>) {
+                self.kind.record(&self.core, outcome, retry_after);
+            }
+
+            #[inline(always)]
+            fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>) {
                 self.kind.record(&self.core, outcome, retry_after);
             }
 

@@ -37,6 +37,12 @@ pub trait Report {
     /// stays open at least that long; others ignore it.
     fn record_with_retry_after(self, outcome: Outcome, retry_after: Option<Duration>);
 
+    /// Reports like [`record_with_retry_after`](Self::record_with_retry_after), without
+    /// moving the permit: it stays where it is, spent, and a second report (or dropping
+    /// it) does nothing more. For futures that hold their permit in place until they
+    /// are dropped, such as the [tower layer](crate::tower)'s.
+    fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>);
+
     /// True if this permit is a half-open probe.
     fn is_probe(&self) -> bool;
 
@@ -132,7 +138,7 @@ pub trait Breaker {
     ///
     /// If `op` panics, the permit is dropped unrecorded: nothing is counted and a
     /// half-open probe slot is given back.
-    #[inline]
+    #[inline(always)]
     fn call<T, E, F>(&self, op: F) -> Result<T, Error<E>>
     where
         F: FnOnce() -> Result<T, E>,
@@ -145,7 +151,7 @@ pub trait Breaker {
     }
 
     /// Like [`call`](Self::call), with a classifier for this call only.
-    #[inline]
+    #[inline(always)]
     fn call_with<T, E, K, F>(&self, classify: K, op: F) -> Result<T, Error<E>>
     where
         K: FnOnce(&Result<T, E>) -> Outcome,

@@ -42,6 +42,7 @@ pub trait Classify<T, E> {
     /// How long the dependency asked not to be called again, if it said so (an HTTP
     /// `Retry-After`, say). Only asked when the breaker was built with
     /// [`honor_retry_after`](crate::Builder::honor_retry_after). None by default.
+    #[inline]
     fn retry_after(&self, result: &Result<T, E>) -> Option<std::time::Duration> {
         let _ = result;
         None
@@ -59,6 +60,11 @@ impl<T, E> Classify<T, E> for DefaultClassifier {
             Ok(_) => Outcome::Success,
             Err(_) => Outcome::Failure,
         }
+    }
+
+    #[inline(always)]
+    fn retry_after(&self, _: &Result<T, E>) -> Option<std::time::Duration> {
+        None
     }
 }
 

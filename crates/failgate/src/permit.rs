@@ -51,6 +51,19 @@ impl<R: Deref<Target = Core>> Holder<R> {
     }
 }
 
+impl<R: Deref<Target = Core>> Holder<R> {
+    #[inline(always)]
+    fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>) {
+        if self.ticket.is_recorded() {
+            return;
+        }
+        let ticket = self.ticket;
+        self.ticket.mark_recorded();
+        self.core
+            .record_with_retry_after(ticket, outcome, retry_after);
+    }
+}
+
 impl<R: Deref<Target = Core>> Drop for Holder<R> {
     #[inline]
     fn drop(&mut self) {
@@ -172,22 +185,27 @@ impl fmt::Debug for OwnedPermit {
 macro_rules! report {
     ($permit:ty) => {
         impl Report for $permit {
-            #[inline]
+            #[inline(always)]
             fn record_with_retry_after(self, outcome: Outcome, retry_after: Option<Duration>) {
                 self.inner.record_with_retry_after(outcome, retry_after);
             }
 
-            #[inline]
+            #[inline(always)]
+            fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>) {
+                self.inner.record_in_place(outcome, retry_after);
+            }
+
+            #[inline(always)]
             fn is_probe(&self) -> bool {
                 self.inner.ticket.kind() == TicketKind::Probe
             }
 
-            #[inline]
+            #[inline(always)]
             fn generation(&self) -> u64 {
                 self.inner.ticket.generation()
             }
 
-            #[inline]
+            #[inline(always)]
             fn record(self, outcome: Outcome) {
                 self.inner.record(outcome);
             }

@@ -94,7 +94,7 @@ impl<C> CircuitBreaker<C> {
     ///
     /// If `op` panics, the permit is dropped unrecorded: nothing is counted and a
     /// half-open probe slot is given back.
-    #[inline]
+    #[inline(always)]
     pub fn call<T, E, F>(&self, op: F) -> Result<T, Error<E>>
     where
         F: FnOnce() -> Result<T, E>,
@@ -162,7 +162,7 @@ impl<C> CircuitBreaker<C> {
     ///     Err(rejected) => println!("refused: {rejected}"),
     /// };
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         self.core
             .acquire()
@@ -173,7 +173,7 @@ impl<C> CircuitBreaker<C> {
     /// borrow: it holds a handle on the breaker (one reference-count increment, and
     /// one decrement when it is dropped, unless the breaker was
     /// [leaked](Self::leak)).
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
         self.core.acquire().map(|ticket| {
             let core = match self.forever {
@@ -308,17 +308,17 @@ impl<C> Breaker for CircuitBreaker<C> {
     type OwnedPermit = OwnedPermit;
     type WithClassifier<K> = CircuitBreaker<K>;
 
-    #[inline]
+    #[inline(always)]
     fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         CircuitBreaker::try_acquire(self)
     }
 
-    #[inline]
+    #[inline(always)]
     fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
         CircuitBreaker::try_acquire_owned(self)
     }
 
-    #[inline]
+    #[inline(always)]
     fn classifier(&self) -> &C {
         &self.classifier
     }
@@ -327,7 +327,7 @@ impl<C> Breaker for CircuitBreaker<C> {
         CircuitBreaker::with_classifier(self, classifier)
     }
 
-    #[inline]
+    #[inline(always)]
     fn honors_retry_after(&self) -> bool {
         self.core.honors_retry_after()
     }

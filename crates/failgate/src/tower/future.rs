@@ -30,8 +30,9 @@ pin_project! {
         Admitted {
             #[pin]
             future: F,
-            // Taken when the outcome is recorded: a second poll records nothing.
-            permit: Option<P>,
+            // Recorded in place: a second poll records nothing, and the permit's
+            // handle on the breaker goes with the future.
+            permit: P,
             classifier: C,
             // Whether to ask the classifier for a "retry after".
             hint: bool,
@@ -44,7 +45,7 @@ pin_project! {
 
 impl<F, P: Report, C> ResponseFuture<F, P, C> {
     /// Asks `breaker` for a permit; if it grants one, starts the inner call with `call`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn start<B>(breaker: &B, classifier: C, call: impl FnOnce() -> F) -> Self
     where
         B: Breaker<OwnedPermit = P>,
@@ -52,7 +53,7 @@ impl<F, P: Report, C> ResponseFuture<F, P, C> {
         let kind = match breaker.try_acquire_owned() {
             Ok(permit) => Kind::Admitted {
                 future: call(),
-                permit: Some(permit),
+                permit,
                 classifier,
                 hint: breaker.honors_retry_after(),
             },
@@ -70,6 +71,7 @@ where
 {
     type Output = Result<T, Error<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Admitted {
@@ -79,14 +81,12 @@ where
                 hint,
             } => {
                 let result = std::task::ready!(future.poll(cx));
-                if let Some(permit) = permit.take() {
-                    let outcome = classifier.classify(&result);
-                    let retry_after = if *hint {
-                        classifier.retry_after(&result)
-                    } else {
-                        None
-                    };
-                    permit.record_with_retry_after(outcome, retry_after);
+                let outcome = classifier.classify(&result);
+                // Two calls, so that a constant `None` folds away (see `contract::finish`).
+                if *hint {
+                    permit.record_in_place(outcome, classifier.retry_after(&result));
+                } else {
+                    permit.record_in_place(outcome, None);
                 }
                 Poll::Ready(result.map_err(Error::Inner))
             }
