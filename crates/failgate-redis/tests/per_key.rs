@@ -1,3 +1,4 @@
+#![cfg(feature = "tower")]
 //! Fleet breakers per key: the core's per-key map and layer, with a fleet builder as
 //! the template. Two maps stand for two replicas: a key's breaker is shared by both,
 //! and one key's failures never open another's.

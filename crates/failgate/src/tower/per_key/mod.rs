@@ -2,8 +2,9 @@
 //!
 //! A failing host must not open the breaker of a healthy one. [`PerKeyLayer`] keeps a
 //! [`BreakerMap`]: a lock-free concurrent map (papaya) from key to breaker, each built
-//! lazily from one template [`Builder`](crate::Builder). Finding the breaker of a key
-//! already in the map takes no lock and allocates nothing.
+//! lazily from one [`Template`]: a [`Builder`] for local breakers, or a fleet
+//! builder (`failgate-redis`) for breakers shared by every replica. Finding the
+//! breaker of a key already in the map takes no lock and allocates nothing.
 //!
 //! # A full map
 //! The map holds at most `max_keys` breakers. When a new key finds it full, a sweep

@@ -16,7 +16,7 @@ pub trait Template: Send + Sync + 'static {
     type Error: From<ConfigError>;
 
     /// Checks the template once, before the map is made, so that
-    /// [`build`](Self::build) cannot fail afterwards. Returns how long a closed
+    /// [`build_for`](Self::build_for) cannot fail afterwards. Returns how long a closed
     /// breaker's failures count once its key goes idle, by default.
     fn check(&mut self) -> Result<Duration, Self::Error>;
 
