@@ -2,7 +2,7 @@
 //! the thread under test does (the test harness and background tasks allocate on other
 //! threads). A test binary installs it with
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
 //! ```

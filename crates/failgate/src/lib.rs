@@ -89,6 +89,12 @@
 //! takes a classifier for one call; [`Builder::with_classifier`] sets the breaker's
 //! default. A classifier returns an [`Outcome`]: `Success`, `Failure` or `Ignore`.
 //!
+//! # One contract
+//! [`Breaker`] (with [`Report`] for permits) is what every breaker keeps: this crate's
+//! [`CircuitBreaker`] and the fleet-wide breaker of `failgate-redis`. The call paths,
+//! the [tower layer](crate::tower) and its per-key map are written once over it, so
+//! they take either breaker; so can your own code (see [`contract`]).
+//!
 //! # Events
 //! An [`Observer`] sees every state change (with its [`Reason`]), rejection, outcome,
 //! slow call and abandoned permit. When none is set, this costs one branch.
