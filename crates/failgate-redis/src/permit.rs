@@ -138,6 +138,11 @@ macro_rules! report {
                 self.kind.record(&self.core, outcome, retry_after);
             }
 
+            #[inline(always)]
+            fn honors_retry_after(&self) -> bool {
+                self.core.honors_retry_after()
+            }
+
             fn is_probe(&self) -> bool {
                 self.kind.is_probe()
             }

@@ -43,6 +43,10 @@ pub trait Report {
     /// are dropped, such as the [tower layer](crate::tower)'s.
     fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>);
 
+    /// Whether the breaker that issued this permit wants to hear a "retry after" (see
+    /// [`Breaker::honors_retry_after`]).
+    fn honors_retry_after(&self) -> bool;
+
     /// True if this permit is a half-open probe.
     fn is_probe(&self) -> bool;
 

@@ -196,6 +196,11 @@ macro_rules! report {
             }
 
             #[inline(always)]
+            fn honors_retry_after(&self) -> bool {
+                self.inner.core.honors_retry_after()
+            }
+
+            #[inline(always)]
             fn is_probe(&self) -> bool {
                 self.inner.ticket.kind() == TicketKind::Probe
             }

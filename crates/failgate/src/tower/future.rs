@@ -34,8 +34,6 @@ pin_project! {
             // handle on the breaker goes with the future.
             permit: P,
             classifier: C,
-            // Whether to ask the classifier for a "retry after".
-            hint: bool,
         },
         Rejected {
             rejected: Rejected,
@@ -55,7 +53,6 @@ impl<F, P: Report, C> ResponseFuture<F, P, C> {
                 future: call(),
                 permit,
                 classifier,
-                hint: breaker.honors_retry_after(),
             },
             Err(rejected) => Kind::Rejected { rejected },
         };
@@ -78,16 +75,18 @@ where
                 future,
                 permit,
                 classifier,
-                hint,
             } => {
                 let result = std::task::ready!(future.poll(cx));
                 let outcome = classifier.classify(&result);
                 // Two calls, so that a constant `None` folds away (see `contract::finish`).
-                if *hint {
-                    permit.record_in_place(outcome, classifier.retry_after(&result));
+                // Asked of the permit, not stored in the future: a field more makes every
+                // future larger, which the closed-state path notices.
+                let retry_after = if permit.honors_retry_after() {
+                    classifier.retry_after(&result)
                 } else {
-                    permit.record_in_place(outcome, None);
-                }
+                    None
+                };
+                permit.record_in_place(outcome, retry_after);
                 Poll::Ready(result.map_err(Error::Inner))
             }
             KindProj::Rejected { rejected } => Poll::Ready(Err(Error::Rejected(*rejected))),
