@@ -24,9 +24,7 @@ impl<L: Report> Kind<L> {
     #[inline(always)]
     fn record(&mut self, core: &Mirror, outcome: Outcome, retry_after: Option<Duration>) {
         if let Some(wait) = retry_after {
-            if core.honors_retry_after() {
-                core.note_retry_after(wait);
-            }
+            core.note_retry_after(wait); // ignored unless the breaker honours hints
         }
         match std::mem::replace(self, Kind::Done) {
             Kind::Counted(g) => core.record_counted(g, outcome),
