@@ -1,6 +1,7 @@
 //! The sliding windows that failure and slow-call rates are measured over.
 //!
-//! - [`count::CountWindow`]: a true ring of the last n outcomes, kept as bitmaps.
+//! - [`count::CountWindow`]: a ring of the last n outcomes, kept as bitmaps, its
+//!   positions handed out per thread in chunks.
 //! - [`time::TimeWindow`]: buckets of time; a bucket drops out whole once it is older
 //!   than the window.
 //!
@@ -10,15 +11,12 @@
 
 pub(crate) mod count;
 mod divisor;
+mod stripe;
 pub(crate) mod time;
 
 use crate::policy::WindowKind;
 use crate::vocabulary::Counts;
 
-// The count window is large because its head sits on a cache line of its own, so
-// that writing it does not slow down readers of its neighbours; boxing it would add
-// a pointer chase to every call.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Windows {
     Count(count::CountWindow),

@@ -1,0 +1,217 @@
+//! A count window: the last n outcomes, as a ring of bits.
+//!
+//! Every recorded outcome gets a position, and owns the bit at `position % n` in the
+//! failure bitmap (and in the slow bitmap, when slow calls are tracked). The bits are
+//! the truth: counts are popcounts, so no counter can drift, and the ring never holds
+//! more than n outcomes. A success that overwrites a success writes nothing to the
+//! ring.
+//!
+//! # Positions, handed out in chunks
+//! A single shared "next position" counter would be one cache line that every call of
+//! every thread writes: with two threads on one breaker, each call would wait for the
+//! line to come back from the other core. So positions are handed out from the shared
+//! head in chunks of `chunk` (a power of two), and each thread takes the positions of
+//! its chunk one by one from its own stripe's cursor, a line of its own (see
+//! [`stripe`](super::stripe)). The shared head is written once per chunk.
+//!
+//! What this keeps of the ring's semantics:
+//! - With one thread, its chunks are consecutive, so the positions are too: the
+//!   window is exactly the last n outcomes.
+//! - Under concurrency every position is still used at most once and chunks are taken
+//!   in order, so the window is the last n positions. Only the positions a thread has
+//!   claimed and not yet used (fewer than `chunk` per stripe, and `chunk` is at most
+//!   n / (4 · stripes)) still show the outcome from one turn of the ring earlier:
+//!   older outcomes, never invented ones.
+//! - The number of calls is the number of slots written since the last reset, kept as
+//!   an occupancy bitmap while the window fills, so a claimed but unused position is
+//!   never counted as a call.
+//!
+//! A window too small for chunks of two (fewer than 8 · stripes outcomes) hands out
+//! positions one by one from the head, as an unstriped ring does.
+
+use super::divisor::Divisor;
+use super::stripe;
+use crate::loom::{AtomicU64, Ordering::Relaxed};
+use crate::vocabulary::Counts;
+
+/// The largest chunk: the head is written at most once per this many calls of a thread.
+const MAX_CHUNK: u64 = 64;
+
+/// Where each bitmap lives in a group of words (one group per 64 slots): a slot's
+/// failure and occupancy bits share a cache line.
+const FAILURES: usize = 0;
+const OCCUPIED: usize = 1;
+const SLOW: usize = 2;
+
+/// A counter on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Line(AtomicU64);
+
+#[derive(Debug)]
+pub(crate) struct CountWindow {
+    size: u64,
+    ring: Divisor,
+    /// Positions per chunk, minus one (0: no chunks, every position from the head).
+    chunk_mask: u64,
+    /// Words per group of 64 slots: 2 (failures, occupancy), or 3 with slow calls.
+    stride: usize,
+    /// Slots written since the last reset, up to `size`: once full, no call looks at
+    /// occupancy again.
+    filled: AtomicU64,
+    /// The bitmaps, interleaved: group g holds words `g * stride + FAILURES` etc.
+    bits: Box<[AtomicU64]>,
+    /// `lines[0]` is the head, the first position not yet handed out; `lines[1 + s]` is
+    /// stripe s's next position (its chunk ends at the next multiple of the chunk).
+    lines: Box<[Line]>,
+}
+
+impl CountWindow {
+    pub(crate) fn new(size: u32, track_slow: bool) -> Self {
+        Self::with_stripes(size, track_slow, stripe::count())
+    }
+
+    fn with_stripes(size: u32, track_slow: bool, stripes: usize) -> Self {
+        let size = u64::from(size.max(1));
+        let chunk = (size / (4 * stripes as u64))
+            .checked_ilog2()
+            .map_or(1, |log| 1u64 << log)
+            .min(MAX_CHUNK);
+        let chunk = if chunk < 2 { 1 } else { chunk };
+        let stride = if track_slow { 3 } else { 2 };
+        let words = size.div_ceil(64) as usize * stride;
+        let lines = if chunk > 1 { 1 + stripes } else { 1 };
+        CountWindow {
+            size,
+            ring: Divisor::new(size),
+            chunk_mask: chunk - 1,
+            stride,
+            filled: AtomicU64::new(0),
+            bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            lines: (0..lines).map(|_| Line::default()).collect(),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn record(&self, failure: bool, slow: bool, minimum: u64) -> Option<Counts> {
+        // Loads go before the locked instruction, which no later load can pass.
+        let filling = self.filled.load(Relaxed) < self.size;
+        let position = self.claim();
+        let slot = self.ring.div_rem(position).1;
+        let group = (slot / 64) as usize * self.stride;
+        let bit = 1u64 << (slot % 64);
+        set_bit(&self.bits[group + FAILURES], bit, failure);
+        if self.stride > SLOW {
+            set_bit(&self.bits[group + SLOW], bit, slow);
+        }
+        // A success can only trip the breaker by bringing the window to its minimum.
+        let reached = filling && self.occupy(&self.bits[group + OCCUPIED], bit, minimum);
+        (failure || slow || reached).then(|| self.counts())
+    }
+
+    /// The position for this outcome: the next one of the thread's chunk.
+    #[inline(always)]
+    fn claim(&self) -> u64 {
+        if self.chunk_mask == 0 {
+            return self.lines[0].0.fetch_add(1, Relaxed);
+        }
+        let cursor = &self.lines[1 + stripe::index(self.lines.len() - 1)].0;
+        let next = cursor.load(Relaxed);
+        if next & self.chunk_mask != 0
+            && cursor
+                .compare_exchange(next, next + 1, Relaxed, Relaxed)
+                .is_ok()
+        {
+            return next;
+        }
+        self.claim_slow(cursor)
+    }
+
+    /// The stripe's chunk is used up (or another thread of the stripe raced us).
+    #[inline(never)]
+    fn claim_slow(&self, cursor: &AtomicU64) -> u64 {
+        let mut next = cursor.load(Relaxed);
+        loop {
+            if next & self.chunk_mask == 0 {
+                let chunk = self.lines[0].0.fetch_add(self.chunk_mask + 1, Relaxed);
+                // If another thread of this stripe installed a chunk meanwhile, the rest
+                // of ours goes unused: its slots keep their older outcomes.
+                let _ = cursor.compare_exchange(next, chunk + 1, Relaxed, Relaxed);
+                return chunk;
+            }
+            match cursor.compare_exchange_weak(next, next + 1, Relaxed, Relaxed) {
+                Ok(_) => return next,
+                Err(actual) => next = actual,
+            }
+        }
+    }
+
+    /// Marks a slot written while the window fills. Returns true if this brought the
+    /// window to exactly `minimum` calls (each slot fills once, so exactly one call
+    /// sees that).
+    #[inline(never)]
+    fn occupy(&self, word: &AtomicU64, bit: u64, minimum: u64) -> bool {
+        if word.load(Relaxed) & bit != 0 || word.fetch_or(bit, Relaxed) & bit != 0 {
+            return false;
+        }
+        self.filled.fetch_add(1, Relaxed) + 1 == minimum
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        let full = self.filled.load(Relaxed) >= self.size;
+        let ones =
+            |w: &AtomicU64, occupied: u64| u64::from((w.load(Relaxed) & occupied).count_ones());
+        let mut c = Counts::default();
+        for group in self.bits.chunks_exact(self.stride) {
+            let occupied = if full {
+                u64::MAX
+            } else {
+                group[OCCUPIED].load(Relaxed)
+            };
+            c.calls += u64::from(occupied.count_ones());
+            c.failures += ones(&group[FAILURES], occupied);
+            if let Some(slow) = group.get(SLOW) {
+                c.slow += ones(slow, occupied);
+            }
+        }
+        if full {
+            c.calls = self.size;
+        } else if c.calls >= self.size {
+            // A stale outcome racing a reset can leave `filled` one short; the bits
+            // are the truth.
+            self.filled.fetch_max(self.size, Relaxed);
+        }
+        c.calls = c.calls.min(self.size);
+        c.failures = c.failures.min(c.calls);
+        c.slow = c.slow.min(c.calls);
+        c
+    }
+
+    /// Empties the window. Called while a transition is being published, when no
+    /// current-generation call can record; an outcome from an earlier generation that
+    /// raced past its staleness check may still land here (one slot, overwritten in
+    /// turn). Positions are not reset: which slot holds which outcome does not matter,
+    /// only that each slot holds one.
+    pub(crate) fn reset(&self) {
+        for w in self.bits.iter() {
+            w.store(0, Relaxed);
+        }
+        self.filled.store(0, Relaxed);
+    }
+}
+
+/// Sets or clears `bit`, writing only if it changes.
+#[inline]
+fn set_bit(word: &AtomicU64, bit: u64, on: bool) {
+    let is_on = word.load(Relaxed) & bit != 0;
+    if is_on != on {
+        if on {
+            word.fetch_or(bit, Relaxed);
+        } else {
+            word.fetch_and(!bit, Relaxed);
+        }
+    }
+}
+
+#[cfg(all(test, not(failgate_loom)))]
+mod tests;
