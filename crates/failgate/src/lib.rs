@@ -48,7 +48,8 @@
 //!   the [`Window`] holds at least [`minimum_calls`](Builder::minimum_calls)
 //!   outcomes, it trips when failures / (successes + failures) >= the rate. The rate is
 //!   judged as soon as the minimum is reached, not only when the window is full.
-//!   [`Window::count`] is a true ring of the last n outcomes; [`Window::time`] keeps
+//!   [`Window::count`] is a ring of the last n outcomes (exactly the last n from one
+//!   thread; see its docs for many threads); [`Window::time`] keeps
 //!   the last span in buckets, and outcomes older than the span drop out even if no
 //!   call comes to push them out.
 //! - **Slow calls** ([`Builder::slow_calls`]): a call that takes at least the

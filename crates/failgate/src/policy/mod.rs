@@ -57,7 +57,17 @@ pub(crate) enum WindowKind {
 }
 
 impl Window {
-    /// A true ring of the last `n` recorded outcomes (at most [`MAX_COUNT_WINDOW`]).
+    /// A ring of the last `n` recorded outcomes (at most [`MAX_COUNT_WINDOW`]).
+    ///
+    /// Recorded from one thread, the window is exactly the last `n` outcomes. Threads
+    /// recording at once each take ring positions in small chunks (so that they do not
+    /// all write one shared counter on every call): every outcome still has a position
+    /// of its own, the counts are always those of the outcomes in the ring and never
+    /// more than `n` of them, and a position a thread has claimed but not yet used
+    /// keeps the outcome from one turn of the ring earlier until it is used (fewer
+    /// than `n / 4` of them while each thread has a stripe of its own: there is one
+    /// stripe per CPU, up to 8). Such positions never count as calls of a window that
+    /// is still filling. Windows of fewer than 8 outcomes per CPU take no chunks.
     pub fn count(n: u32) -> Self {
         Window {
             kind: WindowKind::Count(n),

@@ -71,7 +71,7 @@ impl CountWindow {
         Self::with_stripes(size, track_slow, stripe::count())
     }
 
-    fn with_stripes(size: u32, track_slow: bool, stripes: usize) -> Self {
+    pub(crate) fn with_stripes(size: u32, track_slow: bool, stripes: usize) -> Self {
         let size = u64::from(size.max(1));
         let chunk = (size / (4 * stripes as u64))
             .checked_ilog2()
@@ -194,10 +194,21 @@ impl CountWindow {
     /// only that each slot holds one.
     pub(crate) fn reset(&self) {
         for w in self.bits.iter() {
-            w.store(0, Relaxed);
+            clear(w);
         }
-        self.filled.store(0, Relaxed);
+        clear(&self.filled);
     }
+}
+
+/// Zeroes a word. Under the model checker this is a swap: loom lets a plain store land
+/// between the read and the write of another thread's read-modify-write
+/// (tokio-rs/loom#254), which the memory model forbids and no CPU does.
+#[inline]
+fn clear(word: &AtomicU64) {
+    #[cfg(failgate_loom)]
+    word.swap(0, Relaxed);
+    #[cfg(not(failgate_loom))]
+    word.store(0, Relaxed);
 }
 
 /// Sets or clears `bit`, writing only if it changes.
