@@ -4,9 +4,11 @@
 
 mod chart;
 mod read;
+mod table;
 
 pub use chart::draw;
 pub use read::{read, Measurement};
+pub use table::markdown;
 
 use std::path::PathBuf;
 

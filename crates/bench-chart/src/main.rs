@@ -20,6 +20,10 @@ const PATHS: [&str; 6] = [
 struct Args {
     /// Where to write the PNG (e.g. docs/bench.png).
     output: PathBuf,
+    /// Also print the figures as a Markdown table (failgate against the fastest peer of
+    /// each path), as the README shows them.
+    #[arg(long)]
+    markdown: bool,
     /// Criterion's output directory.
     #[arg(long, default_value = "target/criterion")]
     criterion: PathBuf,
@@ -48,6 +52,9 @@ fn main() -> ExitCode {
     let run = || -> Result<usize, bench_chart::ChartError> {
         let measurements = bench_chart::read(&args.criterion, &args.groups)?;
         bench_chart::draw(&measurements, &args.output, &args.title, &args.note)?;
+        if args.markdown {
+            print!("{}", bench_chart::markdown(&measurements));
+        }
         Ok(measurements.len())
     };
     match run() {
