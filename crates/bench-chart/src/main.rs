@@ -53,7 +53,9 @@ fn main() -> ExitCode {
         let measurements = bench_chart::read(&args.criterion, &args.groups)?;
         bench_chart::draw(&measurements, &args.output, &args.title, &args.note)?;
         if args.markdown {
-            print!("{}", bench_chart::markdown(&measurements));
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let table = bench_chart::markdown(&measurements);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), table.as_bytes());
         }
         Ok(measurements.len())
     };
