@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     };
     match run() {
         Ok(n) => {
-            println!("{}: {n} benchmarks", args.output.display());
+            eprintln!("{}: {n} benchmarks", args.output.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
