@@ -66,7 +66,7 @@ impl Window {
     /// more than `n` of them, and a position a thread has claimed but not yet used
     /// keeps the outcome from one turn of the ring earlier until it is used (fewer
     /// than `n / 4` of them while each thread has a stripe of its own: there is one
-    /// stripe per CPU, up to 8). Such positions never count as calls of a window that
+    /// stripe per CPU, up to 4). Such positions never count as calls of a window that
     /// is still filling. Windows of fewer than 8 outcomes per CPU take no chunks.
     pub fn count(n: u32) -> Self {
         Window {

@@ -8,7 +8,7 @@
 //! read-modify-writes on its stripe.
 
 /// The most stripes a structure gets, whatever the number of CPUs.
-const MAX_STRIPES: usize = 8;
+const MAX_STRIPES: usize = 4;
 
 /// How many stripes to give a new structure: one per CPU this process may use, as a
 /// power of two, at most [`MAX_STRIPES`]. Read once per process (asking the system is
