@@ -98,7 +98,7 @@ impl Core {
             .filter(|_| self.measures_calls())
             .map(|now| now.saturating_sub(ticket.started));
         let slow = match (self.settings.slow, duration) {
-            (Some(s), Some(d)) => d >= s.threshold && outcome != Outcome::Ignore,
+            (Some(s), Some(d)) => d >= s.threshold.get() && outcome != Outcome::Ignore,
             _ => false,
         };
         let counted = match ticket.kind() {

@@ -25,10 +25,6 @@ pub(crate) struct Core {
     pub(super) hot: CacheLine<Hot>,
     /// When the current state began.
     pub(super) entered_at: AtomicU64,
-    /// While open: when probing may start (the backoff's wait after `entered_at`, or a
-    /// longer `Retry-After`). Written with `entered_at`, so the open path compares one
-    /// number with the clock.
-    pub(super) open_until: AtomicU64,
     /// The time until which the dependency asked not to be called (`Retry-After`), or
     /// 0; only used with `honor_retry_after`.
     pub(super) retry_hint: AtomicU64,
@@ -38,13 +34,22 @@ pub(crate) struct Core {
 }
 
 /// What every call reads, on one line: a call loads this line and nothing else of the
-/// core (a window, slow-call timing and the clock add what they read). Nothing here is
-/// written on every call: `state` changes with transitions and half-open probes,
-/// `consecutive` with a failure and the first success after one.
+/// core (a window, slow-call timing and the clock add what they read), and so does the
+/// open state's refusal. Nothing here is written on every call: `state` changes with
+/// transitions and half-open probes, `open_until` with transitions (and honoured
+/// `Retry-After`s), `consecutive` with a failure and the first success after one. So
+/// `state` and `consecutive` share the line: a write to either costs the other threads
+/// one miss, which they would take on the counter's own line anyway, since every
+/// success reads it.
 pub(crate) struct Hot {
     /// Read by every call; written only on transitions and by half-open probes.
     pub(super) state: AtomicU64,
     pub(super) consecutive: AtomicU64,
+    /// While open: when probing may start (the backoff's wait after `entered_at`, or a
+    /// longer `Retry-After`). Written with `entered_at` (and by a `Retry-After` when
+    /// they are honoured), so the open path compares one number with the clock, read
+    /// from the line it reads the state from.
+    pub(super) open_until: AtomicU64,
     /// A pointer to the window, made only when one is configured.
     pub(super) window: Option<Windows>,
     pub(super) clock: ClockSource,
@@ -85,6 +90,7 @@ impl Core {
         let hot = Hot {
             state: AtomicU64::new(Word::INITIAL.0),
             consecutive: AtomicU64::new(0),
+            open_until: AtomicU64::new(0),
             window,
             clock,
             minimum_calls: u32::try_from(settings.minimum_calls).unwrap_or(u32::MAX),
@@ -96,7 +102,6 @@ impl Core {
         Core {
             hot: CacheLine(hot),
             entered_at: AtomicU64::new(now),
-            open_until: AtomicU64::new(0),
             retry_hint: AtomicU64::new(0),
             settings,
             observer,
@@ -143,14 +148,14 @@ impl Core {
         let until = self.hot.clock.now().saturating_add(wait);
         self.retry_hint.fetch_max(until, Ordering::Relaxed);
         // Only read while open; a trip later takes the hint from `retry_hint`.
-        self.open_until.fetch_max(until, Ordering::Relaxed);
+        self.hot.open_until.fetch_max(until, Ordering::Relaxed);
     }
 
     /// When the open state in `w` starts probing, or `None` if the state changed while
     /// we looked.
     #[inline]
     pub(super) fn open_until(&self, w: Word) -> Option<u64> {
-        let until = self.open_until.load(Ordering::Relaxed);
+        let until = self.hot.open_until.load(Ordering::Relaxed);
         fence(Ordering::Acquire);
         let again = Word(self.hot.state.load(Ordering::Relaxed));
         (!again.busy() && again.generation() == w.generation()).then_some(until)
@@ -172,5 +177,8 @@ const _: () = assert!(
 );
 // The counter saturates at its mask: the largest threshold accepted must be reachable.
 const _: () = assert!(CONSECUTIVE_MASK >= crate::policy::MAX_CONSECUTIVE_FAILURES as u64);
+// What every call reads fits one line (a larger `Hot` would take two whole lines).
+#[cfg(not(failgate_loom))]
+const _: () = assert!(std::mem::size_of::<CacheLine<Hot>>() == 64);
 // The largest minimum accepted fits the hot line's copy.
 const _: () = assert!(crate::policy::MAX_MINIMUM_CALLS <= u32::MAX as u64);

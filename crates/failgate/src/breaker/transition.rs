@@ -50,7 +50,7 @@ impl Core {
         let wait = (to == State::Open).then(|| {
             let until =
                 state_machine::open_deadline(next, now, &self.settings).max(self.hint_until());
-            self.open_until.store(until, Ordering::Relaxed);
+            self.hot.open_until.store(until, Ordering::Relaxed);
             Duration::from_nanos(until - now)
         });
         self.hot.state.store(next.0, Ordering::Release);
