@@ -83,3 +83,17 @@ pub fn allocations_during(f: impl FnOnce()) -> usize {
     f();
     allocation_count() - before
 }
+
+/// The bytes per value that stay allocated on this thread while `n` values made by
+/// `make` live in a `Vec` of exactly `n` slots: each value's inline size plus all it
+/// allocates (meaningful only in a binary that installed [`Counting`]).
+pub fn live_bytes_per<T>(n: usize, mut make: impl FnMut(usize) -> T) -> f64 {
+    let before = live_bytes();
+    let mut all = Vec::with_capacity(n);
+    for i in 0..n {
+        all.push(make(i));
+    }
+    let after = live_bytes();
+    drop(std::hint::black_box(all));
+    (after - before) as f64 / n.max(1) as f64
+}

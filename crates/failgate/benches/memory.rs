@@ -10,25 +10,16 @@ use std::time::Duration;
 
 mod peers;
 
+// Builds n values into a `Vec` of exactly n slots; the bytes per value that stay
+// allocated while they live.
+use failgate_testkit::alloc::live_bytes_per as bytes_per;
+
 // The counting allocator every allocation test shares: it counts this thread's live
 // bytes, and every breaker here is built on the main thread.
 #[global_allocator]
 static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
 
 const N: usize = 100_000;
-
-/// Builds `n` values with `make` into a `Vec` of exactly `n` slots and returns the
-/// bytes per value that stay allocated while they live.
-fn bytes_per<T>(n: usize, mut make: impl FnMut(usize) -> T) -> f64 {
-    let before = failgate_testkit::alloc::live_bytes();
-    let mut all = Vec::with_capacity(n);
-    for i in 0..n {
-        all.push(make(i));
-    }
-    let after = failgate_testkit::alloc::live_bytes();
-    drop(std::hint::black_box(all));
-    (after - before) as f64 / n as f64
-}
 
 fn report(name: &str, bytes: f64) {
     println!("{name:<44} {bytes:>10.1} bytes per breaker");

@@ -25,9 +25,6 @@ pub struct Backoff {
     pub(crate) max: Duration,
     pub(crate) exponential: bool,
     pub(crate) jitter: f64,
-    // The same waits in nanoseconds, so the open path does no conversions.
-    base_nanos: u64,
-    max_nanos: u64,
 }
 
 impl Backoff {
@@ -38,8 +35,6 @@ impl Backoff {
             max: wait,
             exponential: false,
             jitter: 0.0,
-            base_nanos: duration_to_nanos(wait),
-            max_nanos: duration_to_nanos(wait),
         }
     }
 
@@ -51,8 +46,6 @@ impl Backoff {
             max,
             exponential: true,
             jitter: 0.0,
-            base_nanos: duration_to_nanos(base),
-            max_nanos: duration_to_nanos(max),
         }
     }
 
@@ -71,13 +64,16 @@ impl Backoff {
     }
 
     /// The wait at `step` in nanoseconds; with jitter drawn from `seed` when given.
+    /// Only transitions and snapshots ask (an open breaker compares the clock with the
+    /// deadline it was given), so the waits are kept as given and converted here.
     #[inline]
     pub(crate) fn wait_nanos(&self, step: u32, seed: Option<u64>) -> u64 {
+        let base = duration_to_nanos(self.base);
         let wait = if self.exponential {
             let factor = 1u64.checked_shl(step).unwrap_or(u64::MAX);
-            self.base_nanos.saturating_mul(factor).min(self.max_nanos)
+            base.saturating_mul(factor).min(duration_to_nanos(self.max))
         } else {
-            self.base_nanos
+            base
         };
         match seed {
             Some(seed) if self.jitter > 0.0 => {

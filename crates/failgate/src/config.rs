@@ -85,8 +85,7 @@ impl Default for Builder<DefaultClassifier> {
 
 impl<C> Builder<C> {
     /// Fixes the clock (the system clock if none was set), so that the breakers built
-    /// from clones of this builder share it instead of each making one (making one
-    /// queries the CPU, which is slow); returns it.
+    /// from clones of this builder read one clock, with one origin; returns it.
     #[cfg(feature = "tower")]
     pub(crate) fn fixed_clock(&mut self) -> ClockSource {
         self.clock

@@ -33,7 +33,7 @@ impl Core {
     #[inline]
     pub(super) fn ticket(&self, w: Word, kind: TicketKind) -> Ticket {
         let started = if self.measures_calls() {
-            self.clock.now()
+            self.hot.clock.now()
         } else {
             0
         };
@@ -45,7 +45,7 @@ impl Core {
         if w.is_open_and_idle() {
             // The common refusal: one clock read and one comparison.
             if let Some(until) = self.open_until(w) {
-                let now = self.clock.now();
+                let now = self.hot.clock.now();
                 if now < until {
                     return Err(self.reject(w, state_machine::time_left(until, now)));
                 }
@@ -59,7 +59,7 @@ impl Core {
             let (now, entered) = if !w.busy() && decision_needs_clock(w, &self.settings) {
                 match self.entered_at(w) {
                     Some(entered) if opened_half_open == Some(w.generation()) => (entered, entered),
-                    Some(entered) => (self.clock.now(), entered),
+                    Some(entered) => (self.hot.clock.now(), entered),
                     None => {
                         w = self.word();
                         continue;
@@ -77,7 +77,7 @@ impl Core {
                     return Ok(self.ticket(w, kind));
                 }
                 Decision::Probe(next) => {
-                    match self.state.compare_exchange_weak(
+                    match self.hot.state.compare_exchange_weak(
                         w.0,
                         next.0,
                         Ordering::AcqRel,
@@ -113,7 +113,7 @@ impl Core {
             let Some(entered) = self.entered_at(w) else {
                 continue;
             };
-            let now = self.clock.now();
+            let now = self.hot.clock.now();
             if let Decision::Transition(to, reason) =
                 decide_with_hint(w, now, entered, self.hint_until(), &self.settings)
             {

@@ -22,7 +22,7 @@ impl Core {
         outcome: Outcome,
         retry_after: Option<Duration>,
     ) {
-        if let (true, Some(d)) = (self.settings.honor_retry_after, retry_after) {
+        if let (true, Some(d)) = (self.hot.honor_retry_after, retry_after) {
             self.note_retry_after(d);
         }
         self.record(ticket, outcome);
@@ -31,13 +31,15 @@ impl Core {
     /// Whether `Classify::retry_after` should be asked.
     #[inline]
     pub(crate) fn honors_retry_after(&self) -> bool {
-        self.settings.honor_retry_after
+        self.hot.honor_retry_after
     }
 
     /// Records the outcome of the call that `ticket` admitted.
     #[inline(always)]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
-        if self.plain_success && outcome == Outcome::Success && ticket.kind() == TicketKind::Counted
+        if self.hot.plain_success
+            && outcome == Outcome::Success
+            && ticket.kind() == TicketKind::Counted
         {
             self.record_plain_success(ticket.generation());
         } else {
@@ -50,11 +52,11 @@ impl Core {
     /// already zero, no write; only a time window reads the clock.
     #[inline(always)]
     pub(super) fn record_plain_success(&self, generation: u64) {
-        if self.settings.consecutive_failures.is_some() {
+        if self.hot.counts_consecutive {
             self.clear_consecutive(generation);
         }
-        if let Some(window) = &self.window {
-            let now = window.needs_clock().then(|| self.clock.now());
+        if let Some(window) = &self.hot.window {
+            let now = window.needs_clock().then(|| self.hot.clock.now());
             if let Some(counts) = self.record_in_window(window, generation, false, false, now) {
                 self.judge(generation, counts, now);
             }
@@ -76,7 +78,7 @@ impl Core {
             return None;
         }
         let at = now.unwrap_or(0); // only time windows read it, and they always get it
-        window.record(at, failure, slow, self.settings.minimum_calls)
+        window.record(at, failure, slow, u64::from(self.hot.minimum_calls))
     }
 
     #[inline(never)]
@@ -89,13 +91,14 @@ impl Core {
     #[inline(never)]
     pub(super) fn record_general(&self, ticket: Ticket, outcome: Outcome) {
         let needs_now =
-            self.measures_calls() || self.window.as_ref().is_some_and(Windows::needs_clock);
-        let now = (needs_now && ticket.kind() != TicketKind::Untracked).then(|| self.clock.now());
+            self.measures_calls() || self.hot.window.as_ref().is_some_and(|w| w.needs_clock());
+        let now =
+            (needs_now && ticket.kind() != TicketKind::Untracked).then(|| self.hot.clock.now());
         let duration = now
             .filter(|_| self.measures_calls())
             .map(|now| now.saturating_sub(ticket.started));
         let slow = match (self.settings.slow, duration) {
-            (Some(s), Some(d)) => d >= s.threshold && outcome != Outcome::Ignore,
+            (Some(s), Some(d)) => d >= s.threshold.get() && outcome != Outcome::Ignore,
             _ => false,
         };
         let counted = match ticket.kind() {
@@ -163,6 +166,7 @@ impl Core {
         // Every condition counts the outcome before any of them trips: a trip starts a
         // new generation, and the window would then refuse the outcome as stale.
         let counts = self
+            .hot
             .window
             .as_ref()
             .and_then(|window| self.record_in_window(window, generation, failure, slow, now));
@@ -185,9 +189,9 @@ impl Core {
     /// this success is ordered before it.
     #[inline(always)]
     pub(super) fn clear_consecutive(&self, generation: u64) {
-        let c = self.consecutive.load(Ordering::Relaxed);
+        let c = self.hot.consecutive.load(Ordering::Relaxed);
         if c & CONSECUTIVE_MASK != 0 && c >> CONSECUTIVE_SHIFT == generation {
-            let _ = self.consecutive.compare_exchange(
+            let _ = self.hot.consecutive.compare_exchange(
                 c,
                 generation << CONSECUTIVE_SHIFT,
                 Ordering::Relaxed,
@@ -200,7 +204,7 @@ impl Core {
     /// Returns the reason to trip if that reaches the threshold (never for a stale
     /// generation).
     pub(super) fn count_consecutive_failure(&self, generation: u64) -> Option<Reason> {
-        let mut c = self.consecutive.load(Ordering::Relaxed);
+        let mut c = self.hot.consecutive.load(Ordering::Relaxed);
         let count = loop {
             let count = if c >> CONSECUTIVE_SHIFT == generation {
                 c & CONSECUTIVE_MASK
@@ -210,7 +214,7 @@ impl Core {
                 return None;
             };
             let next = (count + 1).min(CONSECUTIVE_MASK);
-            match self.consecutive.compare_exchange_weak(
+            match self.hot.consecutive.compare_exchange_weak(
                 c,
                 (generation << CONSECUTIVE_SHIFT) | next,
                 Ordering::Relaxed,

@@ -4,7 +4,7 @@
 
 use crate::clock::ClockSource;
 use crate::event::{Event, EventKind, Observer};
-use crate::loom::{fence, AtomicU64, CachePadded, Ordering};
+use crate::loom::{fence, AtomicU64, CacheLine, Ordering};
 use crate::policy::Settings;
 use crate::state_machine::{Word, GEN_MASK};
 use crate::windows::Windows;
@@ -18,23 +18,49 @@ pub(super) const CONSECUTIVE_SHIFT: u32 = 30;
 pub(super) const CONSECUTIVE_MASK: u64 = (1 << CONSECUTIVE_SHIFT) - 1;
 
 /// The shared state of one breaker.
+///
+/// Everything a closed-state call reads is in [`Hot`], on one cache line of its own;
+/// the rest is read on slow paths (transitions, the open state, snapshots, events).
 pub(crate) struct Core {
-    /// Read by every call; written only on transitions and by half-open probes.
-    pub(super) state: CachePadded<AtomicU64>,
+    pub(super) hot: CacheLine<Hot>,
+    /// When the current state began.
     pub(super) entered_at: AtomicU64,
-    /// While open: when probing may start (the backoff's wait after `entered_at`, or a
-    /// longer `Retry-After`). Written with `entered_at`, so the open path compares one
-    /// number with the clock.
-    pub(super) open_until: AtomicU64,
     /// The time until which the dependency asked not to be called (`Retry-After`), or
     /// 0; only used with `honor_retry_after`.
     pub(super) retry_hint: AtomicU64,
-    pub(super) consecutive: CachePadded<AtomicU64>,
-    pub(super) window: Option<Windows>,
     pub(crate) settings: Settings,
-    pub(super) clock: ClockSource,
     pub(super) observer: Option<Arc<dyn Observer>>,
     pub(super) name: Arc<str>,
+}
+
+/// What every call reads, on one line: a call loads this line and nothing else of the
+/// core (a window, slow-call timing and the clock add what they read), and so does the
+/// open state's refusal. Nothing here is written on every call: `state` changes with
+/// transitions and half-open probes, `open_until` with transitions (and honoured
+/// `Retry-After`s), `consecutive` with a failure and the first success after one. So
+/// `state` and `consecutive` share the line: a write to either costs the other threads
+/// one miss, which they would take on the counter's own line anyway, since every
+/// success reads it.
+pub(crate) struct Hot {
+    /// Read by every call; written only on transitions and by half-open probes.
+    pub(super) state: AtomicU64,
+    pub(super) consecutive: AtomicU64,
+    /// While open: when probing may start (the backoff's wait after `entered_at`, or a
+    /// longer `Retry-After`). Written with `entered_at` (and by a `Retry-After` when
+    /// they are honoured), so the open path compares one number with the clock, read
+    /// from the line it reads the state from.
+    pub(super) open_until: AtomicU64,
+    /// A pointer to the window, made only when one is configured.
+    pub(super) window: Option<Windows>,
+    pub(super) clock: ClockSource,
+    /// `settings.minimum_calls` (at most [`crate::policy::MAX_MINIMUM_CALLS`]).
+    pub(super) minimum_calls: u32,
+    /// `settings.consecutive_failures.is_some()`.
+    pub(super) counts_consecutive: bool,
+    /// `settings.slow.is_some()`: calls are timed.
+    pub(super) measures_calls: bool,
+    /// `settings.honor_retry_after`.
+    pub(super) honor_retry_after: bool,
     /// No observer and no slow-call timing: a closed-state success emits nothing and
     /// takes the short path in [`Core::record`].
     pub(super) plain_success: bool,
@@ -61,25 +87,31 @@ impl Core {
         let window = settings
             .window
             .map(|kind| Windows::new(kind, settings.slow.is_some(), now));
-        let plain_success = observer.is_none() && settings.slow.is_none();
-        Core {
-            state: CachePadded(AtomicU64::new(Word::INITIAL.0)),
-            entered_at: AtomicU64::new(now),
+        let hot = Hot {
+            state: AtomicU64::new(Word::INITIAL.0),
+            consecutive: AtomicU64::new(0),
             open_until: AtomicU64::new(0),
-            retry_hint: AtomicU64::new(0),
-            consecutive: CachePadded(AtomicU64::new(0)),
             window,
-            settings,
             clock,
+            minimum_calls: u32::try_from(settings.minimum_calls).unwrap_or(u32::MAX),
+            counts_consecutive: settings.consecutive_failures.is_some(),
+            measures_calls: settings.slow.is_some(),
+            honor_retry_after: settings.honor_retry_after,
+            plain_success: observer.is_none() && settings.slow.is_none(),
+        };
+        Core {
+            hot: CacheLine(hot),
+            entered_at: AtomicU64::new(now),
+            retry_hint: AtomicU64::new(0),
+            settings,
             observer,
             name: Arc::from(name),
-            plain_success,
         }
     }
 
     #[inline]
     pub(super) fn word(&self) -> Word {
-        Word(self.state.load(Ordering::Acquire))
+        Word(self.hot.state.load(Ordering::Acquire))
     }
 
     #[inline]
@@ -94,13 +126,13 @@ impl Core {
 
     #[inline]
     pub(super) fn measures_calls(&self) -> bool {
-        self.settings.slow.is_some()
+        self.hot.measures_calls
     }
 
     /// Until when the dependency asked not to be called, or 0.
     #[inline]
     pub(super) fn hint_until(&self) -> u64 {
-        if self.settings.honor_retry_after {
+        if self.hot.honor_retry_after {
             self.retry_hint.load(Ordering::Relaxed)
         } else {
             0
@@ -113,19 +145,19 @@ impl Core {
     #[inline(never)]
     pub(super) fn note_retry_after(&self, retry_after: Duration) {
         let wait = crate::clock::duration_to_nanos(retry_after).min(self.settings.max_retry_after);
-        let until = self.clock.now().saturating_add(wait);
+        let until = self.hot.clock.now().saturating_add(wait);
         self.retry_hint.fetch_max(until, Ordering::Relaxed);
         // Only read while open; a trip later takes the hint from `retry_hint`.
-        self.open_until.fetch_max(until, Ordering::Relaxed);
+        self.hot.open_until.fetch_max(until, Ordering::Relaxed);
     }
 
     /// When the open state in `w` starts probing, or `None` if the state changed while
     /// we looked.
     #[inline]
     pub(super) fn open_until(&self, w: Word) -> Option<u64> {
-        let until = self.open_until.load(Ordering::Relaxed);
+        let until = self.hot.open_until.load(Ordering::Relaxed);
         fence(Ordering::Acquire);
-        let again = Word(self.state.load(Ordering::Relaxed));
+        let again = Word(self.hot.state.load(Ordering::Relaxed));
         (!again.busy() && again.generation() == w.generation()).then_some(until)
     }
 
@@ -133,7 +165,7 @@ impl Core {
     pub(super) fn entered_at(&self, w: Word) -> Option<u64> {
         let entered = self.entered_at.load(Ordering::Relaxed);
         fence(Ordering::Acquire);
-        let again = Word(self.state.load(Ordering::Relaxed));
+        let again = Word(self.hot.state.load(Ordering::Relaxed));
         (!again.busy() && again.generation() == w.generation()).then_some(entered)
     }
 }
@@ -145,3 +177,8 @@ const _: () = assert!(
 );
 // The counter saturates at its mask: the largest threshold accepted must be reachable.
 const _: () = assert!(CONSECUTIVE_MASK >= crate::policy::MAX_CONSECUTIVE_FAILURES as u64);
+// What every call reads fits one line (a larger `Hot` would take two whole lines).
+#[cfg(not(failgate_loom))]
+const _: () = assert!(std::mem::size_of::<CacheLine<Hot>>() == 64);
+// The largest minimum accepted fits the hot line's copy.
+const _: () = assert!(crate::policy::MAX_MINIMUM_CALLS <= u32::MAX as u64);

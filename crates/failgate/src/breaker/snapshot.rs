@@ -17,11 +17,11 @@ impl Core {
         if w.busy() || w.state() != State::Closed {
             return None;
         }
-        let c = self.consecutive.load(Ordering::Relaxed);
+        let c = self.hot.consecutive.load(Ordering::Relaxed);
         let consecutive = c >> CONSECUTIVE_SHIFT == w.generation() && c & CONSECUTIVE_MASK != 0;
-        let window = self.window.as_ref().is_some_and(|window| {
+        let window = self.hot.window.as_ref().is_some_and(|window| {
             let now = if window.needs_clock() {
-                self.clock.now()
+                self.hot.clock.now()
             } else {
                 0
             };
@@ -33,14 +33,15 @@ impl Core {
 
     pub(super) fn snapshot(&self) -> Snapshot {
         let w = self.refresh();
-        let now = self.clock.now();
+        let now = self.hot.clock.now();
         let entered = self.entered_at(w);
         let counts = self
+            .hot
             .window
             .as_ref()
             .map(|window| window.counts(now))
             .unwrap_or_default();
-        let c = self.consecutive.load(Ordering::Relaxed);
+        let c = self.hot.consecutive.load(Ordering::Relaxed);
         let consecutive_failures = if c >> CONSECUTIVE_SHIFT == w.generation() {
             (c & CONSECUTIVE_MASK) as u32
         } else {
@@ -54,7 +55,7 @@ impl Core {
             .map(Duration::from_nanos),
             _ => None,
         };
-        let (window_rates, counted) = if self.window.is_some() {
+        let (window_rates, counted) = if self.hot.window.is_some() {
             (
                 (
                     counts.failure_rate(&self.settings),

@@ -23,7 +23,7 @@ impl Core {
             if current.busy() || current.generation() != from.generation() {
                 return false;
             }
-            match self.state.compare_exchange_weak(
+            match self.hot.state.compare_exchange_weak(
                 current.0,
                 current.with_busy().0,
                 Ordering::Acquire,
@@ -35,10 +35,10 @@ impl Core {
         }
         // Seqlock writer: the busy mark is ordered before the writes below.
         fence(Ordering::Release);
-        let now = now.unwrap_or_else(|| self.clock.now());
+        let now = now.unwrap_or_else(|| self.hot.clock.now());
         self.entered_at.store(now, Ordering::Relaxed);
         if matches!(to, State::Closed | State::CountOnly) {
-            if let Some(window) = &self.window {
+            if let Some(window) = &self.hot.window {
                 window.reset(now);
             }
         }
@@ -50,10 +50,10 @@ impl Core {
         let wait = (to == State::Open).then(|| {
             let until =
                 state_machine::open_deadline(next, now, &self.settings).max(self.hint_until());
-            self.open_until.store(until, Ordering::Relaxed);
+            self.hot.open_until.store(until, Ordering::Relaxed);
             Duration::from_nanos(until - now)
         });
-        self.state.store(next.0, Ordering::Release);
+        self.hot.state.store(next.0, Ordering::Release);
         self.emit(EventKind::StateChange {
             from: current.state(),
             to,
@@ -101,7 +101,7 @@ impl Core {
         loop {
             match probe_report(w, generation, report, &self.settings) {
                 ProbeStep::Stale => return false,
-                ProbeStep::Update(next) => match self.state.compare_exchange_weak(
+                ProbeStep::Update(next) => match self.hot.state.compare_exchange_weak(
                     w.0,
                     next.0,
                     Ordering::AcqRel,

@@ -5,6 +5,7 @@
 
 use crate::backoff::Backoff;
 use crate::clock::duration_to_nanos;
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 mod check;
@@ -141,7 +142,8 @@ pub(crate) struct Settings {
     pub(crate) minimum_calls: u64,
     pub(crate) backoff: Backoff,
     pub(crate) half_open_permits: u32,
-    pub(crate) half_open_timeout: Option<u64>,
+    /// In nanoseconds (a zero timeout is refused, so `None` costs no space).
+    pub(crate) half_open_timeout: Option<NonZeroU64>,
     pub(crate) honor_retry_after: bool,
     /// The longest `Retry-After` honoured, in nanoseconds.
     pub(crate) max_retry_after: u64,
@@ -149,7 +151,8 @@ pub(crate) struct Settings {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SlowCalls {
-    pub(crate) threshold: u64,
+    /// In nanoseconds (a zero threshold is refused, so `None` costs no space).
+    pub(crate) threshold: NonZeroU64,
     pub(crate) rate: f64,
 }
 
@@ -215,7 +218,7 @@ impl Draft {
         let half_open_timeout = match self.half_open_timeout {
             Some(t) => {
                 check_duration("half_open_timeout", t)?;
-                Some(duration_to_nanos(t))
+                Some(nonzero_nanos(t))
             }
             None => None,
         };
@@ -246,7 +249,7 @@ impl Draft {
                 check_duration("slow_calls.threshold", threshold)?;
                 check_rate("slow_calls.rate", rate)?;
                 Some(SlowCalls {
-                    threshold: duration_to_nanos(threshold),
+                    threshold: nonzero_nanos(threshold),
                     rate,
                 })
             }
@@ -273,6 +276,11 @@ impl Draft {
             (None, _) => DEFAULT_MINIMUM_CALLS,
         })
     }
+}
+
+/// A duration that `check_duration` accepted (longer than zero), in nanoseconds.
+fn nonzero_nanos(d: Duration) -> NonZeroU64 {
+    NonZeroU64::new(duration_to_nanos(d)).unwrap_or(NonZeroU64::MIN)
 }
 
 /// Checks a window's size against the limits.

@@ -68,7 +68,7 @@ pub(crate) fn decide_with_hint(
         }
         State::HalfOpen => {
             if let Some(timeout) = s.half_open_timeout {
-                if reached(now, entered_at.saturating_add(timeout)) {
+                if reached(now, entered_at.saturating_add(timeout.get())) {
                     return Decision::Transition(State::Open, Reason::HalfOpenTimeout);
                 }
             }

@@ -17,20 +17,24 @@ pub(crate) mod time;
 use crate::policy::WindowKind;
 use crate::vocabulary::Counts;
 
+/// A window, in an allocation of its own: a breaker without one pays nothing for its
+/// size, and a breaker with one pays only for its own kind.
 #[derive(Debug)]
 pub(crate) enum Windows {
-    Count(count::CountWindow),
-    Time(time::TimeWindow),
+    Count(Box<count::CountWindow>),
+    Time(Box<time::TimeWindow>),
 }
 
 impl Windows {
     /// An empty window at time `now`.
     pub(crate) fn new(kind: WindowKind, track_slow: bool, now: u64) -> Self {
         match kind {
-            WindowKind::Count(n) => Windows::Count(count::CountWindow::new(n, track_slow)),
-            WindowKind::Time { span, buckets } => {
-                Windows::Time(time::TimeWindow::new(span, buckets, track_slow, now))
+            WindowKind::Count(n) => {
+                Windows::Count(Box::new(count::CountWindow::new(n, track_slow)))
             }
+            WindowKind::Time { span, buckets } => Windows::Time(Box::new(time::TimeWindow::new(
+                span, buckets, track_slow, now,
+            ))),
         }
     }
 

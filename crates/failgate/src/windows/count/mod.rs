@@ -31,7 +31,7 @@
 
 use super::divisor::Divisor;
 use super::stripe;
-use crate::loom::{AtomicU64, Ordering::Relaxed};
+use crate::loom::{AtomicU64, CachePadded, Ordering::Relaxed};
 use crate::vocabulary::Counts;
 
 /// The largest chunk: the head is written at most once per this many calls of a thread.
@@ -42,11 +42,6 @@ const MAX_CHUNK: u64 = 64;
 const FAILURES: usize = 0;
 const OCCUPIED: usize = 1;
 const SLOW: usize = 2;
-
-/// A counter on a cache line of its own.
-#[derive(Debug, Default)]
-#[repr(align(64))]
-struct Line(AtomicU64);
 
 #[derive(Debug)]
 pub(crate) struct CountWindow {
@@ -63,7 +58,7 @@ pub(crate) struct CountWindow {
     bits: Box<[AtomicU64]>,
     /// `lines[0]` is the head, the first position not yet handed out; `lines[1 + s]` is
     /// stripe s's next position (its chunk ends at the next multiple of the chunk).
-    lines: Box<[Line]>,
+    lines: Box<[CachePadded<AtomicU64>]>,
 }
 
 impl CountWindow {
@@ -88,7 +83,7 @@ impl CountWindow {
             stride,
             filled: AtomicU64::new(0),
             bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            lines: (0..lines).map(|_| Line::default()).collect(),
+            lines: (0..lines).map(|_| CachePadded::default()).collect(),
         }
     }
 
@@ -113,9 +108,9 @@ impl CountWindow {
     #[inline(always)]
     fn claim(&self) -> u64 {
         if self.chunk_mask == 0 {
-            return self.lines[0].0.fetch_add(1, Relaxed);
+            return self.lines[0].fetch_add(1, Relaxed);
         }
-        let cursor = &self.lines[1 + stripe::index(self.lines.len() - 1)].0;
+        let cursor = &self.lines[1 + stripe::index(self.lines.len() - 1)];
         let next = cursor.load(Relaxed);
         if next & self.chunk_mask != 0
             && cursor
@@ -133,7 +128,7 @@ impl CountWindow {
         let mut next = cursor.load(Relaxed);
         loop {
             if next & self.chunk_mask == 0 {
-                let chunk = self.lines[0].0.fetch_add(self.chunk_mask + 1, Relaxed);
+                let chunk = self.lines[0].fetch_add(self.chunk_mask + 1, Relaxed);
                 // If another thread of this stripe installed a chunk meanwhile, the rest
                 // of ours goes unused: its slots keep their older outcomes.
                 let _ = cursor.compare_exchange(next, chunk + 1, Relaxed, Relaxed);
