@@ -122,3 +122,54 @@ fn probes_all_succeed_then_close_under_contention() {
     assert_eq!(breaker.state(), State::Closed);
     assert!(successes.load(Ordering::Relaxed) >= 3);
 }
+
+#[test]
+fn the_call_that_ends_the_open_wait_is_the_first_probe() {
+    let clock = ManualClock::new();
+    let changes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = changes.clone();
+    let breaker = CircuitBreaker::builder()
+        .consecutive_failures(3)
+        .open_for(Duration::from_secs(1))
+        .half_open_permits(2)
+        .clock(clock.clone())
+        .observer(move |e: &failgate::Event<'_>| {
+            if let failgate::EventKind::StateChange {
+                from, to, reason, ..
+            } = e.kind
+            {
+                seen.lock().unwrap().push((from, to, reason));
+            }
+        })
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let _ = breaker.call(|| Err::<(), ()>(()));
+    }
+    // The tripping failure is reported with the count that reached the threshold,
+    // and the new generation starts from zero.
+    assert_eq!(
+        changes.lock().unwrap().last().unwrap().2,
+        failgate::Reason::ConsecutiveFailures {
+            count: 3,
+            threshold: 3
+        }
+    );
+    assert_eq!(breaker.snapshot().consecutive_failures, 0);
+    clock.advance(Duration::from_secs(1));
+    let first = breaker.try_acquire().expect("the wait is over");
+    assert!(first.is_probe());
+    let m = breaker.snapshot();
+    assert_eq!((m.state, m.half_open_probes), (State::HalfOpen, 1));
+    assert_eq!(first.generation(), m.generation);
+    let second = breaker.try_acquire().expect("a second permit");
+    assert!(second.is_probe());
+    assert!(breaker.try_acquire().is_err(), "two permits, two probes");
+    drop(first); // abandoned: its slot comes back
+    assert_eq!(breaker.snapshot().half_open_probes, 1);
+    second.success();
+    breaker.try_acquire().unwrap().success();
+    assert_eq!(breaker.state(), State::Closed);
+    let to: Vec<_> = changes.lock().unwrap().iter().map(|c| c.1).collect();
+    assert_eq!(to, [State::Open, State::HalfOpen, State::Closed]);
+}

@@ -8,7 +8,7 @@ use crate::error::Rejected;
 use crate::event::EventKind;
 use crate::loom::Ordering;
 use crate::state_machine::{self, decide_with_hint, decision_needs_clock, Decision, Word};
-use crate::vocabulary::State;
+use crate::vocabulary::{Reason, State};
 
 impl Core {
     #[inline(always)]
@@ -41,7 +41,7 @@ impl Core {
     }
 
     #[inline(never)]
-    pub(super) fn acquire_slow(&self, mut w: Word) -> Result<Ticket, Rejected> {
+    pub(super) fn acquire_slow(&self, w: Word) -> Result<Ticket, Rejected> {
         if w.is_open_and_idle() {
             // The common refusal: one clock read and one comparison.
             if let Some(until) = self.open_until(w) {
@@ -49,16 +49,35 @@ impl Core {
                 if now < until {
                     return Err(self.reject(w, state_machine::time_left(until, now)));
                 }
+                return self.wait_over(w, until, now);
             }
         }
-        // The half-open generation this call opened itself, if any: its probe is handed
-        // out even if the half-open timeout is shorter than this loop's turn (otherwise
-        // open and half-open could alternate for ever under tiny waits).
-        let mut opened_half_open: Option<u64> = None;
+        self.admit(w)
+    }
+
+    /// The open breaker of `w` found its wait over at `now` (by `until`): this call
+    /// moves it to half-open and is its first probe, both in the one store that
+    /// publishes the half-open word.
+    #[inline(never)]
+    fn wait_over(&self, w: Word, until: u64, now: u64) -> Result<Ticket, Rejected> {
+        // A longer `Retry-After` noted while the deadline was being read still holds,
+        // and a deadline that saturated is never reached.
+        let until = until.max(self.hint_until());
+        if now < until || until == u64::MAX {
+            return Err(self.reject(w, state_machine::time_left(until, now)));
+        }
+        match self.half_open_with_probe(w, Reason::WaitElapsed, now) {
+            Some(next) => Ok(self.ticket(next, TicketKind::Probe)),
+            None => self.admit(self.word()),
+        }
+    }
+
+    /// The general admission: decides on `w` and retries until the decision sticks.
+    #[inline(never)]
+    fn admit(&self, mut w: Word) -> Result<Ticket, Rejected> {
         loop {
             let (now, entered) = if !w.busy() && decision_needs_clock(w, &self.settings) {
                 match self.entered_at(w) {
-                    Some(entered) if opened_half_open == Some(w.generation()) => (entered, entered),
                     Some(entered) => (self.hot.clock.now(), entered),
                     None => {
                         w = self.word();
@@ -88,12 +107,19 @@ impl Core {
                     }
                 }
                 Decision::Reject(retry_after) => return Err(self.reject(w, retry_after)),
-                Decision::Transition(to, reason) => {
-                    let made = self.transition(w, to, reason, Some(now));
-                    w = self.word();
-                    if made && to == State::HalfOpen {
-                        opened_half_open = Some(w.generation());
+                // The thread that opens half-open takes its first probe in the same
+                // store, so its probe is handed out even if the half-open timeout is
+                // shorter than this loop's turn (otherwise open and half-open could
+                // alternate for ever under tiny waits).
+                Decision::Transition(State::HalfOpen, reason) => {
+                    match self.half_open_with_probe(w, reason, now) {
+                        Some(next) => return Ok(self.ticket(next, TicketKind::Probe)),
+                        None => w = self.word(),
                     }
+                }
+                Decision::Transition(to, reason) => {
+                    self.transition(w, to, reason, Some(now));
+                    w = self.word();
                 }
             }
         }

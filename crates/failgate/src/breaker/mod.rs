@@ -17,10 +17,15 @@
 //! one are decided as its old state decides them if that state admits everything (the
 //! outcome will be stale), and refused otherwise.
 //!
+//! The call that finds the open wait over makes the move to half-open itself, and the
+//! half-open word it stores already has one probe slot taken: that call is the first
+//! probe, with no compare-and-swap of its own.
+//!
 //! # Generations
 //! Every permit carries the generation it was issued in; an outcome whose generation
 //! is no longer current is discarded. The consecutive-failure counter is tagged with
-//! its generation too, so a transition resets it without writing to it.
+//! its generation too, so a transition resets it without writing to it; for the same
+//! reason the failure that trips a closed breaker is not written to it.
 
 mod admission;
 mod record;

@@ -7,8 +7,9 @@ use super::ticket::{Ticket, TicketKind};
 use crate::event::EventKind;
 use crate::loom::Ordering;
 use crate::outcome::Outcome;
+use crate::state_machine::Word;
 use crate::state_machine::{consecutive_trip, window_trip, ProbeReport};
-use crate::vocabulary::{Counts, Reason};
+use crate::vocabulary::{Counts, Reason, State};
 use crate::windows::Windows;
 use std::time::Duration;
 
@@ -37,13 +38,33 @@ impl Core {
     /// Records the outcome of the call that `ticket` admitted.
     #[inline(always)]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
-        if self.hot.plain_success
-            && outcome == Outcome::Success
-            && ticket.kind() == TicketKind::Counted
-        {
+        if !self.hot.plain_success {
+            self.record_general(ticket, outcome);
+        } else if outcome == Outcome::Success && ticket.kind() == TicketKind::Counted {
             self.record_plain_success(ticket.generation());
         } else {
-            self.record_general(ticket, outcome);
+            self.record_plain(ticket, outcome);
+        }
+    }
+
+    /// Any other outcome of a breaker that neither times calls nor has an observer:
+    /// [`record_general`](Self::record_general) without the timing and the events.
+    #[inline(never)]
+    pub(super) fn record_plain(&self, ticket: Ticket, outcome: Outcome) {
+        match ticket.kind() {
+            TicketKind::Counted => {
+                let now = self
+                    .hot
+                    .window
+                    .as_ref()
+                    .is_some_and(Windows::needs_clock)
+                    .then(|| self.hot.clock.now());
+                self.record_counted(ticket.generation(), outcome, false, now);
+            }
+            TicketKind::Probe => {
+                self.report_probe(ticket.generation(), probe_report_of(outcome, false));
+            }
+            TicketKind::Untracked | TicketKind::Recorded => {}
         }
     }
 
@@ -84,7 +105,10 @@ impl Core {
     #[inline(never)]
     pub(super) fn judge(&self, generation: u64, counts: Counts, now: Option<u64>) {
         if let Some(reason) = window_trip(counts, &self.settings) {
-            self.trip(generation, reason, now);
+            let w = self.word();
+            if w.generation() == generation {
+                self.trip(w, reason, now);
+            }
         }
     }
 
@@ -104,13 +128,7 @@ impl Core {
         let counted = match ticket.kind() {
             TicketKind::Counted => self.record_counted(ticket.generation(), outcome, slow, now),
             TicketKind::Probe => {
-                let report = match (outcome, slow) {
-                    (Outcome::Ignore, _) => ProbeReport::Release,
-                    (Outcome::Failure, _) => ProbeReport::Failure,
-                    (Outcome::Success, true) => ProbeReport::Slow,
-                    (Outcome::Success, false) => ProbeReport::Success,
-                };
-                self.report_probe(ticket.generation(), report)
+                self.report_probe(ticket.generation(), probe_report_of(outcome, slow))
             }
             TicketKind::Untracked | TicketKind::Recorded => false,
         };
@@ -152,11 +170,12 @@ impl Core {
             Outcome::Failure => true,
             Outcome::Success => false,
         };
-        if !self.is_current(generation) {
+        let w = self.word();
+        if w.busy() || w.generation() != generation {
             return false;
         }
         let consecutive = match (self.settings.consecutive_failures, failure) {
-            (Some(_), true) => self.count_consecutive_failure(generation),
+            (Some(threshold), true) => self.count_consecutive_failure(w, threshold),
             (Some(_), false) => {
                 self.clear_consecutive(generation);
                 None
@@ -171,7 +190,7 @@ impl Core {
             .as_ref()
             .and_then(|window| self.record_in_window(window, generation, failure, slow, now));
         match (consecutive, counts) {
-            (Some(reason), _) => self.trip(generation, reason, now),
+            (Some(reason), _) => self.trip(w, reason, now),
             (None, Some(counts)) => self.judge(generation, counts, now),
             (None, None) => {}
         }
@@ -200,10 +219,17 @@ impl Core {
         }
     }
 
-    /// A failure: counts it in the consecutive-failure counter of its generation.
-    /// Returns the reason to trip if that reaches the threshold (never for a stale
-    /// generation).
-    pub(super) fn count_consecutive_failure(&self, generation: u64) -> Option<Reason> {
+    /// A failure in the generation of `w` (a current, idle word): counts it in the
+    /// consecutive-failure counter of its generation. Returns the reason to trip if
+    /// that reaches `threshold` (never for a stale generation).
+    ///
+    /// The failure that reaches the threshold of a closed breaker is not written: the
+    /// trip that follows starts a new generation, which empties the counter by its tag.
+    /// If the trip loses to another transition, that one starts a new generation too,
+    /// and this failure was stale. Either way nobody reads the count it would have
+    /// written. (A count-only breaker never trips, so there every failure is written.)
+    pub(super) fn count_consecutive_failure(&self, w: Word, threshold: u32) -> Option<Reason> {
+        let generation = w.generation();
         let mut c = self.hot.consecutive.load(Ordering::Relaxed);
         let count = loop {
             let count = if c >> CONSECUTIVE_SHIFT == generation {
@@ -214,6 +240,9 @@ impl Core {
                 return None;
             };
             let next = (count + 1).min(CONSECUTIVE_MASK);
+            if next >= u64::from(threshold) && w.state() == State::Closed {
+                break next;
+            }
             match self.hot.consecutive.compare_exchange_weak(
                 c,
                 (generation << CONSECUTIVE_SHIFT) | next,
@@ -225,5 +254,16 @@ impl Core {
             }
         };
         consecutive_trip(count as u32, &self.settings)
+    }
+}
+
+/// What a probe's outcome (slow or not) reports.
+#[inline]
+fn probe_report_of(outcome: Outcome, slow: bool) -> ProbeReport {
+    match (outcome, slow) {
+        (Outcome::Ignore, _) => ProbeReport::Release,
+        (Outcome::Failure, _) => ProbeReport::Failure,
+        (Outcome::Success, true) => ProbeReport::Slow,
+        (Outcome::Success, false) => ProbeReport::Success,
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 impl Core {
     /// Moves from the state of `from` to `to`, if nobody has moved it since (same
     /// generation, not busy). Returns whether this thread made the transition.
+    #[inline(never)]
     pub(crate) fn transition(
         &self,
         from: Word,
@@ -18,21 +19,51 @@ impl Core {
         reason: Reason,
         now: Option<u64>,
     ) -> bool {
-        let mut current = from;
-        loop {
-            if current.busy() || current.generation() != from.generation() {
-                return false;
-            }
-            match self.hot.state.compare_exchange_weak(
-                current.0,
-                current.with_busy().0,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => current = Word(actual),
-            }
-        }
+        self.publish(from, to, || reason, now, 0).is_some()
+    }
+
+    /// Opens the closed breaker of `w`: [`transition`](Self::transition) to open,
+    /// compiled for that one move, since every trip takes it.
+    #[inline(never)]
+    fn open_from_closed(&self, w: Word, reason: Reason, now: Option<u64>) {
+        self.publish(w, State::Open, || reason, now, 0);
+    }
+
+    /// Moves the open breaker of `w`, whose wait ended by `now`, to half-open, with
+    /// the first probe slot taken by the calling thread in the same store. Returns the
+    /// half-open word if this thread made the transition.
+    #[inline(never)]
+    pub(super) fn half_open_with_probe(&self, w: Word, reason: Reason, now: u64) -> Option<Word> {
+        self.publish(w, State::HalfOpen, || reason, Some(now), 1)
+    }
+
+    /// Closes the half-open breaker of `w` after `probes` successes.
+    #[inline(never)]
+    fn close_from_half_open(&self, w: Word, probes: u32) {
+        self.publish(
+            w,
+            State::Closed,
+            || Reason::ProbesSucceeded { probes },
+            None,
+            0,
+        );
+    }
+
+    /// The transition itself: claims the word, writes what readers of the new state
+    /// need, and stores the new word, in which `probes` half-open slots are already
+    /// taken (by the thread making the transition, which admits its own call so).
+    /// Returns the word published, if this thread made the transition. Inlined into
+    /// each caller, so that a known `to` folds the branches on it away.
+    #[inline(always)]
+    fn publish(
+        &self,
+        from: Word,
+        to: State,
+        reason: impl FnOnce() -> Reason,
+        now: Option<u64>,
+        probes: u32,
+    ) -> Option<Word> {
+        let current = self.claim(from)?;
         // Seqlock writer: the busy mark is ordered before the writes below.
         fence(Ordering::Release);
         let now = now.unwrap_or_else(|| self.hot.clock.now());
@@ -42,26 +73,67 @@ impl Core {
                 window.reset(now);
             }
         }
-        if to == State::Closed {
+        // Only written when honoured: otherwise it stays 0 and is never read.
+        if to == State::Closed && self.hot.honor_retry_after {
             self.retry_hint.store(0, Ordering::Relaxed);
         }
-        let next = current.transition(to);
+        let mut next = current.transition(to);
+        if probes > 0 {
+            next = next.with_probes(probes, 0);
+        }
         // The wait applied: the backoff's, or a longer `Retry-After`.
-        let wait = (to == State::Open).then(|| {
+        let until = (to == State::Open).then(|| {
             let until =
                 state_machine::open_deadline(next, now, &self.settings).max(self.hint_until());
             self.hot.open_until.store(until, Ordering::Relaxed);
-            Duration::from_nanos(until - now)
+            until
         });
         self.hot.state.store(next.0, Ordering::Release);
+        if self.observer.is_some() {
+            let wait = until.map(|until| Duration::from_nanos(until - now));
+            self.emit_state_change(current.state(), to, reason(), next.generation(), wait);
+        }
+        Some(next)
+    }
+
+    /// Sets the busy bit of `from`'s word, if it is still of `from`'s generation and
+    /// idle: exactly one thread wins. Returns the word it claimed (without the bit).
+    #[inline(always)]
+    fn claim(&self, from: Word) -> Option<Word> {
+        let mut current = from;
+        loop {
+            if current.busy() || current.generation() != from.generation() {
+                return None;
+            }
+            match self.hot.state.compare_exchange_weak(
+                current.0,
+                current.with_busy().0,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(current),
+                Err(actual) => current = Word(actual),
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_state_change(
+        &self,
+        from: State,
+        to: State,
+        reason: Reason,
+        generation: u64,
+        wait: Option<Duration>,
+    ) {
         self.emit(EventKind::StateChange {
-            from: current.state(),
+            from,
             to,
             reason,
-            generation: next.generation(),
+            generation,
             wait,
         });
-        true
     }
 
     /// An operator's transition: waits out a transition being published, then moves
@@ -87,11 +159,13 @@ impl Core {
         }
     }
 
-    /// Opens a closed breaker of `generation` (count-only breakers never trip).
-    pub(super) fn trip(&self, generation: u64, reason: Reason, now: Option<u64>) {
-        let w = self.word();
-        if w.state() == State::Closed && w.generation() == generation {
-            self.transition(w, State::Open, reason, now);
+    /// Opens the closed breaker of `w`, a word read since the outcome that trips it
+    /// was found current (count-only breakers never trip). If the word has moved on
+    /// since, the claim fails and the outcome was stale anyway.
+    #[inline]
+    pub(super) fn trip(&self, w: Word, reason: Reason, now: Option<u64>) {
+        if w.state() == State::Closed {
+            self.open_from_closed(w, reason, now);
         }
     }
 
@@ -110,6 +184,10 @@ impl Core {
                     Ok(_) => return true,
                     Err(actual) => w = Word(actual),
                 },
+                ProbeStep::Transition(State::Closed, Reason::ProbesSucceeded { probes }) => {
+                    self.close_from_half_open(w, probes);
+                    return true;
+                }
                 ProbeStep::Transition(to, reason) => {
                     self.transition(w, to, reason, None);
                     return true;

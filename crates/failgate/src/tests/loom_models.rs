@@ -185,3 +185,64 @@ fn loom_manual_transitions_race_calls() {
         assert!(changes.len() >= 2 && changes.len() <= 3, "{changes:?}");
     });
 }
+
+/// The open wait is over and several threads arrive at once, while a query also looks:
+/// exactly one thread moves the breaker to half-open (a caller, who takes the first
+/// probe slot in the same store, or the query, which takes none); probes never
+/// exceed the permits, and the word's count of taken slots is exactly the probes
+/// handed out.
+fn first_probes_race(permits: u32, query: bool) {
+    loom::model(move || {
+        let (b, clock, changes) = breaker(|b| b.consecutive_failures(1).half_open_permits(permits));
+        let _ = b.call(|| Err::<(), ()>(()));
+        clock.advance(Duration::from_secs(1));
+        let caller = {
+            let b = b.clone();
+            thread::spawn(move || b.try_acquire_owned().ok())
+        };
+        let querier = query.then(|| {
+            let b = b.clone();
+            thread::spawn(move || {
+                let _ = b.state();
+            })
+        });
+        let mine = b.try_acquire_owned().ok();
+        let theirs = caller.join().unwrap();
+        if let Some(q) = querier {
+            q.join().unwrap();
+        }
+        let probes: Vec<_> = mine.into_iter().chain(theirs).collect();
+        assert!(probes.len() <= permits as usize, "{} probes", probes.len());
+        assert!(probes.iter().all(|p| p.is_probe()));
+        let entries = changes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.1 == State::HalfOpen)
+            .count();
+        assert!(entries <= 1, "{:?}", changes.lock().unwrap());
+        if !probes.is_empty() {
+            assert_eq!(entries, 1);
+        }
+        let m = b.snapshot();
+        if entries == 1 {
+            assert_eq!(m.state, State::HalfOpen);
+            assert_eq!(m.half_open_probes as usize, probes.len());
+            assert!(probes.iter().all(|p| p.generation() == m.generation));
+        }
+        assert_one_transition_per_generation(&changes);
+        for p in probes {
+            p.success();
+        }
+    });
+}
+
+#[test]
+fn loom_the_thread_that_opens_half_open_takes_the_only_probe() {
+    first_probes_race(1, true);
+}
+
+#[test]
+fn loom_the_first_probe_and_a_second_share_two_permits() {
+    first_probes_race(2, false);
+}
