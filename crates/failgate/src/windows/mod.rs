@@ -10,6 +10,7 @@
 
 pub(crate) mod count;
 mod divisor;
+mod stripe;
 pub(crate) mod time;
 
 use crate::policy::WindowKind;

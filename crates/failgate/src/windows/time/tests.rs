@@ -273,3 +273,108 @@ fn recycling_a_counter_just_before_the_tags_wrap() {
     w.record(p * MS, false, false, 1);
     assert_eq!(w.counts(p * MS).calls, 1);
 }
+
+/// 10 s in 10 buckets of 1 s, its calls counted in four stripes.
+fn striped() -> TimeWindow {
+    TimeWindow::with_stripes(Duration::from_secs(10), 10, true, 0, 4)
+}
+
+#[test]
+fn calls_counted_in_different_stripes_add_up_and_drop_out_together() {
+    let w = striped();
+    for thread in 0..4 {
+        w.record_on(thread, SEC / 4, thread == 0, thread == 1, 1);
+        w.record_on(thread, 3 * SEC, false, false, 1);
+    }
+    assert_eq!(
+        w.counts(5 * SEC),
+        Counts {
+            calls: 8,
+            failures: 1,
+            slow: 1
+        }
+    );
+    // The first bucket leaves the window in every stripe at once.
+    assert_eq!(
+        w.counts(10 * SEC),
+        Counts {
+            calls: 4,
+            failures: 0,
+            slow: 0
+        }
+    );
+    assert_eq!(w.counts(13 * SEC), Counts::default());
+}
+
+#[test]
+fn a_stripe_recycling_its_counter_leaves_no_old_period_in_another() {
+    let w = striped();
+    w.record_on(0, SEC / 2, false, false, 1);
+    w.record_on(1, SEC / 2, false, false, 1);
+    // Same slot, one window later: stripe 2 recycles its own counter, and the old
+    // period's counts in stripes 0 and 1 no longer count, though nothing overwrote them.
+    w.record_on(2, 10 * SEC + SEC / 2, true, false, 1);
+    assert_eq!(
+        w.counts(10 * SEC + SEC / 2),
+        Counts {
+            calls: 1,
+            failures: 1,
+            slow: 0
+        }
+    );
+}
+
+#[test]
+fn every_stripe_judges_its_first_success_of_a_period() {
+    let w = striped();
+    // Above the minimum, a success is judged only where its stripe starts a period.
+    assert!(w.record_on(0, 0, false, false, 1).is_some());
+    assert!(w.record_on(0, 1, false, false, 1).is_none());
+    assert!(
+        w.record_on(1, 2, false, false, 1).is_some(),
+        "stripe 1's first"
+    );
+    assert!(w.record_on(1, 3, false, false, 1).is_none());
+}
+
+#[test]
+fn reset_empties_every_stripe() {
+    let w = striped();
+    for thread in 0..4 {
+        w.record_on(thread, SEC, true, true, 1);
+    }
+    w.reset(SEC);
+    assert_eq!(w.counts(SEC), Counts::default());
+}
+
+#[test]
+fn threads_counting_at_once_lose_no_call() {
+    let w = striped();
+    let per_thread = 10_000;
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for i in 0..per_thread {
+                    w.record(SEC + i, i % 10 == 0, false, 1);
+                }
+            });
+        }
+    });
+    assert_eq!(
+        w.counts(2 * SEC),
+        Counts {
+            calls: 4 * per_thread,
+            failures: 4 * per_thread / 10,
+            slow: 0
+        }
+    );
+}
+
+#[test]
+fn the_stripe_count_is_rounded_down_to_a_power_of_two() {
+    for (asked, made) in [(0, 1), (1, 1), (2, 2), (3, 2), (4, 4)] {
+        let w = TimeWindow::with_stripes(Duration::from_secs(10), 10, false, 0, asked);
+        assert_eq!(w.stripe_mask + 1, made, "{asked}");
+        assert_eq!(w.calls.len(), made, "one block of 16 counters per stripe");
+    }
+}
