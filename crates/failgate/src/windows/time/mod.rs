@@ -108,14 +108,15 @@ impl TimeWindow {
         slow: bool,
         minimum: u64,
     ) -> Option<Counts> {
-        self.record_on(stripe::thread_index(), now, failure, slow, minimum)
+        let stripe = stripe::index(self.stripe_mask + 1);
+        self.record_on(stripe, now, failure, slow, minimum)
     }
 
-    /// `record`, as thread number `thread`.
+    /// `record`, in stripe `stripe` (masked to the window's stripes).
     #[inline(always)]
     fn record_on(
         &self,
-        thread: usize,
+        stripe: usize,
         now: u64,
         failure: bool,
         slow: bool,
@@ -123,7 +124,7 @@ impl TimeWindow {
     ) -> Option<Counts> {
         let (period, slot) = self.locate(now);
         let bucket = &self.buckets[slot];
-        let calls = self.calls_counter(thread, slot);
+        let calls = self.calls_counter(stripe, slot);
         // Loads go before the first locked instruction, which no later load can pass.
         let below_minimum = self.below_minimum.load(Relaxed);
         // Failures and slow calls follow the period the call was counted in.
@@ -149,10 +150,10 @@ impl TimeWindow {
         }
     }
 
-    /// The calls counter of bucket `slot` in the stripe of thread number `thread`.
+    /// The calls counter of bucket `slot` in stripe `stripe`.
     #[inline(always)]
-    fn calls_counter(&self, thread: usize, slot: usize) -> &AtomicU64 {
-        let block = (thread & self.stripe_mask) * self.blocks + slot / BLOCK;
+    fn calls_counter(&self, stripe: usize, slot: usize) -> &AtomicU64 {
+        let block = (stripe & self.stripe_mask) * self.blocks + slot / BLOCK;
         &self.calls[block][slot % BLOCK]
     }
 

@@ -282,9 +282,9 @@ fn striped() -> TimeWindow {
 #[test]
 fn calls_counted_in_different_stripes_add_up_and_drop_out_together() {
     let w = striped();
-    for thread in 0..4 {
-        w.record_on(thread, SEC / 4, thread == 0, thread == 1, 1);
-        w.record_on(thread, 3 * SEC, false, false, 1);
+    for stripe in 0..4 {
+        w.record_on(stripe, SEC / 4, stripe == 0, stripe == 1, 1);
+        w.record_on(stripe, 3 * SEC, false, false, 1);
     }
     assert_eq!(
         w.counts(5 * SEC),
@@ -340,8 +340,8 @@ fn every_stripe_judges_its_first_success_of_a_period() {
 #[test]
 fn reset_empties_every_stripe() {
     let w = striped();
-    for thread in 0..4 {
-        w.record_on(thread, SEC, true, true, 1);
+    for stripe in 0..4 {
+        w.record_on(stripe, SEC, true, true, 1);
     }
     w.reset(SEC);
     assert_eq!(w.counts(SEC), Counts::default());
