@@ -52,11 +52,12 @@ pub(crate) struct TimeWindow {
     bucket_count: Divisor,
     buckets: Box<[Bucket]>,
     /// The calls counters: stripe `s` keeps bucket `b`'s in
-    /// `calls[s * blocks + b / BLOCK][b % BLOCK]`.
+    /// `calls[(s << stripe_shift) + b / BLOCK][b % BLOCK]`.
     calls: Box<[Block]>,
-    blocks: usize,
-    /// Stripes minus one (their number is a power of two).
-    stripe_mask: usize,
+    /// Blocks per stripe, as a power of two: a shift finds a stripe's first block.
+    stripe_shift: u32,
+    /// How many stripes (a power of two).
+    stripes: usize,
     track_slow: bool,
     /// Whether the last judgement found fewer calls than the minimum: while it did,
     /// every success is judged too.
@@ -82,7 +83,7 @@ impl TimeWindow {
         let n = u64::from(buckets.max(1));
         let bucket_len = (span / n).max(1);
         let stripes = 1 << stripes.max(1).ilog2();
-        let blocks = (n as usize).div_ceil(BLOCK);
+        let blocks = (n as usize).div_ceil(BLOCK).next_power_of_two();
         let block = || CachePadded(std::array::from_fn(|_| AtomicU64::new(0)));
         let window = TimeWindow {
             current: AtomicU64::new(0),
@@ -91,8 +92,8 @@ impl TimeWindow {
             bucket_count: Divisor::new(n),
             buckets: (0..n).map(|_| Bucket::default()).collect(),
             calls: (0..stripes * blocks).map(|_| block()).collect(),
-            blocks,
-            stripe_mask: stripes - 1,
+            stripe_shift: blocks.ilog2(),
+            stripes,
             track_slow,
             below_minimum: AtomicBool::new(true),
         };
@@ -108,11 +109,11 @@ impl TimeWindow {
         slow: bool,
         minimum: u64,
     ) -> Option<Counts> {
-        let stripe = stripe::index(self.stripe_mask + 1);
+        let stripe = stripe::index(self.stripes);
         self.record_on(stripe, now, failure, slow, minimum)
     }
 
-    /// `record`, in stripe `stripe` (masked to the window's stripes).
+    /// `record`, in stripe `stripe` (below the window's number of stripes).
     #[inline(always)]
     fn record_on(
         &self,
@@ -153,7 +154,7 @@ impl TimeWindow {
     /// The calls counter of bucket `slot` in stripe `stripe`.
     #[inline(always)]
     fn calls_counter(&self, stripe: usize, slot: usize) -> &AtomicU64 {
-        let block = (stripe & self.stripe_mask) * self.blocks + slot / BLOCK;
+        let block = (stripe << self.stripe_shift) + slot / BLOCK;
         &self.calls[block][slot % BLOCK]
     }
 
