@@ -102,10 +102,8 @@
 //! # Cost
 //! No call path takes a lock or allocates. A closed-state success with consecutive
 //! failures is two atomic loads and writes nothing to shared memory; a count window
-//! adds one `fetch_add`, and so does a time window, on a counter of its own for each
-//! of a few stripes of threads, so that threads sharing a breaker do not write the
-//! same cache line on every call. Only time windows, slow-call detection and
-//! open-state checks read the clock. See `README.md` for measured figures.
+//! adds one `fetch_add`; only time windows, slow-call detection and open-state checks
+//! read the clock. See `README.md` for measured figures.
 
 #![forbid(unsafe_code)]
 

@@ -10,7 +10,6 @@
 
 pub(crate) mod count;
 mod divisor;
-mod stripe;
 pub(crate) mod time;
 
 use crate::policy::WindowKind;

@@ -6,15 +6,9 @@
 //! new period by one compare-and-swap, with no lock and no separate epoch. Summing
 //! takes only counters whose period is within the last `buckets` periods, so old
 //! outcomes really drop out, even when no call arrives to overwrite them.
-//!
-//! Every call increments its bucket's calls counter, so that counter is striped: each
-//! thread counts in a stripe of its own (see `stripe.rs`), on cache lines no other
-//! stripe uses, and a bucket's calls are the sum of its stripes' counters. Failures
-//! and slow calls, rarer, have one counter per bucket.
 
 use super::divisor::Divisor;
-use super::stripe;
-use crate::loom::{AtomicBool, AtomicU64, CachePadded, Ordering::Relaxed};
+use crate::loom::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use crate::vocabulary::Counts;
 use std::time::Duration;
 
@@ -30,17 +24,12 @@ const _: () = assert!(COUNT_CEILING >= crate::policy::MAX_MINIMUM_CALLS);
 const SLOT_BITS: u32 = 11;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 
-/// Calls counters per 128-byte block of a stripe.
-const BLOCK: usize = 16;
-
 #[derive(Debug, Default)]
 struct Bucket {
+    calls: AtomicU64,
     failures: AtomicU64,
     slow: AtomicU64,
 }
-
-/// `BLOCK` calls counters on lines of their own.
-type Block = CachePadded<[AtomicU64; BLOCK]>;
 
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
@@ -51,13 +40,6 @@ pub(crate) struct TimeWindow {
     bucket_nanos: Divisor,
     bucket_count: Divisor,
     buckets: Box<[Bucket]>,
-    /// The calls counters: stripe `s` keeps bucket `b`'s in
-    /// `calls[(s << stripe_shift) + b / BLOCK][b % BLOCK]`.
-    calls: Box<[Block]>,
-    /// Blocks per stripe, as a power of two: a shift finds a stripe's first block.
-    stripe_shift: u32,
-    /// How many stripes (a power of two).
-    stripes: usize,
     track_slow: bool,
     /// Whether the last judgement found fewer calls than the minimum: while it did,
     /// every success is judged too.
@@ -67,33 +49,15 @@ pub(crate) struct TimeWindow {
 impl TimeWindow {
     /// A window that starts empty at time `now`.
     pub(crate) fn new(span: Duration, buckets: u32, track_slow: bool, now: u64) -> Self {
-        Self::with_stripes(span, buckets, track_slow, now, stripe::count())
-    }
-
-    /// A window whose calls counters have `stripes` stripes (rounded down to a power
-    /// of two).
-    pub(crate) fn with_stripes(
-        span: Duration,
-        buckets: u32,
-        track_slow: bool,
-        now: u64,
-        stripes: usize,
-    ) -> Self {
         let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
         let n = u64::from(buckets.max(1));
         let bucket_len = (span / n).max(1);
-        let stripes = 1 << stripes.max(1).ilog2();
-        let blocks = (n as usize).div_ceil(BLOCK).next_power_of_two();
-        let block = || CachePadded(std::array::from_fn(|_| AtomicU64::new(0)));
         let window = TimeWindow {
             current: AtomicU64::new(0),
             bucket_len,
             bucket_nanos: Divisor::new(bucket_len),
             bucket_count: Divisor::new(n),
             buckets: (0..n).map(|_| Bucket::default()).collect(),
-            calls: (0..stripes * blocks).map(|_| block()).collect(),
-            stripe_shift: blocks.ilog2(),
-            stripes,
             track_slow,
             below_minimum: AtomicBool::new(true),
         };
@@ -109,28 +73,13 @@ impl TimeWindow {
         slow: bool,
         minimum: u64,
     ) -> Option<Counts> {
-        let stripe = stripe::index(self.stripes);
-        self.record_on(stripe, now, failure, slow, minimum)
-    }
-
-    /// `record`, in stripe `stripe` (below the window's number of stripes).
-    #[inline(always)]
-    fn record_on(
-        &self,
-        stripe: usize,
-        now: u64,
-        failure: bool,
-        slow: bool,
-        minimum: u64,
-    ) -> Option<Counts> {
         let (period, slot) = self.locate(now);
         let bucket = &self.buckets[slot];
-        let calls = self.calls_counter(stripe, slot);
         // Loads go before the first locked instruction, which no later load can pass.
         let below_minimum = self.below_minimum.load(Relaxed);
         // Failures and slow calls follow the period the call was counted in.
         let n = self.buckets.len() as u64;
-        let (tag, first_in_period) = bump(calls, period & TAG_MASK, n);
+        let (tag, first_in_period) = bump(&bucket.calls, period & TAG_MASK, n);
         if failure {
             bump(&bucket.failures, tag, n);
         }
@@ -149,13 +98,6 @@ impl TimeWindow {
         } else {
             None
         }
-    }
-
-    /// The calls counter of bucket `slot` in stripe `stripe`.
-    #[inline(always)]
-    fn calls_counter(&self, stripe: usize, slot: usize) -> &AtomicU64 {
-        let block = (stripe << self.stripe_shift) + slot / BLOCK;
-        &self.calls[block][slot % BLOCK]
     }
 
     /// The period of `now` and the slot of its bucket.
@@ -208,11 +150,10 @@ impl TimeWindow {
         };
         let mut c = Counts::default();
         for b in self.buckets.iter() {
+            c.calls += count(&b.calls);
             c.failures += count(&b.failures);
             c.slow += count(&b.slow);
         }
-        // Counters past the last bucket of a block are never written: they count zero.
-        c.calls = self.calls.iter().flat_map(|b| b.iter()).map(count).sum();
         // Counters of one bucket are recycled one at a time: never report more
         // failures than calls.
         c.failures = c.failures.min(c.calls);
@@ -227,11 +168,9 @@ impl TimeWindow {
         let expired = self.bucket_nanos.div_rem(now).0.wrapping_sub(n) & TAG_MASK;
         let empty = expired << TAG_SHIFT;
         for b in self.buckets.iter() {
+            b.calls.store(empty, Relaxed);
             b.failures.store(empty, Relaxed);
             b.slow.store(empty, Relaxed);
-        }
-        for calls in self.calls.iter().flat_map(|b| b.iter()) {
-            calls.store(empty, Relaxed);
         }
         self.below_minimum.store(true, Relaxed);
     }
