@@ -69,6 +69,15 @@ fn failgate_count_window() -> failgate::CircuitBreaker {
         .unwrap()
 }
 
+/// A 50% failure rate over the last 60 s, in 10 buckets of 6 s.
+fn failgate_time_window() -> failgate::CircuitBreaker {
+    failgate::CircuitBreaker::builder()
+        .failure_rate(0.5)
+        .window(failgate::Window::time(Duration::from_secs(60)))
+        .build()
+        .unwrap()
+}
+
 fn failsafe_consecutive() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
     peers::failsafe_peer::consecutive(5, Duration::from_secs(60))
 }
@@ -135,11 +144,7 @@ mod closed {
         let fg = failgate_count_window();
         g.bench_function("failgate_count_window", |b| b.iter(|| fg.call(op).is_ok()));
 
-        let fg = failgate::CircuitBreaker::builder()
-            .failure_rate(0.5)
-            .window(failgate::Window::time(Duration::from_secs(60)))
-            .build()
-            .unwrap();
+        let fg = failgate_time_window();
         g.bench_function("failgate_time_window", |b| b.iter(|| fg.call(op).is_ok()));
 
         let fg = failgate::CircuitBreaker::builder()
@@ -288,6 +293,14 @@ mod two_threads {
         });
         let fg = failgate_count_window();
         g.bench_function("failgate_count_window", |b| {
+            b.iter_custom(|iters| {
+                parallel(2, iters, || {
+                    black_box(fg.call(op).is_ok());
+                })
+            })
+        });
+        let fg = failgate_time_window();
+        g.bench_function("failgate_time_window", |b| {
             b.iter_custom(|iters| {
                 parallel(2, iters, || {
                     black_box(fg.call(op).is_ok());

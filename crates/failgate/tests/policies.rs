@@ -318,3 +318,31 @@ fn retry_after_hints_lengthen_the_open_wait_only_when_honored() {
         assert_eq!(b.snapshot().retry_after, Some(Duration::from_secs(10)));
     }
 }
+
+#[test]
+fn slow_successes_trip_a_breaker_without_an_observer() {
+    // No observer: a closed-state success takes the timed short path, which must still
+    // tell slow from fast and count both, in a count window and in a time window.
+    for window in [Window::count(10), Window::time(Duration::from_secs(60))] {
+        let clock = ManualClock::new();
+        let b = CircuitBreaker::builder()
+            .slow_calls(Duration::from_secs(2), 0.5)
+            .window(window)
+            .minimum_calls(4)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let ok = |wait: Duration| {
+            clock.advance(wait);
+            Ok::<(), ()>(())
+        };
+        for _ in 0..2 {
+            let _ = b.call(|| ok(Duration::from_millis(1999)));
+        }
+        let _ = b.call(|| ok(Duration::from_secs(2)));
+        assert_eq!(b.snapshot().slow_calls, 1, "{window:?}");
+        assert_eq!(b.state(), State::Closed, "1 slow of 3, under the minimum");
+        let _ = b.call(|| ok(Duration::from_secs(3)));
+        assert_eq!(b.state(), State::Open, "2 slow of 4: {window:?}");
+    }
+}

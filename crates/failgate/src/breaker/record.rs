@@ -38,12 +38,18 @@ impl Core {
     /// Records the outcome of the call that `ticket` admitted.
     #[inline(always)]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Outcome) {
-        if !self.hot.plain_success {
-            self.record_general(ticket, outcome);
-        } else if outcome == Outcome::Success && ticket.kind() == TicketKind::Counted {
-            self.record_plain_success(ticket.generation());
-        } else {
+        if outcome == Outcome::Success && ticket.kind() == TicketKind::Counted {
+            if self.hot.plain_success {
+                return self.record_plain_success(ticket.generation());
+            }
+            if let (None, Some(slow)) = (&self.observer, self.settings.slow) {
+                return self.record_timed_success(ticket, slow.threshold.get());
+            }
+        }
+        if self.hot.plain_success {
             self.record_plain(ticket, outcome);
+        } else {
+            self.record_general(ticket, outcome);
         }
     }
 
@@ -73,12 +79,32 @@ impl Core {
     /// already zero, no write; only a time window reads the clock.
     #[inline(always)]
     pub(super) fn record_plain_success(&self, generation: u64) {
+        let now = match &self.hot.window {
+            Some(window) if window.needs_clock() => Some(self.hot.clock.now()),
+            _ => None,
+        };
+        self.count_success(generation, false, now);
+    }
+
+    /// The closed-state success of a breaker that times calls and has no observer:
+    /// one clock read, one comparison with the threshold, and the counters. The
+    /// general path would do the same with more branches, for events nobody hears.
+    #[inline(always)]
+    fn record_timed_success(&self, ticket: Ticket, threshold: u64) {
+        let now = self.hot.clock.now();
+        let slow = now.saturating_sub(ticket.started) >= threshold;
+        self.count_success(ticket.generation(), slow, Some(now));
+    }
+
+    /// Counts a success of generation `generation`: clears the consecutive failures
+    /// and records it in the window (which judges it if it could change a decision).
+    #[inline(always)]
+    fn count_success(&self, generation: u64, slow: bool, now: Option<u64>) {
         if self.hot.counts_consecutive {
             self.clear_consecutive(generation);
         }
         if let Some(window) = &self.hot.window {
-            let now = window.needs_clock().then(|| self.hot.clock.now());
-            if let Some(counts) = self.record_in_window(window, generation, false, false, now) {
+            if let Some(counts) = self.record_in_window(window, generation, false, slow, now) {
                 self.judge(generation, counts, now);
             }
         }
