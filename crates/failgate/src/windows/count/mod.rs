@@ -91,35 +91,44 @@ impl CountWindow {
     pub(crate) fn record(&self, failure: bool, slow: bool, minimum: u64) -> Option<Counts> {
         // Loads go before the locked instruction, which no later load can pass.
         let filling = self.filled.load(Relaxed) < self.size;
-        let position = self.claim();
-        let slot = self.ring.div_rem(position).1;
+        let (slot, seen) = self.claim();
         let group = (slot / 64) as usize * self.stride;
         let bit = 1u64 << (slot % 64);
-        set_bit(&self.bits[group + FAILURES], bit, failure);
+        let failures = &self.bits[group + FAILURES];
+        let seen = seen.unwrap_or_else(|| failures.load(Relaxed));
+        set_bit(failures, seen, bit, failure);
         if self.stride > SLOW {
-            set_bit(&self.bits[group + SLOW], bit, slow);
+            let word = &self.bits[group + SLOW];
+            set_bit(word, word.load(Relaxed), bit, slow);
         }
         // A success can only trip the breaker by bringing the window to its minimum.
         let reached = filling && self.occupy(&self.bits[group + OCCUPIED], bit, minimum);
         (failure || slow || reached).then(|| self.counts())
     }
 
-    /// The position for this outcome: the next one of the thread's chunk.
+    /// The slot for this outcome: that of the next position of the thread's chunk.
+    /// When the position is known before it is claimed (the common case), the slot's
+    /// failure word is read first, and returned: a load after the claim's locked
+    /// instruction would wait for it.
     #[inline(always)]
-    fn claim(&self) -> u64 {
+    fn claim(&self) -> (u64, Option<u64>) {
         if self.chunk_mask == 0 {
-            return self.lines[0].fetch_add(1, Relaxed);
+            let position = self.lines[0].fetch_add(1, Relaxed);
+            return (self.ring.div_rem(position).1, None);
         }
         let cursor = &self.lines[1 + stripe::index(self.lines.len() - 1)];
         let next = cursor.load(Relaxed);
-        if next & self.chunk_mask != 0
-            && cursor
+        if next & self.chunk_mask != 0 {
+            let slot = self.ring.div_rem(next).1;
+            let seen = self.bits[(slot / 64) as usize * self.stride + FAILURES].load(Relaxed);
+            if cursor
                 .compare_exchange(next, next + 1, Relaxed, Relaxed)
                 .is_ok()
-        {
-            return next;
+            {
+                return (slot, Some(seen));
+            }
         }
-        self.claim_slow(cursor)
+        (self.ring.div_rem(self.claim_slow(cursor)).1, None)
     }
 
     /// The stripe's chunk is used up (or another thread of the stripe raced us).
@@ -206,10 +215,10 @@ fn clear(word: &AtomicU64) {
     word.store(0, Relaxed);
 }
 
-/// Sets or clears `bit`, writing only if it changes.
+/// Sets or clears `bit` of `word`, last seen holding `seen`, writing only if it changes.
 #[inline]
-fn set_bit(word: &AtomicU64, bit: u64, on: bool) {
-    let is_on = word.load(Relaxed) & bit != 0;
+fn set_bit(word: &AtomicU64, seen: u64, bit: u64, on: bool) {
+    let is_on = seen & bit != 0;
     if is_on != on {
         if on {
             word.fetch_or(bit, Relaxed);
