@@ -1,5 +1,6 @@
-//! The hot paths of the open and half-open states, beside the hardware floor under
-//! them: what reading the time costs on this machine.
+//! The hot paths (closed, with and without the clock; open; half-open; two threads on
+//! one breaker), beside the hardware floor under them: what reading the time costs on
+//! this machine.
 //!
 //! ```sh
 //! cargo run -p failgate --release --example hot_paths
@@ -8,10 +9,12 @@
 //! Each figure is the median over rounds of a tight loop, in nanoseconds per
 //! iteration (the loop's own cost included, as in criterion's figures). On Unix a
 //! round is timed in the thread's CPU time, so that time spent descheduled on a
-//! loaded machine does not count; elsewhere, in wall time.
+//! loaded machine does not count (and two builds can be compared on a busy machine);
+//! elsewhere, in wall time. Arguments keep only the paths whose names contain one of
+//! them.
 #![allow(missing_docs)]
 
-use failgate::{CircuitBreaker, Clock, ManualClock, SystemClock};
+use failgate::{CircuitBreaker, Clock, ManualClock, SystemClock, Window};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -59,13 +62,33 @@ fn round(f: &mut impl FnMut()) -> f64 {
 
 fn measure(name: &str, mut f: impl FnMut()) {
     round(&mut f); // warm up
-    let mut rounds: Vec<f64> = (0..ROUNDS).map(|_| round(&mut f)).collect();
+    report(name, (0..ROUNDS).map(|_| round(&mut f)).collect());
+}
+
+fn report(name: &str, mut rounds: Vec<f64>) {
     rounds.sort_by(f64::total_cmp);
     println!(
         "{:>8.2} ns  (min {:>6.2})  {name}",
-        rounds[ROUNDS / 2],
+        rounds[rounds.len() / 2],
         rounds[0]
     );
+}
+
+/// Two threads calling `f` at once: each thread's time per call, and (wall time, so
+/// only meaningful on an idle machine) the best time per call of the pair.
+fn measure_two_threads(name: &str, f: &(dyn Fn() + Sync)) {
+    let mut per_thread = Vec::new();
+    let mut best_wall = f64::MAX;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            let threads: Vec<_> = (0..2).map(|_| s.spawn(|| round(&mut || f()))).collect();
+            per_thread.extend(threads.into_iter().map(|t| t.join().unwrap_or(f64::NAN)));
+        });
+        best_wall = best_wall.min(start.elapsed().as_nanos() as f64 / (2 * iters()) as f64);
+    }
+    report(name, per_thread);
+    println!("{best_wall:>8.2} ns  per call of the pair (best wall time)  {name}");
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -155,4 +178,53 @@ fn main() {
     run("closed_success: consecutive", &mut || {
         black_box(closed.call(|| Ok::<u64, ()>(black_box(1))).is_ok());
     });
+    clock_paths(&wanted);
+}
+
+/// The closed-state paths that read the clock, and two threads on one breaker.
+fn clock_paths(wanted: &dyn Fn(&str) -> bool) {
+    let build = |b: failgate::Builder| b.build().expect("a valid breaker");
+    let consecutive = build(CircuitBreaker::builder().consecutive_failures(5));
+    let count_window = build(
+        CircuitBreaker::builder()
+            .failure_rate(0.5)
+            .window(Window::count(100)),
+    );
+    let time_window = build(
+        CircuitBreaker::builder()
+            .failure_rate(0.5)
+            .window(Window::time(Duration::from_secs(60))),
+    );
+    let slow_calls = build(CircuitBreaker::builder().slow_calls(Duration::from_secs(1), 0.5));
+    let slow_observed = build(
+        CircuitBreaker::builder()
+            .slow_calls(Duration::from_secs(1), 0.5)
+            .observer(|e: &failgate::Event<'_>| {
+                black_box(e);
+            }),
+    );
+    let call = |b: &CircuitBreaker| {
+        black_box(b.call(|| Ok::<u64, ()>(black_box(1))).is_ok());
+    };
+    let one = [
+        ("closed_success: count window", &count_window),
+        ("closed_success: time window", &time_window),
+        ("closed_success: slow calls", &slow_calls),
+        ("closed_success: slow calls, observed", &slow_observed),
+    ];
+    for (name, breaker) in one {
+        if wanted(name) {
+            measure(name, || call(breaker));
+        }
+    }
+    let two = [
+        ("two_threads: consecutive", &consecutive),
+        ("two_threads: count window", &count_window),
+        ("two_threads: time window", &time_window),
+    ];
+    for (name, breaker) in two {
+        if wanted(name) {
+            measure_two_threads(name, &|| call(breaker));
+        }
+    }
 }
