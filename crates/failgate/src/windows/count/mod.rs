@@ -72,7 +72,6 @@ impl CountWindow {
             .checked_ilog2()
             .map_or(1, |log| 1u64 << log)
             .min(MAX_CHUNK);
-        let chunk = if chunk < 2 { 1 } else { chunk };
         let stride = if track_slow { 3 } else { 2 };
         let words = size.div_ceil(64) as usize * stride;
         let lines = if chunk > 1 { 1 + stripes } else { 1 };
