@@ -32,6 +32,16 @@ pub(crate) fn bench(c: &mut Criterion) {
     });
     assert_eq!(fg.state(), failgate::State::Closed);
 
+    // The limit for this path on this machine: the same calls, but each thread on a
+    // breaker of its own, so the two share nothing. One breaker can at best match it.
+    g.bench_function("failgate_count_window_one_breaker_each", |b| {
+        b.iter_custom(|iters| {
+            parallel_with(2, iters, crate::failgate_count_window, |fg, i| {
+                black_box(fg.call(|| op_at(i)).is_ok());
+            })
+        })
+    });
+
     // Recloser's default: a 50% failure rate over a ring buffer of the last 100 calls.
     let rc = recloser::Recloser::default();
     g.bench_function("recloser_count_window", |b| {

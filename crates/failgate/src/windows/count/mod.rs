@@ -12,7 +12,9 @@
 //! line to come back from the other core. So positions are handed out from the shared
 //! head in chunks of `chunk` (a power of two), and each thread takes the positions of
 //! its chunk one by one from its own stripe's cursor, a line of its own (see
-//! [`stripe`](super::stripe)). The shared head is written once per chunk.
+//! [`stripe`](super::stripe)). The shared head is written once per chunk. A cursor
+//! holds its chunk's next slot (the position already reduced modulo n) and how many
+//! are left, so the common call divides nothing.
 //!
 //! What this keeps of the ring's semantics:
 //! - With one thread, its chunks are consecutive, so the positions are too: the
@@ -37,6 +39,11 @@ use crate::vocabulary::Counts;
 /// The largest chunk: the head is written at most once per this many calls of a thread.
 const MAX_CHUNK: u64 = 64;
 
+/// A stripe's cursor holds the next slot of its chunk above how many slots of the chunk
+/// are left (at most `MAX_CHUNK - 1` once the first is taken) in the low bits.
+const LEFT_BITS: u32 = 7;
+const LEFT: u64 = (1 << LEFT_BITS) - 1;
+
 /// Where each bitmap lives in a group of words (one group per 64 slots): a slot's
 /// failure and occupancy bits share a cache line.
 const FAILURES: usize = 0;
@@ -57,7 +64,7 @@ pub(crate) struct CountWindow {
     /// The bitmaps, interleaved: group g holds words `g * stride + FAILURES` etc.
     bits: Box<[AtomicU64]>,
     /// `lines[0]` is the head, the first position not yet handed out; `lines[1 + s]` is
-    /// stripe s's next position (its chunk ends at the next multiple of the chunk).
+    /// stripe s's cursor: its chunk's next slot, and how many are left (see [`LEFT`]).
     lines: Box<[CachePadded<AtomicU64>]>,
 }
 
@@ -105,10 +112,9 @@ impl CountWindow {
         (failure || slow || reached).then(|| self.counts())
     }
 
-    /// The slot for this outcome: that of the next position of the thread's chunk.
-    /// When the position is known before it is claimed (the common case), the slot's
-    /// failure word is read first, and returned: a load after the claim's locked
-    /// instruction would wait for it.
+    /// The slot for this outcome: the next one of the thread's chunk. When the slot is
+    /// known before it is claimed (the common case), its failure word is read first,
+    /// and returned: a load after the claim's locked instruction would wait for it.
     #[inline(always)]
     fn claim(&self) -> (u64, Option<u64>) {
         if self.chunk_mask == 0 {
@@ -116,35 +122,56 @@ impl CountWindow {
             return (self.ring.div_rem(position).1, None);
         }
         let cursor = &self.lines[1 + stripe::index(self.lines.len() - 1)];
-        let next = cursor.load(Relaxed);
-        if next & self.chunk_mask != 0 {
-            let slot = self.ring.div_rem(next).1;
+        let w = cursor.load(Relaxed);
+        if w & LEFT != 0 {
+            let slot = w >> LEFT_BITS;
             let seen = self.bits[(slot / 64) as usize * self.stride + FAILURES].load(Relaxed);
             if cursor
-                .compare_exchange(next, next + 1, Relaxed, Relaxed)
+                .compare_exchange(w, self.advance(w), Relaxed, Relaxed)
                 .is_ok()
             {
                 return (slot, Some(seen));
             }
         }
-        (self.ring.div_rem(self.claim_slow(cursor)).1, None)
+        (self.claim_slow(cursor), None)
+    }
+
+    /// The cursor after handing out its next slot: the following slot of the ring, one
+    /// fewer left. No division: the cursor holds slots, not positions.
+    #[inline(always)]
+    fn advance(&self, w: u64) -> u64 {
+        let slot = w >> LEFT_BITS;
+        (self.after(slot) << LEFT_BITS) | ((w & LEFT) - 1)
+    }
+
+    #[inline(always)]
+    fn after(&self, slot: u64) -> u64 {
+        if slot + 1 == self.size {
+            0
+        } else {
+            slot + 1
+        }
     }
 
     /// The stripe's chunk is used up (or another thread of the stripe raced us).
     #[inline(never)]
     fn claim_slow(&self, cursor: &AtomicU64) -> u64 {
-        let mut next = cursor.load(Relaxed);
+        let mut w = cursor.load(Relaxed);
         loop {
-            if next & self.chunk_mask == 0 {
-                let chunk = self.lines[0].fetch_add(self.chunk_mask + 1, Relaxed);
-                // If another thread of this stripe installed a chunk meanwhile, the rest
-                // of ours goes unused: its slots keep their older outcomes.
-                let _ = cursor.compare_exchange(next, chunk + 1, Relaxed, Relaxed);
-                return chunk;
+            if w & LEFT == 0 {
+                let chunk = self.chunk_mask + 1;
+                let start = self.lines[0].fetch_add(chunk, Relaxed);
+                let slot = self.ring.div_rem(start).1;
+                // A plain store: the chunk is this thread's alone, so whatever it
+                // replaces (a chunk another thread of the stripe installed meanwhile)
+                // only goes unused, its slots keeping their older outcomes; no slot is
+                // ever handed out twice.
+                put(cursor, (self.after(slot) << LEFT_BITS) | (chunk - 1));
+                return slot;
             }
-            match cursor.compare_exchange_weak(next, next + 1, Relaxed, Relaxed) {
-                Ok(_) => return next,
-                Err(actual) => next = actual,
+            match cursor.compare_exchange_weak(w, self.advance(w), Relaxed, Relaxed) {
+                Ok(_) => return w >> LEFT_BITS,
+                Err(actual) => w = actual,
             }
         }
     }
@@ -197,21 +224,22 @@ impl CountWindow {
     /// only that each slot holds one.
     pub(crate) fn reset(&self) {
         for w in self.bits.iter() {
-            clear(w);
+            put(w, 0);
         }
-        clear(&self.filled);
+        put(&self.filled, 0);
     }
 }
 
-/// Zeroes a word. Under the model checker this is a swap: loom lets a plain store land
-/// between the read and the write of another thread's read-modify-write
-/// (tokio-rs/loom#254), which the memory model forbids and no CPU does.
+/// Stores `value` in a word that other threads read-modify-write. Under the model
+/// checker this is a swap: loom lets a plain store land between the read and the write
+/// of another thread's read-modify-write (tokio-rs/loom#254), which the memory model
+/// forbids and no CPU does.
 #[inline]
-fn clear(word: &AtomicU64) {
+fn put(word: &AtomicU64, value: u64) {
     #[cfg(failgate_loom)]
-    word.swap(0, Relaxed);
+    word.swap(value, Relaxed);
     #[cfg(not(failgate_loom))]
-    word.store(0, Relaxed);
+    word.store(value, Relaxed);
 }
 
 /// Sets or clears `bit` of `word`, last seen holding `seen`, writing only if it changes.
