@@ -245,11 +245,15 @@ impl<C> FleetBuilder<C> {
         self
     }
 
-    /// The tokio runtime the background sync task and pub/sub listener are spawned on.
-    /// Without it, [`build`](Self::build) uses the runtime it is called in, and fails
-    /// with [`FleetConfigError::NoRuntime`] outside one; with it, `build` works from any
-    /// thread, inside a runtime or not. The breaker decides locally once that runtime
-    /// has shut down (see [the design](crate::design)).
+    /// The tokio runtime to run this breaker's fleet client on: the breaker then gets a
+    /// client of its own (its own connections and sync loop) on that runtime, and decides
+    /// locally once that runtime has shut down (see [the design](crate::design)).
+    ///
+    /// Without it (the usual case), [`build`](Self::build) works from any thread, inside
+    /// a runtime or not: every fleet breaker of the process with the same Redis URL,
+    /// credentials, TLS root and `redis_timeout` shares one client, which runs on a
+    /// thread of its own. Clients on given runtimes are not shared, because tokio offers
+    /// no stable way to tell two runtimes apart.
     ///
     /// ```no_run
     /// use failgate_redis::FleetBreaker;
@@ -275,8 +279,9 @@ impl<C> FleetBuilder<C> {
         }
     }
 
-    /// Validates the configuration, builds the local breaker and starts the background
-    /// sync task on the [given runtime](Self::runtime), or else the current one. Returns at once: the breaker decides
+    /// Validates the configuration, builds the local breaker and attaches the breaker to
+    /// its fleet client: the process's shared one for its Redis (started on first use),
+    /// or one on the [given runtime](Self::runtime). Returns at once: the breaker decides
     /// locally until its first round trip to Redis succeeds.
     pub fn build(self) -> Result<FleetBreaker<C>, FleetConfigError> {
         let core = start::start(&self.settings)?;

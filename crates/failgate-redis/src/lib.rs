@@ -39,6 +39,7 @@
 
 mod batch;
 mod breaker;
+mod client;
 mod config;
 #[cfg(feature = "serde")]
 pub mod config_file;
@@ -51,10 +52,10 @@ mod permit;
 mod script;
 mod settings;
 mod start;
-mod sync;
 mod telemetry;
 #[cfg(feature = "tower")]
 pub mod tower;
+mod wake;
 mod word;
 
 #[cfg(feature = "testing")]

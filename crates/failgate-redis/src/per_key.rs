@@ -19,8 +19,9 @@
 //! name, a dot, and the key with the characters a Redis key name may not hold (`:`,
 //! braces, `%`, spaces and control characters) percent-encoded. A key too long for
 //! that is cut, and ends with a hash of the whole key instead (FNV-1a, stable across
-//! builds and platforms). Each key's breaker is a fleet breaker of its own, with its
-//! own connection and sync task, until the fleet shares one client per process.
+//! builds and platforms). Each key's breaker is a fleet breaker of its own, synced by
+//! the process's shared fleet client: a thousand hosts still take one connection and
+//! one round trip per flush interval.
 
 use crate::settings::FleetConfigError;
 use crate::{connect, start, FleetBreaker, FleetBuilder};
@@ -51,11 +52,6 @@ impl<C: Clone + Send + Sync + 'static> Template for FleetBuilder<C> {
         }
         let url = s.url.as_deref().ok_or(FleetConfigError::NoRedisUrl)?;
         connect::client(s, url)?;
-        // Keys arrive on any thread: every breaker's tasks run on this runtime.
-        if s.runtime.is_none() {
-            let here = tokio::runtime::Handle::try_current();
-            s.runtime = Some(here.map_err(|_| FleetConfigError::NoRuntime)?);
-        }
         Ok(s.open_for.max(s.window))
     }
 

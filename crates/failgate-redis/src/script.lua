@@ -1,14 +1,25 @@
-local st, win, seen_key = KEYS[1], KEYS[2], KEYS[3]
-local gen_arg = tonumber(ARGV[1])
-local calls, fails = tonumber(ARGV[2]), tonumber(ARGV[3])
-local p_ok, p_fail, p_rel = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local want = tonumber(ARGV[7])
-local rate, min_calls = tonumber(ARGV[8]), tonumber(ARGV[9])
-local window_ms, buckets = tonumber(ARGV[10]), tonumber(ARGV[11])
-local open_ms, permits, ho_timeout = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local ttl, channel = tonumber(ARGV[15]), ARGV[16]
-local epoch_arg, seq, seen_ttl = ARGV[17], ARGV[18], tonumber(ARGV[19])
-local retry_ms = tonumber(ARGV[20] or '0')
+-- One call syncs one breaker or many. Each breaker has 3 keys and ARGS_PER arguments,
+-- in order; the answer is one reply per breaker. A breaker whose part fails (a key of
+-- the wrong type, say) answers {'error', why} and the others go on. A call with fewer
+-- arguments than ARGS_PER (19 or 20) is the single-breaker form: one flat reply.
+local ARGS_PER = 21
+
+local function sync(k, a)
+local st, win, seen_key = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+local gen_arg = tonumber(ARGV[a + 1])
+local calls, fails = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+local p_ok, p_fail, p_rel = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+local want = tonumber(ARGV[a + 7])
+local rate, min_calls = tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
+local window_ms, buckets = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
+local open_ms, permits, ho_timeout = tonumber(ARGV[a + 12]), tonumber(ARGV[a + 13]),
+  tonumber(ARGV[a + 14])
+local ttl, channel = tonumber(ARGV[a + 15]), ARGV[a + 16]
+local epoch_arg, seq, seen_ttl = ARGV[a + 17], ARGV[a + 18], tonumber(ARGV[a + 19])
+local retry_ms = tonumber(ARGV[a + 20] or '0')
+-- Whether to check that this user may PUBLISH on the channel (an empty message, which
+-- listeners ignore), as a new connection does.
+local check = ARGV[a + 21] == '1'
 
 -- Reads first. Epochs and batch ids stay strings: Lua's numbers would round them.
 local t = redis.call('TIME')
@@ -144,8 +155,30 @@ if state ~= 'open' then left = 0 end
 -- Last, and caught: a refused PUBLISH (a user without channel permissions) must not
 -- turn the answer into an error after the writes above.
 local published = ''
+local tried = 0
 if changed or stretched then
+  tried = 1
   local r = redis.pcall('PUBLISH', channel, gen .. ' ' .. state .. ' ' .. left .. ' ' .. epoch)
   if type(r) == 'table' and r.err then published = r.err end
+elseif check then
+  tried = 1
+  local r = redis.pcall('PUBLISH', channel, '')
+  if type(r) == 'table' and r.err then published = r.err end
 end
-return {state, gen, left, wc, wf, granted, discarded, epoch, published}
+return {state, gen, left, wc, wf, granted, discarded, epoch, published, tried}
+end
+
+if #ARGV % ARGS_PER ~= 0 then
+  local r = sync(0, 0)
+  return {r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
+end
+local replies = {}
+for i = 0, #ARGV / ARGS_PER - 1 do
+  local ok, r = pcall(sync, 3 * i, ARGS_PER * i)
+  if not ok then
+    if type(r) == 'table' then r = r.err or 'error' end
+    r = {'error', tostring(r)}
+  end
+  replies[i + 1] = r
+end
+return replies

@@ -1,5 +1,5 @@
-//! The one Lua script every round trip runs (`script.lua`): it adds an instance's
-//! counts to the shared window, keeps the dependency's "retry after", makes any
+//! The one Lua script every round trip runs (`script.lua`), for one breaker or many
+//! in one call: for each, it adds an instance's counts to the shared window, keeps the dependency's "retry after", makes any
 //! transition that is due (once, fleet-wide, with a new generation), hands out
 //! half-open probe permits, and answers with the shared state.
 //!
@@ -57,7 +57,7 @@
 //!   `noeviction` refuses a script at its first write, before anything is written; a
 //!   key of the wrong type or a key permission missing fails every run alike.)
 
-use redis::{FromRedisValue, RedisResult, Script, Value};
+use redis::{FromRedisValue, Script, Value};
 
 /// The script's source (public for the crate's tests, which run it directly).
 #[doc(hidden)]
@@ -108,7 +108,7 @@ pub(crate) struct Flush {
     pub(crate) retry_after_ms: u64,
 }
 
-/// What one round trip answers.
+/// What the script answers for one breaker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Reply {
     pub(crate) state: SharedState,
@@ -121,8 +121,11 @@ pub(crate) struct Reply {
     pub(crate) discarded: u64,
     /// The shared state's epoch: a new one means the state was lost and recreated.
     pub(crate) epoch: u64,
-    /// Why the transition's PUBLISH was refused (`None`: published, or nothing to say).
+    /// Why the PUBLISH was refused (`None`: published, or nothing was published).
     pub(crate) publish_error: Option<String>,
+    /// Whether the script published (a transition, or the permission check), so that
+    /// `publish_error: None` means this user may PUBLISH.
+    pub(crate) published: bool,
 }
 
 impl FromRedisValue for Reply {
@@ -137,8 +140,9 @@ impl FromRedisValue for Reply {
             granted,
             discarded,
             epoch,
+            refused,
             published,
-        ): (String, u64, u64, u64, u64, u64, u64, u64, String) =
+        ): (String, u64, u64, u64, u64, u64, u64, u64, String, u8) =
             FromRedisValue::from_redis_value(v)?;
         let state = SharedState::parse(&state)
             .ok_or_else(|| redis::ParsingError::from(format!("unknown state {state:?}")))?;
@@ -151,9 +155,21 @@ impl FromRedisValue for Reply {
             granted,
             discarded,
             epoch,
-            publish_error: (!published.is_empty()).then_some(published),
+            publish_error: (!refused.is_empty()).then_some(refused),
+            published: published == 1,
         })
     }
+}
+
+/// One breaker's part of a script call's answer: its reply, or why its part failed
+/// (a key of the wrong type, say), which fails that breaker's round and no other's.
+pub(crate) fn parse_part(v: Value) -> Result<Reply, String> {
+    if let Ok((tag, why)) = <(String, String)>::from_redis_value(v.clone()) {
+        if tag == "error" {
+            return Err(why);
+        }
+    }
+    Reply::from_redis_value(v).map_err(|e| format!("unexpected answer from the script: {e}"))
 }
 
 /// A transition as pub/sub announces it.
@@ -202,45 +218,54 @@ pub(crate) struct ScriptArgs {
     pub(crate) batch_ttl_ms: u64,
 }
 
+/// Arguments per breaker in a script call (`ARGS_PER` in `script.lua`).
+pub(crate) const ARGS_PER: usize = 21;
+
 impl ScriptArgs {
-    /// Runs the script once on `con`.
-    pub(crate) async fn invoke<C>(
+    /// Adds this breaker's keys and arguments, for `flush`, to a script call
+    /// (`EVALSHA` takes every key before the first argument, so they go apart).
+    /// `check`: test that this user may PUBLISH on the channel.
+    pub(crate) fn push(
         &self,
-        script: &Script,
-        con: &mut C,
+        keys: &mut Vec<Vec<u8>>,
+        args: &mut Vec<Vec<u8>>,
         flush: &Flush,
-    ) -> RedisResult<Reply>
-    where
-        C: redis::aio::ConnectionLike + Send,
-    {
-        let generation = flush.generation.map_or(-1, |g| g as i64);
-        script
-            .key(&self.state_key)
-            .key(&self.window_key)
-            .key(&self.batch_key)
-            .arg(generation)
-            .arg(flush.calls)
-            .arg(flush.failures)
-            .arg(flush.probe_successes)
-            .arg(flush.probe_failures)
-            .arg(flush.probe_releases)
-            .arg(flush.want_probes)
-            .arg(self.rate)
-            .arg(self.minimum_calls)
-            .arg(self.window_ms)
-            .arg(self.buckets)
-            .arg(self.open_ms)
-            .arg(self.permits)
-            .arg(self.half_open_timeout_ms)
-            .arg(self.ttl_ms)
-            .arg(&self.channel)
-            .arg(flush.epoch)
-            .arg(flush.batch)
-            .arg(self.batch_ttl_ms)
-            .arg(flush.retry_after_ms)
-            .invoke_async(con)
-            .await
+        check: bool,
+    ) {
+        for key in [&self.state_key, &self.window_key, &self.batch_key] {
+            keys.push(key.as_bytes().to_vec());
+        }
+        put(args, flush.generation.map_or(-1, |g| g as i64));
+        for n in [
+            flush.calls,
+            flush.failures,
+            flush.probe_successes,
+            flush.probe_failures,
+            flush.probe_releases,
+            flush.want_probes,
+        ] {
+            put(args, n);
+        }
+        put(args, self.rate);
+        put(args, self.minimum_calls);
+        put(args, self.window_ms);
+        put(args, self.buckets);
+        put(args, self.open_ms);
+        put(args, self.permits);
+        put(args, self.half_open_timeout_ms);
+        put(args, self.ttl_ms);
+        put(args, self.channel.as_str());
+        put(args, flush.epoch);
+        put(args, flush.batch);
+        put(args, self.batch_ttl_ms);
+        put(args, flush.retry_after_ms);
+        put(args, u8::from(check));
     }
+}
+
+/// Appends one argument, as Redis receives it.
+fn put(args: &mut Vec<Vec<u8>>, v: impl redis::ToRedisArgs) {
+    args.push(v.to_redis_args().concat());
 }
 
 #[cfg(test)]

@@ -47,12 +47,9 @@ pub enum FleetConfigError {
         /// The count window's size, as given.
         size: u32,
     },
-    /// `build` was called outside a tokio runtime, which the background sync task needs,
-    /// and no runtime was given with [`FleetBuilder::runtime`](crate::FleetBuilder::runtime).
-    #[error(
-        "FleetBuilder::build must be called inside a tokio runtime, or be given one with FleetBuilder::runtime"
-    )]
-    NoRuntime,
+    /// The fleet client's thread (or its runtime) could not be started.
+    #[error("cannot start the fleet client's thread: {0}")]
+    Start(#[source] std::io::Error),
 }
 
 /// Every setting but the classifier, with the defaults the builder documents.
@@ -81,7 +78,8 @@ pub(crate) struct Settings {
     pub(crate) honor_retry_after: bool,
     pub(crate) max_retry_after: Duration,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Where the background tasks run; `None`: the runtime `build` is called in.
+    /// Where the fleet client's tasks run; `None`: the process's shared client, on a
+    /// thread of its own.
     pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
 

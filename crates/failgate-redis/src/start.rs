@@ -1,47 +1,26 @@
-//! Start-up: from validated settings to a running breaker mirror, with its sync task and
-//! pub/sub listener spawned on the runtime given to the builder, or else the current one.
+//! Start-up: from validated settings to a breaker mirror attached to its fleet client
+//! (the process's shared one for its Redis, or one on the runtime given to the builder).
 
+use crate::client::{self, Timing};
 use crate::mirror::Mirror;
 use crate::script::ScriptArgs;
-use crate::settings::{mask_password, FleetConfigError, Settings};
-use crate::sync::{run_pubsub, run_sync, SyncSettings};
-use crate::{batch, connect};
+use crate::settings::{FleetConfigError, Settings};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Validates `s`, makes the mirror and starts its background tasks. Returns at once.
+/// Validates `s`, makes the mirror and hands it to its client. Returns at once.
 pub(crate) fn start(s: &Settings) -> Result<Arc<Mirror>, FleetConfigError> {
     s.validate()?;
     let local = s.local_breaker()?;
     let url = s.url.as_deref().ok_or(FleetConfigError::NoRedisUrl)?;
-    let runtime = match &s.runtime {
-        Some(given) => given.clone(),
-        None => tokio::runtime::Handle::try_current().map_err(|_| FleetConfigError::NoRuntime)?,
-    };
-    let client = connect::client(s, url)?;
-    let args = script_args(s);
-    let channel = args.channel.clone();
-    let (stop, stopped) = tokio::sync::watch::channel(());
-    let core = Arc::new(Mirror::new(local, s, stop));
-    let settings = SyncSettings {
-        client: client.clone(),
-        url_for_logs: mask_password(url),
-        args,
+    let client = client::client_for(s, url)?;
+    let core = Arc::new(Mirror::new(local, s, client.link()));
+    let timing = Timing {
         interval: s.flush_interval,
         idle_poll: s.idle_poll,
-        timeout: s.redis_timeout,
         window: s.window,
     };
-    let weak = Arc::downgrade(&core);
-    runtime.spawn(run_sync(weak.clone(), settings, stopped.clone()));
-    runtime.spawn(run_pubsub(
-        weak,
-        client,
-        channel,
-        s.redis_timeout,
-        Duration::from_millis(500),
-        stopped,
-    ));
+    client.attach(&core, script_args(s), timing);
     Ok(core)
 }
 
@@ -52,7 +31,7 @@ fn script_args(s: &Settings) -> ScriptArgs {
     ScriptArgs {
         state_key: format!("{prefix}:state"),
         window_key: format!("{prefix}:window"),
-        batch_key: format!("{prefix}:batch:{}", batch::instance_id()),
+        batch_key: format!("{prefix}:batch:{}", crate::batch::instance_id()),
         channel: format!("{prefix}:events"),
         rate: s.failure_rate,
         minimum_calls: s.minimum_calls,

@@ -205,6 +205,34 @@ async fn passwords_come_from_the_url_or_the_builder_and_a_wrong_one_means_local(
 }
 
 #[test]
+fn a_breaker_outlives_the_runtime_it_was_built_in() {
+    let Some(redis) = Redis::start() else { return };
+    let ns = unique_namespace("outlives");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (b, other) = runtime.block_on(async {
+        let fleet = common::instances(2, || fleet(&redis.url(), &ns).redis_timeout(TIMEOUT)).await;
+        let mut fleet = fleet.into_iter();
+        (fleet.next().unwrap(), fleet.next().unwrap())
+    });
+    // Built without `runtime`: their client runs on a thread of its own, not on this.
+    drop(runtime);
+    std::thread::sleep(Duration::from_millis(400));
+    for _ in 0..4 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    let start = std::time::Instant::now();
+    while other.state() != State::Open {
+        assert!(
+            start.elapsed() < 5 * SECOND,
+            "the trip reaches the other instance"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!((b.mode(), other.mode()), (Mode::Shared, Mode::Shared));
+}
+
+/// A breaker given a runtime runs its client there, and notices when it shuts down.
+#[test]
 fn a_breaker_whose_runtime_shut_down_breaks_locally_instead_of_freezing() {
     let Some(redis) = Redis::start() else { return };
     let ns = unique_namespace("orphan");
@@ -212,6 +240,7 @@ fn a_breaker_whose_runtime_shut_down_breaks_locally_instead_of_freezing() {
     let b = runtime.block_on(async {
         let b = fleet(&redis.url(), &ns)
             .redis_timeout(TIMEOUT)
+            .runtime(tokio::runtime::Handle::current())
             .build()
             .unwrap();
         eventually("shared", 5 * SECOND, || b.mode() == Mode::Shared).await;
@@ -243,6 +272,7 @@ fn an_open_breaker_whose_runtime_shut_down_does_not_stay_open_for_ever() {
         let b = fleet(&redis.url(), &ns)
             .redis_timeout(TIMEOUT)
             .open_for(Duration::from_millis(200))
+            .runtime(tokio::runtime::Handle::current())
             .build()
             .unwrap();
         eventually("shared", 5 * SECOND, || b.mode() == Mode::Shared).await;

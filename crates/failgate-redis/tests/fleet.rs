@@ -281,26 +281,17 @@ async fn two_namespaces_never_interfere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_last_handle_stops_the_background_tasks() {
-    let Some(redis) = Target::get() else { return };
+    // A server of its own: other tests' breakers share the client of the common one.
+    let Some(redis) = common::Redis::start() else {
+        return;
+    };
     let ns = unique_namespace("drop");
-    let mut con = raw(&redis.url).await;
-    let clients = |list: String| list.lines().count();
-    let before = clients(
-        redis::cmd("CLIENT")
-            .arg("LIST")
-            .query_async(&mut con)
-            .await
-            .unwrap(),
-    );
-    let fleet = instances(2, || fleet(&redis.url, &ns)).await;
-    let during = clients(
-        redis::cmd("CLIENT")
-            .arg("LIST")
-            .query_async(&mut con)
-            .await
-            .unwrap(),
-    );
-    assert!(during >= before + 2, "{before} -> {during}");
+    let mut con = raw(&redis.url()).await;
+    let before = futures_lite_block(&mut con);
+    let fleet = instances(2, || fleet(&redis.url(), &ns)).await;
+    let during = futures_lite_block(&mut con);
+    // One client for both: one connection for the rounds, one for pub/sub.
+    assert_eq!(during, before + 2, "{before} -> {during}");
     drop(fleet);
     let mut after = during;
     eventually("their connections close", 3 * SECOND, || {
@@ -363,9 +354,31 @@ async fn bad_configuration_is_a_typed_error() {
 }
 
 #[test]
-fn building_outside_a_runtime_is_an_error_not_a_panic() {
-    let e = fleet("redis://127.0.0.1:1", "x").build().unwrap_err();
-    assert!(matches!(e, failgate_redis::FleetConfigError::NoRuntime));
+fn breakers_built_outside_any_runtime_share_state_through_their_client_thread() {
+    let Some(redis) = Target::get() else { return };
+    let ns = unique_namespace("no-runtime");
+    // No tokio runtime on this thread: the fleet client runs on a thread of its own.
+    let fleet: Vec<FleetBreaker> = (0..2)
+        .map(|_| fleet(&redis.url, &ns).build().unwrap())
+        .collect();
+    let until = |what: &str, check: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !check() {
+            assert!(start.elapsed() < 5 * SECOND, "not within 5 s: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    until("both reach redis", &|| {
+        fleet
+            .iter()
+            .all(|b| b.mode() == failgate_redis::Mode::Shared)
+    });
+    for _ in 0..4 {
+        let _ = fleet[0].call(|| Err::<(), _>("down"));
+    }
+    until("the other instance refuses", &|| {
+        fleet[1].state() == State::Open
+    });
 }
 
 #[cfg(feature = "tower")]

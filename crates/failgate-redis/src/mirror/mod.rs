@@ -10,9 +10,9 @@ use crate::integrity::Integrity;
 use crate::script::SharedState;
 use crate::settings::Settings;
 use crate::telemetry;
+use crate::wake::Link;
 use crate::word::{AtomicWord, MirrorWord, Mode, ProbeTokens};
 use failgate::{Clock, Outcome, Rejected, State};
-use futures_util::task::AtomicWaker;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::Arc;
@@ -74,7 +74,6 @@ pub(crate) struct Mirror {
     hint_until: AtomicU64,
     /// A hint was noted that the next flush has not carried to Redis yet.
     hint_pending: AtomicBool,
-    pub(crate) waker: AtomicWaker,
     /// The shared window's counts, as of the last round trip.
     shared_calls: AtomicU64,
     shared_failures: AtomicU64,
@@ -93,18 +92,14 @@ pub(crate) struct Mirror {
     pub(crate) integrity: Integrity,
     #[cfg(feature = "metrics")]
     pub(crate) gauges: crate::telemetry::MetricHandles,
-    /// Dropped with the mirror: tells the background tasks to stop.
-    pub(crate) _stop: tokio::sync::watch::Sender<()>,
+    /// The fleet client that syncs this breaker, kept alive by it.
+    link: Link,
 }
 
 impl Mirror {
-    /// The mirror of a breaker with settings `s` and local fallback `local`; `stop` is
-    /// dropped with it, which stops the background tasks.
-    pub(crate) fn new(
-        local: failgate::CircuitBreaker,
-        s: &Settings,
-        stop: tokio::sync::watch::Sender<()>,
-    ) -> Self {
+    /// The mirror of a breaker with settings `s` and local fallback `local`, synced by
+    /// the client `link` leads to.
+    pub(crate) fn new(local: failgate::CircuitBreaker, s: &Settings, link: Link) -> Self {
         // The sync task counts as stopped after ten missed rounds, and two timeouts.
         let stale_after = s.flush_interval * 10 + s.redis_timeout * 2;
         Mirror {
@@ -126,7 +121,6 @@ impl Mirror {
             max_retry_after: u64::try_from(s.max_retry_after.as_nanos()).unwrap_or(u64::MAX),
             hint_until: AtomicU64::new(0),
             hint_pending: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
             shared_calls: AtomicU64::new(0),
             shared_failures: AtomicU64::new(0),
             local,
@@ -142,7 +136,7 @@ impl Mirror {
             integrity: Integrity::default(),
             #[cfg(feature = "metrics")]
             gauges: telemetry::MetricHandles::new(&s.namespace, &s.name),
-            _stop: stop,
+            link,
         }
     }
 
@@ -296,11 +290,11 @@ impl Mirror {
         self.nudge();
     }
 
-    /// Wakes the sync task, once per round trip however many calls ask.
+    /// Wakes the client's sync task, once per round trip however many calls ask.
     #[inline]
     fn nudge(&self) {
         if !self.urgent.load(Relaxed) && !self.urgent.swap(true, AcqRel) {
-            self.waker.wake();
+            self.link.wake.wake();
         }
     }
 
@@ -308,6 +302,7 @@ impl Mirror {
         self.urgent.swap(false, AcqRel)
     }
 
+    #[cfg(test)]
     pub(crate) fn is_urgent(&self) -> bool {
         self.urgent.load(Acquire)
     }

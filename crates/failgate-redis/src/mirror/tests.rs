@@ -17,7 +17,6 @@ pub(super) fn core_with(clock: &ManualClock, tweak: impl FnOnce(&mut Settings)) 
         .clock(clock.clone())
         .build()
         .unwrap();
-    let (stop, _) = tokio::sync::watch::channel(());
     let mut s = Settings::new("n");
     s.namespace = "ns".into();
     s.failure_rate = 0.5;
@@ -26,7 +25,7 @@ pub(super) fn core_with(clock: &ManualClock, tweak: impl FnOnce(&mut Settings)) 
     // Never stale within a test: ten rounds of 100 ms and two timeouts of 30 min.
     s.redis_timeout = Duration::from_secs(1800);
     tweak(&mut s);
-    Mirror::new(local, &s, stop)
+    Mirror::new(local, &s, crate::wake::Link::detached())
 }
 
 impl Mirror {
@@ -46,6 +45,7 @@ pub(super) fn reply(state: SharedState, generation: u64, open_left_ms: u64, gran
         discarded: 0,
         epoch: 1,
         publish_error: None,
+        published: false,
     }
 }
 

@@ -1,0 +1,173 @@
+//! The fleet client: what every fleet breaker of a process that uses one Redis
+//! deployment shares. One connection for the sync rounds, one for pub/sub with a
+//! pattern subscription, and one sync loop that sends every breaker with something to
+//! say in one pipelined round trip per tick.
+//!
+//! Breakers built without [`FleetBuilder::runtime`](crate::FleetBuilder::runtime)
+//! share the process's client for their Redis URL, credentials, TLS root and
+//! `redis_timeout`; that client runs on a thread of its own (a single-threaded tokio
+//! runtime), so it serves breakers built on any runtime, or none, and outlives none of
+//! them: it stops when its last breaker is dropped. A breaker given a runtime gets a
+//! client of its own on that runtime (tokio offers no stable way to tell two runtimes
+//! apart, so clients on given runtimes are not shared).
+
+mod member;
+mod pubsub;
+mod rounds;
+mod transport;
+
+pub(crate) use member::Timing;
+
+use crate::mirror::Mirror;
+use crate::script::ScriptArgs;
+use crate::settings::{mask_password, FleetConfigError, Settings};
+use crate::wake::{Link, Wake};
+use member::Member;
+use pubsub::Channels;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::watch;
+use transport::Transport;
+
+/// What the client's tasks share with the breakers' handles.
+pub(crate) struct Shared {
+    pub(crate) wake: Arc<Wake>,
+    pub(crate) channels: Arc<Channels>,
+    pub(crate) timeout: Duration,
+    pub(crate) url_for_logs: String,
+    /// Breakers attached since the last round.
+    inbox: Mutex<Vec<Member>>,
+}
+
+impl Shared {
+    fn take_new(&self) -> Vec<Member> {
+        std::mem::take(&mut *self.inbox.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// A running client. Its tasks stop when the last breaker holding it is dropped.
+pub(crate) struct Client {
+    shared: Arc<Shared>,
+    _stop: watch::Sender<()>,
+}
+
+impl Client {
+    /// What a mirror holds: the wake-up, and this client kept alive.
+    pub(crate) fn link(self: &Arc<Self>) -> Link {
+        Link {
+            wake: self.shared.wake.clone(),
+            _client: Some(self.clone()),
+        }
+    }
+
+    /// Starts syncing `mirror` with keys and policy `args`.
+    pub(crate) fn attach(&self, mirror: &Arc<Mirror>, args: ScriptArgs, timing: Timing) {
+        self.shared.channels.add(&args.channel, mirror);
+        let member = Member::new(Arc::downgrade(mirror), args, timing);
+        self.shared
+            .inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(member);
+        self.shared.wake.wake();
+    }
+}
+
+/// What makes two breakers' clients the same one.
+#[derive(PartialEq, Eq)]
+struct Key {
+    url: String,
+    username: Option<String>,
+    password: Option<String>,
+    tls_root: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+impl Key {
+    fn of(s: &Settings, url: &str) -> Self {
+        Key {
+            url: url.to_owned(),
+            username: s.username.clone(),
+            password: s.password.clone(),
+            #[cfg(feature = "tls")]
+            tls_root: s.tls_root_certificate.clone(),
+            #[cfg(not(feature = "tls"))]
+            tls_root: None,
+            timeout: s.redis_timeout,
+        }
+    }
+}
+
+/// The process's shared clients, by what they connect to. Only `build` looks here.
+static CLIENTS: Mutex<Vec<(Key, Weak<Client>)>> = Mutex::new(Vec::new());
+
+/// The client for a breaker with settings `s` (validated) and Redis URL `url`: the
+/// shared one, started if need be, or on the given runtime a new one.
+pub(crate) fn client_for(s: &Settings, url: &str) -> Result<Arc<Client>, FleetConfigError> {
+    let redis = crate::connect::client(s, url)?;
+    if let Some(runtime) = &s.runtime {
+        let (client, tasks) = new_client(redis, s, url);
+        runtime.spawn(tasks);
+        return Ok(client);
+    }
+    let key = Key::of(s, url);
+    let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    clients.retain(|(_, c)| c.strong_count() > 0);
+    if let Some(client) = clients
+        .iter()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, c)| c.upgrade())
+    {
+        return Ok(client);
+    }
+    let (client, tasks) = new_client(redis, s, url);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(FleetConfigError::Start)?;
+    std::thread::Builder::new()
+        .name("failgate-fleet".into())
+        .spawn(move || runtime.block_on(tasks))
+        .map_err(FleetConfigError::Start)?;
+    clients.push((key, Arc::downgrade(&client)));
+    Ok(client)
+}
+
+/// A client, and the future that runs its tasks (both end with its last breaker).
+fn new_client(
+    redis: redis::Client,
+    s: &Settings,
+    url: &str,
+) -> (
+    Arc<Client>,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let shared = Arc::new(Shared {
+        wake: Arc::default(),
+        channels: Arc::default(),
+        timeout: s.redis_timeout,
+        url_for_logs: mask_password(url),
+        inbox: Mutex::default(),
+    });
+    let (stop, stopped) = watch::channel(());
+    let transport = Transport::new(redis.clone(), s.redis_timeout);
+    let listener = pubsub::listen(
+        shared.channels.clone(),
+        redis,
+        s.redis_timeout,
+        stopped.clone(),
+    );
+    let sync = rounds::run(shared.clone(), transport, stopped);
+    let tasks = async move {
+        let listening = tokio::spawn(listener);
+        sync.await;
+        listening.abort();
+    };
+    (
+        Arc::new(Client {
+            shared,
+            _stop: stop,
+        }),
+        tasks,
+    )
+}

@@ -1,0 +1,133 @@
+//! The fleet client's connection to Redis, and one round trip for many breakers: the
+//! script is called once per [`PER_CALL`] breakers, and the calls are pipelined, so a
+//! round costs one write and one wait whatever the number of breakers in it.
+
+use crate::script::{parse_part, Flush, Reply, ScriptArgs};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, RedisResult, Script, Value};
+use std::time::Duration;
+
+/// Breakers per script call. The script runs their parts one after the other, and
+/// Redis runs nothing else meanwhile: a bound keeps each call short, so other clients
+/// of the same Redis wait at most one call's worth.
+pub(crate) const PER_CALL: usize = 100;
+
+/// One breaker's part of a round: its keys and policy, what it sends, and whether to
+/// check that this user may PUBLISH on its channel.
+pub(crate) struct Part<'a> {
+    pub(crate) args: &'a ScriptArgs,
+    pub(crate) flush: Flush,
+    pub(crate) check: bool,
+}
+
+/// A connection to one Redis server, made on first use and again after a failure.
+pub(crate) struct Transport {
+    client: redis::Client,
+    config: AsyncConnectionConfig,
+    con: Option<MultiplexedConnection>,
+}
+
+impl Transport {
+    pub(crate) fn new(client: redis::Client, timeout: Duration) -> Self {
+        Transport {
+            client,
+            config: AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout)),
+            con: None,
+        }
+    }
+
+    /// Drops the connection (after a failed round: the next one reconnects).
+    pub(crate) fn reset(&mut self) {
+        self.con = None;
+    }
+
+    /// Whether the next round makes a new connection.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.con.is_some()
+    }
+
+    /// One round trip for `parts`: each breaker's reply, or why its part failed. An
+    /// error here (no connection, no answer) is every part's.
+    pub(crate) async fn sync(
+        &mut self,
+        script: &Script,
+        parts: &[Part<'_>],
+    ) -> RedisResult<Vec<Result<Reply, String>>> {
+        let con = match &mut self.con {
+            Some(con) => con,
+            None => {
+                let fresh = self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&self.config)
+                    .await?;
+                self.con.insert(fresh)
+            }
+        };
+        let calls: Vec<redis::Cmd> = parts
+            .chunks(PER_CALL)
+            .map(|chunk| call(script, chunk))
+            .collect();
+        let mut answers = pipelined(con, calls.iter()).await?;
+        // Redis forgot the script (a restart, a failover, SCRIPT FLUSH): load it and
+        // send again the calls it refused, which ran nothing.
+        let refused: Vec<usize> = (0..answers.len())
+            .filter(|&i| is_noscript(&answers[i]))
+            .collect();
+        if !refused.is_empty() {
+            script.load_async(con).await?;
+            let again = pipelined(con, refused.iter().map(|&i| &calls[i])).await?;
+            for (i, answer) in refused.into_iter().zip(again) {
+                answers[i] = answer;
+            }
+        }
+        let mut replies = Vec::with_capacity(parts.len());
+        for (chunk, answer) in parts.chunks(PER_CALL).zip(answers) {
+            match answer {
+                Ok(Value::Array(values)) if values.len() == chunk.len() => {
+                    replies.extend(values.into_iter().map(parse_part));
+                }
+                Ok(other) => {
+                    let why = format!("unexpected answer from the script: {other:?}");
+                    replies.extend(chunk.iter().map(|_| Err(why.clone())));
+                }
+                Err(e) => replies.extend(chunk.iter().map(|_| Err(e.to_string()))),
+            }
+        }
+        Ok(replies)
+    }
+}
+
+/// The script call for one chunk of breakers.
+fn call(script: &Script, chunk: &[Part<'_>]) -> redis::Cmd {
+    let mut keys = Vec::with_capacity(chunk.len() * 3);
+    let mut args = Vec::with_capacity(chunk.len() * crate::script::ARGS_PER);
+    for part in chunk {
+        part.args
+            .push(&mut keys, &mut args, &part.flush, part.check);
+    }
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash())
+        .arg(keys.len())
+        .arg(keys)
+        .arg(args);
+    cmd
+}
+
+/// Sends `calls` in one pipeline; each call's answer or error.
+async fn pipelined<'a>(
+    con: &mut MultiplexedConnection,
+    calls: impl Iterator<Item = &'a redis::Cmd>,
+) -> RedisResult<Vec<RedisResult<Value>>> {
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    for c in calls {
+        pipe.add_command(c.clone());
+    }
+    pipe.query_async(con).await
+}
+
+fn is_noscript(answer: &RedisResult<Value>) -> bool {
+    matches!(answer, Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
+}
