@@ -298,8 +298,10 @@ impl Mirror {
         }
     }
 
+    /// Takes the request for a round (a load, and a write only if there is one: the
+    /// client looks at every breaker every tick).
     pub(crate) fn take_urgent(&self) -> bool {
-        self.urgent.swap(false, AcqRel)
+        self.urgent.load(Acquire) && self.urgent.swap(false, AcqRel)
     }
 
     #[cfg(test)]
