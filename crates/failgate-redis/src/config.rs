@@ -77,7 +77,8 @@ impl FleetBreaker {
 
 impl<C> FleetBuilder<C> {
     /// The key namespace: breakers share state when they have the same namespace and
-    /// name. Keys are `failgate:{namespace}:{name}:*`. Default `"default"`.
+    /// name. Keys are `failgate:<namespace>:<name>:*` (on a Redis Cluster,
+    /// `failgate:{<namespace>:<name>}:*`). Default `"default"`.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.settings.namespace = namespace.into();
         self
@@ -87,6 +88,32 @@ impl<C> FleetBuilder<C> {
     /// TLS (feature `tls`).
     pub fn redis(mut self, url: impl Into<String>) -> Self {
         self.settings.url = Some(url.into());
+        self
+    }
+
+    /// A Redis Cluster (feature `cluster`), by the URLs of some of its nodes
+    /// (`redis://host:port`, `rediss://` with feature `tls`): the client finds the rest
+    /// and follows the cluster's redirects (MOVED, ASK) and failovers. Each breaker's
+    /// keys carry one hash tag, `failgate:{namespace:name}:…`, so its script stays in
+    /// one slot, and different breakers spread over the slots. Instead of
+    /// [`redis`](Self::redis).
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use failgate_redis::FleetBreaker;
+    ///
+    /// let breaker = FleetBreaker::builder("payments")
+    ///     .redis_cluster(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"])
+    ///     .build()?;
+    /// # let _ = breaker; Ok(()) }
+    /// ```
+    #[cfg(feature = "cluster")]
+    pub fn redis_cluster<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.cluster = Some(nodes.into_iter().map(Into::into).collect());
         self
     }
 

@@ -24,7 +24,7 @@
 //! one round trip per flush interval.
 
 use crate::settings::FleetConfigError;
-use crate::{connect, start, FleetBreaker, FleetBuilder};
+use crate::{start, FleetBreaker, FleetBuilder};
 use failgate::tower::per_key::Template;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -50,8 +50,7 @@ impl<C: Clone + Send + Sync + 'static> Template for FleetBuilder<C> {
                     "must be at most 100 characters in a per-key template (the key takes the rest)",
             });
         }
-        let url = s.url.as_deref().ok_or(FleetConfigError::NoRedisUrl)?;
-        connect::client(s, url)?;
+        crate::client::check(s)?;
         Ok(s.open_for.max(s.window))
     }
 

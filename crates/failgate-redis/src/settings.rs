@@ -37,6 +37,12 @@ pub enum FleetConfigError {
     /// No Redis URL was given.
     #[error("no redis URL: call FleetBuilder::redis(\"redis://host:port\")")]
     NoRedisUrl,
+    /// Both a Redis URL and Redis Cluster nodes were given.
+    #[error("both redis({url:?}) and redis_cluster(...) were given: choose one")]
+    RedisAndCluster {
+        /// The URL, with any password masked.
+        url: String,
+    },
     /// A count window was given: a fleet breaker needs a time window, because counts
     /// from many instances only add up by time.
     #[error(
@@ -52,12 +58,36 @@ pub enum FleetConfigError {
     Start(#[source] std::io::Error),
 }
 
+/// Where a fleet breaker's shared state lives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Endpoint<'a> {
+    /// One Redis server (or a managed service's single endpoint), by URL.
+    Single(&'a str),
+    /// A Redis Cluster, by its seed nodes' URLs.
+    Cluster(&'a [String]),
+}
+
+impl Endpoint<'_> {
+    /// For logs and errors: the URL (or the nodes'), passwords masked.
+    pub(crate) fn for_logs(&self) -> String {
+        match self {
+            Endpoint::Single(url) => mask_password(url),
+            Endpoint::Cluster(nodes) => {
+                let nodes: Vec<String> = nodes.iter().map(|n| mask_password(n)).collect();
+                format!("cluster {}", nodes.join(","))
+            }
+        }
+    }
+}
+
 /// Every setting but the classifier, with the defaults the builder documents.
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) name: String,
     pub(crate) namespace: String,
     pub(crate) url: Option<String>,
+    /// Seed nodes of a Redis Cluster, instead of `url`.
+    pub(crate) cluster: Option<Vec<String>>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
     #[cfg(feature = "tls")]
@@ -89,6 +119,7 @@ impl Settings {
             name: name.to_owned(),
             namespace: "default".to_owned(),
             url: None,
+            cluster: None,
             username: None,
             password: None,
             #[cfg(feature = "tls")]
@@ -109,6 +140,18 @@ impl Settings {
             max_retry_after: failgate::DEFAULT_MAX_RETRY_AFTER,
             clock: Arc::new(SystemClock::new()),
             runtime: None,
+        }
+    }
+
+    /// Where the shared state lives: one server, or a cluster's seed nodes.
+    pub(crate) fn endpoint(&self) -> Result<Endpoint<'_>, FleetConfigError> {
+        match (&self.url, &self.cluster) {
+            (Some(url), None) => Ok(Endpoint::Single(url)),
+            (None, Some(nodes)) => Ok(Endpoint::Cluster(nodes)),
+            (Some(url), Some(_)) => Err(FleetConfigError::RedisAndCluster {
+                url: mask_password(url),
+            }),
+            (None, None) => Err(FleetConfigError::NoRedisUrl),
         }
     }
 
@@ -149,6 +192,15 @@ impl Settings {
                     field,
                     value.clone(),
                     "must not contain ':', braces, spaces or control characters (it is part of a Redis key)",
+                );
+            }
+        }
+        if let Some(nodes) = &self.cluster {
+            if nodes.is_empty() {
+                return invalid(
+                    "redis_cluster",
+                    "[]".to_owned(),
+                    "needs at least one node's URL",
                 );
             }
         }

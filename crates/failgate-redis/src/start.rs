@@ -4,7 +4,7 @@
 use crate::client::{self, Timing};
 use crate::mirror::Mirror;
 use crate::script::ScriptArgs;
-use crate::settings::{FleetConfigError, Settings};
+use crate::settings::{Endpoint, FleetConfigError, Settings};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +12,7 @@ use std::time::Duration;
 pub(crate) fn start(s: &Settings) -> Result<Arc<Mirror>, FleetConfigError> {
     s.validate()?;
     let local = s.local_breaker()?;
-    let url = s.url.as_deref().ok_or(FleetConfigError::NoRedisUrl)?;
-    let client = client::client_for(s, url)?;
+    let client = client::client_for(s)?;
     let core = Arc::new(Mirror::new(local, s, client.link()));
     let timing = Timing {
         interval: s.flush_interval,
@@ -26,7 +25,12 @@ pub(crate) fn start(s: &Settings) -> Result<Arc<Mirror>, FleetConfigError> {
 
 /// The keys, channel and policy the sync script is called with.
 fn script_args(s: &Settings) -> ScriptArgs {
-    let prefix = format!("failgate:{}:{}", s.namespace, s.name);
+    // On a cluster one hash tag holds each breaker's keys in one slot. A single server
+    // keeps the untagged keys, so instances of earlier versions still share them.
+    let prefix = match s.endpoint() {
+        Ok(Endpoint::Cluster(_)) => format!("failgate:{{{}:{}}}", s.namespace, s.name),
+        _ => format!("failgate:{}:{}", s.namespace, s.name),
+    };
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     ScriptArgs {
         state_key: format!("{prefix}:state"),

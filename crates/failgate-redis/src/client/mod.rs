@@ -11,6 +11,8 @@
 //! client of its own on that runtime (tokio offers no stable way to tell two runtimes
 //! apart, so clients on given runtimes are not shared).
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod member;
 mod pubsub;
 mod rounds;
@@ -20,14 +22,14 @@ pub(crate) use member::Timing;
 
 use crate::mirror::Mirror;
 use crate::script::ScriptArgs;
-use crate::settings::{mask_password, FleetConfigError, Settings};
+use crate::settings::{Endpoint, FleetConfigError, Settings};
 use crate::wake::{Link, Wake};
 use member::Member;
 use pubsub::Channels;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
-use transport::Transport;
+use transport::{Single, Transport};
 
 /// What the client's tasks share with the breakers' handles.
 pub(crate) struct Shared {
@@ -76,7 +78,9 @@ impl Client {
 /// What makes two breakers' clients the same one.
 #[derive(PartialEq, Eq)]
 struct Key {
-    url: String,
+    /// The URL, or the cluster's seed nodes.
+    redis: Vec<String>,
+    cluster: bool,
     username: Option<String>,
     password: Option<String>,
     tls_root: Option<Vec<u8>>,
@@ -84,9 +88,14 @@ struct Key {
 }
 
 impl Key {
-    fn of(s: &Settings, url: &str) -> Self {
+    fn of(s: &Settings, endpoint: Endpoint<'_>) -> Self {
+        let (redis, cluster) = match endpoint {
+            Endpoint::Single(url) => (vec![url.to_owned()], false),
+            Endpoint::Cluster(nodes) => (nodes.to_vec(), true),
+        };
         Key {
-            url: url.to_owned(),
+            redis,
+            cluster,
             username: s.username.clone(),
             password: s.password.clone(),
             #[cfg(feature = "tls")]
@@ -101,16 +110,17 @@ impl Key {
 /// The process's shared clients, by what they connect to. Only `build` looks here.
 static CLIENTS: Mutex<Vec<(Key, Weak<Client>)>> = Mutex::new(Vec::new());
 
-/// The client for a breaker with settings `s` (validated) and Redis URL `url`: the
-/// shared one, started if need be, or on the given runtime a new one.
-pub(crate) fn client_for(s: &Settings, url: &str) -> Result<Arc<Client>, FleetConfigError> {
-    let redis = crate::connect::client(s, url)?;
+/// The client for a breaker with settings `s` (validated): the shared one for its
+/// Redis, started if need be, or on the given runtime a new one.
+pub(crate) fn client_for(s: &Settings) -> Result<Arc<Client>, FleetConfigError> {
+    let endpoint = s.endpoint()?;
+    let (transport, subscribers) = reach(s, endpoint)?;
     if let Some(runtime) = &s.runtime {
-        let (client, tasks) = new_client(redis, s, url);
+        let (client, tasks) = new_client(transport, subscribers, s, endpoint);
         runtime.spawn(tasks);
         return Ok(client);
     }
-    let key = Key::of(s, url);
+    let key = Key::of(s, endpoint);
     let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
     clients.retain(|(_, c)| c.strong_count() > 0);
     if let Some(client) = clients
@@ -120,7 +130,7 @@ pub(crate) fn client_for(s: &Settings, url: &str) -> Result<Arc<Client>, FleetCo
     {
         return Ok(client);
     }
-    let (client, tasks) = new_client(redis, s, url);
+    let (client, tasks) = new_client(transport, subscribers, s, endpoint);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -133,11 +143,48 @@ pub(crate) fn client_for(s: &Settings, url: &str) -> Result<Arc<Client>, FleetCo
     Ok(client)
 }
 
+/// Checks that a breaker with settings `s` could reach its Redis (the URLs parse, the
+/// credentials and TLS settings are accepted), connecting to nothing.
+#[cfg(feature = "tower")]
+pub(crate) fn check(s: &Settings) -> Result<(), FleetConfigError> {
+    reach(s, s.endpoint()?).map(|_| ())
+}
+
+/// The transport for `endpoint`, and the clients pub/sub may subscribe through (on a
+/// cluster, any node: announcements reach every node).
+fn reach(
+    s: &Settings,
+    endpoint: Endpoint<'_>,
+) -> Result<(Transport, Vec<redis::Client>), FleetConfigError> {
+    match endpoint {
+        Endpoint::Single(url) => {
+            let redis = crate::connect::client(s, url)?;
+            let transport = Transport::Single(Single::new(redis.clone(), s.redis_timeout));
+            Ok((transport, vec![redis]))
+        }
+        #[cfg(feature = "cluster")]
+        Endpoint::Cluster(nodes) => {
+            let cluster = crate::connect::cluster_client(s, nodes)?;
+            let subscribers = nodes
+                .iter()
+                .map(|url| crate::connect::client(s, url))
+                .collect::<Result<_, _>>()?;
+            Ok((
+                Transport::Cluster(cluster::Cluster::new(cluster)),
+                subscribers,
+            ))
+        }
+        #[cfg(not(feature = "cluster"))]
+        Endpoint::Cluster(_) => unreachable!("redis_cluster needs the cluster feature"),
+    }
+}
+
 /// A client, and the future that runs its tasks (both end with its last breaker).
 fn new_client(
-    redis: redis::Client,
+    transport: Transport,
+    subscribers: Vec<redis::Client>,
     s: &Settings,
-    url: &str,
+    endpoint: Endpoint<'_>,
 ) -> (
     Arc<Client>,
     impl std::future::Future<Output = ()> + Send + 'static,
@@ -146,14 +193,13 @@ fn new_client(
         wake: Arc::default(),
         channels: Arc::default(),
         timeout: s.redis_timeout,
-        url_for_logs: mask_password(url),
+        url_for_logs: endpoint.for_logs(),
         inbox: Mutex::default(),
     });
     let (stop, stopped) = watch::channel(());
-    let transport = Transport::new(redis.clone(), s.redis_timeout);
     let listener = pubsub::listen(
         shared.channels.clone(),
-        redis,
+        subscribers,
         s.redis_timeout,
         stopped.clone(),
     );

@@ -82,15 +82,17 @@ impl Channels {
     }
 }
 
-/// Listens until `stop` fires (the client's last breaker is gone).
+/// Listens until `stop` fires (the client's last breaker is gone), through the first
+/// of `clients` (a cluster's nodes: any one hears every announcement), and after a
+/// failure through the next.
 pub(crate) async fn listen(
     channels: std::sync::Arc<Channels>,
-    client: redis::Client,
+    clients: Vec<redis::Client>,
     timeout: Duration,
     mut stop: watch::Receiver<()>,
 ) {
     let mut retry = RETRY_FIRST;
-    loop {
+    for client in clients.iter().cycle() {
         let subscribed = tokio::time::timeout(timeout * 4, async {
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.psubscribe(PATTERN).await?;

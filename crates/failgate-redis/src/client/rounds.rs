@@ -94,19 +94,8 @@ async fn round(
             check: members[i].check_publish,
         })
         .collect();
-    let result = tokio::time::timeout(shared.timeout, transport.sync(script, &parts)).await;
+    let replies = transport.sync(script, &parts, shared.timeout).await;
     drop(parts);
-    let replies: Vec<Result<_, String>> = match result {
-        Ok(Ok(replies)) => replies,
-        failed => {
-            transport.reset();
-            let why = match failed {
-                Ok(Err(e)) => e.to_string(),
-                _ => format!("no answer within {:?}", shared.timeout),
-            };
-            chosen.iter().map(|_| Err(why.clone())).collect()
-        }
-    };
     for (((&i, core), flush), reply) in chosen.iter().zip(&cores).zip(flushes).zip(replies) {
         let member = &mut members[i];
         match reply {

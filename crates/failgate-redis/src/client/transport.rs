@@ -1,6 +1,7 @@
-//! The fleet client's connection to Redis, and one round trip for many breakers: the
-//! script is called once per [`PER_CALL`] breakers, and the calls are pipelined, so a
-//! round costs one write and one wait whatever the number of breakers in it.
+//! The fleet client's connection to Redis, and one round trip for many breakers. On one
+//! server the script is called once per [`PER_CALL`] breakers, and the calls are
+//! pipelined, so a round costs one write and one wait whatever the number of breakers
+//! in it. On a cluster see [`super::cluster`].
 
 use crate::script::{parse_part, Flush, Reply, ScriptArgs};
 use redis::aio::MultiplexedConnection;
@@ -20,16 +21,58 @@ pub(crate) struct Part<'a> {
     pub(crate) check: bool,
 }
 
+/// How the client reaches Redis.
+pub(crate) enum Transport {
+    Single(Single),
+    #[cfg(feature = "cluster")]
+    Cluster(super::cluster::Cluster),
+}
+
+impl Transport {
+    /// Whether the next round makes a new connection.
+    pub(crate) fn is_connected(&self) -> bool {
+        match self {
+            Transport::Single(t) => t.con.is_some(),
+            #[cfg(feature = "cluster")]
+            Transport::Cluster(t) => t.is_connected(),
+        }
+    }
+
+    /// One round for `parts`, within `timeout`: each breaker's reply, or why it has
+    /// none (the round's failure, or its own part's).
+    pub(crate) async fn sync(
+        &mut self,
+        script: &Script,
+        parts: &[Part<'_>],
+        timeout: Duration,
+    ) -> Vec<Result<Reply, String>> {
+        match self {
+            Transport::Single(t) => {
+                let failed = match tokio::time::timeout(timeout, t.sync(script, parts)).await {
+                    Ok(Ok(replies)) => return replies,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => format!("no answer within {timeout:?}"),
+                };
+                // The next round reconnects.
+                t.con = None;
+                parts.iter().map(|_| Err(failed.clone())).collect()
+            }
+            #[cfg(feature = "cluster")]
+            Transport::Cluster(t) => t.sync(script, parts, timeout).await,
+        }
+    }
+}
+
 /// A connection to one Redis server, made on first use and again after a failure.
-pub(crate) struct Transport {
+pub(crate) struct Single {
     client: redis::Client,
     config: AsyncConnectionConfig,
     con: Option<MultiplexedConnection>,
 }
 
-impl Transport {
+impl Single {
     pub(crate) fn new(client: redis::Client, timeout: Duration) -> Self {
-        Transport {
+        Single {
             client,
             config: AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(timeout))
@@ -38,19 +81,9 @@ impl Transport {
         }
     }
 
-    /// Drops the connection (after a failed round: the next one reconnects).
-    pub(crate) fn reset(&mut self) {
-        self.con = None;
-    }
-
-    /// Whether the next round makes a new connection.
-    pub(crate) fn is_connected(&self) -> bool {
-        self.con.is_some()
-    }
-
     /// One round trip for `parts`: each breaker's reply, or why its part failed. An
     /// error here (no connection, no answer) is every part's.
-    pub(crate) async fn sync(
+    async fn sync(
         &mut self,
         script: &Script,
         parts: &[Part<'_>],
@@ -99,14 +132,20 @@ impl Transport {
     }
 }
 
-/// The script call for one chunk of breakers.
-fn call(script: &Script, chunk: &[Part<'_>]) -> redis::Cmd {
+/// The keys and the arguments of one script call for `chunk`.
+pub(crate) fn keys_and_args(chunk: &[Part<'_>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut keys = Vec::with_capacity(chunk.len() * 3);
     let mut args = Vec::with_capacity(chunk.len() * crate::script::ARGS_PER);
     for part in chunk {
         part.args
             .push(&mut keys, &mut args, &part.flush, part.check);
     }
+    (keys, args)
+}
+
+/// The script call for one chunk of breakers.
+fn call(script: &Script, chunk: &[Part<'_>]) -> redis::Cmd {
+    let (keys, args) = keys_and_args(chunk);
     let mut cmd = redis::cmd("EVALSHA");
     cmd.arg(script.get_hash())
         .arg(keys.len())

@@ -1,0 +1,74 @@
+//! A round on a Redis Cluster. A script may only touch keys of one slot, and each
+//! breaker's keys share one (their hash tag), so each breaker is its own script call;
+//! the calls of a round are sent at once and the cluster connection pipelines those of
+//! one node on its connection to that node, following MOVED and ASK. Each call has the
+//! round's timeout of its own, so a node that is failing over delays only its
+//! breakers, which fall back until its replica takes over.
+
+use super::transport::{keys_and_args, Part};
+use crate::script::{parse_part, Reply};
+use futures_util::future::join_all;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Script, Value};
+use std::time::Duration;
+
+pub(crate) struct Cluster {
+    client: ClusterClient,
+    con: Option<ClusterConnection>,
+}
+
+impl Cluster {
+    pub(crate) fn new(client: ClusterClient) -> Self {
+        Cluster { client, con: None }
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.con.is_some()
+    }
+
+    pub(crate) async fn sync(
+        &mut self,
+        script: &Script,
+        parts: &[Part<'_>],
+        timeout: Duration,
+    ) -> Vec<Result<Reply, String>> {
+        let con = match &self.con {
+            Some(con) => con.clone(),
+            None => match tokio::time::timeout(timeout, self.client.get_async_connection()).await {
+                Ok(Ok(con)) => self.con.insert(con).clone(),
+                failed => {
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => format!("no cluster connection within {timeout:?}"),
+                    };
+                    return parts.iter().map(|_| Err(why.clone())).collect();
+                }
+            },
+        };
+        let calls = parts.iter().map(|part| {
+            let mut con = con.clone();
+            let (keys, args) = keys_and_args(std::slice::from_ref(part));
+            async move {
+                let mut invocation = script.prepare_invoke();
+                for key in keys {
+                    invocation.key(key);
+                }
+                for arg in args {
+                    invocation.arg(arg);
+                }
+                match tokio::time::timeout(timeout, invocation.invoke_async::<Value>(&mut con))
+                    .await
+                {
+                    Ok(Ok(Value::Array(mut replies))) if replies.len() == 1 => {
+                        parse_part(replies.remove(0))
+                    }
+                    Ok(Ok(other)) => Err(format!("unexpected answer from the script: {other:?}")),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {timeout:?}")),
+                }
+            }
+        });
+        join_all(calls).await
+    }
+}
