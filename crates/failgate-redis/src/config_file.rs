@@ -23,6 +23,7 @@
 //! ```
 
 use crate::{FleetBreaker, FleetBuilder, FleetConfigError};
+
 use failgate::config_file::HumanDuration;
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +31,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://host:port[/db]`, or `rediss://` for TLS (feature `tls`).
+    /// `redis://host:port[/db]`, or `rediss://` for TLS (feature `tls`). Empty or
+    /// left out when `cluster` is given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
+    /// A Redis Cluster's seed nodes' URLs, instead of `url` (feature `cluster`; see
+    /// [`FleetBuilder::redis_cluster`](crate::FleetBuilder)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster: Vec<String>,
     /// The ACL user name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -98,7 +105,13 @@ impl FleetConfig {
     /// A builder for the breaker `name` with these settings. Reads the password's
     /// environment variable and the CA file now, and names what is missing.
     pub fn builder(&self, name: &str) -> Result<FleetBuilder, FleetConfigError> {
-        let mut b = FleetBreaker::builder(name).redis(self.redis.url.clone());
+        let mut b = FleetBreaker::builder(name);
+        if !self.redis.url.is_empty() {
+            b = b.redis(self.redis.url.clone());
+        }
+        if !self.redis.cluster.is_empty() {
+            b = with_cluster(b, &self.redis.cluster)?;
+        }
         if let Some(ns) = &self.namespace {
             b = b.namespace(ns.clone());
         }
@@ -184,12 +197,48 @@ fn with_root_certificate(
     })
 }
 
+/// `redis.cluster`'s nodes, for the builder.
+#[cfg(feature = "cluster")]
+fn with_cluster(b: FleetBuilder, nodes: &[String]) -> Result<FleetBuilder, FleetConfigError> {
+    Ok(b.redis_cluster(nodes.iter().cloned()))
+}
+
+#[cfg(not(feature = "cluster"))]
+fn with_cluster(_: FleetBuilder, nodes: &[String]) -> Result<FleetBuilder, FleetConfigError> {
+    Err(FleetConfigError::Invalid {
+        field: "redis.cluster",
+        value: nodes.join(","),
+        problem: "needs failgate-redis's `cluster` feature",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<FleetConfig, serde_json::Error> {
         serde_json::from_str(json)
+    }
+
+    #[test]
+    fn a_cluster_or_a_url_and_never_both() {
+        let none = parse(r#"{"redis": {}}"#).unwrap().builder("x").unwrap();
+        assert!(matches!(none.build(), Err(FleetConfigError::NoRedisUrl)));
+        let both =
+            parse(r#"{"redis": {"url": "redis://h:1", "cluster": ["redis://a:1"]}}"#).unwrap();
+        #[cfg(feature = "cluster")]
+        {
+            let e = both.builder("x").unwrap().build().unwrap_err();
+            assert!(matches!(e, FleetConfigError::RedisAndCluster { .. }), "{e}");
+            let nodes = r#"{"redis": {"cluster": ["redis://a:1", "redis://b:2"]}}"#;
+            let b = parse(nodes).unwrap().builder("x").unwrap();
+            assert_eq!(b.settings.cluster.as_deref().map(<[String]>::len), Some(2));
+        }
+        #[cfg(not(feature = "cluster"))]
+        {
+            let e = both.builder("x").unwrap_err();
+            assert!(e.to_string().contains("redis.cluster"), "{e}");
+        }
     }
 
     #[test]
