@@ -219,58 +219,78 @@ pub(crate) struct ScriptArgs {
 }
 
 /// Arguments per breaker in a script call (`ARGS_PER` in `script.lua`).
-pub(crate) const ARGS_PER: usize = 21;
+#[cfg(test)]
+const ARGS_PER: usize = 21;
 
 impl ScriptArgs {
-    /// Adds this breaker's keys and arguments, for `flush`, to a script call
-    /// (`EVALSHA` takes every key before the first argument, so they go apart).
-    /// `check`: test that this user may PUBLISH on the channel.
-    pub(crate) fn push(
-        &self,
-        keys: &mut Vec<Vec<u8>>,
-        args: &mut Vec<Vec<u8>>,
-        flush: &Flush,
-        check: bool,
-    ) {
-        for key in [&self.state_key, &self.window_key, &self.batch_key] {
-            keys.push(key.as_bytes().to_vec());
-        }
-        put(args, flush.generation.map_or(-1, |g| g as i64));
-        for n in [
-            flush.calls,
-            flush.failures,
-            flush.probe_successes,
-            flush.probe_failures,
-            flush.probe_releases,
-            flush.want_probes,
-        ] {
-            put(args, n);
-        }
-        put(args, self.rate);
-        put(args, self.minimum_calls);
-        put(args, self.window_ms);
-        put(args, self.buckets);
-        put(args, self.open_ms);
-        put(args, self.permits);
-        put(args, self.half_open_timeout_ms);
-        put(args, self.ttl_ms);
-        put(args, self.channel.as_str());
-        put(args, flush.epoch);
-        put(args, flush.batch);
-        put(args, self.batch_ttl_ms);
-        put(args, flush.retry_after_ms);
-        put(args, u8::from(check));
+    /// Adds this breaker's keys to a script call (`EVALSHA` takes every key of the
+    /// call before the first argument).
+    pub(crate) fn push_keys(&self, cmd: &mut redis::Cmd) {
+        cmd.arg(&self.state_key)
+            .arg(&self.window_key)
+            .arg(&self.batch_key);
     }
-}
 
-/// Appends one argument, as Redis receives it.
-fn put(args: &mut Vec<Vec<u8>>, v: impl redis::ToRedisArgs) {
-    args.push(v.to_redis_args().concat());
+    /// Adds this breaker's [`ARGS_PER`] arguments, for `flush`, to a script call.
+    /// `check`: test that this user may PUBLISH on the channel.
+    pub(crate) fn push_args(&self, cmd: &mut redis::Cmd, flush: &Flush, check: bool) {
+        cmd.arg(flush.generation.map_or(-1, |g| g as i64))
+            .arg(flush.calls)
+            .arg(flush.failures)
+            .arg(flush.probe_successes)
+            .arg(flush.probe_failures)
+            .arg(flush.probe_releases)
+            .arg(flush.want_probes)
+            .arg(self.rate)
+            .arg(self.minimum_calls)
+            .arg(self.window_ms)
+            .arg(self.buckets)
+            .arg(self.open_ms)
+            .arg(self.permits)
+            .arg(self.half_open_timeout_ms)
+            .arg(self.ttl_ms)
+            .arg(&self.channel)
+            .arg(flush.epoch)
+            .arg(flush.batch)
+            .arg(self.batch_ttl_ms)
+            .arg(flush.retry_after_ms)
+            .arg(u8::from(check));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_breaker_sends_the_arguments_the_script_reads() {
+        let lua = format!("local ARGS_PER = {ARGS_PER}\n");
+        assert!(
+            SYNC_LUA.contains(&lua),
+            "script.lua reads {ARGS_PER} per breaker"
+        );
+        let args = ScriptArgs {
+            state_key: "s".into(),
+            window_key: "w".into(),
+            batch_key: "b".into(),
+            channel: "c".into(),
+            rate: 0.5,
+            minimum_calls: 1,
+            window_ms: 1,
+            buckets: 1,
+            open_ms: 1,
+            permits: 1,
+            half_open_timeout_ms: 1,
+            ttl_ms: 1,
+            batch_ttl_ms: 1,
+        };
+        let mut cmd = redis::Cmd::new();
+        args.push_keys(&mut cmd);
+        assert_eq!(cmd.args_iter().count(), 3);
+        let mut cmd = redis::Cmd::new();
+        args.push_args(&mut cmd, &Flush::default(), true);
+        assert_eq!(cmd.args_iter().count(), ARGS_PER);
+    }
 
     #[test]
     fn announcements_parse_and_refuse_junk() {

@@ -5,7 +5,7 @@
 //! round's timeout of its own, so a node that is failing over delays only its
 //! breakers, which fall back until its replica takes over.
 
-use super::transport::{keys_and_args, Part};
+use super::transport::{call, is_noscript, Part};
 use crate::script::{parse_part, Reply};
 use futures_util::future::join_all;
 use redis::cluster::ClusterClient;
@@ -48,18 +48,20 @@ impl Cluster {
         };
         let calls = parts.iter().map(|part| {
             let mut con = con.clone();
-            let (keys, args) = keys_and_args(std::slice::from_ref(part));
+            let cmd = call(script, std::slice::from_ref(part));
             async move {
-                let mut invocation = script.prepare_invoke();
-                for key in keys {
-                    invocation.key(key);
-                }
-                for arg in args {
-                    invocation.arg(arg);
-                }
-                match tokio::time::timeout(timeout, invocation.invoke_async::<Value>(&mut con))
-                    .await
-                {
+                let answer = tokio::time::timeout(timeout, async {
+                    let answer = cmd.query_async::<Value>(&mut con).await;
+                    if !is_noscript(&answer) {
+                        return answer;
+                    }
+                    // This node forgot the script (a promoted replica, a restart): load
+                    // it on every master, and call again.
+                    script.load_async(&mut con).await?;
+                    cmd.query_async::<Value>(&mut con).await
+                })
+                .await;
+                match answer {
                     Ok(Ok(Value::Array(mut replies))) if replies.len() == 1 => {
                         parse_part(replies.remove(0))
                     }

@@ -132,25 +132,17 @@ impl Single {
     }
 }
 
-/// The keys and the arguments of one script call for `chunk`.
-pub(crate) fn keys_and_args(chunk: &[Part<'_>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let mut keys = Vec::with_capacity(chunk.len() * 3);
-    let mut args = Vec::with_capacity(chunk.len() * crate::script::ARGS_PER);
-    for part in chunk {
-        part.args
-            .push(&mut keys, &mut args, &part.flush, part.check);
-    }
-    (keys, args)
-}
-
-/// The script call for one chunk of breakers.
-fn call(script: &Script, chunk: &[Part<'_>]) -> redis::Cmd {
-    let (keys, args) = keys_and_args(chunk);
+/// The script call for one chunk of breakers: their keys, then their arguments,
+/// written into the command's one buffer.
+pub(crate) fn call(script: &Script, chunk: &[Part<'_>]) -> redis::Cmd {
     let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(script.get_hash())
-        .arg(keys.len())
-        .arg(keys)
-        .arg(args);
+    cmd.arg(script.get_hash()).arg(chunk.len() * 3);
+    for part in chunk {
+        part.args.push_keys(&mut cmd);
+    }
+    for part in chunk {
+        part.args.push_args(&mut cmd, &part.flush, part.check);
+    }
     cmd
 }
 
@@ -167,6 +159,6 @@ async fn pipelined<'a>(
     pipe.query_async(con).await
 }
 
-fn is_noscript(answer: &RedisResult<Value>) -> bool {
+pub(crate) fn is_noscript(answer: &RedisResult<Value>) -> bool {
     matches!(answer, Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
 }
