@@ -100,38 +100,47 @@ async fn a_thousand_breakers_share_two_connections_and_trip_and_close_on_their_o
         "never the whole script"
     );
 
-    // Every tenth breaker's dependency fails from now on (more failures than the
-    // successes in its window): those trip, and only those.
-    let failing = |i: usize| i % 10 == 3;
-    eventually("the failing hundred open", Duration::from_secs(10), || {
+    // Every breaker trips and closes, in two waves, each on its own: first the even
+    // ones' dependencies fail (more failures than the successes in their windows),
+    // then the odd ones' while the even ones' recover.
+    for wave in [0, 1] {
+        let failing = |i: usize| i % 2 == wave;
+        eventually(
+            "this wave open, the others not",
+            Duration::from_secs(15),
+            || {
+                for (i, b) in fleet.iter().enumerate() {
+                    for _ in 0..20 {
+                        let _ = if failing(i) {
+                            b.call(|| Err::<(), _>(format!("host-{i} down")))
+                        } else {
+                            b.call(|| Ok::<_, String>(()))
+                        };
+                    }
+                }
+                fleet
+                    .iter()
+                    .enumerate()
+                    .all(|(i, b)| (b.state() == State::Open) == failing(i))
+            },
+        )
+        .await;
         for (i, b) in fleet.iter().enumerate().filter(|(i, _)| failing(*i)) {
-            for _ in 0..20 {
-                let _ = b.call(|| Err::<(), _>(format!("host-{i} down")));
-            }
+            // A trip (and, in the second wave, the first wave's close) is a generation.
+            assert!(b.status().generation > 0, "host-{i} tripped on its own");
         }
-        fleet
-            .iter()
-            .enumerate()
-            .all(|(i, b)| (b.state() == State::Open) == failing(i))
-    })
-    .await;
-    for (i, b) in fleet.iter().enumerate() {
-        let status = b.status();
-        assert_eq!(
-            (status.state == State::Open, status.generation > 0),
-            (failing(i), failing(i)),
-            "host-{i}: only the failing breakers moved"
-        );
     }
-
-    // Their dependency is back: after the open wait a probe each closes them.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    eventually("the hundred close again", Duration::from_secs(10), || {
+    // The odd ones' dependencies are back too: every breaker closes again.
+    eventually("all close again", Duration::from_secs(15), || {
         for b in fleet.iter() {
             let _ = b.call(|| Ok::<_, ()>(()));
         }
         fleet.iter().all(|b| b.state() == State::Closed)
     })
     .await;
+    for (i, b) in fleet.iter().enumerate() {
+        // Closed after one trip: open (1), half-open (2), closed (3).
+        assert!(b.status().generation >= 3, "host-{i}: {:?}", b.status());
+    }
     assert_eq!(connections(&mut con).await, before + 2);
 }
