@@ -26,6 +26,7 @@ use crate::settings::{Endpoint, FleetConfigError, Settings};
 use crate::wake::{Link, Wake};
 use member::Member;
 use pubsub::Channels;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -39,6 +40,9 @@ pub(crate) struct Shared {
     pub(crate) url_for_logs: String,
     /// Breakers attached since the last round.
     inbox: Mutex<Vec<Member>>,
+    /// The tasks run (false once they ended, had they panicked): a client whose tasks
+    /// are gone is never handed to a new breaker.
+    running: AtomicBool,
 }
 
 impl Shared {
@@ -122,7 +126,10 @@ pub(crate) fn client_for(s: &Settings) -> Result<Arc<Client>, FleetConfigError> 
     }
     let key = Key::of(s, endpoint);
     let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
-    clients.retain(|(_, c)| c.strong_count() > 0);
+    clients.retain(|(_, c)| {
+        c.upgrade()
+            .is_some_and(|c| c.shared.running.load(Ordering::Acquire))
+    });
     if let Some(client) = clients
         .iter()
         .find(|(k, _)| *k == key)
@@ -179,6 +186,16 @@ fn reach(
     }
 }
 
+/// Marks the client's tasks ended when dropped: when they return, panic, or are
+/// dropped with their runtime.
+struct Running(Arc<Shared>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Release);
+    }
+}
+
 /// A client, and the future that runs its tasks (both end with its last breaker).
 fn new_client(
     transport: Transport,
@@ -195,6 +212,7 @@ fn new_client(
         timeout: s.redis_timeout,
         url_for_logs: endpoint.for_logs(),
         inbox: Mutex::default(),
+        running: AtomicBool::new(true),
     });
     let (stop, stopped) = watch::channel(());
     let listener = pubsub::listen(
@@ -204,7 +222,9 @@ fn new_client(
         stopped.clone(),
     );
     let sync = rounds::run(shared.clone(), transport, stopped);
+    let running = Running(shared.clone());
     let tasks = async move {
+        let _running = running;
         let listening = tokio::spawn(listener);
         sync.await;
         listening.abort();
