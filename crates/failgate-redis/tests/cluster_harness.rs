@@ -9,9 +9,16 @@ use redis::cluster_async::ClusterConnection;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// A cluster of the test's own, or `None` (after saying why) when the test may skip.
+/// A cluster of the test's own (3 masters, 1 replica each), or `None` (after saying why)
+/// when the test may skip.
 fn cluster() -> Option<RedisCluster> {
-    match RedisCluster::start() {
+    started(RedisCluster::start())
+}
+
+/// The started cluster, or `None` (after saying why) when the test may skip: without
+/// `redis-server` or `redis-cli`, unless `CI=true`.
+fn started(result: Result<RedisCluster, ClusterError>) -> Option<RedisCluster> {
+    match result {
         Ok(cluster) => Some(cluster),
         Err(e @ (ClusterError::ServerNotFound | ClusterError::CliNotFound)) => {
             assert!(
@@ -99,6 +106,10 @@ async fn killing_a_master_promotes_its_replica_and_the_slot_serves_again() {
         .unwrap();
     assert_eq!(acked, 1, "the replica acknowledged the write");
 
+    assert!(matches!(
+        cluster.kill_master_of_slot(16384),
+        Err(ClusterError::SlotOutOfRange { slot: 16384 })
+    ));
     let killed = cluster.kill_master_of_slot(slot).unwrap();
     assert_eq!(killed, master);
     let promoted = cluster
@@ -107,10 +118,10 @@ async fn killing_a_master_promotes_its_replica_and_the_slot_serves_again() {
     assert_ne!(promoted, killed);
     assert_eq!(get_on_node(promoted, key).unwrap(), "before");
 
-    // The client's connection to the killed master broke and its slot map still names
-    // it: it learns the new topology only once a request fails over to a refresh (an
-    // unreachable node, then MOVED from a live one), so the first requests after a
-    // failover may fail. Retry, bounded.
+    // The client still maps the slot to the killed master: its request fails there (the
+    // connection is gone), then it reconnects and rebuilds its slot map (or follows a
+    // MOVED from the promoted replica) and retries, within its own retry budget. Should
+    // that run out before it has the new topology, the request fails: try again, bounded.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut attempts = 0;
     loop {
@@ -141,4 +152,32 @@ async fn killing_a_master_promotes_its_replica_and_the_slot_serves_again() {
     }
     eprintln!("served again after {attempts} attempt(s)");
     assert_eq!(get_on_node(promoted, key).unwrap(), "after");
+}
+
+#[test]
+fn a_cluster_of_fewer_than_three_masters_is_refused_with_a_typed_error() {
+    let err = RedisCluster::start_with(2, 1).unwrap_err();
+    assert!(
+        matches!(err, ClusterError::TooFewMasters { masters: 2 }),
+        "{err}"
+    );
+}
+
+#[test]
+fn start_with_runs_the_masters_and_replicas_asked_for() {
+    let Some(cluster) = started(RedisCluster::start_with(3, 2)) else {
+        return;
+    };
+    assert_eq!(cluster.urls().len(), 9);
+    let mut replicas = 0;
+    for url in cluster.urls() {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut con)
+            .unwrap();
+        replicas += usize::from(info.contains("role:slave"));
+        assert!(!info.contains("master_link_status:down"), "{info}");
+    }
+    assert_eq!(replicas, 6);
 }

@@ -21,7 +21,12 @@ const SLOTS: u16 = 16384;
 ///
 /// Feature `testing`; a cluster client needs feature `cluster` (the redis crate's
 /// `cluster-async`). Nodes time each other out after 1 s (`--cluster-node-timeout
-/// 1000`), so a killed master's replica takes over within a few seconds.
+/// 1000`), so a killed master's replica takes over within a few seconds. A cluster client
+/// learns of a failover by failing to reach the old master and rebuilding its slot map
+/// between retries: with the redis crate's default retry waits (at least 1.28 s) it may
+/// answer a request made during the failover only a retry wait after the replica took
+/// over; short waits (`ClusterClientBuilder::min_retry_wait` and `max_retry_wait`, in
+/// ms) let it follow at once.
 ///
 /// ```no_run
 /// use failgate_redis::testing::RedisCluster;

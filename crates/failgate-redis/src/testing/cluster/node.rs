@@ -82,7 +82,10 @@ pub(super) fn spawn_node(server: &Path, dir: &Path) -> Result<Node, ClusterError
             ])
             .arg("--cluster-config-file")
             .arg(&config)
-            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .args(["--save", "", "--appendonly", "no"])
+            // A replica's first sync starts at once, not after the default 5 s wait for
+            // more replicas to share it.
+            .args(["--repl-diskless-sync-delay", "0", "--dir"])
             .arg(dir)
             .arg("--logfile")
             .arg(&log)
