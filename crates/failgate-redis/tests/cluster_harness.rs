@@ -155,12 +155,16 @@ async fn killing_a_master_promotes_its_replica_and_the_slot_serves_again() {
 }
 
 #[test]
-fn a_cluster_of_fewer_than_three_masters_is_refused_with_a_typed_error() {
+fn a_cluster_of_fewer_than_three_masters_or_over_a_thousand_nodes_is_refused_with_a_typed_error() {
     let err = RedisCluster::start_with(2, 1).unwrap_err();
     assert!(
         matches!(err, ClusterError::TooFewMasters { masters: 2 }),
         "{err}"
     );
+    for (masters, replicas) in [(501, 1), (3, usize::MAX), (usize::MAX, 2)] {
+        let err = RedisCluster::start_with(masters, replicas).unwrap_err();
+        assert!(matches!(err, ClusterError::TooManyNodes { .. }), "{err}");
+    }
 }
 
 #[test]

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// How long forming the cluster may take (`redis-cli`, then every node agreeing).
 const FORM_WITHIN: Duration = Duration::from_secs(30);
+/// Redis Cluster's recommended upper bound on its size.
+const MAX_NODES: usize = 1000;
 /// Redis Cluster's hash slots: `0..SLOTS`.
 const SLOTS: u16 = 16384;
 
@@ -53,7 +55,8 @@ impl RedisCluster {
         Self::start_with(3, 1)
     }
 
-    /// Starts `masters` masters (at least 3) with `replicas_per_master` replicas each,
+    /// Starts `masters` masters (at least 3) with `replicas_per_master` replicas each (at
+    /// most 1000 nodes in all),
     /// and waits (at most 30 s) until every node reports `cluster_state:ok` and every
     /// replica's link to its master is up.
     pub fn start_with(
@@ -63,13 +66,20 @@ impl RedisCluster {
         if masters < 3 {
             return Err(ClusterError::TooFewMasters { masters });
         }
+        let count = replicas_per_master
+            .checked_add(1)
+            .and_then(|per_shard| per_shard.checked_mul(masters))
+            .filter(|&n| n <= MAX_NODES)
+            .ok_or(ClusterError::TooManyNodes {
+                masters,
+                replicas_per_master,
+            })?;
         let server = find("redis-server").ok_or(ClusterError::ServerNotFound)?;
         let cli = find("redis-cli").ok_or(ClusterError::CliNotFound)?;
         let dir = tempfile::Builder::new()
             .prefix("failgate-cluster-")
             .tempdir()
             .map_err(ClusterError::TempDir)?;
-        let count = masters * (1 + replicas_per_master);
         let mut cluster = RedisCluster {
             nodes: Vec::with_capacity(count),
             dir: None,
@@ -143,7 +153,8 @@ impl RedisCluster {
 
     /// Waits (at most `timeout`, polling every 50 ms) until every running node agrees
     /// that one running node is the master of `slot`, and every running node reports
-    /// `cluster_state:ok`; returns that master's port.
+    /// `cluster_state:ok`; returns that master's port (at once, the current master's, if
+    /// none was killed).
     pub fn wait_for_failover(&self, slot: u16, timeout: Duration) -> Result<u16, ClusterError> {
         if slot >= SLOTS {
             return Err(ClusterError::SlotOutOfRange { slot });

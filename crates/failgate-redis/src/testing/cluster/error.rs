@@ -18,6 +18,14 @@ pub enum ClusterError {
         /// The masters asked for.
         masters: usize,
     },
+    /// More nodes than Redis Cluster's recommended 1000.
+    #[error("a cluster of {masters} masters with {replicas_per_master} replicas each is more than 1000 nodes")]
+    TooManyNodes {
+        /// The masters asked for.
+        masters: usize,
+        /// The replicas per master asked for.
+        replicas_per_master: usize,
+    },
     /// A slot outside `0..16384`.
     #[error("slot {slot} is out of range: Redis Cluster's slots are 0..16384")]
     SlotOutOfRange {
