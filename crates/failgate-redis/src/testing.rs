@@ -13,7 +13,9 @@
 //! # Ok::<(), failgate_redis::testing::ServerError>(())
 //! ```
 
+mod cluster;
 mod proxy;
+pub use cluster::{ClusterError, RedisCluster};
 pub use proxy::LossyProxy;
 
 use std::net::{TcpListener, TcpStream};
