@@ -3,8 +3,6 @@
 //! instance, and a master killed during traffic is failed over without a call waiting
 //! on Redis and without the breakers on its slots losing their protection.
 
-#![cfg(feature = "cluster")]
-
 mod common;
 
 use common::{eventually, unique_namespace};
@@ -21,7 +19,7 @@ const TIMEOUT: Duration = Duration::from_millis(200);
 fn cluster() -> Option<RedisCluster> {
     match RedisCluster::start() {
         Ok(cluster) => Some(cluster),
-        Err(e @ ClusterError::NotFound { .. }) => {
+        Err(e @ (ClusterError::ServerNotFound | ClusterError::CliNotFound)) => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "{e} (CI=true: not skipping)"
@@ -67,18 +65,28 @@ async fn breakers_spread_over_the_masters_and_trip_on_every_instance() {
     // Two instances of each breaker (one process: two mirrors on one client).
     let a: Vec<_> = names.iter().map(|n| breaker(&cluster, &ns, n)).collect();
     let b: Vec<_> = names.iter().map(|n| breaker(&cluster, &ns, n)).collect();
-    eventually("every breaker reaches the cluster", Duration::from_secs(10), || {
-        a.iter().chain(&b).all(|x| x.mode() == Mode::Shared)
-    })
+    eventually(
+        "every breaker reaches the cluster",
+        Duration::from_secs(10),
+        || a.iter().chain(&b).all(|x| x.mode() == Mode::Shared),
+    )
     .await;
     let masters: BTreeSet<u16> = names
         .iter()
         .map(|n| {
-            let slot = cluster.slot_of_key(&format!("failgate:{{{ns}:{n}}}:state"));
-            cluster.master_of_slot(slot).expect("every slot has a master")
+            let slot = cluster
+                .slot_of_key(&format!("failgate:{{{ns}:{n}}}:state"))
+                .unwrap();
+            cluster
+                .master_of_slot(slot)
+                .expect("every slot has a master")
         })
         .collect();
-    assert_eq!(masters.len(), 3, "30 breakers' keys landed on all 3 masters");
+    assert_eq!(
+        masters.len(),
+        3,
+        "30 breakers' keys landed on all 3 masters"
+    );
     for i in (0..names.len()).step_by(3) {
         trip(&a[i], &[&a[i], &b[i]]).await;
     }
@@ -94,13 +102,17 @@ async fn a_master_killed_during_traffic_fails_over_and_its_breakers_keep_protect
     let names: Vec<String> = (0..12).map(|i| format!("host-{i}")).collect();
     let a: Vec<_> = names.iter().map(|n| breaker(&cluster, &ns, n)).collect();
     let b: Vec<_> = names.iter().map(|n| breaker(&cluster, &ns, n)).collect();
-    eventually("every breaker reaches the cluster", Duration::from_secs(10), || {
-        a.iter().chain(&b).all(|x| x.mode() == Mode::Shared)
-    })
+    eventually(
+        "every breaker reaches the cluster",
+        Duration::from_secs(10),
+        || a.iter().chain(&b).all(|x| x.mode() == Mode::Shared),
+    )
     .await;
     // host-0 is open before the failover: its open state must not be lost silently.
     trip(&a[0], &[&a[0], &b[0]]).await;
-    let slot = cluster.slot_of_key(&format!("failgate:{{{ns}:host-0}}:state"));
+    let slot = cluster
+        .slot_of_key(&format!("failgate:{{{ns}:host-0}}:state"))
+        .unwrap();
     let killed = cluster.kill_master_of_slot(slot).unwrap();
 
     // Traffic on every breaker through the failover: no call waits on Redis.
@@ -120,20 +132,32 @@ async fn a_master_killed_during_traffic_fails_over_and_its_breakers_keep_protect
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    assert!(fell_back, "the breakers on the dead master's slot fell back to local");
-    assert!(slowest < TIMEOUT, "a call waited {slowest:?} (Redis timeout {TIMEOUT:?})");
+    assert!(
+        fell_back,
+        "the breakers on the dead master's slot fell back to local"
+    );
+    assert!(
+        slowest < TIMEOUT,
+        "a call waited {slowest:?} (Redis timeout {TIMEOUT:?})"
+    );
     let promoted = cluster.wait_for_failover(slot, failover).unwrap();
     assert_ne!(promoted, killed);
 
-    eventually("every breaker shared again", Duration::from_secs(15), || {
-        a.iter().chain(&b).all(|x| x.mode() == Mode::Shared)
-    })
+    eventually(
+        "every breaker shared again",
+        Duration::from_secs(15),
+        || a.iter().chain(&b).all(|x| x.mode() == Mode::Shared),
+    )
     .await;
     // Protection kept: host-0 is open still (its replica had the state) or, if the
     // replica lost it, said so (a new epoch) and trips again on new failures. Either
     // way its failing dependency trips it on every instance.
     let lost = a[0].status().lost_state + b[0].status().lost_state;
-    eprintln!("host-0 after the failover: {:?} (lost_state {lost})", a[0].status());
+    assert!(
+        a[0].state() == State::Open || lost > 0,
+        "host-0 neither kept its open state nor reported it lost: {:?}",
+        a[0].status()
+    );
     tokio::time::sleep(Duration::from_millis(400)).await; // the open wait
     trip(&a[0], &[&a[0], &b[0]]).await;
     // A breaker of another slot, or of the failed-over one, still trips fleet-wide.
