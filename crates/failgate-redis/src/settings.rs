@@ -53,6 +53,12 @@ pub enum FleetConfigError {
         /// The count window's size, as given.
         size: u32,
     },
+    /// Never returned: `build` used to need a tokio runtime, and works anywhere now
+    /// that a fleet client runs on a thread of its own. Kept so that code naming it
+    /// still compiles.
+    #[deprecated(note = "never returned: FleetBuilder::build no longer needs a tokio runtime")]
+    #[error("FleetBuilder::build must be called inside a tokio runtime")]
+    NoRuntime,
     /// The fleet client's thread (or its runtime) could not be started.
     #[error("cannot start the fleet client's thread: {0}")]
     Start(#[source] std::io::Error),
