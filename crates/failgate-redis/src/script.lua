@@ -46,6 +46,15 @@ end
 if not epoch then epoch = t[1] .. string.format('%06d', tonumber(t[2])) end
 -- An instance that mirrors a lost state resynchronises: its counts join the window.
 if epoch_arg ~= '0' and epoch_arg ~= epoch then gen_arg = -1 end
+-- An instance that knows a generation newer than the state's, of the same epoch, saw
+-- writes that Redis has lost (a failover to a replica that lagged behind): the state
+-- takes a new epoch, so every instance adopts it as a lost state, and this batch
+-- resynchronises. Otherwise its counts, of a generation Redis never reaches, would be
+-- discarded for ever.
+if epoch_arg == epoch and gen_arg > gen then
+  epoch = t[1] .. string.format('%06d', tonumber(t[2]))
+  gen_arg = -1
+end
 
 -- A batch sent again (its answer was lost or late) counts nothing more; its permits
 -- are answered again while they still belong to the current generation.

@@ -45,6 +45,12 @@
 //!   eviction, an expiry, a failover to an empty replica): its counts are taken as a
 //!   resynchronisation's (added to the window if it is closed), and the instance adopts
 //!   the new state whatever its generation.
+//! - **Lost writes.** A flush that names the state's epoch but a generation newer than
+//!   the state's comes from an instance that saw writes Redis no longer has (a failover
+//!   to a replica that lagged behind its master). The state takes a new epoch, so every
+//!   instance adopts it as a lost state, and the flush's counts are a
+//!   resynchronisation's. Without this, the counts of a generation Redis never reaches
+//!   again would be discarded for ever, and the breaker could never trip.
 //! - **Batch ids.** Each flush carries a batch id, new for every batch and the same when a
 //!   batch whose answer never arrived is sent again. A batch whose id is the instance's
 //!   last one changes nothing (no counts, probe results, releases or requests) and is

@@ -79,3 +79,33 @@ async fn deleted_breaker_keys_are_detected_like_a_flushall() {
         assert_eq!(b.status().lost_state, 1, "{:?}", b.status());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_lost_in_a_failover_are_detected_and_the_fleet_trips_again() {
+    let Some(redis) = Target::get() else { return };
+    let ns = unique_namespace("rolled-back");
+    let fleet = instances(2, || fleet(&redis.url, &ns)).await;
+    move_generation_ahead(&fleet).await;
+
+    // As a failover to a replica that lagged would leave it: the state as it was
+    // before the trip (closed, generation 0), with the same epoch. The instances know
+    // generation 3, which this Redis will never reach by itself.
+    let mut con = raw(&redis.url).await;
+    let state = format!("failgate:{ns}:dependency:state");
+    let _: () = con
+        .hset_multiple(
+            &state,
+            &[
+                ("state", "closed"),
+                ("gen", "0"),
+                ("taken", "0"),
+                ("ok", "0"),
+            ],
+        )
+        .await
+        .unwrap();
+    fail_until_open(&fleet).await;
+    for b in &fleet {
+        assert_eq!(b.status().lost_state, 1, "{:?}", b.status());
+    }
+}

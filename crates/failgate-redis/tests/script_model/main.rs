@@ -11,7 +11,8 @@
 //!
 //! The model follows the script's documentation (`src/script.rs`): a missing state is
 //! created closed at generation 0 with a new epoch; a flush naming another epoch is a
-//! resynchronisation; a batch sent again changes nothing and is answered with the
+//! resynchronisation; one naming the epoch but a generation newer than the state's
+//! (writes Redis lost) gives the state a new epoch and is a resynchronisation; a batch sent again changes nothing and is answered with the
 //! permits it was first granted while they belong to the current generation. Its rule
 //! for hints is the local breaker's, as the script's documentation states it: a hint
 //! holds from the flush that carries it; an opening lasts at least until it; an open

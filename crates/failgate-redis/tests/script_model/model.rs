@@ -162,7 +162,17 @@ impl Model {
         }
         // A batch naming a lost state's epoch is a resynchronisation.
         let stale = sent.epoch.is_some_and(|e| e != self.epoch);
-        let claimed = if stale { -1 } else { sent.claimed };
+        // One naming this epoch but a generation it never reached saw writes Redis lost:
+        // the state takes a new epoch, and the batch is a resynchronisation.
+        let rolled_back = !stale && sent.epoch.is_some() && sent.claimed > self.gen as i64;
+        if rolled_back {
+            self.epoch += 1;
+        }
+        let claimed = if stale || rolled_back {
+            -1
+        } else {
+            sent.claimed
+        };
         // A "retry after" holds whatever the generation claimed; an open state that
         // receives it stays open until then.
         if f.hint > 0 {
