@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use failgate_redis::testing::{RedisServer, ServerError};
+use failgate_redis::testing::{ClusterError, RedisCluster, RedisServer, ServerError};
 use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,23 @@ impl Redis {
 
     pub fn restart(&mut self) {
         self.0.restart().expect("redis-server restarts");
+    }
+}
+
+/// A started cluster, or `None` (after saying why) when the test may skip: without
+/// `redis-server` or `redis-cli`, except on CI (`CI=true`), which installs both.
+pub fn cluster_or_skip(result: Result<RedisCluster, ClusterError>) -> Option<RedisCluster> {
+    match result {
+        Ok(cluster) => Some(cluster),
+        Err(e @ (ClusterError::ServerNotFound | ClusterError::CliNotFound)) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{e} (CI=true: not skipping)"
+            );
+            eprintln!("skipping: {e}");
+            None
+        }
+        Err(e) => panic!("{e}"),
     }
 }
 
