@@ -28,7 +28,7 @@
 //!   `--half-open-permits` in any period prints a `FAIL:` line and the program exits 1;
 //! - Redis memory per breaker (`used_memory` with traffic, minus before the instances
 //!   started, over M: every instance shares each breaker's keys), with and without the
-//!   client buffers, the key count per breaker (`DBSIZE`), and `MEMORY USAGE` of one
+//!   client buffers, and again just after the instances exited, the key count per breaker (`DBSIZE`), and `MEMORY USAGE` of one
 //!   breaker's keys;
 //! - the per-unit rates an extrapolation needs: commands per second per
 //!   breaker-instance, Redis CPU per 1,000 breaker-instances, bytes per breaker and
@@ -245,6 +245,9 @@ fn parent(mut o: Options) -> Result<bool, String> {
     let keys_traffic = nodes.dbsize()?;
     let sample = sample_keys(&mut nodes, &o, &namespace)?;
     drop(instances);
+    // At once: the batch keys expire three windows (3 s) after their last write.
+    let exited = nodes.info()?;
+    let keys_exited = nodes.dbsize()?;
     drop(server);
 
     let run = report::Run {
@@ -259,8 +262,10 @@ fn parent(mut o: Options) -> Result<bool, String> {
         clients,
         before,
         traffic,
+        exited,
         keys_before,
         keys_traffic,
+        keys_exited,
         sample,
     };
     Ok(report::print(&run))

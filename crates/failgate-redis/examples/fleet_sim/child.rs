@@ -51,7 +51,7 @@ pub fn run(o: &Options, namespace: &str) -> Result<(), String> {
         stop.store(true, Relaxed);
         driven
     });
-    report(&breakers, &rounds_before, &driven);
+    report(&breakers, failing.len(), &rounds_before, &driven);
     // The breakers (and their keys' writer) live until the parent has measured Redis.
     let mut rest = String::new();
     while stdin.read_line(&mut rest).map_or(false, |n| n > 0) {
@@ -196,7 +196,7 @@ fn call(b: &FleetBreaker, i: u32, fails: bool, d: &mut Driven) {
     }
 }
 
-fn report(breakers: &[FleetBreaker], rounds_before: &[u64], d: &Driven) {
+fn report(breakers: &[FleetBreaker], failing: usize, rounds_before: &[u64], d: &Driven) {
     for ((i, gen), n) in &d.probes {
         say(&format!("probe {i} gen={gen} n={n}"));
     }
@@ -210,7 +210,8 @@ fn report(breakers: &[FleetBreaker], rounds_before: &[u64], d: &Driven) {
     say(&format!("generations {}", generations.join(",")));
     say(&format!(
         "done calls={} rejected={} failures={} local_permits={} local_probes={} \
-         rounds_max={} rounds_sum={} sync_errors={} local_at_end={} lost_state={}",
+         rounds_max={} rounds_sum={} sync_errors={} local_at_end={} lost_state={} \
+         failing_closed={}",
         d.calls,
         d.rejected,
         d.failures,
@@ -221,5 +222,9 @@ fn report(breakers: &[FleetBreaker], rounds_before: &[u64], d: &Driven) {
         statuses.iter().map(|s| s.sync_errors).sum::<u64>(),
         statuses.iter().filter(|s| s.mode != Mode::Shared).count(),
         statuses.iter().map(|s| s.lost_state).sum::<u64>(),
+        statuses[..failing]
+            .iter()
+            .filter(|s| s.state == State::Closed)
+            .count(),
     ));
 }

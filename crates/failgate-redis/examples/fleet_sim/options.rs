@@ -35,7 +35,12 @@ pub struct Options {
     /// A Redis Cluster, by the URLs of its masters: INFO is read (and summed) over
     /// exactly these nodes.
     #[cfg(feature = "cluster")]
-    #[arg(long, value_name = "URL,URL,...", value_delimiter = ',', conflicts_with = "redis")]
+    #[arg(
+        long,
+        value_name = "URL,URL,...",
+        value_delimiter = ',',
+        conflicts_with = "redis"
+    )]
     pub cluster: Vec<String>,
     /// The breakers' flush interval, in milliseconds (the builder's default: 100).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100))]

@@ -12,6 +12,16 @@ pub struct Nodes {
     pub own: BTreeMap<String, u64>,
 }
 
+/// `CLIENT LIST`, summed over the nodes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Clients {
+    pub connections: u64,
+    /// Connections subscribed to a channel or pattern (pub/sub).
+    pub subscribers: u64,
+    /// Their output buffers (`omem`): announcements not yet read by the instances.
+    pub subscriber_output: u64,
+}
+
 /// One `INFO all`, summed over the nodes.
 #[derive(Debug, Default, Clone)]
 pub struct Info {
@@ -78,14 +88,25 @@ impl Nodes {
     }
 
     /// Client connections, ours (one per node) left out.
-    pub fn clients(&mut self) -> Result<u64, String> {
-        let mut n = 0;
+    pub fn clients(&mut self) -> Result<Clients, String> {
+        let mut c = Clients::default();
         for node in 0..self.cons.len() {
-            let list: String =
-                self.query(node, "client|list", redis::cmd("CLIENT").arg("LIST"))?;
-            n += list.lines().count() as u64 - 1;
+            let list: String = self.query(node, "client|list", redis::cmd("CLIENT").arg("LIST"))?;
+            c.connections += list.lines().count() as u64 - 1;
+            for line in list.lines() {
+                let field = |name: &str| {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix(name))
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                if field("psub=") + field("sub=") > 0 {
+                    c.subscribers += 1;
+                    c.subscriber_output += field("omem=");
+                }
+            }
         }
-        Ok(n)
+        Ok(c)
     }
 
     /// `MEMORY USAGE` of the keys matching `pattern` (at most `limit` of them) on any
