@@ -54,7 +54,7 @@ pub fn run(o: &Options, namespace: &str) -> Result<(), String> {
     report(&breakers, failing.len(), &rounds_before, &driven);
     // The breakers (and their keys' writer) live until the parent has measured Redis.
     let mut rest = String::new();
-    while stdin.read_line(&mut rest).map_or(false, |n| n > 0) {
+    while stdin.read_line(&mut rest).is_ok_and(|n| n > 0) {
         rest.clear();
     }
     Ok(())

@@ -44,7 +44,7 @@ impl Nodes {
             .map(|url| {
                 redis::Client::open(url.as_str())
                     .and_then(|c| c.get_connection())
-                    .map_err(|e| format!("cannot connect to {url}: {e}"))
+                    .map_err(|e| format!("cannot connect to {url} (--redis or --cluster): {e}"))
             })
             .collect::<Result<_, _>>()?;
         Ok(Nodes {
@@ -200,7 +200,7 @@ pub fn delta(a: &Info, b: &Info, own: &BTreeMap<String, u64>) -> Delta {
         .collect();
     // The breakers send none of the commands we send (INFO, CLIENT LIST, ...).
     by_command.retain(|(name, _, _)| !own.contains_key(name));
-    by_command.sort_by(|x, y| y.1.cmp(&x.1));
+    by_command.sort_by_key(|c| std::cmp::Reverse(c.1));
     Delta {
         seconds,
         commands: (b.total_commands - a.total_commands).saturating_sub(ours),
