@@ -60,6 +60,8 @@ mod options;
 mod redis_stats;
 #[path = "fleet_sim/report.rs"]
 mod report;
+#[path = "fleet_sim/tally.rs"]
+mod tally;
 
 use clap::Parser;
 use failgate_redis::testing::RedisServer;
@@ -206,37 +208,9 @@ fn parent(mut o: Options) -> Result<bool, String> {
     let mut instances = spawn(&o, &namespace)?;
     let mut lines = Vec::new();
     let ready = wait_for(&instances, "ready", READY_WITHIN, &mut lines)?;
-    let ready = ready
-        .iter()
-        .map(|l| {
-            let f = |k: &str| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix(k))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            (f("shared=") as u32, f("ms="))
-        })
-        .collect();
+    let ready = ready.iter().map(|l| ready_fields(l)).collect();
 
-    let t0 = child::epoch_ns() + 500_000_000;
-    for stdin in &mut instances.stdins {
-        writeln!(stdin, "start {t0}").map_err(|e| format!("cannot start an instance: {e}"))?;
-    }
-    let at = |offset: Duration| {
-        let target = t0 + offset.as_nanos();
-        let now = child::epoch_ns();
-        if target > now {
-            std::thread::sleep(Duration::from_nanos((target - now) as u64));
-        }
-    };
-    at(Duration::ZERO);
-    let a = nodes.info()?;
-    at(Duration::from_secs(o.seconds) / 2);
-    let clients = nodes.clients()?;
-    at(Duration::from_secs(o.seconds));
-    let b = nodes.info()?;
-    let delta = redis_stats::delta(&a, &b, &nodes.own);
+    let (delta, clients) = measure(&mut instances, &mut nodes, &o)?;
 
     // `done` is an instance's last line; it then waits for our stdin to close.
     let done = wait_for(&instances, "done", DONE_WITHIN, &mut lines)?;
@@ -269,6 +243,43 @@ fn parent(mut o: Options) -> Result<bool, String> {
         sample,
     };
     Ok(report::print(&run))
+}
+
+/// A `ready` line's breakers in Shared mode, and milliseconds to get there.
+fn ready_fields(line: &str) -> (u32, u64) {
+    let f = |k: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (f("shared=") as u32, f("ms="))
+}
+
+/// Starts the traffic in every instance at once, and reads Redis over its interval.
+fn measure(
+    instances: &mut Instances,
+    nodes: &mut Nodes,
+    o: &Options,
+) -> Result<(redis_stats::Delta, redis_stats::Clients), String> {
+    let t0 = child::epoch_ns() + 500_000_000;
+    for stdin in &mut instances.stdins {
+        writeln!(stdin, "start {t0}").map_err(|e| format!("cannot start an instance: {e}"))?;
+    }
+    let at = |offset: Duration| {
+        let target = t0 + offset.as_nanos();
+        let now = child::epoch_ns();
+        if target > now {
+            std::thread::sleep(Duration::from_nanos((target - now) as u64));
+        }
+    };
+    at(Duration::ZERO);
+    let a = nodes.info()?;
+    at(Duration::from_secs(o.seconds) / 2);
+    let clients = nodes.clients()?;
+    at(Duration::from_secs(o.seconds));
+    let b = nodes.info()?;
+    Ok((redis_stats::delta(&a, &b, &nodes.own), clients))
 }
 
 /// `MEMORY USAGE` of host-0's state, window and batch keys.

@@ -30,6 +30,8 @@ pub struct Info {
     pub cpu_seconds: f64,
     pub used_memory: u64,
     pub mem_clients: u64,
+    /// `used_memory_dataset`: the keys and values, without Redis's overheads.
+    pub dataset: u64,
     /// `cmdstat_<name>`: calls and microseconds.
     pub commands: BTreeMap<String, (u64, u64)>,
     /// Commands we had sent (all nodes) when we sent this INFO.
@@ -152,6 +154,7 @@ fn add(sum: &mut Info, text: &str) {
             "used_cpu_sys" | "used_cpu_user" => sum.cpu_seconds += v.parse().unwrap_or(0.0),
             "used_memory" => sum.used_memory += int(),
             "mem_clients_normal" => sum.mem_clients += int(),
+            "used_memory_dataset" => sum.dataset += int(),
             "redis_version" => sum.version = v.to_owned(),
             _ => {
                 if let Some(name) = k.strip_prefix("cmdstat_") {
