@@ -28,8 +28,12 @@
 //!   `--half-open-permits` in any period prints a `FAIL:` line and the program exits 1;
 //! - Redis memory per breaker (`used_memory` with traffic, minus before the instances
 //!   started, over M: every instance shares each breaker's keys), with and without the
-//!   client buffers, and again just after the instances exited, the key count per breaker (`DBSIZE`), and `MEMORY USAGE` of one
-//!   breaker's keys;
+//!   client buffers, and again just after the instances exited; the key count per
+//!   breaker (`DBSIZE`); and `MEMORY USAGE` of one healthy breaker's keys (its state,
+//!   its window, and one batch key per instance). `used_memory` also grows by memory
+//!   no key accounts for, so at small sizes it overstates the cost per breaker;
+//! - the breakers' health: how many reached Shared mode, sync errors and fallbacks,
+//!   and whether every failing breaker closed again by the end;
 //! - the per-unit rates an extrapolation needs: commands per second per
 //!   breaker-instance, Redis CPU per 1,000 breaker-instances, bytes per breaker and
 //!   connections per instance (`CLIENT LIST` mid-run, over N).
@@ -282,12 +286,14 @@ fn measure(
     Ok((redis_stats::delta(&a, &b, &nodes.own), clients))
 }
 
-/// `MEMORY USAGE` of host-0's state, window and batch keys.
+/// `MEMORY USAGE` of one healthy breaker's state, window and batch keys (a failing
+/// one's window may be gone: a transition clears it).
 fn sample_keys(nodes: &mut Nodes, o: &Options, ns: &str) -> Result<[(u64, u64); 3], String> {
+    let host = format!("host-{}", o.failing.min(o.breakers - 1));
     let prefix = match o.target() {
-        options::Target::Single(_) => format!("failgate:{ns}:host-0"),
+        options::Target::Single(_) => format!("failgate:{ns}:{host}"),
         #[cfg(feature = "cluster")]
-        options::Target::Cluster(_) => format!("failgate:{{{ns}:host-0}}"),
+        options::Target::Cluster(_) => format!("failgate:{{{ns}:{host}}}"),
     };
     let limit = o.instances as usize;
     Ok([

@@ -31,7 +31,8 @@ pub struct Run<'a> {
     pub keys_before: u64,
     pub keys_traffic: u64,
     pub keys_exited: u64,
-    /// `MEMORY USAGE` of host-0's state key, window key and batch keys: (keys, bytes).
+    /// `MEMORY USAGE` of a healthy breaker's state key, window key and batch keys:
+    /// (keys, bytes).
     pub sample: [(u64, u64); 3],
 }
 
@@ -263,7 +264,7 @@ fn memory(run: &Run) -> Memory {
         per_breaker(exited.dataset, before.dataset)
     );
     println!(
-        "| Redis memory per breaker (MEMORY USAGE of host-0's keys) | {:.0} bytes: state {} B, \
+        "| Redis memory per breaker (MEMORY USAGE of a healthy breaker's keys) | {:.0} bytes: state {} B, \
          window {} B, {} batch keys (one per instance) of {batch_each:.0} B |",
         mem.usage, state.1, window.1, batch.0
     );
