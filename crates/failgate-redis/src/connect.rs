@@ -45,12 +45,14 @@ pub(crate) fn client(s: &Settings, url: &str) -> Result<redis::Client, FleetConf
     redis::Client::open(info).map_err(bad_url(url))
 }
 
-/// The Redis Cluster client for seed nodes `nodes`, its commands bounded by the
-/// settings' `redis_timeout`. Checks the URLs; connects to nothing yet.
+/// The Redis Cluster client for seed nodes `nodes`: connecting bounded by the
+/// settings' `redis_timeout`, an answer by `patience`. Checks the URLs; connects to
+/// nothing yet.
 #[cfg(feature = "cluster")]
 pub(crate) fn cluster_client(
     s: &Settings,
     nodes: &[String],
+    patience: std::time::Duration,
 ) -> Result<redis::cluster::ClusterClient, FleetConfigError> {
     let infos = nodes
         .iter()
@@ -58,7 +60,7 @@ pub(crate) fn cluster_client(
         .collect::<Result<Vec<_>, _>>()?;
     let mut builder = redis::cluster::ClusterClientBuilder::new(infos)
         .connection_timeout(s.redis_timeout)
-        .response_timeout(s.redis_timeout);
+        .response_timeout(patience);
     if let Some(user) = &s.username {
         builder = builder.username(user);
     }

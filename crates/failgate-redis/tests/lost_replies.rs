@@ -11,7 +11,7 @@ use failgate_redis::testing::LossyProxy;
 use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
 use redis::AsyncCommands;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SECOND: Duration = Duration::from_secs(1);
 /// Longer than any wait below: the half-open timeout must not be what rescues a fleet.
@@ -187,4 +187,83 @@ async fn a_user_without_channel_permissions_still_probes_and_closes_the_fleet() 
         fleet.iter().all(refused),
         "and stays reported while it lasts"
     );
+}
+
+/// The shared window's calls, from Redis.
+async fn window_calls(url: &str, ns: &str) -> u64 {
+    let window: HashMap<String, u64> = raw(url)
+        .await
+        .hgetall(format!("failgate:{ns}:dependency:window"))
+        .await
+        .unwrap();
+    window
+        .iter()
+        .filter(|(k, _)| k.starts_with('c'))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+async fn connections(url: &str) -> usize {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut raw(url).await)
+        .await
+        .unwrap();
+    list.lines().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_slower_than_the_timeout_is_given_one_round_at_a_time_on_one_connection() {
+    let Some(redis) = Redis::start() else { return };
+    let proxy = LossyProxy::start(redis.port()).await.unwrap();
+    let ns = unique_namespace("slow");
+    // The timeout is 100 ms; an answer is still taken within 500 ms.
+    let b = fleet(&proxy.url(), &ns)
+        .minimum_calls(1_000_000)
+        .redis_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    shared(&[&b]).await;
+    let before = connections(&redis.url()).await;
+
+    // Every answer now takes 300 ms: later than the timeout, within the patience.
+    proxy.delay_replies(Duration::from_millis(300));
+    let rounds_before = b.status().round_trips;
+    let start = Instant::now();
+    let mut calls = 0;
+    while start.elapsed() < 2 * SECOND {
+        b.call(|| Ok::<_, ()>(())).unwrap();
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let rounds = b.status().round_trips - rounds_before;
+    assert_eq!(
+        b.mode(),
+        Mode::Local,
+        "late answers: the breaker decides locally"
+    );
+    // A new round every tick (20 ms) or every timeout (100 ms) would be 20 to 100;
+    // one at a time, each waited for, is at most one per 300 ms.
+    assert!(
+        rounds <= 8,
+        "{rounds} rounds in 2 s against a Redis that answers in 300 ms"
+    );
+    assert_eq!(
+        connections(&redis.url()).await,
+        before,
+        "no connection was given up and made again"
+    );
+
+    proxy.delay_replies(Duration::ZERO);
+    shared(&[&b]).await;
+    eventually("every call counted, once", 2 * SECOND, || {
+        futures_lite(window_calls(&redis.url(), &ns)) == calls
+    })
+    .await;
+}
+
+/// Runs `f` to completion from a synchronous closure.
+fn futures_lite<T: Send>(f: impl std::future::Future<Output = T> + Send) -> T {
+    let handle = tokio::runtime::Handle::current();
+    std::thread::scope(|s| s.spawn(|| handle.block_on(f)).join().unwrap())
 }

@@ -2,8 +2,8 @@
 //! breaker's keys share one (their hash tag), so each breaker is its own script call;
 //! the calls of a round are sent at once and the cluster connection pipelines those of
 //! one node on its connection to that node, following MOVED and ASK. Each call has the
-//! round's timeout of its own, so a node that is failing over delays only its
-//! breakers, which fall back until its replica takes over.
+//! round's timeout of its own, so a node that is failing over makes only its breakers
+//! fall back, until its replica takes over.
 
 use super::transport::{call, is_noscript, Part};
 use crate::script::{parse_part, Reply};
@@ -23,16 +23,13 @@ impl Cluster {
         Cluster { client, con: None }
     }
 
-    pub(crate) fn is_connected(&self) -> bool {
-        self.con.is_some()
-    }
-
     pub(crate) async fn sync(
         &mut self,
         script: &Script,
         parts: &[Part<'_>],
         timeout: Duration,
-    ) -> Vec<Result<Reply, String>> {
+        late: &(dyn Fn(usize) + Sync),
+    ) -> Vec<(Result<Reply, String>, bool)> {
         let con = match &self.con {
             Some(con) => con.clone(),
             None => match tokio::time::timeout(timeout, self.client.get_async_connection()).await {
@@ -42,15 +39,15 @@ impl Cluster {
                         Ok(Err(e)) => e.to_string(),
                         _ => format!("no cluster connection within {timeout:?}"),
                     };
-                    return parts.iter().map(|_| Err(why.clone())).collect();
+                    return parts.iter().map(|_| (Err(why.clone()), false)).collect();
                 }
             },
         };
-        let calls = parts.iter().map(|part| {
+        let calls = parts.iter().enumerate().map(|(i, part)| {
             let mut con = con.clone();
             let cmd = call(script, std::slice::from_ref(part));
             async move {
-                let answer = tokio::time::timeout(timeout, async {
+                let work = async {
                     let answer = cmd.query_async::<Value>(&mut con).await;
                     if !is_noscript(&answer) {
                         return answer;
@@ -59,16 +56,25 @@ impl Cluster {
                     // it on every master, and call again.
                     script.load_async(&mut con).await?;
                     cmd.query_async::<Value>(&mut con).await
-                })
-                .await;
-                match answer {
-                    Ok(Ok(Value::Array(mut replies))) if replies.len() == 1 => {
+                };
+                tokio::pin!(work);
+                // Late: its breaker falls back at once, and the answer is still taken
+                // (within the cluster client's patience, its response timeout).
+                let (answer, was_late) = match tokio::time::timeout(timeout, &mut work).await {
+                    Ok(answer) => (answer, false),
+                    Err(_) => {
+                        late(i);
+                        (work.await, true)
+                    }
+                };
+                let reply = match answer {
+                    Ok(Value::Array(mut replies)) if replies.len() == 1 => {
                         parse_part(replies.remove(0))
                     }
-                    Ok(Ok(other)) => Err(format!("unexpected answer from the script: {other:?}")),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!("no answer within {timeout:?}")),
-                }
+                    Ok(other) => Err(format!("unexpected answer from the script: {other:?}")),
+                    Err(e) => Err(e.to_string()),
+                };
+                (reply, was_late)
             }
         });
         join_all(calls).await

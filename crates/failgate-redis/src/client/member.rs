@@ -30,11 +30,15 @@ pub(crate) struct Member {
     /// None until the first round trip; then whether the last one worked.
     healthy: Option<bool>,
     tokens_at_last_round: u64,
+    /// When the probe permits held last changed (granted, or taken by a call).
+    tokens_since: Instant,
     last_round_trip: Option<Instant>,
     batches: Batches,
     /// Why Redis refuses PUBLISH to this user, while it does: kept in `last_error`.
     publish_refused: Option<String>,
-    /// Check PUBLISH permission in the next round (a new breaker, or a new connection).
+    /// Check PUBLISH permission in the next round: a breaker's first. (Not again on
+    /// every reconnect: with pattern subscriptions every instance hears every check,
+    /// and a refusal that comes later shows in the next transition's PUBLISH.)
     pub(crate) check_publish: bool,
     /// The round in flight was sent while local: its answer resynchronises.
     resync: bool,
@@ -49,6 +53,7 @@ impl Member {
             local_since: Some(Instant::now()),
             healthy: None,
             tokens_at_last_round: 0,
+            tokens_since: Instant::now(),
             last_round_trip: None,
             batches: Batches::new(),
             publish_refused: None,
@@ -94,11 +99,14 @@ impl Member {
             self.batches.forget();
             self.local_since = Some(Instant::now());
         }
+        // Probe permits held for a whole flush interval without a call taking one go
+        // back (by time, not by rounds: rounds may follow each other at once when
+        // Redis is slow, and permits must live long enough for a call to take one).
+        let unused = now.saturating_duration_since(self.tokens_since) >= self.timing.interval;
         let (resync, at_last_round) = (self.resync, self.tokens_at_last_round);
         let flush = self.batches.next(|| {
-            // Probe permits held for a whole round without a call taking one go back.
             let held = core.held_tokens();
-            let release = if held > 0 && held == at_last_round {
+            let release = if held > 0 && held == at_last_round && unused {
                 core.drop_tokens(held)
             } else {
                 0
@@ -113,7 +121,11 @@ impl Member {
 
     /// The round is over (answered or not).
     pub(crate) fn after_round(&mut self, core: &Mirror) {
-        self.tokens_at_last_round = core.held_tokens();
+        let held = core.held_tokens();
+        if held != self.tokens_at_last_round {
+            self.tokens_since = Instant::now();
+        }
+        self.tokens_at_last_round = held;
     }
 
     /// The answer arrived: install it, and say what changed.
@@ -141,11 +153,37 @@ impl Member {
         core.gauges.shared.set(1.0);
     }
 
-    /// No answer (an error, a timeout, or this breaker's part failed): fall back to
-    /// the local breaker. The batch is sent again, unchanged, next time.
+    /// The answer came after the timeout (the breaker has [fallen back](Self::fell_back)
+    /// meanwhile): its batch is acknowledged and its state installed, but the breaker
+    /// stays local until a round is answered in time; the next round resynchronises.
+    pub(crate) fn late(&mut self, core: &Mirror, redis: &str, reply: &Reply) {
+        self.batches.answered();
+        if reply.published || reply.publish_error.is_some() {
+            self.note_publish(core, reply.publish_error.clone());
+        }
+        self.check_publish = false;
+        if let Some(before) = core.install_late_reply(reply, self.resync) {
+            telemetry::lost_state(core.names(), redis, before, reply.epoch);
+        }
+    }
+
+    /// No answer (an error, or this breaker's part failed): fall back to the local
+    /// breaker. The batch is sent again, unchanged, next time.
     pub(crate) fn unanswered(&mut self, core: &Mirror, redis: &str, flush: Flush, error: String) {
         self.batches.unanswered(flush);
-        self.check_publish = true;
+        self.fell_back(core, redis, error);
+    }
+
+    /// An answer that was already late failed too: the batch is sent again.
+    pub(crate) fn unanswered_after_timeout(&mut self, core: &Mirror, flush: Flush, error: String) {
+        self.batches.unanswered(flush);
+        if let Ok(mut last) = core.stats.last_error.lock() {
+            *last = Some(error);
+        }
+    }
+
+    /// The round failed or is late: the breaker decides locally (logged once, counted).
+    pub(crate) fn fell_back(&mut self, core: &Mirror, redis: &str, error: String) {
         core.stats.sync_errors.fetch_add(1, Relaxed);
         #[cfg(feature = "metrics")]
         {
@@ -178,5 +216,89 @@ impl Member {
                 None => telemetry::publish_accepted(core.names(), channel),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::SharedState;
+    use crate::settings::Settings;
+    use crate::wake::Link;
+    use std::sync::Arc;
+
+    const INTERVAL: Duration = Duration::from_millis(100);
+
+    fn member() -> (Arc<Mirror>, Member) {
+        let mut s = Settings::new("n");
+        // Never stale within a test.
+        s.redis_timeout = Duration::from_secs(1800);
+        let mirror = Arc::new(Mirror::new(
+            s.local_breaker().unwrap(),
+            &s,
+            Link::detached(),
+        ));
+        let args = ScriptArgs {
+            state_key: "s".into(),
+            window_key: "w".into(),
+            batch_key: "b".into(),
+            channel: "c".into(),
+            rate: 0.5,
+            minimum_calls: 10,
+            window_ms: 60_000,
+            buckets: 10,
+            open_ms: 1_000,
+            permits: 1,
+            half_open_timeout_ms: 30_000,
+            ttl_ms: 3_600_000,
+            batch_ttl_ms: 180_000,
+        };
+        let timing = Timing {
+            interval: INTERVAL,
+            idle_poll: Duration::from_secs(1),
+            window: Duration::from_secs(60),
+        };
+        let member = Member::new(Arc::downgrade(&mirror), args, timing);
+        (mirror, member)
+    }
+
+    fn half_open(granted: u64) -> Reply {
+        Reply {
+            state: SharedState::HalfOpen,
+            generation: 2,
+            open_left_ms: 0,
+            window_calls: 0,
+            window_failures: 0,
+            granted,
+            discarded: 0,
+            epoch: 1,
+            publish_error: None,
+            published: false,
+        }
+    }
+
+    /// One round at `now`, answered with `reply`.
+    fn round(m: &Arc<Mirror>, member: &mut Member, now: Instant, reply: &Reply) -> Flush {
+        let flush = member.prepare(m, now);
+        member.answered(m, "redis", reply);
+        member.after_round(m);
+        flush
+    }
+
+    #[test]
+    fn a_granted_probe_permit_is_kept_for_a_flush_interval_however_fast_rounds_follow() {
+        let (m, mut member) = member();
+        round(&m, &mut member, Instant::now(), &half_open(1));
+        assert_eq!(m.held_tokens(), 1, "Redis granted one permit");
+        // A slow Redis: the next rounds follow at once. No call had time to take it.
+        for _ in 0..3 {
+            let flush = round(&m, &mut member, Instant::now(), &half_open(0));
+            assert_eq!(flush.probe_releases, 0, "the permit is not given back yet");
+        }
+        assert_eq!(m.held_tokens(), 1);
+        // A whole interval later, still unused: it goes back to the fleet.
+        let flush = round(&m, &mut member, Instant::now() + INTERVAL, &half_open(0));
+        assert_eq!(flush.probe_releases, 1);
+        assert_eq!(m.held_tokens(), 0);
     }
 }

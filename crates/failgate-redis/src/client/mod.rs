@@ -150,6 +150,16 @@ pub(crate) fn client_for(s: &Settings) -> Result<Arc<Client>, FleetConfigError> 
     Ok(client)
 }
 
+/// How long a round is awaited at most: after `redis_timeout` its breakers fall back,
+/// but the answer is still taken if it comes within this, so that a Redis too slow for
+/// the timeout is given one round at a time (the rounds slow down to what it can
+/// answer) rather than a new round every tick on top of those it has not finished.
+/// Past it the connection is taken for dead (a reply lost on the way, a black hole)
+/// and made again.
+pub(crate) fn patience(timeout: Duration) -> Duration {
+    (timeout * 5).clamp(Duration::from_millis(250), Duration::from_secs(10))
+}
+
 /// Checks that a breaker with settings `s` could reach its Redis (the URLs parse, the
 /// credentials and TLS settings are accepted), connecting to nothing.
 #[cfg(feature = "tower")]
@@ -166,12 +176,16 @@ fn reach(
     match endpoint {
         Endpoint::Single(url) => {
             let redis = crate::connect::client(s, url)?;
-            let transport = Transport::Single(Single::new(redis.clone(), s.redis_timeout));
+            let transport = Transport::Single(Single::new(
+                redis.clone(),
+                s.redis_timeout,
+                patience(s.redis_timeout),
+            ));
             Ok((transport, vec![redis]))
         }
         #[cfg(feature = "cluster")]
         Endpoint::Cluster(nodes) => {
-            let cluster = crate::connect::cluster_client(s, nodes)?;
+            let cluster = crate::connect::cluster_client(s, nodes, patience(s.redis_timeout))?;
             let subscribers = nodes
                 .iter()
                 .map(|url| crate::connect::client(s, url))

@@ -8,6 +8,7 @@ use super::transport::{Part, Transport};
 use super::Shared;
 use crate::script::sync_script;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -66,6 +67,7 @@ async fn round(
     let mut cores = Vec::new();
     let mut chosen = Vec::new();
     let mut flushes = Vec::new();
+    let mut others = Vec::new();
     for (i, member) in members.iter_mut().enumerate() {
         let Some(core) = member.mirror.upgrade() else {
             continue;
@@ -75,15 +77,12 @@ async fn round(
             flushes.push(member.prepare(&core, now));
             chosen.push(i);
             cores.push(core);
+        } else {
+            others.push((i, core));
         }
     }
     if chosen.is_empty() {
         return;
-    }
-    if !transport.is_connected() {
-        for &i in &chosen {
-            members[i].check_publish = true;
-        }
     }
     let parts: Vec<Part<'_>> = chosen
         .iter()
@@ -94,14 +93,44 @@ async fn round(
             check: members[i].check_publish,
         })
         .collect();
-    let replies = transport.sync(script, &parts, shared.timeout).await;
+    // A part not answered in time: its breaker decides locally from now on. On one
+    // server that is every breaker's fate: the next round waits for this one, so the
+    // breakers not in it could not hear from Redis either.
+    let shared_fate = transport.shares_fate();
+    let all_late = AtomicBool::new(false);
+    let late = |k: usize| {
+        cores[k].enter_local();
+        if shared_fate && !all_late.swap(true, Ordering::Relaxed) {
+            others.iter().for_each(|(_, core)| {
+                core.enter_local();
+            });
+        }
+    };
+    let replies = transport.sync(script, &parts, shared.timeout, &late).await;
     drop(parts);
-    for (((&i, core), flush), reply) in chosen.iter().zip(&cores).zip(flushes).zip(replies) {
+    let url = &shared.url_for_logs;
+    let no_answer = || format!("no answer within {:?}", shared.timeout);
+    for (((&i, core), flush), (reply, was_late)) in
+        chosen.iter().zip(&cores).zip(flushes).zip(replies)
+    {
         let member = &mut members[i];
-        match reply {
-            Ok(reply) => member.answered(core, &shared.url_for_logs, &reply),
-            Err(why) => member.unanswered(core, &shared.url_for_logs, flush, why),
+        match (reply, was_late) {
+            (Ok(reply), false) => member.answered(core, url, &reply),
+            (Ok(reply), true) => {
+                member.fell_back(core, url, no_answer());
+                member.late(core, url, &reply);
+            }
+            (Err(why), false) => member.unanswered(core, url, flush, why),
+            (Err(why), true) => {
+                member.fell_back(core, url, no_answer());
+                member.unanswered_after_timeout(core, flush, why);
+            }
         }
         member.after_round(core);
+    }
+    if all_late.load(Ordering::Relaxed) {
+        for (i, core) in &others {
+            members[*i].fell_back(core, url, no_answer());
+        }
     }
 }

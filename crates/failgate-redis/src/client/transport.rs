@@ -29,36 +29,55 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
-    /// Whether the next round makes a new connection.
-    pub(crate) fn is_connected(&self) -> bool {
+    /// Whether a late round means every breaker's is late: on one server, yes; on a
+    /// cluster, only those on the slow node.
+    pub(crate) fn shares_fate(&self) -> bool {
         match self {
-            Transport::Single(t) => t.con.is_some(),
+            Transport::Single(_) => true,
             #[cfg(feature = "cluster")]
-            Transport::Cluster(t) => t.is_connected(),
+            Transport::Cluster(_) => false,
         }
     }
 
-    /// One round for `parts`, within `timeout`: each breaker's reply, or why it has
-    /// none (the round's failure, or its own part's).
+    /// One round for `parts`: each breaker's reply, or why it has none (the round's
+    /// failure, or its own part's), and whether it came after `timeout`. A part not
+    /// answered within `timeout` is reported to `late` at once (its breaker falls back
+    /// meanwhile), and still awaited: a round is never abandoned to Redis while the next
+    /// one is sent, which under overload would only pile more work on it. The wait is
+    /// bounded by the transport's patience (see [`super::patience`]).
     pub(crate) async fn sync(
         &mut self,
         script: &Script,
         parts: &[Part<'_>],
         timeout: Duration,
-    ) -> Vec<Result<Reply, String>> {
+        late: &(dyn Fn(usize) + Sync),
+    ) -> Vec<(Result<Reply, String>, bool)> {
         match self {
             Transport::Single(t) => {
-                let failed = match tokio::time::timeout(timeout, t.sync(script, parts)).await {
-                    Ok(Ok(replies)) => return replies,
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => format!("no answer within {timeout:?}"),
+                let (result, was_late) = {
+                    let work = t.sync(script, parts);
+                    tokio::pin!(work);
+                    match tokio::time::timeout(timeout, &mut work).await {
+                        Ok(result) => (result, false),
+                        Err(_) => {
+                            (0..parts.len()).for_each(late);
+                            (work.await, true)
+                        }
+                    }
                 };
-                // The next round reconnects.
-                t.con = None;
-                parts.iter().map(|_| Err(failed.clone())).collect()
+                match result {
+                    Ok(replies) => replies.into_iter().map(|r| (r, was_late)).collect(),
+                    Err(e) => {
+                        // No answer at all, or not even within the patience: the next
+                        // round reconnects.
+                        t.con = None;
+                        let why = e.to_string();
+                        parts.iter().map(|_| (Err(why.clone()), was_late)).collect()
+                    }
+                }
             }
             #[cfg(feature = "cluster")]
-            Transport::Cluster(t) => t.sync(script, parts, timeout).await,
+            Transport::Cluster(t) => t.sync(script, parts, timeout, late).await,
         }
     }
 }
@@ -71,12 +90,14 @@ pub(crate) struct Single {
 }
 
 impl Single {
-    pub(crate) fn new(client: redis::Client, timeout: Duration) -> Self {
+    /// A transport that connects within `timeout` and waits at most `patience` for an
+    /// answer.
+    pub(crate) fn new(client: redis::Client, timeout: Duration, patience: Duration) -> Self {
         Single {
             client,
             config: AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(timeout))
-                .set_response_timeout(Some(timeout)),
+                .set_response_timeout(Some(patience)),
             con: None,
         }
     }

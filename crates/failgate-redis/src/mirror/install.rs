@@ -46,6 +46,16 @@ impl Mirror {
     /// After a fallback (`resync`) or a loss the answer is taken even if its generation
     /// is older than the mirror's: the fleet starts over from what Redis holds now.
     pub(crate) fn install_reply(&self, reply: &Reply, resync: bool) -> Option<u64> {
+        self.take_reply(reply, resync, true)
+    }
+
+    /// Like [`install_reply`](Self::install_reply), for an answer that came after the
+    /// timeout: the breaker, fallen back meanwhile, stays local.
+    pub(crate) fn install_late_reply(&self, reply: &Reply, resync: bool) -> Option<u64> {
+        self.take_reply(reply, resync, false)
+    }
+
+    fn take_reply(&self, reply: &Reply, resync: bool, leave_local: bool) -> Option<u64> {
         self.shared_calls.store(reply.window_calls, Relaxed);
         self.shared_failures.store(reply.window_failures, Relaxed);
         self.stats.discarded.fetch_add(reply.discarded, Relaxed);
@@ -58,7 +68,7 @@ impl Mirror {
             reply.generation,
             reply.state,
             reply.open_left_ms,
-            true,
+            leave_local,
             resync || lost.is_some(),
         );
         // Permits of a generation that has already ended here (pub/sub announced a newer
