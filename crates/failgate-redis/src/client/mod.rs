@@ -154,10 +154,11 @@ pub(crate) fn client_for(s: &Settings) -> Result<Arc<Client>, FleetConfigError> 
 /// but the answer is still taken if it comes within this, so that a Redis too slow for
 /// the timeout is given one round at a time (the rounds slow down to what it can
 /// answer) rather than a new round every tick on top of those it has not finished.
-/// Past it the connection is taken for dead (a reply lost on the way, a black hole)
-/// and made again.
+/// With every instance's round in Redis's queue, an answer can take the queue's whole
+/// length: hence twenty timeouts, and at least a second. Past it the connection is
+/// taken for dead (a reply lost on the way, a black hole) and made again.
 pub(crate) fn patience(timeout: Duration) -> Duration {
-    (timeout * 5).clamp(Duration::from_millis(250), Duration::from_secs(10))
+    (timeout * 20).clamp(Duration::from_secs(1), Duration::from_secs(30))
 }
 
 /// Checks that a breaker with settings `s` could reach its Redis (the URLs parse, the
