@@ -45,9 +45,8 @@ pub(crate) fn client(s: &Settings, url: &str) -> Result<redis::Client, FleetConf
     redis::Client::open(info).map_err(bad_url(url))
 }
 
-/// The Redis Cluster client for seed nodes `nodes`: connecting bounded by the
-/// settings' `redis_timeout`, an answer by `patience`. Checks the URLs; connects to
-/// nothing yet.
+/// The Redis Cluster client for seed nodes `nodes`: connecting and an answer bounded
+/// by `patience`. Checks the URLs; connects to nothing yet.
 #[cfg(feature = "cluster")]
 pub(crate) fn cluster_client(
     s: &Settings,
@@ -59,7 +58,7 @@ pub(crate) fn cluster_client(
         .map(|url| connection_info(s, url))
         .collect::<Result<Vec<_>, _>>()?;
     let mut builder = redis::cluster::ClusterClientBuilder::new(infos)
-        .connection_timeout(s.redis_timeout)
+        .connection_timeout(patience)
         .response_timeout(patience);
     if let Some(user) = &s.username {
         builder = builder.username(user);

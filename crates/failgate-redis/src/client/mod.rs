@@ -177,16 +177,14 @@ fn reach(
     match endpoint {
         Endpoint::Single(url) => {
             let redis = crate::connect::client(s, url)?;
-            let transport = Transport::Single(Single::new(
-                redis.clone(),
-                s.redis_timeout,
-                patience(s.redis_timeout),
-            ));
+            let transport =
+                Transport::Single(Single::new(redis.clone(), patience(s.redis_timeout)));
             Ok((transport, vec![redis]))
         }
         #[cfg(feature = "cluster")]
         Endpoint::Cluster(nodes) => {
-            let cluster = crate::connect::cluster_client(s, nodes, patience(s.redis_timeout))?;
+            let patience = patience(s.redis_timeout);
+            let cluster = crate::connect::cluster_client(s, nodes, patience)?;
             let subscribers = nodes
                 .iter()
                 .map(|url| crate::connect::client(s, url))

@@ -90,13 +90,13 @@ pub(crate) struct Single {
 }
 
 impl Single {
-    /// A transport that connects within `timeout` and waits at most `patience` for an
-    /// answer.
-    pub(crate) fn new(client: redis::Client, timeout: Duration, patience: Duration) -> Self {
+    /// A transport that waits at most `patience` to connect, and for an answer (the
+    /// round's timeout makes its breakers fall back meanwhile).
+    pub(crate) fn new(client: redis::Client, patience: Duration) -> Self {
         Single {
             client,
             config: AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(timeout))
+                .set_connection_timeout(Some(patience))
                 .set_response_timeout(Some(patience)),
             con: None,
         }
