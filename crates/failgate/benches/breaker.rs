@@ -291,6 +291,16 @@ mod two_threads {
                 })
             })
         });
+        // The limit for this path on this machine: each thread on a breaker of its own,
+        // sharing nothing. One breaker whose path writes nothing shared can at best
+        // match it.
+        g.bench_function("failgate_consecutive_one_breaker_each", |b| {
+            b.iter_custom(|iters| {
+                parallel_with(2, iters, failgate_consecutive, |fg, _| {
+                    black_box(fg.call(op).is_ok());
+                })
+            })
+        });
         let fg = failgate_count_window();
         g.bench_function("failgate_count_window", |b| {
             b.iter_custom(|iters| {
