@@ -412,3 +412,40 @@ async fn the_tower_layer_refuses_without_calling_the_inner_service() {
         "the refused call never reached it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_breaker_leaves_its_client_and_the_others_go_on() {
+    // A server of its own: the client's rounds are the only writes.
+    let Some(redis) = common::Redis::start() else {
+        return;
+    };
+    let (kept_ns, dropped_ns) = (unique_namespace("kept"), unique_namespace("dropped"));
+    let kept = instances(1, || fleet(&redis.url(), &kept_ns))
+        .await
+        .remove(0);
+    let dropped = instances(1, || fleet(&redis.url(), &dropped_ns))
+        .await
+        .remove(0);
+    let mut con = raw(&redis.url()).await;
+    let ttl = |ns: &str| format!("failgate:{ns}:dependency:state");
+    drop(dropped);
+    // Every round refreshes a breaker's keys' expiry (an idle one polls every second):
+    // the dropped breaker's are no longer refreshed, the kept one's still are.
+    let left: i64 = con.pttl(ttl(&dropped_ns)).await.unwrap();
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(1500) {
+        kept.call(|| Ok::<_, ()>(())).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let dropped_left: i64 = con.pttl(ttl(&dropped_ns)).await.unwrap();
+    let kept_left: i64 = con.pttl(ttl(&kept_ns)).await.unwrap();
+    assert!(
+        dropped_left <= left - 1_400,
+        "the dropped breaker is no longer synced: {left} -> {dropped_left} ms"
+    );
+    assert!(
+        kept_left > 3_600_000 - 500,
+        "the other breaker of the client still is: {kept_left} ms left"
+    );
+    assert_eq!(kept.mode(), failgate_redis::Mode::Shared);
+}
