@@ -264,6 +264,52 @@ impl ScriptArgs {
     }
 }
 
+/// Fixtures for the crate's unit tests.
+#[cfg(test)]
+impl ScriptArgs {
+    pub(crate) fn example() -> Self {
+        ScriptArgs {
+            state_key: "s".into(),
+            window_key: "w".into(),
+            batch_key: "b".into(),
+            channel: "c".into(),
+            rate: 0.5,
+            minimum_calls: 10,
+            window_ms: 60_000,
+            buckets: 10,
+            open_ms: 1_000,
+            permits: 1,
+            half_open_timeout_ms: 30_000,
+            ttl_ms: 3_600_000,
+            batch_ttl_ms: 180_000,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Reply {
+    /// An answer of epoch 1 with an empty window, nothing discarded or published.
+    pub(crate) fn example(
+        state: SharedState,
+        generation: u64,
+        open_left_ms: u64,
+        granted: u64,
+    ) -> Self {
+        Reply {
+            state,
+            generation,
+            open_left_ms,
+            window_calls: 0,
+            window_failures: 0,
+            granted,
+            discarded: 0,
+            epoch: 1,
+            publish_error: None,
+            published: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,21 +321,7 @@ mod tests {
             SYNC_LUA.contains(&lua),
             "script.lua reads {ARGS_PER} per breaker"
         );
-        let args = ScriptArgs {
-            state_key: "s".into(),
-            window_key: "w".into(),
-            batch_key: "b".into(),
-            channel: "c".into(),
-            rate: 0.5,
-            minimum_calls: 1,
-            window_ms: 1,
-            buckets: 1,
-            open_ms: 1,
-            permits: 1,
-            half_open_timeout_ms: 1,
-            ttl_ms: 1,
-            batch_ttl_ms: 1,
-        };
+        let args = ScriptArgs::example();
         let mut cmd = redis::Cmd::new();
         args.push_keys(&mut cmd);
         assert_eq!(cmd.args_iter().count(), 3);

@@ -123,17 +123,11 @@ async fn a_resent_batch_is_counted_once() {
     shared(&[&b]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let window: HashMap<String, u64> = raw(&redis.url())
-        .await
-        .hgetall(format!("failgate:{ns}:dependency:window"))
-        .await
-        .unwrap();
-    let calls: u64 = window
-        .iter()
-        .filter(|(k, _)| k.starts_with('c'))
-        .map(|(_, n)| n)
-        .sum();
-    assert_eq!(calls, 50, "the shared window's calls: {window:?}");
+    assert_eq!(
+        window_calls(&redis.url(), &ns).await,
+        50,
+        "the shared window's calls"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -238,21 +238,7 @@ mod tests {
             &s,
             Link::detached(),
         ));
-        let args = ScriptArgs {
-            state_key: "s".into(),
-            window_key: "w".into(),
-            batch_key: "b".into(),
-            channel: "c".into(),
-            rate: 0.5,
-            minimum_calls: 10,
-            window_ms: 60_000,
-            buckets: 10,
-            open_ms: 1_000,
-            permits: 1,
-            half_open_timeout_ms: 30_000,
-            ttl_ms: 3_600_000,
-            batch_ttl_ms: 180_000,
-        };
+        let args = ScriptArgs::example();
         let timing = Timing {
             interval: INTERVAL,
             idle_poll: Duration::from_secs(1),
@@ -263,18 +249,7 @@ mod tests {
     }
 
     fn half_open(granted: u64) -> Reply {
-        Reply {
-            state: SharedState::HalfOpen,
-            generation: 2,
-            open_left_ms: 0,
-            window_calls: 0,
-            window_failures: 0,
-            granted,
-            discarded: 0,
-            epoch: 1,
-            publish_error: None,
-            published: false,
-        }
+        Reply::example(SharedState::HalfOpen, 2, 0, granted)
     }
 
     /// One round at `now`, answered with `reply`.

@@ -35,18 +35,7 @@ impl Mirror {
 }
 
 pub(super) fn reply(state: SharedState, generation: u64, open_left_ms: u64, granted: u64) -> Reply {
-    Reply {
-        state,
-        generation,
-        open_left_ms,
-        window_calls: 0,
-        window_failures: 0,
-        granted,
-        discarded: 0,
-        epoch: 1,
-        publish_error: None,
-        published: false,
-    }
+    Reply::example(state, generation, open_left_ms, granted)
 }
 
 #[test]
