@@ -199,15 +199,6 @@ async fn window_calls(url: &str, ns: &str) -> u64 {
         .sum()
 }
 
-async fn connections(url: &str) -> usize {
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut raw(url).await)
-        .await
-        .unwrap();
-    list.lines().count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_slower_than_the_timeout_is_given_one_round_at_a_time_on_one_connection() {
     let Some(redis) = Redis::start() else { return };
@@ -220,7 +211,7 @@ async fn a_redis_slower_than_the_timeout_is_given_one_round_at_a_time_on_one_con
         .build()
         .unwrap();
     shared(&[&b]).await;
-    let before = connections(&redis.url()).await;
+    let before = common::connections(&mut raw(&redis.url()).await).await;
 
     // Every answer now takes 300 ms: later than the timeout, within the patience.
     proxy.delay_replies(Duration::from_millis(300));
@@ -245,7 +236,7 @@ async fn a_redis_slower_than_the_timeout_is_given_one_round_at_a_time_on_one_con
         "{rounds} rounds in 2 s against a Redis that answers in 300 ms"
     );
     assert_eq!(
-        connections(&redis.url()).await,
+        common::connections(&mut raw(&redis.url()).await).await,
         before,
         "no connection was given up and made again"
     );

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{eventually, unique_namespace, Redis};
+use common::{connections, eventually, unique_namespace, Redis};
 use failgate::State;
 use failgate_redis::{FleetBreaker, Mode};
 use std::time::{Duration, Instant};
@@ -42,15 +42,6 @@ async fn calls_of(con: &mut redis::aio::MultiplexedConnection, command: &str) ->
         .find_map(|l| l.strip_prefix(&prefix))
         .and_then(|rest| rest.split(',').next())
         .map_or(0, |n| n.parse().unwrap())
-}
-
-async fn connections(con: &mut redis::aio::MultiplexedConnection) -> usize {
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(con)
-        .await
-        .unwrap();
-    list.lines().count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

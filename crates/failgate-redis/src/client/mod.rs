@@ -118,8 +118,8 @@ static CLIENTS: Mutex<Vec<(Key, Weak<Client>)>> = Mutex::new(Vec::new());
 /// Redis, started if need be, or on the given runtime a new one.
 pub(crate) fn client_for(s: &Settings) -> Result<Arc<Client>, FleetConfigError> {
     let endpoint = s.endpoint()?;
-    let (transport, subscribers) = reach(s, endpoint)?;
     if let Some(runtime) = &s.runtime {
+        let (transport, subscribers) = reach(s, endpoint)?;
         let (client, tasks) = new_client(transport, subscribers, s, endpoint);
         runtime.spawn(tasks);
         return Ok(client);
@@ -135,8 +135,10 @@ pub(crate) fn client_for(s: &Settings) -> Result<Arc<Client>, FleetConfigError> 
         .find(|(k, _)| *k == key)
         .and_then(|(_, c)| c.upgrade())
     {
+        // The same URLs and credentials: checked when that client was made.
         return Ok(client);
     }
+    let (transport, subscribers) = reach(s, endpoint)?;
     let (client, tasks) = new_client(transport, subscribers, s, endpoint);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -151,6 +151,16 @@ pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
+/// How many connections Redis has (`CLIENT LIST`, `con`'s own included).
+pub async fn connections(con: &mut redis::aio::MultiplexedConnection) -> usize {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(con)
+        .await
+        .unwrap();
+    list.lines().count()
+}
+
 /// A namespace no other test (or earlier run on a shared server) uses.
 pub fn unique_namespace(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
