@@ -140,6 +140,13 @@ pub mod tower;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
+/// Choosing a policy for a dependency, and composing the breaker with retries and
+/// timeouts (the guide, also at `docs/guide.md`).
+#[cfg(all(feature = "tower", feature = "http"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "tower", feature = "http"))))]
+#[doc = include_str!("../docs/guide.md")]
+pub mod guide {}
+
 #[cfg(test)]
 mod tests;
 
