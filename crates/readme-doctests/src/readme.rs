@@ -139,8 +139,14 @@ fn is_rust(info: &str) -> bool {
     let first = info.split([',', ' ']).next().unwrap_or("").trim();
     matches!(
         first,
-        "" | "rust" | "ignore" | "no_run" | "should_panic" | "compile_fail" | "edition2021"
-    )
+        "" | "rust"
+            | "no_run"
+            | "should_panic"
+            | "compile_fail"
+            | "test_harness"
+            | "standalone_crate"
+    ) || first.starts_with("ignore")
+        || first.starts_with("edition")
 }
 
 /// The features declared by the block's leading `// Cargo.toml:` lines.

@@ -71,7 +71,16 @@ let x = 1;
 ```text
 no declaration needed
 ```
+```edition2021
+let y = 2;
+```
 ";
+    let error = rust_blocks(markdown).unwrap_err();
+    assert_eq!(
+        error.line, 20,
+        "a block rustdoc takes for Rust needs a declaration"
+    );
+    let markdown = &markdown[..markdown.find("```edition2021").unwrap()];
     let blocks = rust_blocks(markdown).unwrap();
     let lines: Vec<_> = blocks.iter().map(|b| (b.line, b.info.as_str())).collect();
     assert_eq!(lines, [(5, "rust"), (12, "rust,no_run")]);
