@@ -168,8 +168,3 @@ pub use policy::{
 pub use registry::{Registry, RegistryBuilder, UnknownBreaker};
 pub use snapshot::Snapshot;
 pub use vocabulary::{Reason, State};
-
-// The README's examples run as doctests, so they cannot drift from the code.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
