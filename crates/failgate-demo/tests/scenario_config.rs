@@ -37,7 +37,10 @@ fn a_config_file_without_a_flaky_breaker_says_that_its_defaults_apply() {
         "consecutive_failures = 2",
         "open_for = 200ms",
     ] {
-        assert!(stderr.contains(needle), "stderr lacks {needle:?}:\n{stderr}");
+        assert!(
+            stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{stderr}"
+        );
     }
     // stdout stays one JSON object a line.
     for line in String::from_utf8_lossy(&output.stdout).lines() {

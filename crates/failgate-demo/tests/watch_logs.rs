@@ -72,7 +72,10 @@ fn watch_logs_its_url_first_then_transitions_and_summaries_but_no_request_lines(
     while !done(&seen) {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(line) = lines.recv_timeout(left) else {
-            panic!("watch did not log what it should within 15 s:\n{}", seen.join("\n"))
+            panic!(
+                "watch did not log what it should within 15 s:\n{}",
+                seen.join("\n")
+            )
         };
         if addr.is_none() {
             addr = line
@@ -89,7 +92,9 @@ fn watch_logs_its_url_first_then_transitions_and_summaries_but_no_request_lines(
     }
     let log = seen.join("\n");
 
-    let url_line = seen.iter().position(|l| l.starts_with("dashboard on http://"));
+    let url_line = seen
+        .iter()
+        .position(|l| l.starts_with("dashboard on http://"));
     assert!(
         url_line.is_some_and(|i| i < 5),
         "the URL is among the first lines:\n{log}"
@@ -97,13 +102,17 @@ fn watch_logs_its_url_first_then_transitions_and_summaries_but_no_request_lines(
     let per_request = seen.iter().filter(|l| l.contains("uri=")).count();
     assert_eq!(per_request, 0, "no line per request at INFO:\n{log}");
     assert!(
-        seen.iter()
-            .any(|l| l.contains("checkout") && l.contains("circuit opened") && l.contains("forced")),
+        seen.iter().any(|l| l.contains("checkout")
+            && l.contains("circuit opened")
+            && l.contains("forced")),
         "the forced opening is logged:\n{log}"
     );
     let summary = seen.iter().find(|l| l.contains("summary")).unwrap();
     for lane in ["checkout", "search", "payments"] {
-        assert!(summary.contains(lane), "the summary names {lane}: {summary}");
+        assert!(
+            summary.contains(lane),
+            "the summary names {lane}: {summary}"
+        );
     }
     assert!(seen.len() < 40, "a short, readable log:\n{log}");
 }

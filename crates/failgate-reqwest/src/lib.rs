@@ -129,10 +129,10 @@ use failgate::tower::per_key::{BreakerMap, Template};
 use failgate::{
     Breaker, Builder, CircuitBreaker, Classify, DefaultClassifier, Outcome, Rejected, Report,
 };
-use std::any::TypeId;
 use http::Extensions;
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
+use std::any::TypeId;
 
 /// Which breaker guards a request.
 #[derive(Debug, Clone)]
@@ -255,7 +255,12 @@ fn never_sent(error: &reqwest_middleware::Error) -> bool {
 
 /// The outcome of `result`, and the "retry after" it asks for when `hint` is set, by
 /// `own` (a breaker's classifier) unless `http` replaces it.
-fn classify<C>(own: &C, http: Option<&HttpClassifier>, result: &Answer, hint: bool) -> (Outcome, Option<std::time::Duration>)
+fn classify<C>(
+    own: &C,
+    http: Option<&HttpClassifier>,
+    result: &Answer,
+    hint: bool,
+) -> (Outcome, Option<std::time::Duration>)
 where
     C: Classify<Response, reqwest_middleware::Error> + 'static,
 {

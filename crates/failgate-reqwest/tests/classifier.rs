@@ -65,9 +65,20 @@ async fn the_middleware_classifies_with_the_breakers_own_classifier() {
     let clock = ManualClock::new();
 
     // A custom classifier: two 404s trip it, and its "retry after" is asked for.
-    let custom = breaker(&clock).with_classifier(MissingIsAnOutage).build().unwrap();
-    get_twice(CircuitBreakerMiddleware::new(custom.clone()), &format!("{base}/missing")).await;
-    assert_eq!(custom.state(), State::Open, "the breaker's classifier counts 404s");
+    let custom = breaker(&clock)
+        .with_classifier(MissingIsAnOutage)
+        .build()
+        .unwrap();
+    get_twice(
+        CircuitBreakerMiddleware::new(custom.clone()),
+        &format!("{base}/missing"),
+    )
+    .await;
+    assert_eq!(
+        custom.state(),
+        State::Open,
+        "the breaker's classifier counts 404s"
+    );
     let wait = custom.try_acquire().unwrap_err().retry_after();
     assert_eq!(wait, Some(Duration::from_secs(600)));
 
@@ -79,21 +90,40 @@ async fn the_middleware_classifies_with_the_breakers_own_classifier() {
         })
         .build()
         .unwrap();
-    get_twice(CircuitBreakerMiddleware::new(closure.clone()), &format!("{base}/missing")).await;
+    get_twice(
+        CircuitBreakerMiddleware::new(closure.clone()),
+        &format!("{base}/missing"),
+    )
+    .await;
     assert_eq!(closure.state(), State::Open);
 
     // A breaker without a classifier of its own gets the HTTP rule: 404 is fine, 503
     // fails and its Retry-After is read.
     let plain = breaker(&clock).build().unwrap();
-    get_twice(CircuitBreakerMiddleware::new(plain.clone()), &format!("{base}/missing")).await;
-    assert_eq!(plain.state(), State::Closed, "a 404 is the caller's business");
-    get_twice(CircuitBreakerMiddleware::new(plain.clone()), &format!("{base}/down")).await;
+    get_twice(
+        CircuitBreakerMiddleware::new(plain.clone()),
+        &format!("{base}/missing"),
+    )
+    .await;
+    assert_eq!(
+        plain.state(),
+        State::Closed,
+        "a 404 is the caller's business"
+    );
+    get_twice(
+        CircuitBreakerMiddleware::new(plain.clone()),
+        &format!("{base}/down"),
+    )
+    .await;
     assert_eq!(plain.state(), State::Open);
     let wait = plain.try_acquire().unwrap_err().retry_after();
     assert_eq!(wait, Some(Duration::from_secs(45)));
 
     // The middleware's own `with_classifier` wins over the breaker's.
-    let overridden = breaker(&clock).with_classifier(MissingIsAnOutage).build().unwrap();
+    let overridden = breaker(&clock)
+        .with_classifier(MissingIsAnOutage)
+        .build()
+        .unwrap();
     let middleware =
         CircuitBreakerMiddleware::new(overridden.clone()).with_classifier(HttpClassifier::new());
     get_twice(middleware, &format!("{base}/missing")).await;

@@ -63,9 +63,15 @@ fn a_function_classifier_is_stored_by_name_without_a_cast() {
     for _ in 0..5 {
         let _ = client.breaker.call(|| Err(ApiError::NotFound));
     }
-    assert_eq!(client.breaker.state(), State::Closed, "a 404 is not an outage");
+    assert_eq!(
+        client.breaker.state(),
+        State::Closed,
+        "a 404 is not an outage"
+    );
     for _ in 0..2 {
-        let _ = client.breaker.call(|| Err(ApiError::Unavailable { retry_in: 1 }));
+        let _ = client
+            .breaker
+            .call(|| Err(ApiError::Unavailable { retry_in: 1 }));
     }
     assert_eq!(client.breaker.state(), State::Open);
 
@@ -77,7 +83,9 @@ fn a_function_classifier_is_stored_by_name_without_a_cast() {
             .build()
             .unwrap(),
     };
-    let _ = closure.breaker.call(|| Err(ApiError::Unavailable { retry_in: 1 }));
+    let _ = closure
+        .breaker
+        .call(|| Err(ApiError::Unavailable { retry_in: 1 }));
     assert_eq!(closure.breaker.state(), State::Closed);
 }
 
@@ -98,7 +106,9 @@ fn a_boxed_classifier_is_stored_by_name_and_keeps_its_retry_after() {
     };
     let _ = client.breaker.call(|| Err(ApiError::NotFound));
     assert_eq!(client.breaker.state(), State::Closed);
-    let _ = client.breaker.call(|| Err(ApiError::Unavailable { retry_in: 30 }));
+    let _ = client
+        .breaker
+        .call(|| Err(ApiError::Unavailable { retry_in: 30 }));
     let rejected = client.breaker.try_acquire().unwrap_err();
     assert_eq!(rejected.retry_after(), Some(Duration::from_secs(30)));
 

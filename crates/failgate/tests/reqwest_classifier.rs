@@ -15,7 +15,13 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 async fn unavailable() -> String {
     let app = axum::Router::new().route(
         "/",
-        get(|| async { (StatusCode::SERVICE_UNAVAILABLE, [(RETRY_AFTER, "120")], "down") }),
+        get(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(RETRY_AFTER, "120")],
+                "down",
+            )
+        }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

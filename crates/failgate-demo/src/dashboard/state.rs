@@ -45,7 +45,11 @@ pub(super) fn build_lanes(
     for lane in lanes {
         registry = registry.with_override(
             &lane.name,
-            lane.settings.clone().with_metrics().with_tracing().clock(clock),
+            lane.settings
+                .clone()
+                .with_metrics()
+                .with_tracing()
+                .clock(clock),
         );
     }
     let registry = registry.build()?;

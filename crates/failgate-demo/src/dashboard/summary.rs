@@ -12,7 +12,11 @@ use super::state::Shared;
 use super::views::WatchSnapshot;
 
 /// Logs [`line`] every `every`, until stopped.
-pub(super) async fn summarize(shared: Arc<Shared>, every: Duration, mut stop: watch::Receiver<bool>) {
+pub(super) async fn summarize(
+    shared: Arc<Shared>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is immediate: nothing to say yet
