@@ -113,7 +113,8 @@ struct ScenarioArgs {
 
     /// A configuration file (.toml, .yaml or .json) for the breaker, named `flaky`
     /// in it (its settings over the file's defaults); its `consecutive_failures` and
-    /// `open_for` take the place of --threshold and --open-for.
+    /// `open_for` take the place of --threshold and --open-for. A file with no
+    /// `flaky` breaker gives its defaults, and the scenario says so on stderr.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -134,8 +135,15 @@ fn parse_delay(s: &str) -> Result<Duration, service::InvalidValue> {
 
 /// The scenario's settings from its flags and, with `--config`, its file.
 fn scenario_config(args: ScenarioArgs) -> Result<scenario::Config, BoxError> {
+    let mut names_no_flaky = None;
     let settings = match &args.config {
-        Some(path) => Some(RegistryConfig::from_path(path)?.settings_for(scenario::BREAKER_NAME)),
+        Some(path) => {
+            let file = RegistryConfig::from_path(path)?;
+            if !file.breakers.contains_key(scenario::BREAKER_NAME) {
+                names_no_flaky = Some(path);
+            }
+            Some(file.settings_for(scenario::BREAKER_NAME))
+        }
         None => None,
     };
     let threshold = settings
@@ -146,6 +154,16 @@ fn scenario_config(args: ScenarioArgs) -> Result<scenario::Config, BoxError> {
         .as_ref()
         .and_then(|s| s.open_for)
         .map_or(args.open_for, |d| d.0);
+    if let Some(path) = names_no_flaky {
+        // A file written for other breakers changes the story: say which settings won.
+        eprintln!(
+            "note: {} has no breaker named {:?}: its defaults apply \
+             (consecutive_failures = {threshold}, open_for = {})",
+            path.display(),
+            scenario::BREAKER_NAME,
+            humantime::format_duration(open_for),
+        );
+    }
     Ok(scenario::Config {
         target: args.target,
         threshold,
@@ -162,13 +180,18 @@ fn scenario_config(args: ScenarioArgs) -> Result<scenario::Config, BoxError> {
     })
 }
 
+/// `serve`'s default log filter: INFO, and the line of each request it answers
+/// ([`service::REQUEST_LOG`], at DEBUG).
+const SERVE_FILTER: &str = "info,failgate_demo::request=debug";
+
 /// Anything that ends the program with an error message.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (command, default_filter) = match cli.command {
-        Some(Command::Serve(args)) => (Command::Serve(args), "info"),
+        // `serve` shows each request it answers; `watch` sends too many to show.
+        Some(Command::Serve(args)) => (Command::Serve(args), SERVE_FILTER),
         Some(Command::Scenario(args)) => (Command::Scenario(args), "warn"),
         Some(Command::Watch(args)) => (Command::Watch(args), "info"),
         // failgate-redis warns once per instance when Redis is unreachable; the demo

@@ -55,18 +55,49 @@
 //! ```
 //!
 //! # What counts as a failure
-//! Outcomes are decided by an [`HttpClassifier`] (change it with
-//! [`CircuitBreakerMiddleware::with_classifier`]):
+//! The breaker's own classifier decides, as it does for the breaker's `call` and the
+//! tower layer: a breaker built with
+//! [`with_classifier`](failgate::Builder::with_classifier) passes its classifier to the
+//! middleware with it, and it must classify
+//! `Result<reqwest::Response, reqwest_middleware::Error>` (a closure, a
+//! [`failgate::DynClassifier`], your own [`Classify`] or an [`HttpClassifier`]). A
+//! breaker built without one ([`failgate::DefaultClassifier`], which sees only `Ok`
+//! and `Err`, never a status) is classified by [`HttpClassifier::new`], and
+//! [`CircuitBreakerMiddleware::with_classifier`] sets an [`HttpClassifier`] that
+//! classifies every response whatever the breaker's own. The outcome is recorded when
+//! the response's head arrives; reading the body is not guarded. With the
+//! [`HttpClassifier`]:
 //! - a response is classified by its status: 5xx is a failure (429 and 408 too, if the
-//!   classifier says so), anything else a success. The outcome is recorded when the
-//!   response's head arrives; reading the body is not guarded.
-//! - a transport error (connection refused, reset, timeout, ...) is a failure;
-//! - an error that never reached the network is ignored: a request reqwest could not
-//!   build (`reqwest::Error::is_builder`), or a rejection by another failgate
-//!   breaker further down the middleware chain.
+//!   classifier says so), anything else a success;
+//! - a transport error (connection refused, reset, timeout, ...) is a failure.
+//!
+//! Whatever the classifier, an error that never reached the network is ignored: a
+//! request reqwest could not build (`reqwest::Error::is_builder`), or a rejection by
+//! another failgate breaker further down the middleware chain.
+//!
+//! ```
+//! use failgate::{CircuitBreaker, Outcome};
+//! use failgate_reqwest::CircuitBreakerMiddleware;
+//!
+//! type Answer = Result<reqwest::Response, reqwest_middleware::Error>;
+//! // This dependency answers 404 when it lost its data: an outage.
+//! let breaker = CircuitBreaker::builder()
+//!     .with_classifier(|r: &Answer| match r {
+//!         Ok(response) if response.status().is_success() => Outcome::Success,
+//!         _ => Outcome::Failure,
+//!     })
+//!     .build()?;
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(CircuitBreakerMiddleware::new(breaker))
+//!     .build();
+//! # let _ = client;
+//! # Ok::<(), failgate::ConfigError>(())
+//! ```
 //!
 //! A breaker built with [`honor_retry_after`](failgate::Builder::honor_retry_after)
-//! stays open at least as long as the `Retry-After` of a 503 or 429 asks, up to
+//! asks its classifier for a "retry after" ([`Classify::retry_after`]): with the
+//! [`HttpClassifier`] it stays open at least as long as the `Retry-After` of a 503 or
+//! 429 asks, up to
 //! [`max_retry_after`](failgate::Builder::max_retry_after) (one hour by default).
 //!
 //! # Rejections
@@ -95,10 +126,13 @@
 
 use failgate::http::HttpClassifier;
 use failgate::tower::per_key::{BreakerMap, Template};
-use failgate::{Breaker, Builder, CircuitBreaker, Outcome, Rejected, Report};
+use failgate::{
+    Breaker, Builder, CircuitBreaker, Classify, DefaultClassifier, Outcome, Rejected, Report,
+};
 use http::Extensions;
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
+use std::any::TypeId;
 
 /// Which breaker guards a request.
 #[derive(Debug, Clone)]
@@ -122,26 +156,35 @@ enum Guard<B, T: Template> {
 #[derive(Debug, Clone)]
 pub struct CircuitBreakerMiddleware<B = CircuitBreaker, T: Template = Builder> {
     guard: Guard<B, T>,
-    classifier: HttpClassifier,
+    /// Set by `with_classifier`: classifies every response, whatever the breaker's own.
+    http: Option<HttpClassifier>,
 }
 
-impl<B> CircuitBreakerMiddleware<B> {
+/// What the middleware's breakers classify.
+type Answer = Result<Response, reqwest_middleware::Error>;
+
+impl<B> CircuitBreakerMiddleware<B>
+where
+    B: Breaker,
+    B::Classifier: Classify<Response, reqwest_middleware::Error>,
+{
     /// Every request goes through `breaker` (and clones of the breaker see the same
-    /// state). The breaker's own classifier is not used: responses are classified by
-    /// the middleware's [`HttpClassifier`].
+    /// state), and the breaker's own classifier decides each outcome: one set with
+    /// [`with_classifier`](failgate::Builder::with_classifier), or, for a breaker built
+    /// without one, [`HttpClassifier::new`] (see [the crate docs](crate#what-counts-as-a-failure)).
     pub fn new(breaker: B) -> Self {
         CircuitBreakerMiddleware {
             guard: Guard::Shared(breaker),
-            classifier: HttpClassifier::new(),
+            http: None,
         }
     }
 }
 
 impl<B, T: Template> CircuitBreakerMiddleware<B, T> {
-    /// Classifies responses with `classifier` instead of the default
-    /// [`HttpClassifier::new`] (say, to count 429 as a failure).
+    /// Classifies every response with `classifier`, whatever the breaker's own (say, to
+    /// count 429 as a failure).
     pub fn with_classifier(mut self, classifier: HttpClassifier) -> Self {
-        self.classifier = classifier;
+        self.http = Some(classifier);
         self
     }
 
@@ -172,11 +215,12 @@ impl<T: Template> CircuitBreakerMiddleware<T::Breaker, T> {
     /// counts them). Keep a clone of `hosts` to read the breakers' states.
     ///
     /// A request whose URL has no host (which reqwest refuses anyway) is sent without
-    /// a breaker.
+    /// a breaker. Outcomes are decided as [`new`](CircuitBreakerMiddleware::new)'s are,
+    /// by the breakers' own classifier (the template's).
     pub fn per_host(hosts: BreakerMap<String, T>) -> Self {
         CircuitBreakerMiddleware {
             guard: Guard::PerHost(hosts),
-            classifier: HttpClassifier::new(),
+            http: None,
         }
     }
 }
@@ -201,41 +245,67 @@ pub fn rejection(error: &reqwest_middleware::Error) -> Option<&Rejected> {
     }
 }
 
-/// The outcome of an error that came back from the rest of the chain.
-fn error_outcome(error: &reqwest_middleware::Error) -> Outcome {
+/// Whether `error` never reached the network, so says nothing about the dependency.
+fn never_sent(error: &reqwest_middleware::Error) -> bool {
     match error {
-        // Never reached the network: says nothing about the dependency.
-        reqwest_middleware::Error::Reqwest(e) if e.is_builder() => Outcome::Ignore,
-        reqwest_middleware::Error::Middleware(e) if e.is::<Rejected>() => Outcome::Ignore,
-        _ => Outcome::Failure,
+        reqwest_middleware::Error::Reqwest(e) => e.is_builder(),
+        reqwest_middleware::Error::Middleware(e) => e.is::<Rejected>(),
+    }
+}
+
+/// The outcome of `result`, and the "retry after" it asks for when `hint` is set, by
+/// `own` (a breaker's classifier) unless `http` replaces it.
+fn classify<C>(
+    own: &C,
+    http: Option<&HttpClassifier>,
+    result: &Answer,
+    hint: bool,
+) -> (Outcome, Option<std::time::Duration>)
+where
+    C: Classify<Response, reqwest_middleware::Error> + 'static,
+{
+    if let Err(error) = result {
+        if never_sent(error) {
+            return (Outcome::Ignore, None);
+        }
+    }
+    // `DefaultClassifier` sees only Ok and Err, never a status: a breaker built without
+    // a classifier gets the HTTP rule instead, which is what an HTTP client means.
+    let plain = TypeId::of::<C>() == TypeId::of::<DefaultClassifier>();
+    let decide = |k: &dyn Classify<Response, reqwest_middleware::Error>| {
+        let outcome = k.classify(result);
+        (outcome, if hint { k.retry_after(result) } else { None })
+    };
+    match http {
+        Some(http) => decide(http),
+        None if plain => decide(&HttpClassifier::new()),
+        None => decide(own),
     }
 }
 
 impl<B, T: Template> CircuitBreakerMiddleware<B, T> {
     /// Runs the rest of the chain under `breaker`'s permit and records the outcome.
-    async fn guarded<K: Breaker>(
+    async fn guarded<K>(
         &self,
         breaker: &K,
         req: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
+    ) -> reqwest_middleware::Result<Response>
+    where
+        K: Breaker,
+        K::Classifier: Classify<Response, reqwest_middleware::Error> + 'static,
+    {
         // Owned, so that the future stays `Send` whatever the breaker.
         let permit = breaker
             .try_acquire_owned()
             .map_err(reqwest_middleware::Error::middleware)?;
         // Held across the await: a dropped request future abandons the permit.
         let result = next.run(req, extensions).await;
-        match &result {
-            Ok(response) => {
-                let status = response.status();
-                permit.record_with_retry_after(
-                    self.classifier.classify_status(status),
-                    self.classifier.retry_after_of(status, response.headers()),
-                );
-            }
-            Err(error) => permit.record(error_outcome(error)),
-        }
+        let hint = permit.honors_retry_after();
+        let (outcome, retry_after) =
+            classify(breaker.classifier(), self.http.as_ref(), &result, hint);
+        permit.record_with_retry_after(outcome, retry_after);
         result
     }
 }
@@ -244,7 +314,9 @@ impl<B, T: Template> CircuitBreakerMiddleware<B, T> {
 impl<B, T> Middleware for CircuitBreakerMiddleware<B, T>
 where
     B: Breaker + Send + Sync + 'static,
+    B::Classifier: Classify<Response, reqwest_middleware::Error> + 'static,
     T: Template,
+    <T::Breaker as Breaker>::Classifier: Classify<Response, reqwest_middleware::Error> + 'static,
 {
     async fn handle(
         &self,
@@ -308,9 +380,9 @@ mod tests {
         };
         let error = reqwest_middleware::Error::middleware(rejected);
         assert_eq!(rejection(&error), Some(&rejected));
-        assert_eq!(error_outcome(&error), Outcome::Ignore);
+        assert!(never_sent(&error));
         let other = reqwest_middleware::Error::middleware(std::io::Error::other("boom"));
         assert_eq!(rejection(&other), None);
-        assert_eq!(error_outcome(&other), Outcome::Failure);
+        assert!(!never_sent(&other));
     }
 }

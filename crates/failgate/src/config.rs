@@ -5,7 +5,7 @@ use crate::backoff::Backoff;
 use crate::breaker::CircuitBreaker;
 use crate::clock::{Clock, ClockSource, SystemClock};
 use crate::event::{Fanout, Observer};
-use crate::outcome::DefaultClassifier;
+use crate::outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
 use crate::policy::{ConfigError, Draft, Settings, Window};
 use std::fmt;
 use std::sync::Arc;
@@ -269,6 +269,28 @@ impl<C> Builder<C> {
             observers: self.observers,
             classifier,
         }
+    }
+
+    /// The breaker's default classifier is the function `classify`, under a type a
+    /// struct field can name: `CircuitBreaker<FnClassifier<T, E>>`. See
+    /// [`FnClassifier`](crate::FnClassifier).
+    pub fn with_fn_classifier<T, E>(
+        self,
+        classify: fn(&Result<T, E>) -> Outcome,
+    ) -> Builder<FnClassifier<T, E>> {
+        self.with_classifier(FnClassifier::new(classify))
+    }
+
+    /// The breaker's default classifier is `classifier` (any
+    /// [`Classify<T, E>`](crate::Classify), a capturing closure included), behind one
+    /// shared pointer, under a type a struct field can name:
+    /// `CircuitBreaker<DynClassifier<T, E>>`. Allocates once, here; calls never do. See
+    /// [`DynClassifier`](crate::DynClassifier).
+    pub fn with_dyn_classifier<T, E>(
+        self,
+        classifier: impl Classify<T, E> + Send + Sync + 'static,
+    ) -> Builder<DynClassifier<T, E>> {
+        self.with_classifier(DynClassifier::new(classifier))
     }
 
     /// Checks every value and builds the breaker.

@@ -1,7 +1,8 @@
 //! HTTP outcome classes (feature `http`).
 //!
-//! [`HttpClassifier`] decides the [`Outcome`] of an `http::Response` the way an HTTP
-//! client should: a 5xx answer or a transport error is the dependency failing;
+//! [`HttpClassifier`] decides the [`Outcome`] of an HTTP response (an
+//! `http::Response`, a `reqwest::Response` with the feature `reqwest`, or any
+//! [`HttpResponse`]) the way an HTTP client should: a 5xx answer or a transport error is the dependency failing;
 //! anything else (a 404, a 400) is the caller's business and counts as a success.
 //! Optionally, 429 Too Many Requests and 408 Request Timeout count as failures too.
 //! With [`Builder::honor_retry_after`](crate::Builder::honor_retry_after), a 503 or 429
@@ -63,15 +64,59 @@ impl HttpClassifier {
     }
 }
 
-impl<B, E> Classify<Response<B>, E> for HttpClassifier {
-    fn classify(&self, result: &Result<Response<B>, E>) -> Outcome {
+/// A response with a status and headers: what [`HttpClassifier`] reads. Implemented
+/// for `http::Response` and, with the feature `reqwest`, for `reqwest::Response`, so
+/// that a `reqwest::Client` (a tower `Service`) behind the
+/// [tower layer](crate::tower) is classified like any other HTTP client. Implement it
+/// for a response type of your own to classify that too.
+#[diagnostic::on_unimplemented(
+    message = "`HttpClassifier` classifies HTTP responses, and `{Self}` is not one: it does not implement `failgate::http::HttpResponse`",
+    label = "`HttpClassifier` cannot classify this result, so it cannot be the breaker's `failgate::Classify`",
+    note = "`HttpResponse` is implemented for `http::Response` and, with failgate's `reqwest` feature, for `reqwest::Response`; implement it for your own response type",
+    note = "or give the breaker a classifier for these results with `with_classifier`: a closure `|r: &Result<_, _>| -> failgate::Outcome` or your own `impl failgate::Classify`"
+)]
+pub trait HttpResponse {
+    /// The response's status.
+    fn status(&self) -> StatusCode;
+    /// The response's headers (for `Retry-After`).
+    fn headers(&self) -> &HeaderMap;
+}
+
+impl<B> HttpResponse for Response<B> {
+    #[inline]
+    fn status(&self) -> StatusCode {
+        Response::status(self)
+    }
+
+    #[inline]
+    fn headers(&self) -> &HeaderMap {
+        Response::headers(self)
+    }
+}
+
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+impl HttpResponse for reqwest::Response {
+    #[inline]
+    fn status(&self) -> StatusCode {
+        reqwest::Response::status(self)
+    }
+
+    #[inline]
+    fn headers(&self) -> &HeaderMap {
+        reqwest::Response::headers(self)
+    }
+}
+
+impl<R: HttpResponse, E> Classify<R, E> for HttpClassifier {
+    fn classify(&self, result: &Result<R, E>) -> Outcome {
         match result {
             Ok(response) => self.classify_status(response.status()),
             Err(_) => Outcome::Failure,
         }
     }
 
-    fn retry_after(&self, result: &Result<Response<B>, E>) -> Option<Duration> {
+    fn retry_after(&self, result: &Result<R, E>) -> Option<Duration> {
         let response = result.as_ref().ok()?;
         self.retry_after_of(response.status(), response.headers())
     }

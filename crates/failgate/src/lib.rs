@@ -89,6 +89,9 @@
 //! By default `Ok` is a success and `Err` a failure. [`CircuitBreaker::call_with`]
 //! takes a classifier for one call; [`Builder::with_classifier`] sets the breaker's
 //! default. A classifier returns an [`Outcome`]: `Success`, `Failure` or `Ignore`.
+//! A breaker kept in a struct field needs a classifier type that can be named:
+//! [`FnClassifier`] for a plain function ([`Builder::with_fn_classifier`]),
+//! [`DynClassifier`] for any other ([`Builder::with_dyn_classifier`]).
 //!
 //! # One contract
 //! [`Breaker`] (with [`Report`] for permits) is what every breaker keeps: this crate's
@@ -157,7 +160,7 @@ pub use config::Builder;
 pub use contract::{Breaker, Report};
 pub use error::{Error, Rejected};
 pub use event::{Event, EventKind, Observer};
-pub use outcome::{Classify, DefaultClassifier, Outcome};
+pub use outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
 pub use permit::{OwnedPermit, Permit};
 pub use policy::{
     ConfigError, Window, DEFAULT_MAX_RETRY_AFTER, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW,

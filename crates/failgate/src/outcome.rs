@@ -1,5 +1,8 @@
 //! How the result of a call is counted.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 /// What a call's result means to the breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -16,8 +19,10 @@ pub enum Outcome {
 
 /// Decides the [`Outcome`] of a `Result<T, E>`.
 ///
-/// Implemented for [`DefaultClassifier`] (`Ok` is a success, `Err` a failure) and for
-/// every closure `Fn(&Result<T, E>) -> Outcome`, so a breaker can carry its own default:
+/// Implemented for [`DefaultClassifier`] (`Ok` is a success, `Err` a failure), for
+/// every closure `Fn(&Result<T, E>) -> Outcome`, for the nameable [`FnClassifier`] and
+/// [`DynClassifier`], and (feature `http`) for `HttpClassifier` over any
+/// `HttpResponse`, so a breaker can carry its own default:
 ///
 /// ```
 /// use failgate::{CircuitBreaker, Outcome};
@@ -35,6 +40,15 @@ pub enum Outcome {
 /// assert!(breaker.call(|| Err::<u32, _>(ApiError::NotFound)).is_err());
 /// assert_eq!(breaker.snapshot().consecutive_failures, 0); // a 404 is not an outage
 /// ```
+///
+/// A breaker (or the tower layer) whose classifier does not fit its calls' results
+/// names this trait in the compiler's error, and the ways to fix it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot classify a `Result<{T}, {E}>`: it does not implement `failgate::Classify<{T}, {E}>`",
+    label = "the breaker's classifier must classify `Result<{T}, {E}>`",
+    note = "set a classifier that does with `with_classifier`: a closure `|r: &Result<{T}, {E}>| -> failgate::Outcome`, a `failgate::FnClassifier` or `DynClassifier`, or your own `impl failgate::Classify<{T}, {E}>`",
+    note = "`failgate::http::HttpClassifier` classifies `http::Response` (feature `http`) and `reqwest::Response` (feature `reqwest`); any other response type can implement `failgate::http::HttpResponse`"
+)]
 pub trait Classify<T, E> {
     /// The outcome of `result`.
     fn classify(&self, result: &Result<T, E>) -> Outcome;
@@ -43,7 +57,7 @@ pub trait Classify<T, E> {
     /// `Retry-After`, say). Only asked when the breaker was built with
     /// [`honor_retry_after`](crate::Builder::honor_retry_after). None by default.
     #[inline]
-    fn retry_after(&self, result: &Result<T, E>) -> Option<std::time::Duration> {
+    fn retry_after(&self, result: &Result<T, E>) -> Option<Duration> {
         let _ = result;
         None
     }
@@ -63,7 +77,7 @@ impl<T, E> Classify<T, E> for DefaultClassifier {
     }
 
     #[inline(always)]
-    fn retry_after(&self, _: &Result<T, E>) -> Option<std::time::Duration> {
+    fn retry_after(&self, _: &Result<T, E>) -> Option<Duration> {
         None
     }
 }
@@ -75,5 +89,159 @@ where
     #[inline]
     fn classify(&self, result: &Result<T, E>) -> Outcome {
         self(result)
+    }
+}
+
+/// A classifier that is a plain function `fn(&Result<T, E>) -> Outcome`, under a
+/// name a struct field can spell: `CircuitBreaker<FnClassifier<Response, MyError>>`.
+///
+/// A closure that captures nothing is such a function. It is `Copy`, holds one
+/// pointer, and calls through it (no allocation, ever). It never asks for a "retry
+/// after"; a classifier that does goes in a [`DynClassifier`].
+///
+/// ```
+/// use failgate::{CircuitBreaker, FnClassifier, Outcome};
+///
+/// #[derive(Debug)]
+/// enum ApiError { NotFound, Unavailable }
+///
+/// fn outage_only(result: &Result<u32, ApiError>) -> Outcome {
+///     match result {
+///         Ok(_) | Err(ApiError::NotFound) => Outcome::Success,
+///         Err(ApiError::Unavailable) => Outcome::Failure,
+///     }
+/// }
+///
+/// struct Client {
+///     breaker: CircuitBreaker<FnClassifier<u32, ApiError>>,
+/// }
+///
+/// let client = Client {
+///     breaker: CircuitBreaker::builder().with_fn_classifier(outage_only).build()?,
+/// };
+/// let _ = client.breaker.call(|| Err::<u32, _>(ApiError::NotFound));
+/// assert_eq!(client.breaker.snapshot().consecutive_failures, 0);
+/// # Ok::<(), failgate::ConfigError>(())
+/// ```
+pub struct FnClassifier<T, E> {
+    classify: fn(&Result<T, E>) -> Outcome,
+}
+
+impl<T, E> FnClassifier<T, E> {
+    /// Classifies with `classify`.
+    pub const fn new(classify: fn(&Result<T, E>) -> Outcome) -> Self {
+        FnClassifier { classify }
+    }
+}
+
+impl<T, E> Clone for FnClassifier<T, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T, E> Copy for FnClassifier<T, E> {}
+
+impl<T, E> std::fmt::Debug for FnClassifier<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FnClassifier")
+            .field(&(self.classify as *const ()))
+            .finish()
+    }
+}
+
+impl<T, E> Classify<T, E> for FnClassifier<T, E> {
+    #[inline]
+    fn classify(&self, result: &Result<T, E>) -> Outcome {
+        (self.classify)(result)
+    }
+}
+
+/// Any classifier of `Result<T, E>`, behind one shared pointer, under a name a struct
+/// field can spell: `CircuitBreaker<DynClassifier<Response, MyError>>`.
+///
+/// For a classifier that is not a plain function: a closure that captures, a type of
+/// your own with a [`retry_after`](Classify::retry_after). It is allocated once, by
+/// [`new`](Self::new); a call (and a clone, which the tower layer makes per request)
+/// only follows or counts the pointer, and never allocates.
+///
+/// ```
+/// use failgate::{CircuitBreaker, Classify, DynClassifier, Outcome};
+/// use std::time::Duration;
+///
+/// #[derive(Debug)]
+/// struct Busy { retry_in: Duration }
+///
+/// /// Counts only `Busy` as a failure, and asks for its wait.
+/// struct BusyOnly;
+///
+/// impl Classify<u32, Busy> for BusyOnly {
+///     fn classify(&self, _: &Result<u32, Busy>) -> Outcome {
+///         Outcome::Failure
+///     }
+///     fn retry_after(&self, result: &Result<u32, Busy>) -> Option<Duration> {
+///         result.as_ref().err().map(|busy| busy.retry_in)
+///     }
+/// }
+///
+/// struct Client {
+///     breaker: CircuitBreaker<DynClassifier<u32, Busy>>,
+/// }
+///
+/// let client = Client {
+///     breaker: CircuitBreaker::builder()
+///         .consecutive_failures(1)
+///         .honor_retry_after(true)
+///         .with_dyn_classifier(BusyOnly)
+///         .build()?,
+/// };
+/// let _ = client.breaker.call(|| Err::<u32, _>(Busy { retry_in: Duration::from_secs(90) }));
+/// let wait = client.breaker.try_acquire().unwrap_err().retry_after().unwrap();
+/// assert!(wait > Duration::from_secs(89));
+/// # Ok::<(), failgate::ConfigError>(())
+/// ```
+pub struct DynClassifier<T, E> {
+    classifier: Arc<dyn Classify<T, E> + Send + Sync>,
+}
+
+impl<T, E> DynClassifier<T, E> {
+    /// Classifies with `classifier` (a closure `Fn(&Result<T, E>) -> Outcome`, or any
+    /// [`Classify<T, E>`]).
+    pub fn new(classifier: impl Classify<T, E> + Send + Sync + 'static) -> Self {
+        DynClassifier {
+            classifier: Arc::new(classifier),
+        }
+    }
+}
+
+impl<T: 'static, E: 'static> From<FnClassifier<T, E>> for DynClassifier<T, E> {
+    fn from(classifier: FnClassifier<T, E>) -> Self {
+        DynClassifier::new(classifier)
+    }
+}
+
+impl<T, E> Clone for DynClassifier<T, E> {
+    fn clone(&self) -> Self {
+        DynClassifier {
+            classifier: Arc::clone(&self.classifier),
+        }
+    }
+}
+
+impl<T, E> std::fmt::Debug for DynClassifier<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynClassifier").finish_non_exhaustive()
+    }
+}
+
+impl<T, E> Classify<T, E> for DynClassifier<T, E> {
+    #[inline]
+    fn classify(&self, result: &Result<T, E>) -> Outcome {
+        self.classifier.classify(result)
+    }
+
+    #[inline]
+    fn retry_after(&self, result: &Result<T, E>) -> Option<Duration> {
+        self.classifier.retry_after(result)
     }
 }

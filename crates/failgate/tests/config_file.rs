@@ -315,3 +315,29 @@ mod fuzz {
         }
     }
 }
+
+#[cfg(feature = "registry")]
+#[test]
+fn breakers_named_in_a_file_exist_once_it_is_loaded() {
+    let registry = RegistryConfig::from_toml_str(FULL)
+        .unwrap()
+        .registry()
+        .unwrap();
+    assert_eq!(registry.names(), ["payments", "search"]);
+    let payments = registry
+        .get("payments")
+        .expect("payments exists before first use");
+    registry.force_open("payments").unwrap();
+    assert_eq!(payments.state(), State::ForcedOpen);
+    let same = registry.get_or_create("payments").unwrap();
+    assert!(
+        same.same_breaker(&payments),
+        "first use finds the loaded breaker"
+    );
+    assert_eq!(
+        registry.snapshot().len(),
+        2,
+        "names not in the file are still made on first use"
+    );
+    assert!(registry.get("other").is_none());
+}

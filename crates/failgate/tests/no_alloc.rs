@@ -146,3 +146,45 @@ fn the_shared_contract_paths_do_not_allocate() {
     let n = failgate_testkit::contract::allocations_of_traffic(&breaker, 10_000);
     assert_eq!(n, 0, "{n} allocations on the contract's call paths");
 }
+
+/// `FnClassifier` and `DynClassifier` allocate when made (the latter), never per call,
+/// nor when the tower layer clones the classifier for each request.
+#[test]
+fn named_classifiers_do_not_allocate_per_call() {
+    use failgate::{DynClassifier, FnClassifier, Outcome};
+    fn odd_fails(r: &Result<u32, u32>) -> Outcome {
+        match r {
+            Err(n) if n % 2 == 1 => Outcome::Failure,
+            _ => Outcome::Success,
+        }
+    }
+    let builder = || {
+        CircuitBreaker::builder()
+            .consecutive_failures(3)
+            .honor_retry_after(true)
+            .clock(ManualClock::new())
+    };
+    let by_fn: CircuitBreaker<FnClassifier<u32, u32>> =
+        builder().with_fn_classifier(odd_fails).build().unwrap();
+    let limit = 7;
+    let by_dyn: CircuitBreaker<DynClassifier<u32, u32>> = builder()
+        .with_dyn_classifier(move |r: &Result<u32, u32>| match r {
+            Err(n) if *n > limit => Outcome::Failure,
+            _ => Outcome::Success,
+        })
+        .build()
+        .unwrap();
+    let n = allocations_during(|| {
+        for i in 0..10_000u32 {
+            let result = if i % 3 == 0 { Err(i) } else { Ok(i) };
+            let _ = by_fn.call(|| result);
+            let _ = by_dyn.call(|| result);
+            let _ = by_dyn.classifier().clone();
+            if i % 100 == 0 {
+                by_fn.reset();
+                by_dyn.reset();
+            }
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations with named classifiers");
+}

@@ -33,6 +33,11 @@ pub struct WatchArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE, value_parser = parse_rate)]
     pub rate: f64,
 
+    /// How often to log a summary of every lane (at INFO; each call is logged at
+    /// DEBUG only). The default is `DEFAULT_SUMMARY_EVERY`.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::scenario::parse_positive_duration)]
+    pub summary_every: std::time::Duration,
+
     /// A configuration file (.toml, .yaml or .json): a lane named under `breakers`
     /// (checkout, search, payments) takes its settings from the file, over the file's
     /// defaults; the other lanes keep theirs.
@@ -116,6 +121,7 @@ pub async fn run(args: WatchArgs, out: &mut (dyn io::Write + Send)) -> Result<()
         seed: args.seed,
         rate: args.rate,
         lanes,
+        summary_every: args.summary_every,
         control_token: args.control_token.clone(),
         allowed_hosts: args.allowed_hosts,
         limits: args.limits.into(),

@@ -26,6 +26,9 @@ pub const MAX_RATE: f64 = 50.0;
 /// How often the registry is sampled (for `/events`, the history and the gauges).
 pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(500);
 
+/// How often a summary of every lane is logged at INFO.
+pub const DEFAULT_SUMMARY_EVERY: Duration = Duration::from_secs(5);
+
 /// How many samples the history keeps: 3 minutes at the default interval.
 pub const DEFAULT_HISTORY: usize = 360;
 
@@ -47,6 +50,8 @@ pub struct Config {
     pub sample_every: Duration,
     /// How many samples to keep for the charts (at least 1).
     pub history: usize,
+    /// How often to log a summary of every lane at INFO (non-zero).
+    pub summary_every: Duration,
     /// The secret `POST /control/...` must carry; `None` asks for none (fine on
     /// loopback; beyond it, [`Watch::spawn`](super::Watch::spawn) warns).
     pub control_token: Option<ControlToken>,
@@ -68,6 +73,7 @@ impl Default for Config {
             lanes: default_lanes(),
             sample_every: DEFAULT_SAMPLE_EVERY,
             history: DEFAULT_HISTORY,
+            summary_every: DEFAULT_SUMMARY_EVERY,
             control_token: None,
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
@@ -146,6 +152,9 @@ pub(super) fn validate(config: &Config) -> Result<(), WatchError> {
     }
     if config.sample_every.is_zero() {
         return invalid("sample_every", "must be longer than zero".into());
+    }
+    if config.summary_every.is_zero() {
+        return invalid("summary_every", "must be longer than zero".into());
     }
     if config.history == 0 {
         return invalid("history", "must keep at least one sample".into());

@@ -31,6 +31,11 @@
 //! and the periodic [`record_snapshot`] runs against it. Several watches can so run in
 //! one process (the tests do) without mixing their series.
 //!
+//! The log at INFO shows the URL, every breaker's transitions (failgate's tracing
+//! observer) and a summary of every lane every [`Config::summary_every`]; the line of
+//! each call the in-process service answers is at DEBUG
+//! ([`REQUEST_LOG`](crate::service::REQUEST_LOG)).
+//!
 //! Time is tokio's: the breakers' [`Clock`] reads [`tokio::time::Instant`], so under
 //! paused tokio time (tests) the schedules, the traffic and the breakers' waits all
 //! follow the same virtual clock.
@@ -47,13 +52,15 @@ pub mod guard;
 pub mod lanes;
 mod routes;
 mod state;
+mod summary;
 mod traffic;
 mod views;
 mod watch;
 
 pub use self::cli::{lanes_from, parse_rate, run, WatchArgs};
 pub use self::config::{
-    Config, WatchError, DEFAULT_ADDR, DEFAULT_HISTORY, DEFAULT_RATE, DEFAULT_SAMPLE_EVERY, MAX_RATE,
+    Config, WatchError, DEFAULT_ADDR, DEFAULT_HISTORY, DEFAULT_RATE, DEFAULT_SAMPLE_EVERY,
+    DEFAULT_SUMMARY_EVERY, MAX_RATE,
 };
 pub use self::guard::{
     exposure_warning, AllowedHost, ControlToken, InvalidAccess, TOKEN_ENV, TOKEN_HEADER,

@@ -35,11 +35,21 @@ pub(super) fn build_lanes(
     clock: TokioClock,
     recorder: &PrometheusRecorder,
 ) -> Result<(Registry, Vec<Arc<LaneState>>), ConfigError> {
-    let mut registry = Registry::builder(CircuitBreaker::builder().with_metrics().clock(clock));
+    // Transitions go to the log (INFO, openings WARN) as well as to the metrics.
+    let mut registry = Registry::builder(
+        CircuitBreaker::builder()
+            .with_metrics()
+            .with_tracing()
+            .clock(clock),
+    );
     for lane in lanes {
         registry = registry.with_override(
             &lane.name,
-            lane.settings.clone().with_metrics().clock(clock),
+            lane.settings
+                .clone()
+                .with_metrics()
+                .with_tracing()
+                .clock(clock),
         );
     }
     let registry = registry.build()?;

@@ -18,6 +18,7 @@ use super::config::{validate, Config, WatchError};
 use super::guard::{exposure_warning, Guard};
 use super::routes::router;
 use super::state::{build_lanes, sampler, Shared, TokioClock};
+use super::summary::summarize;
 use super::traffic::{self, Caller, Target};
 use super::views::{History, WatchSnapshot};
 use crate::service::{self, Ratio, Server};
@@ -73,6 +74,11 @@ impl Watch {
             ));
         }
         tasks.spawn(sampler(Arc::clone(&shared), publish, stopped.clone()));
+        tasks.spawn(summarize(
+            Arc::clone(&shared),
+            config.summary_every,
+            stopped.clone(),
+        ));
         let server = serve_dashboard(listener, &shared, config.limits, stopped);
         tracing::info!(%addr, target = %target_text, rate = config.rate, "watch started");
         Ok(Self {

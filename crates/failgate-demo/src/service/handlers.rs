@@ -153,12 +153,18 @@ async fn method_not_allowed(
     }
 }
 
+/// The tracing target of the one line logged per request, at DEBUG.
+pub const REQUEST_LOG: &str = "failgate_demo::request";
+
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
     let start = tokio::time::Instant::now();
     let response = next.run(request).await;
-    tracing::info!(
+    // DEBUG, under a target of its own: `watch` sends dozens of requests a second, and
+    // at INFO they would bury its URL and its transitions; `serve` turns them on.
+    tracing::debug!(
+        target: REQUEST_LOG,
         %method,
         %uri,
         status = response.status().as_u16(),

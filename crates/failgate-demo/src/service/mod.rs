@@ -30,7 +30,7 @@ mod values;
 
 pub use self::bodies::{Answer, ErrorBody};
 pub use self::config::{Config, Endpoint, DEFAULT_ADDR};
-pub use self::handlers::router;
+pub use self::handlers::{router, REQUEST_LOG};
 pub use self::server::{shutdown_signal, ServeError, Server, SHUTDOWN_GRACE};
 pub use self::stats::{Stats, StatsSnapshot};
 pub use self::values::{parse_delay, InvalidValue, Ratio, DEFAULT_FAILURE_RATIO, MAX_DELAY};

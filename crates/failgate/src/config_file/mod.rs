@@ -86,6 +86,10 @@ impl RegistryConfig {
     }
 
     /// A [`Registry`](crate::Registry) of these breakers (feature `registry`).
+    ///
+    /// Every breaker the file names exists once this returns: `get`, `names`,
+    /// `snapshot` and `force_open` see it before its first call. Other names are
+    /// built from the defaults on first use ([`Registry::get_or_create`](crate::Registry::get_or_create)).
     #[cfg(feature = "registry")]
     pub fn registry(&self) -> Result<crate::Registry, FileError> {
         self.validate()?;
@@ -94,7 +98,13 @@ impl RegistryConfig {
         for name in self.breakers.keys() {
             registry = registry.with_override(name.clone(), self.builder_for(name));
         }
-        registry.build().map_err(|e| config_error("", &e))
+        let registry = registry.build().map_err(|e| config_error("", &e))?;
+        for name in self.breakers.keys() {
+            registry
+                .get_or_create(name)
+                .map_err(|e| config_error(&format!("breakers.{name}"), &e))?;
+        }
+        Ok(registry)
     }
 
     /// Reads and checks a file, by its extension: `.toml`, `.yaml`/`.yml` or `.json`

@@ -24,7 +24,12 @@ impl<B> CircuitBreakerLayer<B> {
     /// Classifies responses with `classifier`, a
     /// [`Classify<S::Response, S::Error>`](crate::Classify), such as a closure
     /// `Fn(&Result<S::Response, S::Error>) -> Outcome` or
-    /// [`HttpClassifier`](crate::http::HttpClassifier).
+    /// [`HttpClassifier`](crate::http::HttpClassifier) (for `http::Response`, and for
+    /// `reqwest::Response` with the feature `reqwest`: a `reqwest::Client` is a
+    /// `Service`). A classifier that does not fit the service is named in the
+    /// compiler's error, with the fix, wherever the service is used as a
+    /// `Service<Request>`; through a `ServiceExt` method such as `ready`, rustc says
+    /// only that `Service<_>` is not implemented.
     pub fn with_classifier<K>(self, classifier: K) -> CircuitBreakerLayer<B::WithClassifier<K>>
     where
         B: Breaker,
