@@ -200,7 +200,7 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
 /// Sends SIGTERM to `child`.
 fn sigterm(child: &std::process::Child) -> std::io::Result<()> {
     use rustix::process::{kill_process, Pid, Signal};
-    Ok(kill_process(Pid::from_child(child), Signal::TERM)?)
+    kill_process(Pid::from_child(child), Signal::TERM).map_err(Into::into)
 }
 
 /// A file named `name` (its extension picks the format) in a fresh temporary
@@ -244,13 +244,7 @@ fn config_files_with_bad_values_are_refused_with_their_path() {
         "lane.json",
         r#"{"breakers": {"shipping": {"consecutive_failures": 2}}}"#,
     );
-    let stderr = fails(&[
-        "watch",
-        "--addr",
-        "127.0.0.1:0",
-        "--config",
-        lane.arg(),
-    ]);
+    let stderr = fails(&["watch", "--addr", "127.0.0.1:0", "--config", lane.arg()]);
     assert_mentions(
         &stderr,
         &[
@@ -358,7 +352,10 @@ fn serve_outlives_emfile_and_answers_behind_idle_connections() {
     assert!(still_running, "serve exited under EMFILE: {stderr}");
     let answer = answered.unwrap_or_else(|e| panic!("no answer behind the idle connections: {e}"));
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
-    assert!(killed.is_ok() && output.status.success(), "{killed:?}: {stderr}");
+    assert!(
+        killed.is_ok() && output.status.success(),
+        "{killed:?}: {stderr}"
+    );
     // Backing off, not spinning: a busy loop would log an error per failed accept,
     // millions of them in the time this took.
     let failures = stderr.matches("accept failed").count();

@@ -12,11 +12,24 @@
 //! ```
 //!
 //! With `CI=true` the variable is ignored: CI never rewrites the committed picture.
+//!
+//! # Why a small DevTools client of its own
+//!
+//! The browser is driven by `Browser` below: four DevTools methods
+//! (`Target.createTarget`/`attachToTarget`, `Page.navigate`, `Runtime.evaluate`,
+//! `Page.captureScreenshot`) over `tokio-tungstenite`, in about 200 lines. A maintained
+//! CDP crate was tried first: `chromiumoxide` 0.9.1 (default features, no fetcher)
+//! launches Debian's chromium offline, evaluates and captures a screenshot. But on the
+//! 2-core machine CI runs on (shared with other builds at the time, load 5 to 9), its
+//! debug build took about 250 s of compile time more than this (`cargo build --timings`: `chromiumoxide_cdp` 160 s, `chromiumoxide` 82 s, one after
+//! the other; 2.2 GB for the one `rustc`), paid again by `cargo clippy --all-targets`,
+//! for one test file that needs four methods. `headless_chrome` was not measured: it
+//! generates the same protocol types, at build time (`auto_generate_cdp`), and it
+//! blocks threads where this test runs on tokio. The client stays until the test needs
+//! much more of the protocol.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-
-use rustix::process::{kill_process, Pid, Signal};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +37,7 @@ use failgate::State;
 use failgate_demo::dashboard::{self, Config, Target, Watch, WatchSnapshot};
 use failgate_demo::service::{self, ErrorBody, Stats};
 use futures::{SinkExt as _, StreamExt as _};
+use rustix::process::{kill_process, Pid, Signal};
 use serde_json::{json, Value};
 
 fn client() -> reqwest::Client {
