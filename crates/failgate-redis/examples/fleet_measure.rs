@@ -685,11 +685,12 @@ fn unique_namespace(what: &str) -> String {
     format!("fleet-measure-{what}-{}-{nanos}", std::process::id())
 }
 
-/// Median, p99 and max, from an HDR histogram of microseconds (3 significant digits:
-/// each figure is within 0.1 % of the value it stands for). A negative delay (clocks
-/// read on different threads) counts as zero, and is reported.
+/// Median, p99 and max, from an HDR histogram of thousandths (microseconds for the
+/// delays) up to an hour's worth, at 3 significant digits: each figure is within 0.1 %
+/// of the value it stands for. A negative delay (clocks read on different threads)
+/// counts as zero, and is reported.
 fn print_stats(label: &str, values: &[f64]) {
-    let Ok(mut h) = hdrhistogram::Histogram::<u64>::new(3) else {
+    let Ok(mut h) = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3) else {
         return;
     };
     let mut negative = 0;
