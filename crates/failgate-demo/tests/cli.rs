@@ -188,11 +188,7 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
     let response = client.get(format!("{url}/health")).send().await;
     let status = response.map(|r| r.status().as_u16());
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
+    sigterm(&child).expect("SIGTERM sent");
     let exit = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("waiter joined")
@@ -201,25 +197,46 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
     assert!(exit.success(), "serve exited with {exit} on SIGTERM");
 }
 
-/// Writes `text` to a fresh file named `name` and returns its path.
-fn config_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("failgate-demo-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
+/// Sends SIGTERM to `child`.
+fn sigterm(child: &std::process::Child) -> std::io::Result<()> {
+    use rustix::process::{kill_process, Pid, Signal};
+    kill_process(Pid::from_child(child), Signal::TERM).map_err(Into::into)
+}
+
+/// A file named `name` (its extension picks the format) in a fresh temporary
+/// directory, removed with it when dropped.
+struct ConfigFile {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ConfigFile {
+    fn arg(&self) -> &str {
+        self.path.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+/// Writes `text` to a fresh file named `name`.
+fn config_file(name: &str, text: &str) -> ConfigFile {
+    let dir = tempfile::Builder::new()
+        .prefix("failgate-demo-cli-")
+        .tempdir()
+        .expect("temp dir");
+    let path = dir.path().join(name);
     std::fs::write(&path, text).expect("config written");
-    path
+    ConfigFile { path, _dir: dir }
 }
 
 #[test]
 fn config_files_with_bad_values_are_refused_with_their_path() {
     let bad = config_file("bad.toml", "[breakers.flaky]\nfailure_rate = 1.5\n");
-    let stderr = fails(&["scenario", "--config", bad.to_str().unwrap()]);
+    let stderr = fails(&["scenario", "--config", bad.arg()]);
     assert_mentions(
         &stderr,
         &["breakers.flaky.failure_rate: 1.5 is not in (0, 1]"],
     );
     let unknown = config_file("unknown.yaml", "breakers:\n  flaky:\n    treshold: 2\n");
-    let stderr = fails(&["scenario", "--config", unknown.to_str().unwrap()]);
+    let stderr = fails(&["scenario", "--config", unknown.arg()]);
     assert_mentions(&stderr, &["breakers.flaky.treshold", "unknown field"]);
     let stderr = fails(&["scenario", "--config", "/nonexistent/failgate.toml"]);
     assert_mentions(&stderr, &["cannot read /nonexistent/failgate.toml"]);
@@ -227,13 +244,7 @@ fn config_files_with_bad_values_are_refused_with_their_path() {
         "lane.json",
         r#"{"breakers": {"shipping": {"consecutive_failures": 2}}}"#,
     );
-    let stderr = fails(&[
-        "watch",
-        "--addr",
-        "127.0.0.1:0",
-        "--config",
-        lane.to_str().unwrap(),
-    ]);
+    let stderr = fails(&["watch", "--addr", "127.0.0.1:0", "--config", lane.arg()]);
     assert_mentions(
         &stderr,
         &[
@@ -256,7 +267,7 @@ fn the_scenario_takes_its_breaker_from_a_config_file() {
         "--pause",
         "400ms",
         "--config",
-        file.to_str().unwrap(),
+        file.arg(),
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -335,16 +346,16 @@ fn serve_outlives_emfile_and_answers_behind_idle_connections() {
     let still_running = child.try_wait().expect("try_wait").is_none();
     drop(idle);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
+    let killed = sigterm(&child);
     let output = child.wait_with_output().expect("the child exits");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(still_running, "serve exited under EMFILE: {stderr}");
     let answer = answered.unwrap_or_else(|e| panic!("no answer behind the idle connections: {e}"));
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
-    assert!(killed.success() && output.status.success(), "{stderr}");
+    assert!(
+        killed.is_ok() && output.status.success(),
+        "{killed:?}: {stderr}"
+    );
     // Backing off, not spinning: a busy loop would log an error per failed accept,
     // millions of them in the time this took.
     let failures = stderr.matches("accept failed").count();

@@ -42,6 +42,9 @@ impl<C> fmt::Debug for FleetBreaker<C> {
 }
 
 /// A snapshot of a fleet breaker, from [`FleetBreaker::status`].
+///
+/// `#[non_exhaustive]`: a status gains a field with each new thing the fleet reports;
+/// read its fields.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FleetStatus {

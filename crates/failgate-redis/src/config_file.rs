@@ -28,8 +28,12 @@ use failgate::config_file::HumanDuration;
 use serde::{Deserialize, Serialize};
 
 /// Where the shared state lives.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `#[non_exhaustive]`: a new way to reach Redis gains a field here. Start from
+/// `RedisConfig::default()` and set fields, rather than a struct literal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RedisConfig {
     /// `redis://host:port[/db]`, or `rediss://` for TLS (feature `tls`). Empty or
     /// left out when `cluster` is given.
@@ -55,8 +59,27 @@ pub struct RedisConfig {
 
 /// A fleet breaker's settings; every field but `redis` is optional (the builder's
 /// defaults apply).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `#[non_exhaustive]`: each new [`FleetBuilder`] setting gains a field here. Start
+/// from `FleetConfig::default()` (a file still has to name `redis`) and set fields,
+/// rather than a struct literal:
+///
+/// ```
+/// let mut config = failgate_redis::config_file::FleetConfig::default();
+/// config.redis.url = "redis://127.0.0.1:6379".into();
+/// config.failure_rate = Some(0.5);
+/// assert!(config.builder("payments").is_ok());
+/// ```
+///
+/// ```compile_fail,E0639
+/// let config = failgate_redis::config_file::FleetConfig {
+///     failure_rate: Some(0.5),
+///     ..Default::default()
+/// };
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct FleetConfig {
     /// See [`FleetBuilder::namespace`].
     #[serde(default, skip_serializing_if = "Option::is_none")]

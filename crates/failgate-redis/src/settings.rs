@@ -8,6 +8,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A configuration value that cannot work, named.
+///
+/// `#[non_exhaustive]`: each new setting can bring a new way to be wrong, so a `match`
+/// outside this crate needs a wildcard arm:
+///
+/// ```compile_fail,E0004
+/// use failgate_redis::FleetConfigError as E;
+///
+/// #[allow(deprecated)]
+/// fn field(e: &E) -> &'static str {
+///     match e {
+///         E::Policy(_) => "policy",
+///         E::Invalid { field, .. } => field,
+///         E::RedisUrl { .. } | E::NoRedisUrl | E::RedisAndCluster { .. } => "redis",
+///         E::CountWindow { .. } => "window",
+///         E::NoRuntime | E::Start(_) => "start",
+///     }
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FleetConfigError {

@@ -24,6 +24,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Why a server could not be started.
+///
+/// `#[non_exhaustive]`: the harness may learn new ways to fail (a missing module, a
+/// version too old), so a `match` outside this crate needs a wildcard arm.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {

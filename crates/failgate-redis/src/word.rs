@@ -20,6 +20,18 @@ const LOCAL: u64 = 0b100;
 const GEN_SHIFT: u32 = 3;
 
 /// Whether the fleet breaker decides with the shared state or on its own.
+///
+/// Exhaustive on purpose: either Redis's shared state decides or the local fallback
+/// does, so a `match` needs no wildcard arm:
+///
+/// ```
+/// fn label(mode: failgate_redis::Mode) -> &'static str {
+///     match mode {
+///         failgate_redis::Mode::Shared => "fleet",
+///         failgate_redis::Mode::Local => "local fallback",
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// Redis answers: admission follows the fleet's shared state.

@@ -31,9 +31,12 @@ fn certificates(dir: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_redis_with_a_private_ca() {
-    let dir = std::env::temp_dir().join(unique_namespace("failgate-tls"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = certificates(&dir);
+    let temp = tempfile::Builder::new()
+        .prefix("failgate-tls-")
+        .tempdir()
+        .unwrap();
+    let dir = temp.path();
+    let ca = certificates(dir);
     let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -81,5 +84,4 @@ async fn a_tls_redis_with_a_private_ca() {
         "an untrusted certificate is refused"
     );
     drop(redis);
-    let _ = std::fs::remove_dir_all(&dir);
 }

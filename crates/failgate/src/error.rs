@@ -74,6 +74,18 @@ impl fmt::Display for Rejected {
 impl std::error::Error for Rejected {}
 
 /// The error of a call made through a breaker: refused, or the call's own error.
+///
+/// Exhaustive on purpose: a guarded call was either refused or ran, and that stays so,
+/// so a `match` on it needs no wildcard arm:
+///
+/// ```
+/// fn describe(e: &failgate::Error<std::io::Error>) -> String {
+///     match e {
+///         failgate::Error::Rejected(r) => format!("refused: {r}"),
+///         failgate::Error::Inner(e) => format!("failed: {e}"),
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error<E> {
     /// The breaker refused the call; the operation did not run.

@@ -56,7 +56,18 @@ impl Observer for Fanout {
 }
 
 /// One thing that happened in a breaker.
+///
+/// `#[non_exhaustive]`: an event may carry more (a timestamp, the generation) in a
+/// minor release. Read its fields; build one with [`Event::new`] (to test an
+/// [`Observer`], say), not with a struct literal:
+///
+/// ```compile_fail,E0639
+/// use failgate::{Event, EventKind};
+///
+/// let event = Event { name: "db", kind: EventKind::Ignored };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Event<'a> {
     /// The breaker's name.
     pub name: &'a str,
@@ -64,7 +75,47 @@ pub struct Event<'a> {
     pub kind: EventKind,
 }
 
+impl<'a> Event<'a> {
+    /// An event of breaker `name`: what an observer is called with.
+    pub fn new(name: &'a str, kind: EventKind) -> Self {
+        Event { name, kind }
+    }
+}
+
 /// The kinds of [`Event`].
+///
+/// `#[non_exhaustive]`: each new thing a breaker learns to report is a new kind, so an
+/// observer's `match` outside this crate ends with a wildcard arm (that ignores what it
+/// does not know):
+///
+/// ```
+/// use failgate::{Event, EventKind};
+///
+/// fn log(event: &Event<'_>) -> Option<String> {
+///     match event.kind {
+///         EventKind::StateChange { from, to, .. } => Some(format!("{from} -> {to}")),
+///         EventKind::Rejected { .. } => Some("rejected".into()),
+///         EventKind::Success { .. } | EventKind::Failure { .. } | EventKind::Ignored => None,
+///         EventKind::Slow { .. } | EventKind::Abandoned => None,
+///         _ => None, // a kind added later
+///     }
+/// }
+/// assert_eq!(log(&Event::new("db", EventKind::Ignored)), None);
+/// ```
+///
+/// Without the wildcard, the same match does not compile:
+///
+/// ```compile_fail,E0004
+/// # use failgate::{Event, EventKind};
+/// fn log(event: &Event<'_>) -> Option<String> {
+///     match event.kind {
+///         EventKind::StateChange { from, to, .. } => Some(format!("{from} -> {to}")),
+///         EventKind::Rejected { .. } => Some("rejected".into()),
+///         EventKind::Success { .. } | EventKind::Failure { .. } | EventKind::Ignored => None,
+///         EventKind::Slow { .. } | EventKind::Abandoned => None,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum EventKind {

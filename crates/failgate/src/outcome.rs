@@ -4,6 +4,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What a call's result means to the breaker.
+///
+/// Exhaustive on purpose: a result counts for the dependency's health, against it, or
+/// not at all (slowness is measured apart, from the call's duration), so a
+/// [`Breaker`](crate::Breaker) implemented elsewhere can match every outcome and give
+/// each its meaning, with no wildcard arm to guess at:
+///
+/// ```
+/// use failgate::Outcome;
+///
+/// fn weight(outcome: Outcome) -> i32 {
+///     match outcome {
+///         Outcome::Success => 1,
+///         Outcome::Failure => -1,
+///         Outcome::Ignore => 0,
+///     }
+/// }
+/// assert_eq!(weight(Outcome::Ignore), 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The dependency worked. Resets the consecutive-failure count; in half-open, counts

@@ -8,6 +8,9 @@ use std::time::Duration;
 ///
 /// Counts describe the current window (emptied when the breaker closes); the rates are
 /// `None` until the window holds the minimum number of calls, never a made-up number.
+///
+/// `#[non_exhaustive]`: a snapshot gains a field with each new thing a breaker counts.
+/// Read its fields; build one with [`Snapshot::new`], not with a struct literal.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Snapshot {

@@ -6,7 +6,39 @@ use crate::policy::Settings;
 use std::fmt;
 
 /// The state of a breaker.
+///
+/// `#[non_exhaustive]`: a new operator mode or a state between closed and open may be
+/// added in a minor release, so a `match` outside this crate needs a wildcard arm:
+///
+/// ```
+/// use failgate::State;
+///
+/// fn colour(state: State) -> &'static str {
+///     match state {
+///         State::Closed | State::Disabled | State::CountOnly => "green",
+///         State::Open | State::ForcedOpen => "red",
+///         State::HalfOpen => "amber",
+///         _ => "grey", // a state added later
+///     }
+/// }
+/// assert_eq!(colour(State::HalfOpen), "amber");
+/// ```
+///
+/// Without it, the same match does not compile:
+///
+/// ```compile_fail,E0004
+/// use failgate::State;
+///
+/// fn colour(state: State) -> &'static str {
+///     match state {
+///         State::Closed | State::Disabled | State::CountOnly => "green",
+///         State::Open | State::ForcedOpen => "red",
+///         State::HalfOpen => "amber",
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum State {
     /// Calls pass and their outcomes are counted.
     Closed,
@@ -62,6 +94,48 @@ impl fmt::Display for State {
 }
 
 /// Why a breaker changed state.
+///
+/// `#[non_exhaustive]`: every new trip condition or transition brings its reason, so a
+/// `match` outside this crate needs a wildcard arm:
+///
+/// ```
+/// use failgate::Reason;
+///
+/// fn tripped(reason: &Reason) -> bool {
+///     match reason {
+///         Reason::ConsecutiveFailures { .. }
+///         | Reason::FailureRate { .. }
+///         | Reason::SlowCallRate { .. } => true,
+///         Reason::WaitElapsed
+///         | Reason::ProbesSucceeded { .. }
+///         | Reason::ProbeFailed
+///         | Reason::ProbeSlow
+///         | Reason::HalfOpenTimeout
+///         | Reason::Manual => false,
+///         _ => false, // a reason added later
+///     }
+/// }
+/// assert!(!tripped(&Reason::Manual));
+/// ```
+///
+/// Without the wildcard, the same match does not compile:
+///
+/// ```compile_fail,E0004
+/// # use failgate::Reason;
+/// fn tripped(reason: &Reason) -> bool {
+///     match reason {
+///         Reason::ConsecutiveFailures { .. }
+///         | Reason::FailureRate { .. }
+///         | Reason::SlowCallRate { .. } => true,
+///         Reason::WaitElapsed
+///         | Reason::ProbesSucceeded { .. }
+///         | Reason::ProbeFailed
+///         | Reason::ProbeSlow
+///         | Reason::HalfOpenTimeout
+///         | Reason::Manual => false,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum Reason {

@@ -222,8 +222,8 @@ fn breakers_take_their_own_settings_over_the_defaults() {
 
 #[test]
 fn files_are_read_by_extension() {
-    let dir = std::env::temp_dir().join(format!("failgate-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
     let toml = dir.join("breakers.toml");
     std::fs::write(&toml, FULL).unwrap();
     assert!(RegistryConfig::from_path(&toml).is_ok());
@@ -233,7 +233,6 @@ fn files_are_read_by_extension() {
     assert!(e.message().contains("unsupported format"), "{e}");
     let e = RegistryConfig::from_path(dir.join("missing.toml")).unwrap_err();
     assert!(e.message().contains("cannot read"), "{e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 mod fuzz {

@@ -6,6 +6,20 @@ use crate::policy::ConfigError;
 use std::fmt;
 
 /// A limit a file went over: which one, and by how much.
+///
+/// `#[non_exhaustive]`: a new check before parsing brings its limit, so a `match`
+/// outside this crate needs a wildcard arm.
+///
+/// ```compile_fail,E0004
+/// fn what(limit: failgate::config_file::Limit) -> &'static str {
+///     use failgate::config_file::Limit;
+///     match limit {
+///         Limit::Size { .. } => "size",
+///         Limit::Depth { .. } => "depth",
+///         Limit::UnscannableYaml { .. } => "yaml",
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Limit {

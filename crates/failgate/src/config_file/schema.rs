@@ -36,8 +36,24 @@ impl<'de> Deserialize<'de> for HumanDuration {
 
 /// The settings of one breaker; every field is optional, and a breaker's own
 /// settings override the defaults field by field.
+///
+/// `#[non_exhaustive]`: each new builder setting gains a field here. Start from
+/// `BreakerConfig::default()` and set fields, rather than a struct literal:
+///
+/// ```
+/// let mut config = failgate::config_file::BreakerConfig::default();
+/// config.consecutive_failures = Some(3);
+/// ```
+///
+/// ```compile_fail,E0639
+/// let config = failgate::config_file::BreakerConfig {
+///     consecutive_failures: Some(3),
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct BreakerConfig {
     /// See [`Builder::consecutive_failures`](crate::Builder::consecutive_failures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +91,11 @@ pub struct BreakerConfig {
 }
 
 /// `slow_calls = { threshold = "2s", rate = 0.8 }`.
+///
+/// Exhaustive on purpose: the two arguments of
+/// [`Builder::slow_calls`](crate::Builder::slow_calls); a new setting would be a new
+/// builder method, with its own field in [`BreakerConfig`], so a struct literal keeps
+/// compiling.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlowCallsConfig {
@@ -85,6 +106,9 @@ pub struct SlowCallsConfig {
 }
 
 /// `window = { count = 100 }` or `window = { time = "60s", buckets = 10 }`.
+///
+/// Exhaustive on purpose: a window is a count or a span with its buckets (see
+/// [`Window`](crate::Window)), so a struct literal keeps compiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowConfig {
@@ -100,6 +124,9 @@ pub struct WindowConfig {
 }
 
 /// `backoff = { base = "1s", max = "60s", jitter = 0.2 }`: exponential.
+///
+/// Exhaustive on purpose: an exponential backoff is its base, its cap and its jitter
+/// (see [`Backoff`](crate::Backoff)), so a struct literal keeps compiling.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackoffConfig {
@@ -113,8 +140,12 @@ pub struct BackoffConfig {
 }
 
 /// A registry's configuration: defaults, and settings per breaker name.
+///
+/// `#[non_exhaustive]`: a file may gain sections. Start from `RegistryConfig::default()`
+/// (or a parsed file) and set fields, rather than a struct literal.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RegistryConfig {
     /// Settings every breaker starts from.
     #[serde(default)]

@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 /// Why a cluster could not be started, or did not do what was asked in time.
+///
+/// `#[non_exhaustive]`: each new cluster operation can bring its own failure, so a
+/// `match` outside this crate needs a wildcard arm.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClusterError {
