@@ -140,6 +140,9 @@ pub mod tower;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
+#[cfg(feature = "axum")]
+mod into_response;
+
 #[cfg(test)]
 mod tests;
 
@@ -148,7 +151,7 @@ pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
 pub use contract::{Breaker, Report};
-pub use error::{Error, Rejected};
+pub use error::{rejection, Error, Rejected};
 pub use event::{Event, EventKind, Observer};
 pub use outcome::{Classify, DefaultClassifier, Outcome};
 pub use permit::{OwnedPermit, Permit};
