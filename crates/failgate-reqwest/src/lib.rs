@@ -71,14 +71,19 @@
 //!
 //! # Rejections
 //! A refused request is never sent. It fails with
-//! [`reqwest_middleware::Error::Middleware`] holding a [`failgate::Rejected`]: take it
-//! back with [`rejection`] (or `anyhow`'s `downcast_ref::<failgate::Rejected>()`):
+//! [`reqwest_middleware::Error::Middleware`]: "request not sent: refused by the
+//! circuit breaker", whose [`source`](std::error::Error::source) is the
+//! [`failgate::Rejected`] (its state and "retry after"). So the rejection is a link of
+//! the error's chain however the application passes it up: [`failgate::rejection`]
+//! finds it (so does [`rejection`], and so does `anyhow`'s `chain()` after a `?`, or
+//! `downcast_ref::<failgate::Rejected>()` on the middleware's own `anyhow::Error`), and
+//! `{:#}` prints each text once:
 //!
 //! ```no_run
 //! # async fn demo(client: reqwest_middleware::ClientWithMiddleware) {
 //! match client.get("http://127.0.0.1:5000/success").send().await {
 //!     Ok(response) => println!("{}", response.status()),
-//!     Err(error) => match failgate_reqwest::rejection(&error) {
+//!     Err(error) => match failgate::rejection(&error) {
 //!         Some(rejected) => println!("not sent: retry after {:?}", rejected.retry_after()),
 //!         None => println!("failed: {error}"),
 //!     },
@@ -193,12 +198,27 @@ pub fn host_key(url: &Url) -> Option<String> {
     ))
 }
 
-/// The rejection inside `error`, if a breaker refused the request (so it was not sent).
+/// The rejection inside `error`, if a breaker refused the request (so it was not
+/// sent): this crate's, or a `Rejected` another middleware put in its `anyhow::Error`
+/// (whose own type is no link of reqwest-middleware's transparent chain).
 pub fn rejection(error: &reqwest_middleware::Error) -> Option<&Rejected> {
     match error {
-        reqwest_middleware::Error::Middleware(e) => e.downcast_ref::<Rejected>(),
+        reqwest_middleware::Error::Middleware(e) => e
+            .downcast_ref::<Rejected>()
+            .or_else(|| failgate::rejection(e.as_ref())),
         reqwest_middleware::Error::Reqwest(_) => None,
     }
+}
+
+/// The error of a request `rejected` refused: the rejection under a context that says
+/// the request was not sent. An `anyhow` context's source is the error it wraps, so the
+/// `Rejected` is a link of every chain above (reqwest-middleware's error is
+/// transparent: its source is the `anyhow::Error`'s), and `downcast_ref` on the
+/// middleware's `anyhow::Error` finds it too.
+fn refused(rejected: Rejected) -> reqwest_middleware::Error {
+    let error =
+        anyhow::Error::new(rejected).context("request not sent: refused by the circuit breaker");
+    reqwest_middleware::Error::Middleware(error)
 }
 
 /// The outcome of an error that came back from the rest of the chain.
@@ -206,7 +226,8 @@ fn error_outcome(error: &reqwest_middleware::Error) -> Outcome {
     match error {
         // Never reached the network: says nothing about the dependency.
         reqwest_middleware::Error::Reqwest(e) if e.is_builder() => Outcome::Ignore,
-        reqwest_middleware::Error::Middleware(e) if e.is::<Rejected>() => Outcome::Ignore,
+        // A breaker further down refused: nothing was sent.
+        reqwest_middleware::Error::Middleware(_) if rejection(error).is_some() => Outcome::Ignore,
         _ => Outcome::Failure,
     }
 }
@@ -221,9 +242,7 @@ impl<B, T: Template> CircuitBreakerMiddleware<B, T> {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         // Owned, so that the future stays `Send` whatever the breaker.
-        let permit = breaker
-            .try_acquire_owned()
-            .map_err(reqwest_middleware::Error::middleware)?;
+        let permit = breaker.try_acquire_owned().map_err(refused)?;
         // Held across the await: a dropped request future abandons the permit.
         let result = next.run(req, extensions).await;
         match &result {
@@ -306,9 +325,13 @@ mod tests {
             let _ = b.call(|| Err::<(), ()>(()));
             b.try_acquire().unwrap_err()
         };
-        let error = reqwest_middleware::Error::middleware(rejected);
-        assert_eq!(rejection(&error), Some(&rejected));
-        assert_eq!(error_outcome(&error), Outcome::Ignore);
+        for error in [
+            refused(rejected),
+            reqwest_middleware::Error::middleware(rejected),
+        ] {
+            assert_eq!(rejection(&error), Some(&rejected));
+            assert_eq!(error_outcome(&error), Outcome::Ignore);
+        }
         let other = reqwest_middleware::Error::middleware(std::io::Error::other("boom"));
         assert_eq!(rejection(&other), None);
         assert_eq!(error_outcome(&other), Outcome::Failure);

@@ -31,7 +31,11 @@ async fn get_path(app: Router, path: &str) -> (StatusCode, Option<String>, Strin
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_owned());
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, retry_after, String::from_utf8(body.to_vec()).unwrap())
+    (
+        status,
+        retry_after,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -72,7 +76,10 @@ async fn breaker_error_is_the_inner_response_or_the_rejection() {
         }),
     );
     let (status, retry_after, body) = get_path(app.clone(), "/").await;
-    assert_eq!((status, retry_after, body.as_str()), (StatusCode::BAD_GATEWAY, None, "upstream down"));
+    assert_eq!(
+        (status, retry_after, body.as_str()),
+        (StatusCode::BAD_GATEWAY, None, "upstream down")
+    );
     let (status, retry_after, _) = get_path(app, "/").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(retry_after.as_deref(), Some("4"));
@@ -90,14 +97,20 @@ async fn on_rejected_serves_the_rejection_response_inside_a_router() {
     };
     // No HandleErrorLayer: with the hook the layer's error is the route's (Infallible).
     let app = Router::new()
-        .route("/", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route(
+            "/",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
         .layer(
             CircuitBreakerLayer::new(b.clone())
                 .with_classifier(classify)
                 .on_rejected(|r: &Rejected| r.into_response()),
         );
     let (status, _, body) = get_path(app.clone(), "/").await;
-    assert_eq!((status, body.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "boom"));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "boom")
+    );
     assert_eq!(b.state(), State::Open);
     let (status, retry_after, body) = get_path(app, "/").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

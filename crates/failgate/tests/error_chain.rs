@@ -54,7 +54,10 @@ fn anyhow_alternate_display_prints_each_text_once() {
     let clock = ManualClock::new();
     let (breaker, failed) = tripped(&clock);
     let failed = anyhow::Error::from(failed);
-    assert_eq!(failed.to_string(), "call through the circuit breaker failed");
+    assert_eq!(
+        failed.to_string(),
+        "call through the circuit breaker failed"
+    );
     assert_eq!(
         format!("{failed:#}"),
         "call through the circuit breaker failed: upstream answered 502"
@@ -112,8 +115,14 @@ mod tower_stacks {
     }
 
     fn assert_found(failed: &BoxError, refused: &BoxError) {
-        assert_eq!(failed.downcast_ref::<Upstream>(), Some(&Upstream(503)), "{failed:?}");
-        let rejected = refused.downcast_ref::<Rejected>().expect("a boxed Rejected");
+        assert_eq!(
+            failed.downcast_ref::<Upstream>(),
+            Some(&Upstream(503)),
+            "{failed:?}"
+        );
+        let rejected = refused
+            .downcast_ref::<Rejected>()
+            .expect("a boxed Rejected");
         assert_eq!(rejected.retry_after(), Some(Duration::from_secs(5)));
         assert!(refused.source().is_none());
     }

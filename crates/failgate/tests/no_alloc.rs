@@ -87,7 +87,8 @@ fn the_tower_service_path_does_not_allocate() {
         .unwrap();
     // Leaking allocates once, here, not per call.
     for breaker in [breaker.clone(), breaker.leak()] {
-        let inner = tower::service_fn(|x: u32| std::future::ready(Ok::<u32, std::convert::Infallible>(x)));
+        let inner =
+            tower::service_fn(|x: u32| std::future::ready(Ok::<u32, std::convert::Infallible>(x)));
         let layer = failgate::tower::CircuitBreakerLayer::new(breaker.clone());
         let mut svc = layer.clone().layer(inner);
         let mut hooked = layer.on_rejected(|_: &failgate::Rejected| 0).layer(inner);
@@ -102,7 +103,10 @@ fn the_tower_service_path_does_not_allocate() {
             }
         });
         let leaked = breaker.is_leaked();
-        assert_eq!(n, 0, "{n} allocations on the admitted path (leaked: {leaked})");
+        assert_eq!(
+            n, 0,
+            "{n} allocations on the admitted path (leaked: {leaked})"
+        );
         breaker.force_open();
         let boxed = allocations_during(|| {
             for i in 0..100 {
@@ -118,7 +122,10 @@ fn the_tower_service_path_does_not_allocate() {
                 assert!(matches!(reply, std::task::Poll::Ready(Ok(0))));
             }
         });
-        assert_eq!(answered, 0, "{answered} allocations answering refusals with a hook");
+        assert_eq!(
+            answered, 0,
+            "{answered} allocations answering refusals with a hook"
+        );
         breaker.reset();
     }
 }
@@ -132,7 +139,8 @@ fn finding_a_known_key_in_a_breaker_map_does_not_allocate() {
         .consecutive_failures(3)
         .clock(ManualClock::new());
     let map = BreakerMap::new(template, 100).unwrap();
-    let inner = tower::service_fn(|x: u32| std::future::ready(Ok::<u32, std::convert::Infallible>(x)));
+    let inner =
+        tower::service_fn(|x: u32| std::future::ready(Ok::<u32, std::convert::Infallible>(x)));
     let mut svc = PerKeyLayer::new(map.clone(), |x: &u32| x % 10).layer(inner);
     let mut poll = |x| {
         let mut fut = pin!(svc.call(x));

@@ -168,7 +168,13 @@ mod tower_stacks {
             let calls = calls.clone();
             tower::service_fn(move |ok: bool| {
                 calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                async move { if ok { Ok("fresh") } else { Err(Upstream(502)) } }
+                async move {
+                    if ok {
+                        Ok("fresh")
+                    } else {
+                        Err(Upstream(502))
+                    }
+                }
             })
         };
         let mut svc = CircuitBreakerLayer::new(b.clone())
@@ -180,7 +186,11 @@ mod tower_stacks {
         assert_eq!(b.state(), State::Open);
         let answered = svc.ready().await.unwrap().call(true).await;
         assert_eq!(answered, Ok("cached"), "the fallback, not an error");
-        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1, "not sent");
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "not sent"
+        );
         assert_eq!(b.state(), State::Open, "a refusal counts nothing");
     }
 }

@@ -97,6 +97,7 @@ impl<S, B: Clone, R: Clone> Layer<S> for CircuitBreakerLayer<B, R> {
     type Service = CircuitBreakerService<S, B, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreakerService::new(inner, self.breaker.clone()).on_rejected(self.on_rejected.clone())
+        CircuitBreakerService::new(inner, self.breaker.clone())
+            .on_rejected(self.on_rejected.clone())
     }
 }

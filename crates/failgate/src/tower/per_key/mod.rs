@@ -198,8 +198,7 @@ impl<S, K, F: Clone, C: Clone, T: Template, R: Clone> Layer<S> for PerKeyLayer<K
 }
 
 /// A service behind one breaker per key. Made by [`PerKeyLayer`].
-pub struct PerKeyService<S, K, F, C = DefaultClassifier, T: Template = Builder, R = RejectAsError>
-{
+pub struct PerKeyService<S, K, F, C = DefaultClassifier, T: Template = Builder, R = RejectAsError> {
     inner: S,
     map: BreakerMap<K, T>,
     key: F,
