@@ -8,7 +8,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use failgate::{CircuitBreaker, Error, ManualClock, Rejected, State};
+use failgate::{CircuitBreaker, Error, ManualClock};
 use http_body_util::BodyExt;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -90,6 +90,7 @@ async fn breaker_error_is_the_inner_response_or_the_rejection() {
 #[tokio::test]
 async fn on_rejected_serves_the_rejection_response_inside_a_router() {
     use failgate::tower::CircuitBreakerLayer;
+    use failgate::{Rejected, State};
     let b = breaker(Duration::from_secs(7));
     let classify = |r: &Result<Response, std::convert::Infallible>| match r {
         Ok(response) if response.status().is_server_error() => failgate::Outcome::Failure,
