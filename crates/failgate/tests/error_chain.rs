@@ -3,20 +3,11 @@
 //! boxed as tower's own middleware boxes them.
 
 use failgate::{CircuitBreaker, Error, ManualClock, Rejected, State};
-use std::fmt;
 use std::time::Duration;
 
-/// An application's own error type, to be found by type in a chain.
-#[derive(Debug, PartialEq)]
-struct Upstream(u16);
-
-impl fmt::Display for Upstream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "upstream answered {}", self.0)
-    }
-}
-
-impl std::error::Error for Upstream {}
+#[path = "support/upstream.rs"]
+mod upstream;
+use upstream::Upstream;
 
 /// A breaker that opens on one failure for 5 s, and that failure.
 fn tripped(clock: &ManualClock) -> (CircuitBreaker, Error<Upstream>) {

@@ -6,16 +6,9 @@ use failgate::{CircuitBreaker, Error, ManualClock, Rejected, State};
 use std::fmt;
 use std::time::Duration;
 
-#[derive(Debug, PartialEq)]
-struct Upstream(u16);
-
-impl fmt::Display for Upstream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "upstream answered {}", self.0)
-    }
-}
-
-impl std::error::Error for Upstream {}
+#[path = "support/upstream.rs"]
+mod upstream;
+use upstream::Upstream;
 
 /// An application's error type that wraps the breaker's, as `thiserror`'s `#[source]`
 /// would.
