@@ -2,7 +2,7 @@
 //! inner error, each text is printed once in a chain, and the tower layer's errors are
 //! boxed as tower's own middleware boxes them.
 
-use failgate::{CircuitBreaker, Error, ManualClock, Rejected, State};
+use failgate::{CircuitBreaker, Error, Rejected, State};
 use std::time::Duration;
 
 #[path = "support/upstream.rs"]
@@ -10,21 +10,15 @@ mod upstream;
 use upstream::Upstream;
 
 /// A breaker that opens on one failure for 5 s, and that failure.
-fn tripped(clock: &ManualClock) -> (CircuitBreaker, Error<Upstream>) {
-    let breaker = CircuitBreaker::builder()
-        .consecutive_failures(1)
-        .open_for(Duration::from_secs(5))
-        .clock(clock.clone())
-        .build()
-        .unwrap();
+fn tripped() -> (CircuitBreaker, Error<Upstream>) {
+    let breaker = upstream::opens_for_5s_on_one_failure();
     let failed = breaker.call(|| Err::<(), _>(Upstream(502))).unwrap_err();
     (breaker, failed)
 }
 
 #[test]
 fn anyhow_chain_finds_the_rejection_and_the_inner_error_by_type() {
-    let clock = ManualClock::new();
-    let (breaker, failed) = tripped(&clock);
+    let (breaker, failed) = tripped();
     let failed = anyhow::Error::from(failed);
     assert_eq!(failed.chain().count(), 2, "{failed:#}");
     let inner = failed.chain().find_map(|e| e.downcast_ref::<Upstream>());
@@ -42,8 +36,7 @@ fn anyhow_chain_finds_the_rejection_and_the_inner_error_by_type() {
 
 #[test]
 fn anyhow_alternate_display_prints_each_text_once() {
-    let clock = ManualClock::new();
-    let (breaker, failed) = tripped(&clock);
+    let (breaker, failed) = tripped();
     let failed = anyhow::Error::from(failed);
     assert_eq!(
         failed.to_string(),
@@ -63,8 +56,7 @@ fn anyhow_alternate_display_prints_each_text_once() {
 
 #[test]
 fn boxed_dyn_error_reaches_the_rejection_and_the_inner_error_through_source() {
-    let clock = ManualClock::new();
-    let (breaker, failed) = tripped(&clock);
+    let (breaker, failed) = tripped();
     let failed: Box<dyn std::error::Error + Send + Sync> = failed.into();
     let source = failed.source().expect("the inner error is the source");
     assert_eq!(source.downcast_ref::<Upstream>(), Some(&Upstream(502)));
@@ -92,14 +84,7 @@ mod tower_stacks {
         (failed, refused)
     }
 
-    fn breaker() -> CircuitBreaker {
-        CircuitBreaker::builder()
-            .consecutive_failures(1)
-            .open_for(Duration::from_secs(5))
-            .clock(ManualClock::new())
-            .build()
-            .unwrap()
-    }
+    use crate::upstream::opens_for_5s_on_one_failure as breaker;
 
     fn failing() -> impl Service<(), Response = (), Error = BoxError, Future: Send> + Clone + Send {
         tower::service_fn(|_: ()| async { Err::<(), BoxError>(Box::new(Upstream(503))) })

@@ -2,7 +2,7 @@
 //! error, through `anyhow`, a `Box<dyn Error>`, an application's error enum, or a tower
 //! stack; and the inner error stays reachable by downcast through the chain.
 
-use failgate::{CircuitBreaker, Error, ManualClock, Rejected, State};
+use failgate::{Error, Rejected, State};
 use std::fmt;
 use std::time::Duration;
 
@@ -29,12 +29,7 @@ impl std::error::Error for LoadBasket {
 
 /// A breaker open for 5 s after `Upstream(502)`, the failure and the next refusal.
 fn failure_and_refusal() -> (Error<Upstream>, Error<Upstream>) {
-    let breaker = CircuitBreaker::builder()
-        .consecutive_failures(1)
-        .open_for(Duration::from_secs(5))
-        .clock(ManualClock::new())
-        .build()
-        .unwrap();
+    let breaker = upstream::opens_for_5s_on_one_failure();
     let failed = breaker.call(|| Err::<(), _>(Upstream(502))).unwrap_err();
     let refused = breaker.call(|| Ok::<_, Upstream>(())).unwrap_err();
     (failed, refused)
@@ -101,14 +96,7 @@ mod tower_stacks {
     use failgate::tower::CircuitBreakerLayer;
     use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt};
 
-    fn breaker() -> CircuitBreaker {
-        CircuitBreaker::builder()
-            .consecutive_failures(1)
-            .open_for(Duration::from_secs(5))
-            .clock(ManualClock::new())
-            .build()
-            .unwrap()
-    }
+    use crate::upstream::opens_for_5s_on_one_failure as breaker;
 
     async fn failure_and_refusal<S>(mut svc: S)
     where

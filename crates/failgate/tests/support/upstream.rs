@@ -14,3 +14,13 @@ impl fmt::Display for Upstream {
 }
 
 impl std::error::Error for Upstream {}
+
+/// A breaker that opens on one failure, for 5 s of a clock that does not move.
+pub(crate) fn opens_for_5s_on_one_failure() -> failgate::CircuitBreaker {
+    failgate::CircuitBreaker::builder()
+        .consecutive_failures(1)
+        .open_for(std::time::Duration::from_secs(5))
+        .clock(failgate::ManualClock::new())
+        .build()
+        .unwrap()
+}
