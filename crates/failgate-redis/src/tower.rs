@@ -18,21 +18,25 @@
 //! ```
 //!
 //! See [`failgate::tower`] for the layer's contract: `poll_ready` is the inner
-//! service's, an open breaker refuses inside `call` with
-//! [`Error::Rejected`](failgate::Error::Rejected) at once, the permit lives in the
-//! response future (dropping it abandons the call, and a fleet probe permit goes
-//! back), and a "retry after" the classifier finds is honoured when the breaker was
-//! built with `honor_retry_after`.
+//! service's, an open breaker refuses inside `call` at once, with a boxed
+//! [`Rejected`](failgate::Rejected) as the error (`tower::BoxError`, as tower's own
+//! middleware returns; the inner service's errors are boxed too), or with the response
+//! of an [`on_rejected`](failgate::tower::CircuitBreakerLayer::on_rejected) hook, the
+//! permit lives in the response future (dropping it abandons the call, and a fleet
+//! probe permit goes back), and a "retry after" the classifier finds is honoured when
+//! the breaker was built with `honor_retry_after`.
 
 use crate::FleetBreaker;
+use failgate::tower::RejectAsError;
 use failgate::DefaultClassifier;
 
-/// [`failgate::tower::CircuitBreakerLayer`] around a [`FleetBreaker`].
-pub type FleetBreakerLayer<C = DefaultClassifier> =
-    failgate::tower::CircuitBreakerLayer<FleetBreaker<C>>;
+/// [`failgate::tower::CircuitBreakerLayer`] around a [`FleetBreaker`]; `R` is what a
+/// refusal turns into (a boxed `Rejected` by default).
+pub type FleetBreakerLayer<C = DefaultClassifier, R = RejectAsError> =
+    failgate::tower::CircuitBreakerLayer<FleetBreaker<C>, R>;
 
 /// [`failgate::tower::CircuitBreakerService`] behind a [`FleetBreaker`].
-pub type FleetBreakerService<S, C = DefaultClassifier> =
-    failgate::tower::CircuitBreakerService<S, FleetBreaker<C>>;
+pub type FleetBreakerService<S, C = DefaultClassifier, R = RejectAsError> =
+    failgate::tower::CircuitBreakerService<S, FleetBreaker<C>, R>;
 
 pub use failgate::tower::ResponseFuture;

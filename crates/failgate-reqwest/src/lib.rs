@@ -102,14 +102,19 @@
 //!
 //! # Rejections
 //! A refused request is never sent. It fails with
-//! [`reqwest_middleware::Error::Middleware`] holding a [`failgate::Rejected`]: take it
-//! back with [`rejection`] (or `anyhow`'s `downcast_ref::<failgate::Rejected>()`):
+//! [`reqwest_middleware::Error::Middleware`]: "request not sent: refused by the
+//! circuit breaker", whose [`source`](std::error::Error::source) is the
+//! [`failgate::Rejected`] (its state and "retry after"). So the rejection is a link of
+//! the error's chain however the application passes it up: [`failgate::rejection`]
+//! finds it (so does [`rejection`], and so does `anyhow`'s `chain()` after a `?`, or
+//! `downcast_ref::<failgate::Rejected>()` on the middleware's own `anyhow::Error`), and
+//! `{:#}` prints each text once:
 //!
 //! ```no_run
 //! # async fn demo(client: reqwest_middleware::ClientWithMiddleware) {
 //! match client.get("http://127.0.0.1:5000/success").send().await {
 //!     Ok(response) => println!("{}", response.status()),
-//!     Err(error) => match failgate_reqwest::rejection(&error) {
+//!     Err(error) => match failgate::rejection(&error) {
 //!         Some(rejected) => println!("not sent: retry after {:?}", rejected.retry_after()),
 //!         None => println!("failed: {error}"),
 //!     },
@@ -237,19 +242,35 @@ pub fn host_key(url: &Url) -> Option<String> {
     ))
 }
 
-/// The rejection inside `error`, if a breaker refused the request (so it was not sent).
+/// The rejection inside `error`, if a breaker refused the request (so it was not
+/// sent): this crate's, or a `Rejected` another middleware put in its `anyhow::Error`
+/// (whose own type is no link of reqwest-middleware's transparent chain).
 pub fn rejection(error: &reqwest_middleware::Error) -> Option<&Rejected> {
     match error {
-        reqwest_middleware::Error::Middleware(e) => e.downcast_ref::<Rejected>(),
+        reqwest_middleware::Error::Middleware(e) => e
+            .downcast_ref::<Rejected>()
+            .or_else(|| failgate::rejection(e.as_ref())),
         reqwest_middleware::Error::Reqwest(_) => None,
     }
 }
 
-/// Whether `error` never reached the network, so says nothing about the dependency.
+/// The error of a request `rejected` refused: the rejection under a context that says
+/// the request was not sent. An `anyhow` context's source is the error it wraps, so the
+/// `Rejected` is a link of every chain above (reqwest-middleware's error is
+/// transparent: its source is the `anyhow::Error`'s), and `downcast_ref` on the
+/// middleware's `anyhow::Error` finds it too.
+fn refused(rejected: Rejected) -> reqwest_middleware::Error {
+    let error =
+        anyhow::Error::new(rejected).context("request not sent: refused by the circuit breaker");
+    reqwest_middleware::Error::Middleware(error)
+}
+
+/// Whether `error` never reached the network (a request reqwest could not build, or a
+/// refusal by a breaker further down), so says nothing about the dependency.
 fn never_sent(error: &reqwest_middleware::Error) -> bool {
     match error {
         reqwest_middleware::Error::Reqwest(e) => e.is_builder(),
-        reqwest_middleware::Error::Middleware(e) => e.is::<Rejected>(),
+        reqwest_middleware::Error::Middleware(_) => rejection(error).is_some(),
     }
 }
 
@@ -297,9 +318,7 @@ impl<B, T: Template> CircuitBreakerMiddleware<B, T> {
         K::Classifier: Classify<Response, reqwest_middleware::Error> + 'static,
     {
         // Owned, so that the future stays `Send` whatever the breaker.
-        let permit = breaker
-            .try_acquire_owned()
-            .map_err(reqwest_middleware::Error::middleware)?;
+        let permit = breaker.try_acquire_owned().map_err(refused)?;
         // Held across the await: a dropped request future abandons the permit.
         let result = next.run(req, extensions).await;
         let hint = permit.honors_retry_after();
@@ -378,9 +397,13 @@ mod tests {
             let _ = b.call(|| Err::<(), ()>(()));
             b.try_acquire().unwrap_err()
         };
-        let error = reqwest_middleware::Error::middleware(rejected);
-        assert_eq!(rejection(&error), Some(&rejected));
-        assert!(never_sent(&error));
+        for error in [
+            refused(rejected),
+            reqwest_middleware::Error::middleware(rejected),
+        ] {
+            assert_eq!(rejection(&error), Some(&rejected));
+            assert!(never_sent(&error));
+        }
         let other = reqwest_middleware::Error::middleware(std::io::Error::other("boom"));
         assert_eq!(rejection(&other), None);
         assert!(!never_sent(&other));

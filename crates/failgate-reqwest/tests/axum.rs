@@ -1,15 +1,13 @@
 //! In an axum server, a breaker's refusal becomes `503 Service Unavailable` with a
 //! `Retry-After` header, over real HTTP (the README's "In an axum server"): a handler
 //! that calls the flaky service through a breaker, and a route layered with
-//! `HandleErrorLayer` + `CircuitBreakerLayer`. Time is a `ManualClock`.
+//! `CircuitBreakerLayer` and its `on_rejected` hook. Time is a `ManualClock`.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Path, State};
 use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
@@ -18,10 +16,9 @@ use axum::routing::get;
 use axum::Router;
 use failgate::http::{retry_after_header, HttpClassifier};
 use failgate::tower::CircuitBreakerLayer;
-use failgate::{CircuitBreaker, ManualClock, State as BreakerState};
+use failgate::{CircuitBreaker, ManualClock, Rejected, State as BreakerState};
 use failgate_demo::service::{self, Server};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
 
 /// What the handler's dependency call can fail with.
 #[derive(Debug)]
@@ -178,26 +175,21 @@ async fn a_route_behind_the_layer_sheds_its_load_with_503s() {
             (StatusCode::INTERNAL_SERVER_ERROR, "crashed")
         }
     };
-    let shed = |error: failgate::Error<Infallible>| async move {
-        match error {
-            failgate::Error::Rejected(r) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                retry_after_header(&r).map(|value| [(RETRY_AFTER, value)]),
-                r.to_string(),
-            )
-                .into_response(),
-            failgate::Error::Inner(never) => match never {},
-        }
+    // A refusal is answered by the hook: no error, so no `HandleErrorLayer`.
+    let shed = |r: &Rejected| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            retry_after_header(r).map(|value| [(RETRY_AFTER, value)]),
+            r.to_string(),
+        )
+            .into_response()
     };
     let router = Router::new().route(
         "/report",
         get(handler).layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(shed))
-                .layer(
-                    CircuitBreakerLayer::new(breaker.clone())
-                        .with_classifier(HttpClassifier::new()),
-                ),
+            CircuitBreakerLayer::new(breaker.clone())
+                .with_classifier(HttpClassifier::new())
+                .on_rejected(shed),
         ),
     );
     let addr = serve(router).await;

@@ -106,7 +106,10 @@ async fn trips_on_failures_and_refuses_without_reaching_the_server() {
             .map(|r| r.state()),
         Some(State::Open)
     );
-    assert!(error.to_string().starts_with("circuit open"), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "request not sent: refused by the circuit breaker"
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -200,6 +203,38 @@ async fn one_breaker_per_host_keeps_hosts_apart() {
     assert_eq!(up.stats().snapshot().success, 3);
     down.shutdown().await.unwrap();
     up.shutdown().await.unwrap();
+}
+
+/// What an application does with the client's errors: `?` into `anyhow`.
+async fn fetch(client: &ClientWithMiddleware, url: &str) -> anyhow::Result<u16> {
+    Ok(client.get(url).send().await?.status().as_u16())
+}
+
+#[tokio::test]
+async fn a_rejection_passed_up_with_question_mark_is_found_in_anyhow_chain() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/success", listener.local_addr().unwrap());
+    drop(listener);
+    let breaker = template(&ManualClock::new(), 1).build().unwrap();
+    let client = client(CircuitBreakerMiddleware::new(breaker.clone()));
+
+    let failed = fetch(&client, &url).await.unwrap_err();
+    let sent = failed.downcast_ref::<reqwest_middleware::Error>();
+    assert!(sent.is_some_and(|e| e.is_connect()), "{failed:#}");
+    assert!(failgate::rejection(failed.as_ref()).is_none());
+
+    let refused = fetch(&client, &url).await.unwrap_err();
+    let in_chain = refused
+        .chain()
+        .find_map(|e| e.downcast_ref::<failgate::Rejected>());
+    let rejected = in_chain.expect("the rejection is a link of anyhow's chain");
+    assert_eq!(rejected.state(), State::Open);
+    assert_eq!(rejected.retry_after(), Some(OPEN_FOR));
+    assert_eq!(failgate::rejection(refused.as_ref()), Some(rejected));
+    assert_eq!(
+        format!("{refused:#}"),
+        "request not sent: refused by the circuit breaker: circuit open, retry after 30.000s"
+    );
 }
 
 #[tokio::test]

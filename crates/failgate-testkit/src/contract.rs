@@ -10,7 +10,7 @@
 //! - the closed-state call paths allocate nothing.
 
 use crate::alloc::allocations_during;
-use crate::Hinting;
+use crate::{Hint, Hinting};
 use failgate::{Breaker, DefaultClassifier, Error, Outcome, Report, State};
 use std::future::Future;
 use std::pin::pin;
@@ -136,15 +136,15 @@ pub struct Overloaded;
 
 impl Service<()> for Overloaded {
     type Response = ();
-    type Error = u64;
-    type Future = std::future::Ready<Result<(), u64>>;
+    type Error = Hint;
+    type Future = std::future::Ready<Result<(), Hint>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), u64>> {
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Hint>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, _: ()) -> Self::Future {
-        std::future::ready(Err(HINT))
+        std::future::ready(Err(Hint(HINT)))
     }
 }
 
@@ -156,14 +156,15 @@ pub async fn retry_after_reaches_the_breaker_through_tower<S, L>(
 ) where
     S: Subject,
     L: Layer<Overloaded>,
-    L::Service: Service<(), Response = (), Error = Error<u64>>,
+    L::Service: Service<(), Response = (), Error = Box<dyn std::error::Error + Send + Sync>>,
 {
     let policy = Policy::failures(3).honoring();
     let breaker = s.breaker(policy).await;
     let mut service = layer(breaker.clone_with(Hinting)).layer(Overloaded);
     for _ in 0..policy.failures {
         let reply = service.call(()).await;
-        assert!(matches!(reply, Err(Error::Inner(HINT))), "{reply:?}");
+        let error = reply.expect_err("the inner service fails");
+        assert_eq!(error.downcast_ref::<Hint>(), Some(&Hint(HINT)), "{error:?}");
     }
     s.sync(&breaker).await;
     assert_held_open_by_hint(&breaker, "tower layer");

@@ -30,3 +30,26 @@ impl<T> Classify<T, u64> for Hinting {
         r.as_ref().err().map(|s| Duration::from_secs(*s))
     }
 }
+
+/// An error asking not to be called for that many seconds: what a service behind a
+/// tower layer fails with (a layer's errors are boxed, so they must be errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint(pub u64);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "overloaded: retry after {}s", self.0)
+    }
+}
+
+impl std::error::Error for Hint {}
+
+impl<T> Classify<T, Hint> for Hinting {
+    fn classify(&self, r: &Result<T, Hint>) -> Outcome {
+        Classify::<(), u64>::classify(self, &r.as_ref().map(|_| ()).map_err(|h| h.0))
+    }
+
+    fn retry_after(&self, r: &Result<T, Hint>) -> Option<Duration> {
+        Classify::<(), u64>::retry_after(self, &r.as_ref().map(|_| ()).map_err(|h| h.0))
+    }
+}

@@ -4,10 +4,11 @@
 //!
 //! Two ways are shown:
 //! - `GET /quote`: the handler calls the dependency through a breaker (here a tower
-//!   client behind `CircuitBreakerLayer`) and maps `Error::Rejected(r)` to
-//!   `(503, [(RETRY_AFTER, retry_after_header(&r))])`;
-//! - `GET /report`: the route itself is layered with `HandleErrorLayer` +
-//!   `CircuitBreakerLayer`, so a handler that keeps answering 5xx is shed with 503s.
+//!   client behind `CircuitBreakerLayer`) and answers a refusal with the `Rejected`
+//!   itself: with the `axum` feature it is a response, 503 with `Retry-After`;
+//! - `GET /report`: the route itself is layered with `CircuitBreakerLayer` and its
+//!   `on_rejected` hook, so a handler that keeps answering 5xx is shed with 503s
+//!   (no `HandleErrorLayer`: with the hook, a refusal is a response, not an error).
 //!
 //! The example starts a failing dependency and the server on 127.0.0.1:0, calls the
 //! server a few times, prints what came back, and exits.
@@ -16,10 +17,8 @@
 //! cargo run -p failgate --example axum_server --all-features
 //! ```
 
-use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
 use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
@@ -27,9 +26,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use failgate::http::{retry_after_header, HttpClassifier};
+use failgate::http::HttpClassifier;
 use failgate::tower::{CircuitBreakerLayer, CircuitBreakerService};
-use failgate::{CircuitBreaker, Error};
+use failgate::{CircuitBreaker, Rejected};
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -46,17 +45,6 @@ type Dependency =
 struct App {
     dependency: Dependency,
     dependency_uri: http::Uri,
-}
-
-/// A refusal by the breaker: 503 with `Retry-After` (whole seconds, rounded up; no
-/// header when the wait is unknown, e.g. forced open).
-fn unavailable(rejected: &failgate::Rejected) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        retry_after_header(rejected).map(|value| [(RETRY_AFTER, value)]),
-        format!("unavailable: {rejected}\n"),
-    )
-        .into_response()
 }
 
 /// `GET /quote`: calls the dependency through the breaker.
@@ -76,10 +64,12 @@ async fn quote(State(app): State<App>) -> Response {
             format!("dependency answered {}\n", response.status()),
         )
             .into_response(),
-        Err(Error::Rejected(rejected)) => unavailable(&rejected),
-        Err(Error::Inner(e)) => {
-            (StatusCode::BAD_GATEWAY, format!("dependency: {e}\n")).into_response()
-        }
+        // A refusal: 503 with `Retry-After` (whole seconds, rounded up; no header when
+        // the wait is unknown, e.g. forced open).
+        Err(error) => match failgate::rejection(&*error) {
+            Some(rejected) => rejected.into_response(),
+            None => (StatusCode::BAD_GATEWAY, format!("dependency: {error}\n")).into_response(),
+        },
     }
 }
 
@@ -89,15 +79,6 @@ async fn report() -> (StatusCode, &'static str) {
         StatusCode::INTERNAL_SERVER_ERROR,
         "report generator crashed\n",
     )
-}
-
-/// The error of the layered `/report` route: only a rejection can happen (the handler
-/// is infallible), and it becomes the 503.
-async fn shed(error: Error<Infallible>) -> Response {
-    match error {
-        Error::Rejected(rejected) => unavailable(&rejected),
-        Error::Inner(never) => match never {},
-    }
 }
 
 async fn serve(router: Router) -> std::io::Result<std::net::SocketAddr> {
@@ -141,12 +122,9 @@ async fn main() -> Result<(), BoxError> {
         .route(
             "/report",
             get(report).layer(
-                ServiceBuilder::new()
-                    .layer(HandleErrorLayer::new(shed))
-                    .layer(
-                        CircuitBreakerLayer::new(report_breaker)
-                            .with_classifier(HttpClassifier::new()),
-                    ),
+                CircuitBreakerLayer::new(report_breaker)
+                    .with_classifier(HttpClassifier::new())
+                    .on_rejected(|rejected: &Rejected| rejected.into_response()),
             ),
         )
         .with_state(app);

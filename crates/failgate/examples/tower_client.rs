@@ -17,7 +17,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use failgate::http::HttpClassifier;
 use failgate::tower::CircuitBreakerLayer;
-use failgate::{CircuitBreaker, Error, State};
+use failgate::{CircuitBreaker, State};
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -76,8 +76,11 @@ async fn main() -> Result<(), BoxError> {
                 let body = response.into_body().collect().await?.to_bytes();
                 format!("{status} {:?}", String::from_utf8_lossy(&body))
             }
-            Err(Error::Rejected(rejected)) => format!("refused, not sent ({rejected})"),
-            Err(Error::Inner(transport)) => format!("transport error: {transport}"),
+            // The layer's errors are `tower::BoxError`: a refusal is a boxed `Rejected`.
+            Err(error) => match failgate::rejection(&*error) {
+                Some(rejected) => format!("refused, not sent ({rejected})"),
+                None => format!("transport error: {error}"),
+            },
         };
         println!("call {n}: {line:<56} breaker: {}", breaker.state());
         Ok(())

@@ -75,6 +75,30 @@ impl std::error::Error for Rejected {}
 
 /// The error of a call made through a breaker: refused, or the call's own error.
 ///
+/// It wraps, as errors that wrap others do (reqwest's "error sending request", say):
+/// its own text says only what happened at the breaker, and
+/// [`source()`](std::error::Error::source) is the error behind it, the [`Rejected`]
+/// for a refusal and the operation's own error otherwise. So each text appears once
+/// in a report that walks the chain (`anyhow`'s `{:#}`, `tracing`'s error chains),
+/// and every link keeps its type: `anyhow`'s `chain()` finds the `Rejected` and the
+/// inner error by `downcast_ref`, and [`rejection`] finds a refusal from any error
+/// that wraps this one.
+///
+/// ```
+/// use failgate::{CircuitBreaker, Error};
+/// use std::error::Error as _;
+///
+/// let breaker = CircuitBreaker::builder().consecutive_failures(1).build()?;
+/// let failed = breaker.call(|| Err::<(), _>(std::io::Error::other("disk full"))).unwrap_err();
+/// assert_eq!(failed.to_string(), "call through the circuit breaker failed");
+/// assert_eq!(failed.source().unwrap().to_string(), "disk full");
+///
+/// let refused: Error<std::io::Error> = breaker.call(|| Ok(())).unwrap_err();
+/// assert_eq!(refused.to_string(), "call refused by the circuit breaker");
+/// assert!(refused.source().unwrap().to_string().starts_with("circuit open"));
+/// # Ok::<(), failgate::ConfigError>(())
+/// ```
+///
 /// Exhaustive on purpose: a guarded call was either refused or ran, and that stays so,
 /// so a `match` on it needs no wildcard arm:
 ///
@@ -123,17 +147,56 @@ impl<E> From<Rejected> for Error<E> {
     }
 }
 
-impl<E: fmt::Display> fmt::Display for Error<E> {
+/// What happened at the breaker, and nothing of the error behind it: that one is the
+/// [`source`](std::error::Error::source), and printing it here too would print it
+/// twice in every report that walks the chain.
+impl<E> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Rejected(r) => r.fmt(f),
-            Error::Inner(e) => e.fmt(f),
+            Error::Rejected(_) => f.write_str("call refused by the circuit breaker"),
+            Error::Inner(_) => f.write_str("call through the circuit breaker failed"),
         }
     }
 }
 
-/// `Error` displays the rejection or, transparently, the inner error. It is an error
-/// for any inner type that can be displayed, `BoxError` included, so it converts into
-/// a `Box<dyn Error + Send + Sync>` in tower stacks; match on it (or use
-/// [`Error::into_inner`]) to reach the inner error itself.
-impl<E: fmt::Debug + fmt::Display> std::error::Error for Error<E> {}
+/// An error whenever the inner one is: its source is the [`Rejected`] or the inner
+/// error. (A tower stack needs no more: the [tower layer](crate::tower) returns
+/// `tower::BoxError`, as tower's own middleware does.)
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Rejected(r) => Some(r),
+            Error::Inner(e) => Some(e),
+        }
+    }
+}
+
+/// The rejection in `error` or anywhere in its chain of
+/// [`source`](std::error::Error::source)s: the one call that finds a refusal however
+/// it came back. From a breaker's own [`Error`], from the [tower layer](crate::tower)
+/// (a boxed `Rejected`, under a `Timeout` or a `Buffer` too), from `failgate-reqwest`,
+/// or wrapped again by the application (`anyhow`, `Box<dyn Error>`, an error enum of
+/// its own whose `source` is the breaker's error).
+///
+/// One exception: an `anyhow::Error` made from a `Box<dyn Error>` (with
+/// `anyhow::Error::from_boxed`, as a tower `BoxError` must be) lists only the box's
+/// sources in its chain, not the boxed error itself. Look before converting, or take
+/// the box back first: `err.downcast_ref::<tower::BoxError>()`, then `rejection(&**boxed)`.
+///
+/// ```
+/// use failgate::{CircuitBreaker, State};
+///
+/// let breaker = CircuitBreaker::builder().build()?;
+/// breaker.force_open();
+/// let error: Box<dyn std::error::Error + Send + Sync> =
+///     breaker.call(|| Ok::<_, std::io::Error>(())).unwrap_err().into();
+/// let rejected = failgate::rejection(&*error).expect("refused");
+/// assert_eq!(rejected.state(), State::ForcedOpen);
+///
+/// let other: Box<dyn std::error::Error> = "timed out".into();
+/// assert!(failgate::rejection(&*other).is_none());
+/// # Ok::<(), failgate::ConfigError>(())
+/// ```
+pub fn rejection<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Rejected> {
+    std::iter::successors(Some(error), |e| e.source()).find_map(|e| e.downcast_ref::<Rejected>())
+}

@@ -143,6 +143,9 @@ pub mod tower;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
+#[cfg(feature = "axum")]
+mod into_response;
+
 /// Choosing a policy for a dependency, and composing the breaker with retries and
 /// timeouts (the guide, also at `docs/guide.md`).
 #[cfg(all(feature = "tower", feature = "http"))]
@@ -158,7 +161,7 @@ pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
 pub use contract::{Breaker, Report};
-pub use error::{Error, Rejected};
+pub use error::{rejection, Error, Rejected};
 pub use event::{Event, EventKind, Observer};
 pub use outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
 pub use permit::{OwnedPermit, Permit};

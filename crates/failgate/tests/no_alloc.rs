@@ -87,8 +87,11 @@ fn the_tower_service_path_does_not_allocate() {
         .unwrap();
     // Leaking allocates once, here, not per call.
     for breaker in [breaker.clone(), breaker.leak()] {
-        let inner = tower::service_fn(|x: u32| std::future::ready(Ok::<u32, ()>(x)));
-        let mut svc = failgate::tower::CircuitBreakerLayer::new(breaker.clone()).layer(inner);
+        let inner =
+            tower::service_fn(|x: u32| std::future::ready(Ok::<u32, std::convert::Infallible>(x)));
+        let layer = failgate::tower::CircuitBreakerLayer::new(breaker.clone());
+        let mut svc = layer.clone().layer(inner);
+        let mut hooked = layer.on_rejected(|_: &failgate::Rejected| 0).layer(inner);
         let mut poll = |x| {
             let mut fut = pin!(svc.call(x));
             fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
@@ -98,17 +101,32 @@ fn the_tower_service_path_does_not_allocate() {
             for i in 0..10_000 {
                 let _ = poll(i);
             }
-            breaker.force_open();
-            for i in 0..100 {
-                let _ = poll(i); // refused
-            }
         });
-        breaker.reset();
         let leaked = breaker.is_leaked();
         assert_eq!(
             n, 0,
-            "{n} allocations on the service path (leaked: {leaked})"
+            "{n} allocations on the admitted path (leaked: {leaked})"
         );
+        breaker.force_open();
+        let boxed = allocations_during(|| {
+            for i in 0..100 {
+                assert!(poll(i).is_ready()); // refused
+            }
+        });
+        // The refusal as an error is a boxed `Rejected`, as tower's own errors are.
+        assert_eq!(boxed, 100, "one box per refusal returned as an error");
+        let answered = allocations_during(|| {
+            for i in 0..100 {
+                let mut fut = pin!(hooked.call(i));
+                let reply = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+                assert!(matches!(reply, std::task::Poll::Ready(Ok(0))));
+            }
+        });
+        assert_eq!(
+            answered, 0,
+            "{answered} allocations answering refusals with a hook"
+        );
+        breaker.reset();
     }
 }
 
@@ -121,7 +139,8 @@ fn finding_a_known_key_in_a_breaker_map_does_not_allocate() {
         .consecutive_failures(3)
         .clock(ManualClock::new());
     let map = BreakerMap::new(template, 100).unwrap();
-    let inner = tower::service_fn(|x: u32| std::future::ready(Ok::<u32, ()>(x)));
+    let inner =
+        tower::service_fn(|x: u32| std::future::ready(Ok::<u32, std::convert::Infallible>(x)));
     let mut svc = PerKeyLayer::new(map.clone(), |x: &u32| x % 10).layer(inner);
     let mut poll = |x| {
         let mut fut = pin!(svc.call(x));

@@ -145,11 +145,12 @@ impl Caller {
     }
 }
 
-/// The tower stack's error, with a transport error spelled as the direct client's.
-fn through_the_layer(error: failgate::Error<BoxError>) -> failgate::Error<CallError> {
-    match error {
-        failgate::Error::Rejected(rejected) => failgate::Error::Rejected(rejected),
-        failgate::Error::Inner(e) => failgate::Error::Inner(CallError::Transport(e)),
+/// The tower stack's error (a `BoxError`: a boxed `Rejected` for a refusal), spelled
+/// as the direct client's.
+fn through_the_layer(error: BoxError) -> failgate::Error<CallError> {
+    match error.downcast::<failgate::Rejected>() {
+        Ok(rejected) => failgate::Error::Rejected(*rejected),
+        Err(e) => failgate::Error::Inner(CallError::Transport(e)),
     }
 }
 

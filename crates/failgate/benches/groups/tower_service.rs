@@ -9,7 +9,8 @@ pub(crate) mod imp {
     pub(crate) fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group("tower_service");
         g.throughput(Throughput::Elements(1));
-        let inner = tower::service_fn(|x: u64| std::future::ready(Ok::<u64, ()>(x)));
+        let inner =
+            tower::service_fn(|x: u64| std::future::ready(Ok::<u64, std::convert::Infallible>(x)));
 
         let mut bare = inner;
         g.bench_function("bare_service", |b| {

@@ -1,7 +1,8 @@
 //! The response future: it holds the call's permit, so dropping it abandons the call.
 
+use super::rejected::OnRejected;
 use crate::contract::{Breaker, Report};
-use crate::{Classify, Error, Rejected};
+use crate::{Classify, Rejected};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,23 +11,24 @@ use std::task::{Context, Poll};
 pin_project! {
     /// The future of a [`CircuitBreakerService`](super::CircuitBreakerService) call
     /// (and of a [per-key](super::per_key) one): `F` is the inner future, `P` the
-    /// breaker's owned permit, `C` the classifier.
+    /// breaker's owned permit, `C` the classifier, `R` what a refusal turns into
+    /// ([`OnRejected`]).
     ///
     /// While the inner call runs it holds the call's permit; when the inner future
     /// completes, the outcome is classified and recorded. Dropped before then (a
     /// timeout, a cancelled request), the permit is abandoned: nothing is counted and a
     /// half-open probe slot is given back at once.
     #[derive(Debug)]
-    pub struct ResponseFuture<F, P, C> {
+    pub struct ResponseFuture<F, P, C, R> {
         #[pin]
-        kind: Kind<F, P, C>,
+        kind: Kind<F, P, C, R>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
     #[derive(Debug)]
-    enum Kind<F, P, C> {
+    enum Kind<F, P, C, R> {
         Admitted {
             #[pin]
             future: F,
@@ -37,14 +39,21 @@ pin_project! {
         },
         Rejected {
             rejected: Rejected,
+            on_rejected: R,
         },
     }
 }
 
-impl<F, P: Report, C> ResponseFuture<F, P, C> {
-    /// Asks `breaker` for a permit; if it grants one, starts the inner call with `call`.
+impl<F, P: Report, C, R: Clone> ResponseFuture<F, P, C, R> {
+    /// Asks `breaker` for a permit; if it grants one, starts the inner call with `call`,
+    /// and if not, keeps a clone of `on_rejected` to answer with.
     #[inline(always)]
-    pub(super) fn start<B>(breaker: &B, classifier: C, call: impl FnOnce() -> F) -> Self
+    pub(super) fn start<B>(
+        breaker: &B,
+        classifier: C,
+        on_rejected: &R,
+        call: impl FnOnce() -> F,
+    ) -> Self
     where
         B: Breaker<OwnedPermit = P>,
     {
@@ -54,19 +63,23 @@ impl<F, P: Report, C> ResponseFuture<F, P, C> {
                 permit,
                 classifier,
             },
-            Err(rejected) => Kind::Rejected { rejected },
+            Err(rejected) => Kind::Rejected {
+                rejected,
+                on_rejected: on_rejected.clone(),
+            },
         };
         ResponseFuture { kind }
     }
 }
 
-impl<F, P, T, E, C> Future for ResponseFuture<F, P, C>
+impl<F, P, T, E, C, R> Future for ResponseFuture<F, P, C, R>
 where
     F: Future<Output = Result<T, E>>,
     P: Report,
     C: Classify<T, E>,
+    R: OnRejected<T, E>,
 {
-    type Output = Result<T, Error<E>>;
+    type Output = Result<T, R::Error>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -87,9 +100,12 @@ where
                     None
                 };
                 permit.record_in_place(outcome, retry_after);
-                Poll::Ready(result.map_err(Error::Inner))
+                Poll::Ready(result.map_err(R::inner_error))
             }
-            KindProj::Rejected { rejected } => Poll::Ready(Err(Error::Rejected(*rejected))),
+            KindProj::Rejected {
+                rejected,
+                on_rejected,
+            } => Poll::Ready(on_rejected.on_rejected(rejected)),
         }
     }
 }

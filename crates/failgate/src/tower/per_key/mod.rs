@@ -71,8 +71,9 @@ pub use map::BreakerMap;
 pub use template::Template;
 
 use super::future::ResponseFuture;
+use super::rejected::{OnRejected, RejectAsError};
 use crate::contract::Breaker;
-use crate::{Builder, Classify, DefaultClassifier, Error};
+use crate::{Builder, Classify, DefaultClassifier};
 use std::fmt;
 use std::hash::Hash;
 use std::task::{Context, Poll};
@@ -106,24 +107,30 @@ pub fn host_key(host: &str, port: Option<u16>) -> String {
 }
 
 /// Wraps services in a [`PerKeyService`]: one breaker per key of each request.
-pub struct PerKeyLayer<K, F, C = DefaultClassifier, T: Template = Builder> {
+///
+/// Errors are those of [`CircuitBreakerLayer`](super::CircuitBreakerLayer): a boxed
+/// [`Rejected`](crate::Rejected) for a refusal (or the response of
+/// [`on_rejected`](Self::on_rejected)), the inner service's own error boxed.
+pub struct PerKeyLayer<K, F, C = DefaultClassifier, T: Template = Builder, R = RejectAsError> {
     map: BreakerMap<K, T>,
     key: F,
     classifier: C,
+    on_rejected: R,
 }
 
-impl<K, F: Clone, C: Clone, T: Template> Clone for PerKeyLayer<K, F, C, T> {
+impl<K, F: Clone, C: Clone, T: Template, R: Clone> Clone for PerKeyLayer<K, F, C, T, R> {
     fn clone(&self) -> Self {
         PerKeyLayer {
             map: self.map.clone(),
             key: self.key.clone(),
             classifier: self.classifier.clone(),
+            on_rejected: self.on_rejected.clone(),
         }
     }
 }
 
-impl<K: fmt::Debug + Hash + Eq, F, C: fmt::Debug, T: Template> fmt::Debug
-    for PerKeyLayer<K, F, C, T>
+impl<K: fmt::Debug + Hash + Eq, F, C: fmt::Debug, T: Template, R> fmt::Debug
+    for PerKeyLayer<K, F, C, T, R>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerKeyLayer")
@@ -141,18 +148,32 @@ impl<K, F, T: Template> PerKeyLayer<K, F, DefaultClassifier, T> {
             map,
             key,
             classifier: DefaultClassifier,
+            on_rejected: RejectAsError,
         }
     }
 }
 
-impl<K, F, C, T: Template> PerKeyLayer<K, F, C, T> {
+impl<K, F, C, T: Template, R> PerKeyLayer<K, F, C, T, R> {
     /// Classifies responses with `classifier` (see
     /// [`CircuitBreakerLayer::with_classifier`](super::CircuitBreakerLayer::with_classifier)).
-    pub fn with_classifier<C2>(self, classifier: C2) -> PerKeyLayer<K, F, C2, T> {
+    pub fn with_classifier<C2>(self, classifier: C2) -> PerKeyLayer<K, F, C2, T, R> {
         PerKeyLayer {
             map: self.map,
             key: self.key,
             classifier,
+            on_rejected: self.on_rejected,
+        }
+    }
+
+    /// Answers a call its key's breaker refused with `on_rejected(&rejected)` instead
+    /// of an error (see
+    /// [`CircuitBreakerLayer::on_rejected`](super::CircuitBreakerLayer::on_rejected)).
+    pub fn on_rejected<R2>(self, on_rejected: R2) -> PerKeyLayer<K, F, C, T, R2> {
+        PerKeyLayer {
+            map: self.map,
+            key: self.key,
+            classifier: self.classifier,
+            on_rejected,
         }
     }
 
@@ -162,8 +183,8 @@ impl<K, F, C, T: Template> PerKeyLayer<K, F, C, T> {
     }
 }
 
-impl<S, K, F: Clone, C: Clone, T: Template> Layer<S> for PerKeyLayer<K, F, C, T> {
-    type Service = PerKeyService<S, K, F, C, T>;
+impl<S, K, F: Clone, C: Clone, T: Template, R: Clone> Layer<S> for PerKeyLayer<K, F, C, T, R> {
+    type Service = PerKeyService<S, K, F, C, T, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
         PerKeyService {
@@ -171,31 +192,36 @@ impl<S, K, F: Clone, C: Clone, T: Template> Layer<S> for PerKeyLayer<K, F, C, T>
             map: self.map.clone(),
             key: self.key.clone(),
             classifier: self.classifier.clone(),
+            on_rejected: self.on_rejected.clone(),
         }
     }
 }
 
 /// A service behind one breaker per key. Made by [`PerKeyLayer`].
-pub struct PerKeyService<S, K, F, C = DefaultClassifier, T: Template = Builder> {
+pub struct PerKeyService<S, K, F, C = DefaultClassifier, T: Template = Builder, R = RejectAsError> {
     inner: S,
     map: BreakerMap<K, T>,
     key: F,
     classifier: C,
+    on_rejected: R,
 }
 
-impl<S: Clone, K, F: Clone, C: Clone, T: Template> Clone for PerKeyService<S, K, F, C, T> {
+impl<S: Clone, K, F: Clone, C: Clone, T: Template, R: Clone> Clone
+    for PerKeyService<S, K, F, C, T, R>
+{
     fn clone(&self) -> Self {
         PerKeyService {
             inner: self.inner.clone(),
             map: self.map.clone(),
             key: self.key.clone(),
             classifier: self.classifier.clone(),
+            on_rejected: self.on_rejected.clone(),
         }
     }
 }
 
-impl<S: fmt::Debug, K: fmt::Debug + Hash + Eq, F, C: fmt::Debug, T: Template> fmt::Debug
-    for PerKeyService<S, K, F, C, T>
+impl<S: fmt::Debug, K: fmt::Debug + Hash + Eq, F, C: fmt::Debug, T: Template, R> fmt::Debug
+    for PerKeyService<S, K, F, C, T, R>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerKeyService")
@@ -205,28 +231,29 @@ impl<S: fmt::Debug, K: fmt::Debug + Hash + Eq, F, C: fmt::Debug, T: Template> fm
     }
 }
 
-impl<S, K, F, C, T, Request> Service<Request> for PerKeyService<S, K, F, C, T>
+impl<S, K, F, C, T, R, Request> Service<Request> for PerKeyService<S, K, F, C, T, R>
 where
     T: Template,
     S: Service<Request>,
     K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
     F: Fn(&Request) -> K,
     C: Classify<S::Response, S::Error> + Clone,
+    R: OnRejected<S::Response, S::Error> + Clone,
 {
     type Response = S::Response;
-    type Error = Error<S::Error>;
-    type Future = ResponseFuture<S::Future, <T::Breaker as Breaker>::OwnedPermit, C>;
+    type Error = R::Error;
+    type Future = ResponseFuture<S::Future, <T::Breaker as Breaker>::OwnedPermit, C, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::Inner)
+        self.inner.poll_ready(cx).map_err(R::inner_error)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
         let key = (self.key)(&request);
         let classifier = self.classifier.clone();
-        let inner = &mut self.inner;
+        let (inner, on_rejected) = (&mut self.inner, &self.on_rejected);
         self.map.with(key, |breaker| {
-            ResponseFuture::start(breaker, classifier, || inner.call(request))
+            ResponseFuture::start(breaker, classifier, on_rejected, || inner.call(request))
         })
     }
 }
