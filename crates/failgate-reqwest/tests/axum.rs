@@ -3,6 +3,8 @@
 //! that calls the flaky service through a breaker, and a route layered with
 //! `HandleErrorLayer` + `CircuitBreakerLayer`. Time is a `ManualClock`.
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,10 +18,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use common::service::{self, Server};
 use failgate::http::{retry_after_header, HttpClassifier};
 use failgate::tower::CircuitBreakerLayer;
 use failgate::{CircuitBreaker, ManualClock, State as BreakerState};
-use failgate_demo::service::{self, Server};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 

@@ -9,8 +9,8 @@
 //! - permits and snapshots describe the state they came from;
 //! - the closed-state call paths allocate nothing.
 
-use crate::alloc::allocations_during;
-use crate::Hinting;
+use super::alloc::allocations_during;
+use super::Hinting;
 use failgate::{Breaker, DefaultClassifier, Error, Outcome, Report, State};
 use std::future::Future;
 use std::pin::pin;
@@ -296,7 +296,7 @@ pub fn traffic<B: Breaker<Classifier = DefaultClassifier>>(breaker: &B, calls: u
 }
 
 /// How many allocations [`traffic`] makes on `breaker` (zero is the contract). Only
-/// meaningful in a test binary that installed [`crate::alloc::Counting`].
+/// meaningful in a test binary that installed [`super::alloc::Counting`].
 pub fn allocations_of_traffic<B: Breaker<Classifier = DefaultClassifier>>(
     breaker: &B,
     calls: u32,
