@@ -120,8 +120,9 @@
 //! - `registry`: named breakers with lock-free lookups (`Registry`).
 //! - `serde`: breakers from configuration files (`config_file`), with human
 //!   durations; any serde format.
-//! - `toml`, `yaml`, `json`: read configuration files in that format (each turns on
-//!   `serde`).
+//! - `toml`: read configuration files in TOML (turns on `serde`).
+//! - `yaml`: read configuration files in YAML (turns on `serde`).
+//! - `json`: read configuration files in JSON (turns on `serde`).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
