@@ -37,15 +37,15 @@
 //! # Cargo features
 //! None is on by default; items behind a feature say which one in these docs.
 //! - `tower`: [`tower::FleetBreakerLayer`](crate::tower): failgate's tower layer around
-//!   a fleet breaker, and per-key fleet breakers ([`per_key`](crate::per_key)).
+//!   a fleet breaker, and per-key fleet breakers ([`per_key`]).
 //! - `metrics`: the mode (shared or local fallback) and Redis round trips reported
 //!   through `metrics`.
-//! - `serde`: fleet breakers from configuration files ([`config_file`](crate::config_file)),
+//! - `serde`: fleet breakers from configuration files ([`config_file`]),
 //!   any serde format.
 //! - `tls`: `rediss://` URLs, TLS through rustls (ring) with the platform's root
 //!   certificates.
 //! - `cluster`: Redis Cluster: breakers' keys spread over slots, MOVED/ASK followed.
-//! - `testing`: [`testing`](crate::testing): a throwaway `redis-server`, a lossy proxy
+//! - `testing`: [`testing`]: a throwaway `redis-server`, a lossy proxy
 //!   and (with `cluster`) a throwaway Redis Cluster, for tests, benchmarks and demos;
 //!   not for production code.
 
