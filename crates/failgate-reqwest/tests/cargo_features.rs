@@ -2,6 +2,7 @@
 //! `Cargo.toml`.
 
 #[path = "testkit/features.rs"]
+#[allow(unreachable_pub)]
 mod features;
 
 #[test]

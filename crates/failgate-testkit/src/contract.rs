@@ -283,7 +283,7 @@ pub async fn permits_and_snapshots_describe_their_state<S: Subject>(s: &mut S) {
 /// dropped, and an async call polled by hand.
 pub fn traffic<B: Breaker<Classifier = DefaultClassifier>>(breaker: &B, calls: u32) {
     for i in 0..calls {
-        let _ = breaker.call(|| if i % 50 == 0 { Err(i) } else { Ok(i) });
+        let _ = breaker.call(|| if i.is_multiple_of(50) { Err(i) } else { Ok(i) });
         let _ = breaker.call_with(|_| Outcome::Ignore, || Ok::<_, ()>(()));
         if let Ok(permit) = breaker.try_acquire() {
             permit.record_with_retry_after(Outcome::Success, None);
