@@ -120,7 +120,7 @@ where
     let mut round = 0u64;
     while Instant::now() < deadline {
         let (x, y) = runtime.block_on(async {
-            if round % 2 == 0 {
+            if round.is_multiple_of(2) {
                 let x = run(bare, uri, ROUND).await;
                 (x, run(layered, uri, ROUND).await)
             } else {

@@ -33,8 +33,24 @@
 //! `tower` feature a layer), so switching is a change of constructor. The policy is a
 //! failure rate over a time window with a minimum number of calls, the one whose counts
 //! add up across instances.
+//!
+//! # Cargo features
+//! None is on by default; items behind a feature say which one in these docs.
+//! - `tower`: [`tower::FleetBreakerLayer`](crate::tower): failgate's tower layer around
+//!   a fleet breaker, and per-key fleet breakers ([`per_key`]).
+//! - `metrics`: the mode (shared or local fallback) and Redis round trips reported
+//!   through `metrics`.
+//! - `serde`: fleet breakers from configuration files ([`config_file`]),
+//!   any serde format.
+//! - `tls`: `rediss://` URLs, TLS through rustls (ring) with the platform's root
+//!   certificates.
+//! - `cluster`: Redis Cluster: breakers' keys spread over slots, MOVED/ASK followed.
+//! - `testing`: [`testing`]: a throwaway `redis-server`, a lossy proxy
+//!   and (with `cluster`) a throwaway Redis Cluster, for tests, benchmarks and demos;
+//!   not for production code.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod batch;
@@ -63,6 +79,11 @@ pub mod testing;
 
 #[cfg(all(test, feature = "testing"))]
 mod retry_after_tests;
+
+// This crate's README (the one crates.io shows) runs as doctests too.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct CrateReadmeDoctests;
 
 /// The design, on its own page: how the fleet shares one breaker, and its limits.
 #[doc = include_str!("../DESIGN.md")]

@@ -1,11 +1,17 @@
 //! The breaker contract ([`failgate::Breaker`]) kept by the fleet breaker: the same
 //! test bodies (from `failgate-testkit`) that `failgate`'s `tests/contract.rs` runs
 //! against the local breaker, here against a real Redis.
+
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
 mod common;
 
+use crate::testkit::contract::{self, Policy, Subject};
 use common::{eventually, fleet, unique_namespace, Target};
 use failgate_redis::{FleetBreaker, Mode};
-use failgate_testkit::contract::{self, Policy, Subject};
 use std::future::Future;
 use std::time::Duration;
 

@@ -1,8 +1,14 @@
 //! No call path of the fleet breaker allocates, in shared mode and in fallback: the
-//! contract's call paths (`failgate_testkit::contract::traffic`, which the local
+//! contract's call paths (`crate::testkit::contract::traffic`, which the local
 //! breaker's test runs too), under the counting global allocator every allocation test
 //! shares (per thread, so the background tasks, which do allocate for their round
 //! trips, are not counted).
+
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
 mod common;
 
 use common::{eventually, fleet, unique_namespace, Redis, Target};
@@ -10,11 +16,11 @@ use failgate::State;
 use failgate_redis::Mode;
 use std::time::Duration;
 
-use failgate_testkit::alloc::allocations_during;
-use failgate_testkit::contract::traffic;
+use crate::testkit::alloc::allocations_during;
+use crate::testkit::contract::traffic;
 
 #[global_allocator]
-static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
+static ALLOC: crate::testkit::alloc::Counting = crate::testkit::alloc::Counting;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_call_path_allocates_shared_or_local() {
@@ -88,7 +94,7 @@ async fn noting_a_retry_after_does_not_allocate() {
         b.mode() == Mode::Shared
     })
     .await;
-    let hinted = b.clone().with_classifier(failgate_testkit::Hinting);
+    let hinted = b.clone().with_classifier(crate::testkit::Hinting);
     let _ = hinted.call(|| Err::<(), u64>(1)); // warm up
     let n = allocations_during(|| {
         for _ in 0..1_000 {

@@ -1,5 +1,5 @@
 //! reqwest with a circuit breaker per host, in one line on the `ClientBuilder`. Two flaky
-//! services (the demo's, on 127.0.0.1:0) play two hosts: one fails and its breaker
+//! services (tests/common/service.rs, on 127.0.0.1:0) play two hosts: one fails and its breaker
 //! opens, refusing further calls without sending them, while the other host is served
 //! as usual.
 //!
@@ -11,9 +11,14 @@ use std::time::Duration;
 
 use failgate::tower::per_key::BreakerMap;
 use failgate::CircuitBreaker;
-use failgate_demo::service::{self, Server};
 use failgate_reqwest::{rejection, CircuitBreakerMiddleware};
 use reqwest_middleware::ClientBuilder;
+
+// The tests' small flaky service, so the example needs nothing outside this crate.
+#[path = "../tests/common/service.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod service;
+use service::Server;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

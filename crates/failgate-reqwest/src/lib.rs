@@ -126,8 +126,18 @@
 //! The permit is held while the rest of the chain runs: if the request future is
 //! dropped (a timeout around it, a cancelled task), the call is abandoned. Nothing is
 //! counted and a half-open probe slot is given back at once.
+//!
+//! # Cargo features
+//! This crate has no features of its own. It turns on failgate's `tower` and `http`
+//! features, which it is built on.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// This crate's README (the one crates.io shows) runs as doctests too.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct CrateReadmeDoctests;
 
 use failgate::http::HttpClassifier;
 use failgate::tower::per_key::{BreakerMap, Template};

@@ -3,6 +3,8 @@
 //! that calls the flaky service through a breaker, and a route layered with
 //! `CircuitBreakerLayer` and its `on_rejected` hook. Time is a `ManualClock`.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,10 +16,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use common::service::{self, Server};
 use failgate::http::{retry_after_header, HttpClassifier};
 use failgate::tower::CircuitBreakerLayer;
 use failgate::{CircuitBreaker, ManualClock, Rejected, State as BreakerState};
-use failgate_demo::service::{self, Server};
 use tokio::net::TcpListener;
 
 /// What the handler's dependency call can fail with.

@@ -2,9 +2,11 @@
 //! map of fleet breakers (failgate-redis), against a real Redis and two flaky services.
 //! Two clients with maps of their own stand for two replicas of a service.
 
+mod common;
+
+use common::service::{self, Endpoint, Server};
 use failgate::tower::per_key::BreakerMap;
 use failgate::{State, Window};
-use failgate_demo::service::{self, Endpoint, Server};
 use failgate_redis::testing::{RedisServer, ServerError};
 use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
 use failgate_reqwest::{host_key, rejection, CircuitBreakerMiddleware};

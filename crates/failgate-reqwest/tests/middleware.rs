@@ -1,13 +1,15 @@
 //! The middleware against the real flaky service (and two tiny servers of its own), over
 //! loopback HTTP. Time is a `ManualClock`: nothing here sleeps.
 
+mod common;
+
 use std::time::Duration;
 
 use axum::http::{header::RETRY_AFTER, StatusCode};
 use axum::routing::get;
+use common::service::{self, Endpoint, Server};
 use failgate::tower::per_key::BreakerMap;
 use failgate::{Builder, CircuitBreaker, ManualClock, State};
-use failgate_demo::service::{self, Endpoint, Server};
 use failgate_reqwest::{host_key, rejection, CircuitBreakerMiddleware};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tokio::net::TcpListener;

@@ -3,8 +3,9 @@
 //! threads). A test binary installs it with
 //!
 //! ```text
+//! mod testkit; // tests/testkit/, linked to these sources
 //! #[global_allocator]
-//! static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
+//! static ALLOC: testkit::alloc::Counting = testkit::alloc::Counting;
 //! ```
 // A global allocator is an unsafe trait; this one only counts and forwards every call
 // to System unchanged.

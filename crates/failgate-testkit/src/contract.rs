@@ -9,8 +9,8 @@
 //! - permits and snapshots describe the state they came from;
 //! - the closed-state call paths allocate nothing.
 
-use crate::alloc::allocations_during;
-use crate::{Hint, Hinting};
+use super::alloc::allocations_during;
+use super::{Hint, Hinting};
 use failgate::{Breaker, DefaultClassifier, Error, Outcome, Report, State};
 use std::future::Future;
 use std::pin::pin;
@@ -284,7 +284,7 @@ pub async fn permits_and_snapshots_describe_their_state<S: Subject>(s: &mut S) {
 /// dropped, and an async call polled by hand.
 pub fn traffic<B: Breaker<Classifier = DefaultClassifier>>(breaker: &B, calls: u32) {
     for i in 0..calls {
-        let _ = breaker.call(|| if i % 50 == 0 { Err(i) } else { Ok(i) });
+        let _ = breaker.call(|| if i.is_multiple_of(50) { Err(i) } else { Ok(i) });
         let _ = breaker.call_with(|_| Outcome::Ignore, || Ok::<_, ()>(()));
         if let Ok(permit) = breaker.try_acquire() {
             permit.record_with_retry_after(Outcome::Success, None);
@@ -297,7 +297,7 @@ pub fn traffic<B: Breaker<Classifier = DefaultClassifier>>(breaker: &B, calls: u
 }
 
 /// How many allocations [`traffic`] makes on `breaker` (zero is the contract). Only
-/// meaningful in a test binary that installed [`crate::alloc::Counting`].
+/// meaningful in a test binary that installed [`super::alloc::Counting`].
 pub fn allocations_of_traffic<B: Breaker<Classifier = DefaultClassifier>>(
     breaker: &B,
     calls: u32,

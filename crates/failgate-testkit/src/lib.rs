@@ -4,10 +4,23 @@
 //! - [`contract`]: test bodies for the breaker contract ([`failgate::Breaker`]), written
 //!   once and run against the local breaker (in `failgate`'s tests) and the fleet
 //!   breaker (in `failgate-redis`'s);
+//! - [`features`]: the crate docs' list of Cargo features, checked against the
+//!   manifest;
 //! - [`Hinting`]: a classifier whose errors carry a "retry after".
+//!
+//! No crate depends on this one: `failgate`'s and `failgate-redis`'s `tests/testkit/`
+//! are symlinks to these files, compiled into each test binary as `mod testkit`. A
+//! dependency would not do: cargo strips a path-only dev-dependency from a packaged
+//! crate (its tests would then not build), and a versioned one on a crate that itself
+//! depends on `failgate` is a cycle `cargo package` cannot order, and would link a
+//! second `failgate`. A symlink is packaged as the file it points to, so each published
+//! crate carries the kit and tests on its own (`failgate-reqwest` links [`features`]
+//! alone). The paths below are relative (`super::`), so they resolve both here and
+//! inside a test's `mod testkit`.
 
 pub mod alloc;
 pub mod contract;
+pub mod features;
 
 use failgate::{Classify, Outcome};
 use std::time::Duration;

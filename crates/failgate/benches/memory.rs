@@ -6,18 +6,24 @@
 //! adds 1,000,000 named breakers in a `failgate::Registry`).
 #![allow(missing_docs)]
 
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[path = "../tests/testkit/mod.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
 use std::time::Duration;
 
 mod peers;
 
 // Builds n values into a `Vec` of exactly n slots; the bytes per value that stay
 // allocated while they live.
-use failgate_testkit::alloc::live_bytes_per as bytes_per;
+use crate::testkit::alloc::live_bytes_per as bytes_per;
 
 // The counting allocator every allocation test shares: it counts this thread's live
 // bytes, and every breaker here is built on the main thread.
 #[global_allocator]
-static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
+static ALLOC: crate::testkit::alloc::Counting = crate::testkit::alloc::Counting;
 
 const N: usize = 100_000;
 
@@ -50,7 +56,7 @@ fn failgate_breakers() {
 #[cfg(feature = "registry")]
 fn failgate_registry() {
     const NAMED: usize = 1_000_000;
-    let before = failgate_testkit::alloc::live_bytes();
+    let before = crate::testkit::alloc::live_bytes();
     let registry = failgate::Registry::new(failgate::CircuitBreaker::builder())
         .expect("a valid configuration");
     for i in 0..NAMED {
@@ -61,7 +67,7 @@ fn failgate_registry() {
                 .expect("a valid configuration"),
         );
     }
-    let after = failgate_testkit::alloc::live_bytes();
+    let after = crate::testkit::alloc::live_bytes();
     let label = "failgate Registry, 1,000,000 named (default)";
     report(label, (after - before) as f64 / NAMED as f64);
     drop(std::hint::black_box(registry));

@@ -108,8 +108,32 @@
 //! failures is two atomic loads and writes nothing to shared memory; a count window
 //! adds one `fetch_add`; only time windows, slow-call detection and open-state checks
 //! read the clock. See `README.md` for measured figures.
+//!
+//! # Cargo features
+//! Only `quanta` is on by default; everything else is opt-in, and items behind a
+//! feature say which one in these docs.
+//! - `quanta` (default): a fast monotonic clock (TSC-based where available) for time
+//!   windows, slow-call detection and open-state deadlines; without it, std's
+//!   `Instant`.
+//! - `tower`: [`tower::CircuitBreakerLayer`](crate::tower), and per-key breakers.
+//! - `http`: HTTP outcome classes ([`http::HttpClassifier`](crate::http)) and
+//!   `Retry-After` handling.
+//! - `tracing`: state changes (and sampled rejections) logged through `tracing`.
+//! - `metrics`: calls and transitions counted through the `metrics` facade.
+//! - `registry`: named breakers with lock-free lookups (`Registry`).
+//! - `serde`: breakers from configuration files (`config_file`), with human
+//!   durations; any serde format.
+//! - `toml`: read configuration files in TOML (turns on `serde`).
+//! - `yaml`: read configuration files in YAML (turns on `serde`).
+//! - `json`: read configuration files in JSON (turns on `serde`).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// This crate's README (the one crates.io shows) runs as doctests too.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct CrateReadmeDoctests;
 
 mod backoff;
 mod breaker;

@@ -2,8 +2,13 @@
 //! test bodies of `failgate-testkit`, which `failgate-redis`'s `tests/contract.rs` runs
 //! against the fleet breaker.
 
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
+use crate::testkit::contract::{self, Policy, Subject};
 use failgate::CircuitBreaker;
-use failgate_testkit::contract::{self, Policy, Subject};
 use futures::executor::block_on;
 use std::future::Future;
 

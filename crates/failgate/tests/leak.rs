@@ -2,23 +2,28 @@
 //! where it was, and dropping the breaker gives back everything it took. Measured with
 //! the counting global allocator every allocation test shares (`failgate-testkit`).
 
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
 use failgate::{Backoff, CircuitBreaker, Event, ManualClock, State, Window};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
-static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
+static ALLOC: crate::testkit::alloc::Counting = crate::testkit::alloc::Counting;
 
 /// Bytes this thread has allocated and not yet freed. The breakers under test live and
 /// die on the test's own thread.
 fn live() -> isize {
-    failgate_testkit::alloc::live_bytes()
+    crate::testkit::alloc::live_bytes()
 }
 
 /// Allocations this thread has made.
 fn allocation_count() -> usize {
-    failgate_testkit::alloc::allocation_count()
+    crate::testkit::alloc::allocation_count()
 }
 
 const CYCLES: u64 = 1_000_000;

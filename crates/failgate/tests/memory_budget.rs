@@ -1,12 +1,18 @@
 //! Heap bytes per breaker stay within budget (a budget in bytes, not a timing): each
 //! figure is what `benches/memory.rs` reports, measured the same way, with the counting
 //! allocator every allocation test shares (`failgate-testkit`).
+
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
+use crate::testkit::alloc::live_bytes_per as bytes_per;
 use failgate::{CircuitBreaker, Window};
-use failgate_testkit::alloc::live_bytes_per as bytes_per;
 use std::time::Duration;
 
 #[global_allocator]
-static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
+static ALLOC: crate::testkit::alloc::Counting = crate::testkit::alloc::Counting;
 
 const N: usize = 1000;
 
@@ -62,12 +68,12 @@ fn a_count_window_breaker_stays_within_its_memory_budget() {
 #[test]
 fn a_named_breaker_in_a_registry_stays_within_its_memory_budget() {
     const NAMED: usize = 100_000;
-    let before = failgate_testkit::alloc::live_bytes();
+    let before = crate::testkit::alloc::live_bytes();
     let registry = failgate::Registry::new(CircuitBreaker::builder()).unwrap();
     for i in 0..NAMED {
         drop(registry.get_or_create(&format!("breaker-{i}")).unwrap());
     }
-    let after = failgate_testkit::alloc::live_bytes();
+    let after = crate::testkit::alloc::live_bytes();
     let bytes = (after - before) as f64 / NAMED as f64;
     // Half the 1,276 bytes a named breaker took when the core was padded to pairs of
     // lines: the breaker, its name, the map's key and the map's share.

@@ -1,15 +1,21 @@
 //! No call path allocates: proven with the counting global allocator that every
 //! no-allocation test shares (`failgate-testkit`).
+
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
 use failgate::{CircuitBreaker, ManualClock, Window};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use failgate_testkit::alloc::allocations_during;
+use crate::testkit::alloc::allocations_during;
 
 #[global_allocator]
-static ALLOC: failgate_testkit::alloc::Counting = failgate_testkit::alloc::Counting;
+static ALLOC: crate::testkit::alloc::Counting = crate::testkit::alloc::Counting;
 
 #[test]
 fn no_call_path_allocates() {
@@ -162,7 +168,7 @@ fn finding_a_known_key_in_a_breaker_map_does_not_allocate() {
 #[test]
 fn the_shared_contract_paths_do_not_allocate() {
     let breaker = CircuitBreaker::builder().build().unwrap();
-    let n = failgate_testkit::contract::allocations_of_traffic(&breaker, 10_000);
+    let n = crate::testkit::contract::allocations_of_traffic(&breaker, 10_000);
     assert_eq!(n, 0, "{n} allocations on the contract's call paths");
 }
 

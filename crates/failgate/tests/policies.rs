@@ -1,5 +1,10 @@
 //! Each trip condition, pinned to its documented semantics.
 
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
 use failgate::{Backoff, CircuitBreaker, Error, ManualClock, Outcome, Reason, State, Window};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -290,7 +295,7 @@ fn half_open_timeout_reopens_when_probes_never_report() {
 
 #[test]
 fn retry_after_hints_lengthen_the_open_wait_only_when_honored() {
-    use failgate_testkit::Hinting;
+    use crate::testkit::Hinting;
     for honor in [false, true] {
         let clock = ManualClock::new();
         let b = CircuitBreaker::builder()

@@ -2,6 +2,11 @@
 //! breaker reporting healthy while it protected nothing, or promising a retry it
 //! would not honour. Each test is named after the behaviour it pins down.
 
+// The test kit every crate's tests share: crates/failgate-testkit's sources, linked in
+// (tests/testkit/ holds symlinks) so that the packaged crate tests on its own.
+#[allow(dead_code, unreachable_pub)]
+mod testkit;
+
 use failgate::{
     Builder, CircuitBreaker, Classify, Event, EventKind, ManualClock, Reason, State, Window,
 };
@@ -175,7 +180,7 @@ fn failure_that_trips_through_the_consecutive_counter_is_counted_in_a_time_windo
 
 // ---- 2, 4 and 5: what an opening reports, and Retry-After -------------------------------
 
-use failgate_testkit::Hinting;
+use crate::testkit::Hinting;
 
 /// A breaker that trips on its first failure, opens for 10 s and honours Retry-After,
 /// and the waits of its openings.

@@ -245,7 +245,7 @@ fn racing_calls_never_take_more_probes_than_granted_per_generation() {
                 // granting permits of the generation before: it must neither add
                 // probes to that ended generation nor take this one's permits away.
                 c.install_reply_test(&reply(SharedState::HalfOpen, g, 0, GRANTED));
-                if g % 2 == 0 {
+                if g.is_multiple_of(2) {
                     c.install_reply_test(&reply(SharedState::HalfOpen, g - 1, 0, GRANTED));
                 }
                 for _ in 0..50 {

@@ -116,10 +116,10 @@ fn one_thread_sees_exactly_the_last_n_through_chunks() {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let (failure, slow) = (x % 5 == 0, x % 7 == 0);
+            let (failure, slow) = (x.is_multiple_of(5), x.is_multiple_of(7));
             w.record(failure, slow, u64::MAX);
             model.push(failure, slow);
-            if i % 97 == 0 || i > 3 * size as u64 {
+            if i.is_multiple_of(97) || i > 3 * size as u64 {
                 assert_eq!(
                     w.counts(),
                     model.counts(),

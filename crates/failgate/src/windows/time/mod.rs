@@ -220,7 +220,7 @@ fn bump(word: &AtomicU64, tag: u64, buckets: u64) -> (u64, bool) {
 #[inline]
 fn runs_ahead(a: u64, b: u64, buckets: u64) -> bool {
     let ahead = a.wrapping_sub(b) & TAG_MASK;
-    ahead != 0 && ahead <= 4 * buckets && ahead % buckets == 0
+    ahead != 0 && ahead <= 4 * buckets && ahead.is_multiple_of(buckets)
 }
 
 #[cfg(all(test, not(failgate_loom)))]

@@ -1,0 +1,1 @@
+../../../failgate-testkit/src/features.rs
