@@ -104,7 +104,9 @@
 //! slow call and abandoned permit. When none is set, this costs one branch.
 //!
 //! # Cost
-//! No call path takes a lock or allocates. A closed-state success with consecutive
+//! No call path takes a lock or allocates. (One exception, by tower's convention: the
+//! [tower layer](crate::tower)'s error is a `BoxError`, so a refusal through it is one
+//! small box, unless an `on_rejected` hook answers it.) A closed-state success with consecutive
 //! failures is two atomic loads and writes nothing to shared memory; a count window
 //! adds one `fetch_add`; only time windows, slow-call detection and open-state checks
 //! read the clock. See `README.md` for measured figures.
@@ -118,6 +120,11 @@
 //! - `tower`: [`tower::CircuitBreakerLayer`](crate::tower), and per-key breakers.
 //! - `http`: HTTP outcome classes ([`http::HttpClassifier`](crate::http)) and
 //!   `Retry-After` handling.
+//! - `reqwest`: `HttpClassifier` for `reqwest::Response` too, so a `reqwest::Client`
+//!   (a tower `Service`) can sit behind the layer (turns on `http`; reqwest without its
+//!   default features).
+//! - `axum`: [`Rejected`] and [`Error`] as axum responses (`IntoResponse`: a 503 with
+//!   `Retry-After`), on `axum-core` only (turns on `http`).
 //! - `tracing`: state changes (and sampled rejections) logged through `tracing`.
 //! - `metrics`: calls and transitions counted through the `metrics` facade.
 //! - `registry`: named breakers with lock-free lookups (`Registry`).
