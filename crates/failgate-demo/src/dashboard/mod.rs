@@ -50,6 +50,7 @@ mod config;
 mod control;
 pub mod guard;
 pub mod lanes;
+pub mod reload;
 mod routes;
 mod state;
 mod summary;
@@ -68,5 +69,5 @@ pub use self::guard::{
 pub use self::lanes::{default_lanes, Lane};
 pub use self::routes::PAGE;
 pub use self::traffic::{Target, CALL_TIMEOUT, MAX_IN_FLIGHT};
-pub use self::views::{BreakerView, History, Point, Sample, WatchSnapshot};
+pub use self::views::{BreakerView, History, Point, ReloadView, Sample, WatchSnapshot};
 pub use self::watch::Watch;
