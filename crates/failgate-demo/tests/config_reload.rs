@@ -70,7 +70,11 @@ async fn a_changed_file_shows_its_new_settings_in_the_dashboard() {
     let base = watch.url();
     let first = api_snapshot(&base).await;
     assert_eq!(settings_of(&first, "checkout"), Some(3));
-    assert_eq!(settings_of(&first, "search"), None, "search keeps its own rate policy");
+    assert_eq!(
+        settings_of(&first, "search"),
+        None,
+        "search keeps its own rate policy"
+    );
     let search = watch.registry().get("search").unwrap();
     let checkout = watch.registry().get("checkout").unwrap();
 
@@ -82,16 +86,37 @@ async fn a_changed_file_shows_its_new_settings_in_the_dashboard() {
         settings_of(s, "checkout") == Some(7)
     })
     .await;
-    let view = after.breakers.iter().find(|b| b.name == "checkout").unwrap();
-    assert_eq!(view.settings.open_for.map(|d| d.0), Some(Duration::from_secs(3)));
-    let reloads = after.reloads.expect("a watch with --config reports its reloads");
+    let view = after
+        .breakers
+        .iter()
+        .find(|b| b.name == "checkout")
+        .unwrap();
+    assert_eq!(
+        view.settings.open_for.map(|d| d.0),
+        Some(Duration::from_secs(3))
+    );
+    let reloads = after
+        .reloads
+        .expect("a watch with --config reports its reloads");
     assert!(reloads.applied >= 1 && reloads.refused == 0, "{reloads:?}");
     assert!(
-        reloads.last_change.as_deref().unwrap_or("").contains("rebuilt checkout"),
+        reloads
+            .last_change
+            .as_deref()
+            .unwrap_or("")
+            .contains("rebuilt checkout"),
         "{reloads:?}"
     );
-    assert!(!watch.registry().get("checkout").unwrap().same_breaker(&checkout));
-    assert!(watch.registry().get("search").unwrap().same_breaker(&search));
+    assert!(!watch
+        .registry()
+        .get("checkout")
+        .unwrap()
+        .same_breaker(&checkout));
+    assert!(watch
+        .registry()
+        .get("search")
+        .unwrap()
+        .same_breaker(&search));
     watch.shutdown().await.unwrap();
 }
 
@@ -118,7 +143,11 @@ async fn a_bad_file_changes_nothing_and_says_why() {
     assert!(error.contains("breakers.search.failure_rate"), "{error}");
     assert!(error.contains(&path.display().to_string()), "{error}");
     assert_eq!(settings_of(&after, "checkout"), Some(3));
-    assert!(watch.registry().get("checkout").unwrap().same_breaker(&checkout));
+    assert!(watch
+        .registry()
+        .get("checkout")
+        .unwrap()
+        .same_breaker(&checkout));
 
     // A file naming a breaker that is no lane is refused too.
     save(&path, "[breakers.shipping]\nconsecutive_failures = 2\n");
@@ -217,7 +246,10 @@ fn sighup_reloads_a_file_the_watcher_cannot_see_change() {
     // The reload is the signal's: its line comes first.
     next_line("taking the signal", &|l| l.contains("SIGHUP"));
     let refused = next_line("refusing the bad file", &|l| l.contains("not reloaded"));
-    assert!(refused.contains("breakers.checkout.failure_rate"), "{refused}");
+    assert!(
+        refused.contains("breakers.checkout.failure_rate"),
+        "{refused}"
+    );
     assert!(refused.contains("WARN"), "{refused}");
     assert_eq!(settings_of(&get_snapshot(&addr), "checkout"), Some(3));
 

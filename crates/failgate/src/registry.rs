@@ -57,7 +57,9 @@ impl Shared {
     /// The templates, also after a panic elsewhere (they are replaced whole, never
     /// left half-written).
     pub(crate) fn templates(&self) -> MutexGuard<'_, Templates> {
-        self.templates.lock().unwrap_or_else(PoisonError::into_inner)
+        self.templates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

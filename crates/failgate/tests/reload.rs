@@ -22,7 +22,9 @@ fn config(text: &str) -> RegistryConfig {
 }
 
 /// A registry from `text` on a manual clock, and the events its breakers emit.
-fn registry(text: &str) -> (Registry, Arc<Mutex<Vec<(String, EventKind)>>>) {
+type Events = Arc<Mutex<Vec<(String, EventKind)>>>;
+
+fn registry(text: &str) -> (Registry, Events) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let base = CircuitBreaker::builder()
@@ -94,7 +96,11 @@ fn reload_rebuilds_changed_breakers_with_an_event() {
     assert_eq!(new_search.state(), State::Closed, "with fresh state");
     fail(&new_search);
     fail(&new_search);
-    assert_eq!(new_search.state(), State::Closed, "on the new threshold of 3");
+    assert_eq!(
+        new_search.state(),
+        State::Closed,
+        "on the new threshold of 3"
+    );
     fail(&new_search);
     assert_eq!(new_search.state(), State::Open);
     assert!(!registry.get("orders").unwrap().same_breaker(&orders));
@@ -179,8 +185,7 @@ fn invalid_reload_changes_nothing() {
         .unwrap()
         .consecutive_failures = Some(0);
     bad.breakers.remove("search");
-    bad.breakers
-        .insert("inventory".into(), Default::default());
+    bad.breakers.insert("inventory".into(), Default::default());
     let e = registry.reload(&bad).unwrap_err();
     assert_eq!(e.path(), "breakers.payments.consecutive_failures", "{e}");
 
@@ -215,7 +220,10 @@ fn reload_file_errors_name_the_file_and_the_key() {
     let report = registry.reload_file(&path).unwrap();
     assert_eq!(report.rebuilt, ["search"]);
     assert_eq!(
-        registry.reload_file(dir.path().join("missing.toml")).unwrap_err().file(),
+        registry
+            .reload_file(dir.path().join("missing.toml"))
+            .unwrap_err()
+            .file(),
         Some(dir.path().join("missing.toml").as_path())
     );
 }
@@ -224,7 +232,11 @@ fn reload_file_errors_name_the_file_and_the_key() {
 fn a_registry_not_built_from_a_file_refuses_to_reload() {
     let registry = Registry::new(CircuitBreaker::builder()).unwrap();
     let e = registry.reload(&config(BEFORE)).unwrap_err();
-    assert!(e.to_string().contains("not built from a configuration file"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("not built from a configuration file"),
+        "{e}"
+    );
     assert!(registry.names().is_empty());
 }
 
@@ -234,8 +246,10 @@ fn reloads_racing_calls_and_each_other_are_safe() {
     let configs = [
         config(BEFORE),
         config(&BEFORE.replace("= 2", "= 3")),
-        config(&(BEFORE.replace("[breakers.search]\nconsecutive_failures = 2", "")
-            + "\n[breakers.inventory]\nconsecutive_failures = 7\n")),
+        config(
+            &(BEFORE.replace("[breakers.search]\nconsecutive_failures = 2", "")
+                + "\n[breakers.inventory]\nconsecutive_failures = 7\n"),
+        ),
     ];
     let barrier = Barrier::new(6);
     std::thread::scope(|s| {
@@ -254,7 +268,9 @@ fn reloads_racing_calls_and_each_other_are_safe() {
                 barrier.wait();
                 let names = ["payments", "search", "inventory", "orders"];
                 for i in 0..2000 {
-                    let b = registry.get_or_create(names[(i + t) % names.len()]).unwrap();
+                    let b = registry
+                        .get_or_create(names[(i + t) % names.len()])
+                        .unwrap();
                     let _ = b.call(|| if i % 3 == 0 { Err("boom") } else { Ok(()) });
                     let _ = registry.snapshot();
                 }
@@ -266,7 +282,11 @@ fn reloads_racing_calls_and_each_other_are_safe() {
     let last = &configs[1];
     registry.reload(last).unwrap();
     for name in registry.names() {
-        assert_eq!(registry.settings_of(&name).unwrap(), last.settings_for(&name), "{name}");
+        assert_eq!(
+            registry.settings_of(&name).unwrap(),
+            last.settings_for(&name),
+            "{name}"
+        );
     }
     assert!(registry.names().iter().any(|n| n == "search"));
 }

@@ -74,13 +74,12 @@ impl Shared {
         let Some(source) = &self.source else { return };
         let outcome = read(&source.path).and_then(|file| {
             let (config, lanes) = effective(&source.lanes, Some(&file))?;
-            let report = metrics::with_local_recorder(&self.recorder, || {
-                self.registry.reload(&config)
-            })
-            .map_err(|e| WatchError::Invalid {
-                field: "config",
-                reason: format!("{}: {e}", source.path.display()),
-            })?;
+            let report =
+                metrics::with_local_recorder(&self.recorder, || self.registry.reload(&config))
+                    .map_err(|e| WatchError::Invalid {
+                        field: "config",
+                        reason: format!("{}: {e}", source.path.display()),
+                    })?;
             for lane in &lanes {
                 if let Some(state) = self.lane(&lane.name) {
                     state.set_policy(&lane.policy);
@@ -188,10 +187,7 @@ fn file_watcher(
     };
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
-        let about_file = event
-            .paths
-            .iter()
-            .any(|p| p.file_name() == name.as_deref());
+        let about_file = event.paths.iter().any(|p| p.file_name() == name.as_deref());
         if about_file && !matches!(event.kind, EventKind::Access(_)) {
             let _ = tx.send(());
         }

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use failgate::observers::record_snapshot;
 use failgate::config_file::RegistryConfig;
+use failgate::observers::record_snapshot;
 use failgate::{CircuitBreaker, Clock, Registry};
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use tokio::sync::watch;
@@ -46,10 +46,12 @@ pub(super) fn build_lanes(
         .with_metrics()
         .with_tracing()
         .clock(clock);
-    let registry = metrics::with_local_recorder(recorder, || config.registry_with(base))
-        .map_err(|e| WatchError::Invalid {
-            field: "lanes",
-            reason: e.to_string(),
+    let registry =
+        metrics::with_local_recorder(recorder, || config.registry_with(base)).map_err(|e| {
+            WatchError::Invalid {
+                field: "lanes",
+                reason: e.to_string(),
+            }
         })?;
     let lanes = lanes
         .iter()

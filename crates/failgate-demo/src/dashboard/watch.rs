@@ -46,7 +46,11 @@ impl Watch {
         config.limits.validate()?;
         let start = Instant::now();
         let recorder = PrometheusBuilder::new().build_recorder();
-        let file = config.config_file.as_deref().map(reload::read).transpose()?;
+        let file = config
+            .config_file
+            .as_deref()
+            .map(reload::read)
+            .transpose()?;
         let lanes = build_lanes(
             &config.lanes,
             file.as_ref(),

@@ -5,6 +5,12 @@
 //! (`"60s"`, `"1m 30s"`, `"250ms"`). Unknown keys are refused, and every error names
 //! its path:
 //!
+//! A registry built from a file ([`RegistryConfig::registry`], or
+//! [`registry_with`](RegistryConfig::registry_with) for a clock and observers) can
+//! reload another version of it (feature `registry`):
+//! [`Registry::reload`](crate::Registry::reload) keeps the breakers whose settings did
+//! not change, rebuilds the others, and refuses an invalid file whole.
+//!
 //! Every text is held to [limits](Limit) before a parser sees it: at most
 //! [`MAX_FILE_BYTES`], nesting at most [`MAX_DEPTH`] deep, so that no file, however
 //! crafted, takes a parser long to accept or refuse.
@@ -46,9 +52,9 @@ mod yaml_scan;
 pub use error::{FileError, Limit};
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 #[cfg(feature = "registry")]
-pub use reload::ReloadReport;
-#[cfg(feature = "registry")]
 pub(crate) use reload::FileSource;
+#[cfg(feature = "registry")]
+pub use reload::ReloadReport;
 pub use schema::{
     BackoffConfig, BreakerConfig, HumanDuration, RegistryConfig, SlowCallsConfig, WindowConfig,
 };

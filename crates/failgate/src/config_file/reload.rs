@@ -60,7 +60,12 @@ impl fmt::Display for ReloadReport {
                 parts.push(format!("{verb} {}", names.join(", ")));
             }
         }
-        write!(f, "{}; {} unchanged", parts.join("; "), self.unchanged.len())
+        write!(
+            f,
+            "{}; {} unchanged",
+            parts.join("; "),
+            self.unchanged.len()
+        )
     }
 }
 
@@ -173,8 +178,7 @@ impl Registry {
         let breakers = shared.breakers.pin();
         let mut steps: Vec<(String, Step)> = Vec::new();
         for (name, _) in breakers.iter() {
-            let step = if old.breakers.contains_key(name) && !config.breakers.contains_key(name)
-            {
+            let step = if old.breakers.contains_key(name) && !config.breakers.contains_key(name) {
                 Step::Remove
             } else if old.settings_for(name) == config.settings_for(name) {
                 Step::Keep
