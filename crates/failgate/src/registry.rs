@@ -30,6 +30,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 /// Looking up a breaker that exists takes no lock (a lock-free concurrent map); the
 /// first `get_or_create` of a name builds its breaker, and concurrent first calls for
 /// one name all get the same breaker.
+///
+/// A registry built from a configuration file (`RegistryConfig::registry`, feature
+/// `serde`) can reload the file: `Registry::reload` keeps the breakers whose settings
+/// did not change and replaces the others, which handles taken before keep.
 #[derive(Clone)]
 pub struct Registry {
     shared: Arc<Shared>,
