@@ -6,6 +6,7 @@
 //! failgate-demo scenario --target http://127.0.0.1:5000 --json
 //! failgate-demo scenario --client tower   # through failgate's tower layer
 //! failgate-demo watch --addr 127.0.0.1:9000   # live breakers: /dashboard, /metrics
+//! failgate-demo watch --config breakers.toml   # lanes' settings from a file, reloaded on SIGHUP and on change
 //! failgate-demo watch --addr 0.0.0.0:9000 --control-token T --allowed-host dash.lan
 //! failgate-demo serve --header-timeout 5s --max-connections 256   # connection limits
 //! failgate-demo fleet --instances 3 --redis redis://127.0.0.1:6379   # one breaker, shared through Redis

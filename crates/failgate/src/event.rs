@@ -170,4 +170,11 @@ pub enum EventKind {
     /// A permit was dropped without an outcome (a cancelled future, a panic): nothing
     /// was counted, and a half-open probe slot was given back.
     Abandoned,
+    /// The breaker was made by a [`Registry::reload`](crate::Registry::reload) to take
+    /// the place of a breaker of the same name whose settings changed: the first
+    /// event of the new breaker, which starts closed with empty counts.
+    Reconfigured {
+        /// The state the breaker it replaces was in (handles on that one keep it).
+        previous: State,
+    },
 }

@@ -23,32 +23,58 @@
 use crate::{Builder, CircuitBreaker, ConfigError, Snapshot};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// One shared breaker per name. Cheap to clone: clones share the breakers.
 ///
 /// Looking up a breaker that exists takes no lock (a lock-free concurrent map); the
 /// first `get_or_create` of a name builds its breaker, and concurrent first calls for
 /// one name all get the same breaker.
+///
+/// A registry built from a configuration file (`RegistryConfig::registry`, feature
+/// `serde`) can reload the file: `Registry::reload` keeps the breakers whose settings
+/// did not change and replaces the others, which handles taken before keep.
 #[derive(Clone)]
 pub struct Registry {
     shared: Arc<Shared>,
 }
 
-struct Shared {
-    defaults: Builder,
-    overrides: HashMap<String, Builder>,
-    breakers: papaya::HashMap<String, CircuitBreaker>,
+pub(crate) struct Shared {
+    /// Every listed breaker. Read without a lock; written only under `templates`.
+    pub(crate) breakers: papaya::HashMap<String, CircuitBreaker>,
+    /// How breakers are made. Locked to make a breaker (the first `get_or_create` of
+    /// a name) and by a reload, so that the two never interleave: a breaker built from
+    /// templates a reload has just replaced could otherwise slip into the map.
+    pub(crate) templates: Mutex<Templates>,
+}
+
+/// How a registry makes its breakers.
+pub(crate) struct Templates {
+    pub(crate) defaults: Builder,
+    pub(crate) overrides: HashMap<String, Builder>,
+    /// The file the registry was built from, for [`Registry::reload`].
+    #[cfg(feature = "serde")]
+    pub(crate) file: Option<crate::config_file::FileSource>,
+}
+
+impl Shared {
+    /// The templates, also after a panic elsewhere (they are replaced whole, never
+    /// left half-written).
+    pub(crate) fn templates(&self) -> MutexGuard<'_, Templates> {
+        self.templates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut overrides: Vec<String> =
+            self.shared.templates().overrides.keys().cloned().collect();
+        overrides.sort();
         f.debug_struct("Registry")
             .field("breakers", &self.shared.breakers.len())
-            .field(
-                "overrides",
-                &self.shared.overrides.keys().collect::<Vec<_>>(),
-            )
+            .field("overrides", &overrides)
             .finish_non_exhaustive()
     }
 }
@@ -87,13 +113,20 @@ impl RegistryBuilder {
         for (name, settings) in &self.overrides {
             settings.clone().name(name.clone()).build()?;
         }
-        Ok(Registry {
-            shared: Arc::new(Shared {
-                defaults: self.defaults,
-                overrides: self.overrides,
-                breakers: papaya::HashMap::new(),
-            }),
-        })
+        Ok(Registry::from_templates(Templates {
+            defaults: self.defaults,
+            overrides: self.overrides,
+            #[cfg(feature = "serde")]
+            file: None,
+        }))
+    }
+}
+
+impl Templates {
+    /// A new breaker called `name`, from its override or the defaults.
+    pub(crate) fn make(&self, name: &str) -> Result<CircuitBreaker, ConfigError> {
+        let template = self.overrides.get(name).unwrap_or(&self.defaults);
+        template.clone().name(name).build()
     }
 }
 
@@ -115,18 +148,48 @@ impl Registry {
     /// The breaker called `name`, built on first use from its override or the
     /// defaults. Concurrent first calls for one name all get the same breaker. The only
     /// error is an empty name.
+    ///
+    /// Finding a breaker that exists takes no lock; making one takes the registry's
+    /// lock (the one a [reload](Self::reload) holds).
     pub fn get_or_create(&self, name: &str) -> Result<CircuitBreaker, ConfigError> {
+        if let Some(b) = self.shared.breakers.pin().get(name) {
+            return Ok(b.clone());
+        }
+        let templates = self.shared.templates();
         let breakers = self.shared.breakers.pin();
         if let Some(b) = breakers.get(name) {
             return Ok(b.clone());
         }
-        let template = self
-            .shared
-            .overrides
-            .get(name)
-            .unwrap_or(&self.shared.defaults);
-        let built = template.clone().name(name).build()?;
+        let built = templates.make(name)?;
         Ok(breakers.get_or_insert(name.to_owned(), built).clone())
+    }
+
+    fn from_templates(templates: Templates) -> Self {
+        Registry {
+            shared: Arc::new(Shared {
+                breakers: papaya::HashMap::new(),
+                templates: Mutex::new(templates),
+            }),
+        }
+    }
+
+    /// A registry that remembers the file it was built from (see `config_file`).
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_file(
+        defaults: Builder,
+        overrides: HashMap<String, Builder>,
+        file: crate::config_file::FileSource,
+    ) -> Self {
+        Registry::from_templates(Templates {
+            defaults,
+            overrides,
+            file: Some(file),
+        })
+    }
+
+    #[cfg(feature = "serde")]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// The breaker called `name`, if it exists.

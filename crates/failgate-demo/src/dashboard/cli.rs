@@ -40,7 +40,9 @@ pub struct WatchArgs {
 
     /// A configuration file (.toml, .yaml or .json): a lane named under `breakers`
     /// (checkout, search, payments) takes its settings from the file, over the file's
-    /// defaults; the other lanes keep theirs.
+    /// defaults; the other lanes keep theirs. It is reloaded on SIGHUP and whenever
+    /// it changes: a lane whose settings changed gets a new breaker; a bad file is
+    /// logged and changes nothing.
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
 
@@ -60,9 +62,12 @@ pub struct WatchArgs {
     pub limits: LimitsArgs,
 }
 
-/// The default lanes, with the settings a configuration file gives them.
-pub fn lanes_from(config: &failgate::config_file::RegistryConfig) -> Result<Vec<Lane>, WatchError> {
-    let mut lanes = default_lanes();
+/// `lanes`, with the settings a configuration file gives those it names (theirs over
+/// the file's defaults). A breaker the file names that is no lane is an error.
+pub fn lanes_from(
+    mut lanes: Vec<Lane>,
+    config: &failgate::config_file::RegistryConfig,
+) -> Result<Vec<Lane>, WatchError> {
     for name in config.breakers.keys() {
         if !lanes.iter().any(|l| &l.name == name) {
             let known: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
@@ -77,7 +82,7 @@ pub fn lanes_from(config: &failgate::config_file::RegistryConfig) -> Result<Vec<
     }
     for lane in &mut lanes {
         if config.breakers.contains_key(&lane.name) {
-            lane.settings = config.builder_for(&lane.name);
+            lane.settings = config.settings_for(&lane.name);
             lane.policy = "from the configuration file".into();
         }
     }
@@ -103,24 +108,13 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// Runs `watch` until Ctrl-C or SIGTERM, printing the dashboard's URLs on `out`.
 pub async fn run(args: WatchArgs, out: &mut (dyn io::Write + Send)) -> Result<(), WatchError> {
-    let lanes = match &args.config {
-        Some(path) => {
-            let file = failgate::config_file::RegistryConfig::from_path(path).map_err(|e| {
-                WatchError::Invalid {
-                    field: "config",
-                    reason: e.to_string(),
-                }
-            })?;
-            lanes_from(&file)?
-        }
-        None => default_lanes(),
-    };
     let watch = Watch::spawn(Config {
         addr: args.addr,
         target: args.target.map(Target::Url),
         seed: args.seed,
         rate: args.rate,
-        lanes,
+        lanes: default_lanes(),
+        config_file: args.config,
         summary_every: args.summary_every,
         control_token: args.control_token.clone(),
         allowed_hosts: args.allowed_hosts,

@@ -46,6 +46,10 @@ pub struct Config {
     pub rate: f64,
     /// The lanes: at least one, with distinct names.
     pub lanes: Vec<Lane>,
+    /// A configuration file whose `breakers` give the lanes they name their settings
+    /// (over the file's defaults), reloaded on SIGHUP and when it changes (see
+    /// [`reload`](super::reload)). `None`: the lanes keep their own settings.
+    pub config_file: Option<std::path::PathBuf>,
     /// How often to sample the registry (non-zero).
     pub sample_every: Duration,
     /// How many samples to keep for the charts (at least 1).
@@ -71,6 +75,7 @@ impl Default for Config {
             seed: None,
             rate: DEFAULT_RATE,
             lanes: default_lanes(),
+            config_file: None,
             sample_every: DEFAULT_SAMPLE_EVERY,
             history: DEFAULT_HISTORY,
             summary_every: DEFAULT_SUMMARY_EVERY,

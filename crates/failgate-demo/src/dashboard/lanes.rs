@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use failgate::{Backoff, Builder, CircuitBreaker, Window};
+use failgate::config_file::{BackoffConfig, BreakerConfig, HumanDuration, WindowConfig};
 
 use crate::service::Ratio;
 
@@ -101,8 +101,9 @@ pub struct Lane {
     pub name: String,
     /// A line for the page: what trips the breaker and how long it stays open.
     pub policy: String,
-    /// The breaker's settings (the watch adds its metrics observer and clock).
-    pub settings: Builder,
+    /// The breaker's settings, as a configuration file would give them (the watch
+    /// adds its metrics observer and clock; a file that names the lane replaces them).
+    pub settings: BreakerConfig,
     /// The scripted failure ratio.
     pub schedule: Schedule,
 }
@@ -134,39 +135,52 @@ fn schedule(phases: &[(u64, f64)]) -> Schedule {
 /// | `search` | ≥ 50 % of the last 40 calls (from 20); open 5 s | 35–50 s |
 /// | `payments` | ≥ 25 % over 10 s (from 20 calls); open 2 s, doubling to 16 s | 5–20 s |
 pub fn default_lanes() -> Vec<Lane> {
+    let secs = |s| HumanDuration(Duration::from_secs(s));
+    let mut checkout = BreakerConfig::default();
+    checkout.consecutive_failures = Some(5);
+    checkout.open_for = Some(secs(4));
+    checkout.half_open_permits = Some(2);
+    let mut search = BreakerConfig::default();
+    search.failure_rate = Some(0.5);
+    search.window = Some(WindowConfig {
+        count: Some(40),
+        time: None,
+        buckets: None,
+    });
+    search.minimum_calls = Some(20);
+    search.open_for = Some(secs(5));
+    search.half_open_permits = Some(3);
+    let mut payments = BreakerConfig::default();
+    payments.failure_rate = Some(0.25);
+    payments.window = Some(WindowConfig {
+        count: None,
+        time: Some(secs(10)),
+        buckets: None,
+    });
+    payments.minimum_calls = Some(20);
+    payments.backoff = Some(BackoffConfig {
+        base: secs(2),
+        max: secs(16),
+        jitter: None,
+    });
+    payments.half_open_permits = Some(2);
     vec![
         Lane {
             name: "checkout".into(),
             policy: "5 consecutive failures; open 4s".into(),
-            settings: CircuitBreaker::builder()
-                .consecutive_failures(5)
-                .open_for(Duration::from_secs(4))
-                .half_open_permits(2),
+            settings: checkout,
             schedule: schedule(&[(0, 0.05), (20, 0.9), (35, 0.05)]),
         },
         Lane {
             name: "search".into(),
             policy: "failure rate >= 50% of the last 40 calls (from 20); open 5s".into(),
-            settings: CircuitBreaker::builder()
-                .failure_rate(0.5)
-                .window(Window::count(40))
-                .minimum_calls(20)
-                .open_for(Duration::from_secs(5))
-                .half_open_permits(3),
+            settings: search,
             schedule: schedule(&[(0, 0.1), (35, 0.75), (50, 0.1)]),
         },
         Lane {
             name: "payments".into(),
             policy: "failure rate >= 25% over 10s (from 20 calls); open 2s, doubling to 16s".into(),
-            settings: CircuitBreaker::builder()
-                .failure_rate(0.25)
-                .window(Window::time(Duration::from_secs(10)))
-                .minimum_calls(20)
-                .backoff(Backoff::exponential(
-                    Duration::from_secs(2),
-                    Duration::from_secs(16),
-                ))
-                .half_open_permits(2),
+            settings: payments,
             schedule: schedule(&[(0, 0.02), (5, 0.6), (20, 0.02)]),
         },
     ]
@@ -277,8 +291,7 @@ mod tests {
             assert!(ratios[0] <= 0.1, "{}: starts unhealthy", lane.name);
             assert!(ratios[59] <= 0.1, "{}: ends unhealthy", lane.name);
             lane.settings
-                .clone()
-                .name(lane.name.clone())
+                .apply(failgate::CircuitBreaker::builder().name(lane.name.clone()))
                 .build()
                 .unwrap();
         }

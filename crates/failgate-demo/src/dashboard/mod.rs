@@ -26,6 +26,12 @@
 //! [`guard`] for the reasoning. The server runs on [`serving::serve`], with the
 //! limits of [`Config::limits`].
 //!
+//! Each view carries the breaker's `settings`, as a configuration file writes them.
+//! With `--config FILE` ([`Config::config_file`]) the lanes the file names take its
+//! settings, and the file is reloaded on SIGHUP and whenever it changes (see
+//! [`reload`]); the snapshot's `reloads` says what the reloads did, and the page shows
+//! the settings under each breaker's policy.
+//!
 //! The metrics go to a Prometheus recorder that belongs to the [`Watch`], not the
 //! process-wide one: the breakers register their handles with it when they are built,
 //! and the periodic [`record_snapshot`] runs against it. Several watches can so run in
@@ -50,6 +56,7 @@ mod config;
 mod control;
 pub mod guard;
 pub mod lanes;
+pub mod reload;
 mod routes;
 mod state;
 mod summary;
@@ -68,5 +75,5 @@ pub use self::guard::{
 pub use self::lanes::{default_lanes, Lane};
 pub use self::routes::PAGE;
 pub use self::traffic::{Target, CALL_TIMEOUT, MAX_IN_FLIGHT};
-pub use self::views::{BreakerView, History, Point, Sample, WatchSnapshot};
+pub use self::views::{BreakerView, History, Point, ReloadView, Sample, WatchSnapshot};
 pub use self::watch::Watch;

@@ -5,16 +5,19 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use failgate::config_file::RegistryConfig;
 use failgate::observers::record_snapshot;
-use failgate::{CircuitBreaker, Clock, ConfigError, Registry};
+use failgate::{CircuitBreaker, Clock, Registry};
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::config::WatchError;
 use super::guard::Guard;
 use super::lanes::{self, Lane};
+use super::reload::{self, Source};
 use super::traffic::{Counts, LaneState};
-use super::views::{BreakerView, History, Point, Sample, WatchSnapshot};
+use super::views::{BreakerView, History, Point, ReloadView, Sample, WatchSnapshot};
 
 /// The breakers' clock: tokio's, so paused tokio time moves it too.
 #[derive(Debug, Clone, Copy)]
@@ -28,48 +31,38 @@ impl Clock for TokioClock {
     }
 }
 
-/// The registry of the lanes' breakers, each built with metrics on `clock`, and the
-/// lanes' state. The breakers register their metrics handles with `recorder`.
+/// The registry of the lanes' breakers, each built with metrics on `clock` and with
+/// the settings `file` gives it (or its own), and the lanes' state. The breakers
+/// register their metrics handles with `recorder`.
 pub(super) fn build_lanes(
     lanes: &[Lane],
+    file: Option<&RegistryConfig>,
     clock: TokioClock,
     recorder: &PrometheusRecorder,
-) -> Result<(Registry, Vec<Arc<LaneState>>), ConfigError> {
+) -> Result<(Registry, Vec<Arc<LaneState>>), WatchError> {
+    let (config, lanes) = reload::effective(lanes, file)?;
     // Transitions go to the log (INFO, openings WARN) as well as to the metrics.
-    let mut registry = Registry::builder(
-        CircuitBreaker::builder()
-            .with_metrics()
-            .with_tracing()
-            .clock(clock),
-    );
-    for lane in lanes {
-        registry = registry.with_override(
-            &lane.name,
-            lane.settings
-                .clone()
-                .with_metrics()
-                .with_tracing()
-                .clock(clock),
-        );
-    }
-    let registry = registry.build()?;
-    let breakers = metrics::with_local_recorder(recorder, || {
-        lanes
-            .iter()
-            .map(|lane| registry.get_or_create(&lane.name))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
+    let base = CircuitBreaker::builder()
+        .with_metrics()
+        .with_tracing()
+        .clock(clock);
+    let registry =
+        metrics::with_local_recorder(recorder, || config.registry_with(base)).map_err(|e| {
+            WatchError::Invalid {
+                field: "lanes",
+                reason: e.to_string(),
+            }
+        })?;
     let lanes = lanes
         .iter()
-        .zip(breakers)
-        .map(|(lane, breaker)| {
+        .map(|lane| {
             Arc::new(LaneState {
                 name: lane.name.clone(),
-                policy: lane.policy.clone(),
+                policy: Mutex::new(lane.policy.clone()),
                 schedule: lane.schedule.clone(),
                 pin: lanes::Pin::new(),
                 counts: Counts::default(),
-                breaker,
+                registry: registry.clone(),
             })
         })
         .collect();
@@ -91,6 +84,9 @@ pub(super) struct Shared {
     pub(super) history: Mutex<VecDeque<Sample>>,
     pub(super) snapshots: watch::Receiver<Arc<WatchSnapshot>>,
     pub(super) guard: Arc<Guard>,
+    /// With `--config`: the file, and the lanes' own settings it applies over.
+    pub(super) source: Option<Source>,
+    pub(super) reloads: Mutex<ReloadView>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -112,12 +108,21 @@ impl Shared {
         sample_every: Duration,
         history_len: usize,
         guard: Arc<Guard>,
+        source: Option<Source>,
     ) -> (Arc<Self>, watch::Sender<Arc<WatchSnapshot>>) {
         let prometheus = recorder.handle();
         let (publish, snapshots) = watch::channel(Arc::new(WatchSnapshot {
             uptime_ms: 0,
             breakers: Vec::new(),
+            reloads: None,
         }));
+        let reloads = Mutex::new(ReloadView {
+            file: source
+                .as_ref()
+                .map(|s| s.path.display().to_string())
+                .unwrap_or_default(),
+            ..ReloadView::default()
+        });
         let shared = Arc::new(Self {
             start,
             registry,
@@ -129,6 +134,8 @@ impl Shared {
             history: Mutex::new(VecDeque::with_capacity(history_len)),
             snapshots,
             guard,
+            source,
+            reloads,
         });
         publish.send_replace(Arc::new(shared.sample()));
         (shared, publish)
@@ -152,7 +159,7 @@ impl Shared {
                 Some(BreakerView {
                     name: lane.name.clone(),
                     state: m.state.as_str().to_owned(),
-                    policy: lane.policy.clone(),
+                    policy: lane.policy(),
                     failure_rate: m.failure_rate,
                     window_calls: m.calls,
                     window_failures: m.failures,
@@ -165,12 +172,14 @@ impl Shared {
                     succeeded: load(&lane.counts.succeeded),
                     failed: load(&lane.counts.failed),
                     rejected: load(&lane.counts.rejected),
+                    settings: self.registry.settings_of(&lane.name).unwrap_or_default(),
                 })
             })
             .collect();
         WatchSnapshot {
             uptime_ms: millis(elapsed),
             breakers,
+            reloads: self.reload_view(),
         }
     }
 

@@ -85,10 +85,12 @@ mod tests {
             succeeded: 7,
             failed: 2,
             rejected: 1,
+            settings: Default::default(),
         };
         let snapshot = WatchSnapshot {
             uptime_ms: 10_400,
             breakers: vec![view("checkout", "closed"), view("search", "open")],
+            reloads: None,
         };
         assert_eq!(
             line(&snapshot),

@@ -8,12 +8,12 @@
 //! sends nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::Router;
-use failgate::{CircuitBreaker, Error};
+use failgate::{CircuitBreaker, Error, Registry};
 use reqwest::Url;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -123,14 +123,35 @@ pub(crate) struct Counts {
 #[derive(Debug)]
 pub(crate) struct LaneState {
     pub(crate) name: String,
-    pub(crate) policy: String,
+    /// What trips the breaker, in words (a reload may change it).
+    pub(crate) policy: Mutex<String>,
     pub(crate) schedule: Schedule,
     pub(crate) pin: Pin,
     pub(crate) counts: Counts,
-    pub(crate) breaker: CircuitBreaker,
+    /// Where the lane's breaker is: asked at each call, so that a breaker a reload
+    /// rebuilt takes the traffic from the next call on.
+    pub(crate) registry: Registry,
 }
 
 impl LaneState {
+    /// The lane's breaker now (`None` only if the registry lost it, which a reload
+    /// of the lanes' configuration never does).
+    pub(crate) fn breaker(&self) -> Option<CircuitBreaker> {
+        self.registry.get(&self.name)
+    }
+
+    /// What trips the breaker, in words.
+    pub(crate) fn policy(&self) -> String {
+        self.policy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_policy(&self, policy: &str) {
+        *self.policy.lock().unwrap_or_else(|p| p.into_inner()) = policy.to_owned();
+    }
+
     /// The ratio asked for now: the pin if there is one, else the schedule's.
     pub(crate) fn ratio(&self, elapsed: Duration) -> Ratio {
         self.pin
@@ -163,10 +184,14 @@ pub(crate) async fn drive(
             continue;
         }
         let ratio = lane.ratio(start.elapsed());
+        let Some(breaker) = lane.breaker() else {
+            lane.counts.skipped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
         let lane = Arc::clone(&lane);
         let caller = caller.clone();
         calls.spawn(async move {
-            let counter = match lane.breaker.call_async(|| caller.call(ratio)).await {
+            let counter = match breaker.call_async(|| caller.call(ratio)).await {
                 Ok(()) => &lane.counts.succeeded,
                 Err(Error::Inner(_)) => &lane.counts.failed,
                 Err(Error::Rejected(_)) => &lane.counts.rejected,

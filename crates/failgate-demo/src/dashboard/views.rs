@@ -1,6 +1,7 @@
 //! What the dashboard's API answers: the breakers now ([`WatchSnapshot`]) and the
 //! recent samples the page's charts start from ([`History`]).
 
+use failgate::config_file::BreakerConfig;
 use serde::{Deserialize, Serialize};
 
 /// One breaker as the page and the API show it.
@@ -36,6 +37,10 @@ pub struct BreakerView {
     pub failed: u64,
     /// Calls the breaker refused, since start.
     pub rejected: u64,
+    /// The breaker's settings now, as a configuration file writes them (they change
+    /// with a reload of `--config`).
+    #[serde(default)]
+    pub settings: BreakerConfig,
 }
 
 /// Every breaker at one moment.
@@ -45,6 +50,24 @@ pub struct WatchSnapshot {
     pub uptime_ms: u64,
     /// One view per lane, in the lanes' order.
     pub breakers: Vec<BreakerView>,
+    /// With `--config`: what its reloads did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reloads: Option<ReloadView>,
+}
+
+/// What the reloads of the configuration file did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadView {
+    /// The file.
+    pub file: String,
+    /// Reloads applied (a file that changed nothing counts too).
+    pub applied: u64,
+    /// Files refused (unreadable or invalid): nothing changed.
+    pub refused: u64,
+    /// What the last applied reload changed.
+    pub last_change: Option<String>,
+    /// Why the last reload was refused, if it was (cleared by a good one).
+    pub last_error: Option<String>,
 }
 
 /// One breaker in one sample of the history.

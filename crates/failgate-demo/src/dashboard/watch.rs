@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::config::{validate, Config, WatchError};
 use super::guard::{exposure_warning, Guard};
+use super::reload;
 use super::routes::router;
 use super::state::{build_lanes, sampler, Shared, TokioClock};
 use super::summary::summarize;
@@ -45,7 +46,21 @@ impl Watch {
         config.limits.validate()?;
         let start = Instant::now();
         let recorder = PrometheusBuilder::new().build_recorder();
-        let lanes = build_lanes(&config.lanes, TokioClock { origin: start }, &recorder)?;
+        let file = config
+            .config_file
+            .as_deref()
+            .map(reload::read)
+            .transpose()?;
+        let lanes = build_lanes(
+            &config.lanes,
+            file.as_ref(),
+            TokioClock { origin: start },
+            &recorder,
+        )?;
+        let source = config.config_file.clone().map(|path| reload::Source {
+            path,
+            lanes: config.lanes.clone(),
+        });
         let (listener, addr, guard) = bind(&config).await?;
         let (service, target) = start_target(config.target, config.seed).await?;
         let target_text = match &target {
@@ -62,6 +77,7 @@ impl Watch {
             config.sample_every,
             config.history,
             guard,
+            source,
         );
         let mut tasks = JoinSet::new();
         for lane in &shared.lanes {
@@ -74,6 +90,9 @@ impl Watch {
             ));
         }
         tasks.spawn(sampler(Arc::clone(&shared), publish, stopped.clone()));
+        if let Some(reloader) = reload::Reloader::start(&shared) {
+            tasks.spawn(reloader.run(stopped.clone()));
+        }
         tasks.spawn(summarize(
             Arc::clone(&shared),
             config.summary_every,
@@ -140,6 +159,12 @@ impl Watch {
             .ok_or_else(|| failgate::UnknownBreaker(lane.to_owned()))?;
         lane.pin.set(ratio);
         Ok(())
+    }
+
+    /// Reloads the configuration file now, as SIGHUP does (without `--config`,
+    /// nothing happens). The outcome is in the snapshot's `reloads`.
+    pub fn reload(&self) {
+        self.shared.reload();
     }
 
     /// Runs until `signal` completes, then shuts down.

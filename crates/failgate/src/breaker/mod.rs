@@ -297,6 +297,14 @@ impl<C> CircuitBreaker<C> {
         self.core.manual(State::CountOnly, false);
     }
 
+    /// Emits [`EventKind::Reconfigured`](crate::EventKind::Reconfigured): this breaker
+    /// replaces one that was in `previous`.
+    #[cfg(all(feature = "registry", feature = "serde"))]
+    pub(crate) fn reconfigured(&self, previous: State) {
+        self.core
+            .emit(crate::event::EventKind::Reconfigured { previous });
+    }
+
     /// Returns to closed with empty counters and the backoff back at its first step.
     /// Always starts a new generation: outcomes of calls admitted before are discarded.
     pub fn reset(&self) {

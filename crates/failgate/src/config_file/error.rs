@@ -4,6 +4,7 @@
 
 use crate::policy::ConfigError;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// A limit a file went over: which one, and by how much.
 ///
@@ -70,6 +71,7 @@ pub struct FileError {
     path: String,
     message: String,
     limit: Option<Limit>,
+    file: Option<PathBuf>,
 }
 
 impl FileError {
@@ -78,6 +80,7 @@ impl FileError {
             path: path.into(),
             message: message.into(),
             limit: None,
+            file: None,
         }
     }
 
@@ -86,7 +89,21 @@ impl FileError {
             path: String::new(),
             message: limit.to_string(),
             limit: Some(limit),
+            file: None,
         }
+    }
+
+    /// The same error, naming the file it is in (shown first by `Display`).
+    #[cfg(feature = "registry")]
+    pub(super) fn in_file(mut self, file: &Path) -> Self {
+        self.file = Some(file.to_path_buf());
+        self
+    }
+
+    /// The file the error is in, when the caller gave one
+    /// ([`Registry::reload_file`](crate::Registry::reload_file) does).
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// The limit the file went over, if that is why it was refused (before parsing).
@@ -108,6 +125,9 @@ impl FileError {
 
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
         if self.path.is_empty() {
             f.write_str(&self.message)
         } else {

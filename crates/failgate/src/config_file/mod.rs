@@ -5,6 +5,12 @@
 //! (`"60s"`, `"1m 30s"`, `"250ms"`). Unknown keys are refused, and every error names
 //! its path:
 //!
+//! A registry built from a file ([`RegistryConfig::registry`], or
+//! [`registry_with`](RegistryConfig::registry_with) for a clock and observers) can
+//! reload another version of it (feature `registry`):
+//! [`Registry::reload`](crate::Registry::reload) keeps the breakers whose settings did
+//! not change, rebuilds the others, and refuses an invalid file whole.
+//!
 //! Every text is held to [limits](Limit) before a parser sees it: at most
 //! [`MAX_FILE_BYTES`], nesting at most [`MAX_DEPTH`] deep, so that no file, however
 //! crafted, takes a parser long to accept or refuse.
@@ -38,11 +44,17 @@
 mod apply;
 mod error;
 mod limits;
+#[cfg(feature = "registry")]
+mod reload;
 mod schema;
 mod yaml_scan;
 
 pub use error::{FileError, Limit};
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
+#[cfg(feature = "registry")]
+pub(crate) use reload::FileSource;
+#[cfg(feature = "registry")]
+pub use reload::ReloadReport;
 pub use schema::{
     BackoffConfig, BreakerConfig, HumanDuration, RegistryConfig, SlowCallsConfig, WindowConfig,
 };
@@ -90,21 +102,11 @@ impl RegistryConfig {
     /// Every breaker the file names exists once this returns: `get`, `names`,
     /// `snapshot` and `force_open` see it before its first call. Other names are
     /// built from the defaults on first use ([`Registry::get_or_create`](crate::Registry::get_or_create)).
+    /// The registry remembers the file, to [`reload`](crate::Registry::reload) another;
+    /// [`registry_with`](Self::registry_with) sets a clock and observers.
     #[cfg(feature = "registry")]
     pub fn registry(&self) -> Result<crate::Registry, FileError> {
-        self.validate()?;
-        let defaults = self.defaults.apply(CircuitBreaker::builder());
-        let mut registry = crate::Registry::builder(defaults);
-        for name in self.breakers.keys() {
-            registry = registry.with_override(name.clone(), self.builder_for(name));
-        }
-        let registry = registry.build().map_err(|e| config_error("", &e))?;
-        for name in self.breakers.keys() {
-            registry
-                .get_or_create(name)
-                .map_err(|e| config_error(&format!("breakers.{name}"), &e))?;
-        }
-        Ok(registry)
+        self.registry_with(CircuitBreaker::builder())
     }
 
     /// Reads and checks a file, by its extension: `.toml`, `.yaml`/`.yml` or `.json`

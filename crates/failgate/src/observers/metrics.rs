@@ -87,6 +87,8 @@ impl Observer for MetricsObserver {
             EventKind::Slow { .. } => self.slow.increment(1),
             EventKind::Rejected { .. } => self.rejected.increment(1),
             EventKind::Abandoned => self.abandoned.increment(1),
+            // The new breaker's gauge starts closed.
+            EventKind::Reconfigured { .. } => self.state.set(index(State::Closed) as f64),
             EventKind::StateChange { to, .. } => {
                 self.transitions[index(to)].increment(1);
                 self.state.set(index(to) as f64);

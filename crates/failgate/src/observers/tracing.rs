@@ -78,6 +78,9 @@ impl Observer for TracingObserver {
             }
             EventKind::Ignored => tracing::trace!(breaker, "call ignored"),
             EventKind::Abandoned => tracing::trace!(breaker, "call abandoned"),
+            EventKind::Reconfigured { previous } => {
+                tracing::info!(breaker, %previous, "rebuilt with new settings");
+            }
         }
     }
 }
