@@ -14,8 +14,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tonic::transport::{Channel, Server};
 use tonic::{Code, Status};
-use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 use tower::{Layer, Service, ServiceBuilder};
 
@@ -172,9 +172,7 @@ async fn tonic_healths_not_found_is_a_success_at_the_tower_level_unless_made_a_f
     let lenient = breaker(&clock, 1);
     let mut client = HealthClient::new(
         ServiceBuilder::new()
-            .layer(
-                CircuitBreakerLayer::new(lenient.clone()).with_classifier(GrpcClassifier::new()),
-            )
+            .layer(CircuitBreakerLayer::new(lenient.clone()).with_classifier(GrpcClassifier::new()))
             .service(channel.clone()),
     );
     for _ in 0..3 {
@@ -198,7 +196,11 @@ async fn tonic_healths_not_found_is_a_success_at_the_tower_level_unless_made_a_f
     );
     let status = client.check(check("no-such-service")).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    assert_eq!(strict.state(), State::Open, "NOT_FOUND made a failure trips it");
+    assert_eq!(
+        strict.state(),
+        State::Open,
+        "NOT_FOUND made a failure trips it"
+    );
     // No pushback in that answer: the backoff alone decides.
     let rejected = strict.try_acquire().unwrap_err();
     assert_eq!(rejected.retry_after(), Some(Duration::from_secs(1)));
@@ -230,7 +232,11 @@ async fn call_async_over_a_tonic_client_classifies_the_status_and_honours_its_pu
             other => panic!("NOT_FOUND, passed through: {other:?}"),
         }
     }
-    assert_eq!(breaker.snapshot().consecutive_failures, 0, "NOT_FOUND succeeds");
+    assert_eq!(
+        breaker.snapshot().consecutive_failures,
+        0,
+        "NOT_FOUND succeeds"
+    );
 
     outage.down.store(true, Ordering::Relaxed);
     for _ in 0..2 {

@@ -94,14 +94,32 @@ fn each_code_can_be_made_a_failure_a_success_or_ignored() {
 #[test]
 fn a_trailers_only_response_is_classified_by_its_grpc_status_header() {
     let c = GrpcClassifier::new();
-    assert_eq!(c.classify(&head(200, &[("grpc-status", "14")])), Outcome::Failure);
-    assert_eq!(c.classify(&head(200, &[("grpc-status", "4")])), Outcome::Failure);
-    assert_eq!(c.classify(&head(200, &[("grpc-status", "5")])), Outcome::Success);
-    assert_eq!(c.classify(&head(200, &[("grpc-status", "0")])), Outcome::Success);
+    assert_eq!(
+        c.classify(&head(200, &[("grpc-status", "14")])),
+        Outcome::Failure
+    );
+    assert_eq!(
+        c.classify(&head(200, &[("grpc-status", "4")])),
+        Outcome::Failure
+    );
+    assert_eq!(
+        c.classify(&head(200, &[("grpc-status", "5")])),
+        Outcome::Success
+    );
+    assert_eq!(
+        c.classify(&head(200, &[("grpc-status", "0")])),
+        Outcome::Success
+    );
     // Not a code: UNKNOWN, as tonic reads it.
-    assert_eq!(c.classify(&head(200, &[("grpc-status", "x")])), Outcome::Failure);
+    assert_eq!(
+        c.classify(&head(200, &[("grpc-status", "x")])),
+        Outcome::Failure
+    );
     let c = c.failure(Code::NotFound);
-    assert_eq!(c.classify(&head(200, &[("grpc-status", "5")])), Outcome::Failure);
+    assert_eq!(
+        c.classify(&head(200, &[("grpc-status", "5")])),
+        Outcome::Failure
+    );
 }
 
 #[test]
@@ -126,8 +144,11 @@ fn a_non_200_answer_without_grpc_status_is_classified_as_grpc_maps_it() {
     assert_eq!(c.classify(&head(401, &[])), Outcome::Success); // UNAUTHENTICATED
     assert_eq!(c.classify(&head(400, &[])), Outcome::Failure); // INTERNAL
     assert_eq!(c.classify(&head(500, &[])), Outcome::Failure); // UNKNOWN
-    // A grpc-status header wins over the HTTP status.
-    assert_eq!(c.classify(&head(503, &[("grpc-status", "5")])), Outcome::Success);
+                                                               // A grpc-status header wins over the HTTP status.
+    assert_eq!(
+        c.classify(&head(503, &[("grpc-status", "5")])),
+        Outcome::Success
+    );
 }
 
 #[test]
@@ -155,11 +176,18 @@ fn grpc_retry_pushback_ms_is_read_from_a_non_ok_status_and_a_trailers_only_head(
     let head_with = |status: &'static str, pushback: &'static str| {
         head(
             200,
-            &[("grpc-status", status), ("grpc-retry-pushback-ms", pushback)],
+            &[
+                ("grpc-status", status),
+                ("grpc-retry-pushback-ms", pushback),
+            ],
         )
     };
     assert_eq!(c.retry_after(&head_with("14", "250")), Some(ms(250)));
-    assert_eq!(c.retry_after(&head_with("0", "250")), None, "OK asks nothing");
+    assert_eq!(
+        c.retry_after(&head_with("0", "250")),
+        None,
+        "OK asks nothing"
+    );
     assert_eq!(
         c.retry_after(&head(200, &[("grpc-retry-pushback-ms", "250")])),
         None,
@@ -170,7 +198,15 @@ fn grpc_retry_pushback_ms_is_read_from_a_non_ok_status_and_a_trailers_only_head(
 #[test]
 fn a_negative_or_malformed_pushback_asks_for_no_wait() {
     let c = GrpcClassifier::new();
-    for value in ["-1", "-250", "soon", "1.5", "", "0x10", "99999999999999999999999"] {
+    for value in [
+        "-1",
+        "-250",
+        "soon",
+        "1.5",
+        "",
+        "0x10",
+        "99999999999999999999999",
+    ] {
         assert_eq!(
             c.retry_after(&failed(with_pushback(Code::Unavailable, value))),
             None,
