@@ -211,14 +211,7 @@ async fn tonic_healths_not_found_is_a_success_at_the_tower_level_unless_made_a_f
 async fn call_async_over_a_tonic_client_classifies_the_status_and_honours_its_pushback() {
     let (channel, outage) = server().await;
     let clock = ManualClock::new();
-    let breaker = CircuitBreaker::builder()
-        .consecutive_failures(2)
-        .open_for(Duration::from_secs(1))
-        .honor_retry_after(true)
-        .clock(clock.clone())
-        .with_classifier(GrpcClassifier::new())
-        .build()
-        .unwrap();
+    let breaker = breaker(&clock, 2).with_classifier(GrpcClassifier::new());
     let client = HealthClient::new(channel);
     let call = |service: &'static str| {
         let mut client = client.clone();
