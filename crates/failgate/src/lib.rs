@@ -133,6 +133,9 @@
 //! - `toml`: read configuration files in TOML (turns on `serde`).
 //! - `yaml`: read configuration files in YAML (turns on `serde`).
 //! - `json`: read configuration files in JSON (turns on `serde`).
+//! - `grpc`: gRPC outcome classes ([`grpc::GrpcClassifier`](crate::grpc)) for tonic
+//!   clients, at the tower level and over `tonic::Status`, with
+//!   `grpc-retry-pushback-ms` as a "retry after" (tonic without its default features).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -173,6 +176,10 @@ pub mod tower;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
 
 #[cfg(feature = "axum")]
 mod into_response;

@@ -39,8 +39,9 @@ pub enum Outcome {
 ///
 /// Implemented for [`DefaultClassifier`] (`Ok` is a success, `Err` a failure), for
 /// every closure `Fn(&Result<T, E>) -> Outcome`, for the nameable [`FnClassifier`] and
-/// [`DynClassifier`], and (feature `http`) for `HttpClassifier` over any
-/// `HttpResponse`, so a breaker can carry its own default:
+/// [`DynClassifier`], (feature `http`) for `HttpClassifier` over any
+/// `HttpResponse`, and (feature `grpc`) for `GrpcClassifier` over tonic's results, so a
+/// breaker can carry its own default:
 ///
 /// ```
 /// use failgate::{CircuitBreaker, Outcome};
@@ -65,7 +66,8 @@ pub enum Outcome {
     message = "`{Self}` cannot classify a `Result<{T}, {E}>`: it does not implement `failgate::Classify<{T}, {E}>`",
     label = "the breaker's classifier must classify `Result<{T}, {E}>`",
     note = "set a classifier that does with `with_classifier`: a closure `|r: &Result<{T}, {E}>| -> failgate::Outcome`, a `failgate::FnClassifier` or `DynClassifier`, or your own `impl failgate::Classify<{T}, {E}>`",
-    note = "`failgate::http::HttpClassifier` classifies `http::Response` (feature `http`) and `reqwest::Response` (feature `reqwest`); any other response type can implement `failgate::http::HttpResponse`"
+    note = "`failgate::http::HttpClassifier` classifies `http::Response` (feature `http`) and `reqwest::Response` (feature `reqwest`); any other response type can implement `failgate::http::HttpResponse`",
+    note = "`failgate::grpc::GrpcClassifier` (feature `grpc`) classifies `http::Response` and what tonic's clients return, `Result<tonic::Response<M>, tonic::Status>`: call `into_inner` after the breaker's call, not inside it"
 )]
 pub trait Classify<T, E> {
     /// The outcome of `result`.
