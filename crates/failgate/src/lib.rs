@@ -85,6 +85,15 @@
 //! everything and counts outcomes, but never trips; `reset` returns to closed with
 //! counters and backoff cleared.
 //!
+//! An operator can also order the ordinary states: [`open_for`](CircuitBreaker::open_for)
+//! (or [`open_until`](CircuitBreaker::open_until) a wall-clock instant) opens for a
+//! given wait, after which the breaker half-opens by itself;
+//! [`half_open`](CircuitBreaker::half_open) starts probing now;
+//! [`close`](CircuitBreaker::close) closes now. Each is a transition with its own
+//! [`Reason`]. [`Builder::initial_state`] builds a breaker closed, forced open,
+//! disabled or counting only. The [`Control`] trait names every operator action, for
+//! code that controls any breaker.
+//!
 //! # Classifying outcomes
 //! By default `Ok` is a success and `Err` a failure. [`CircuitBreaker::call_with`]
 //! takes a classifier for one call; [`Builder::with_classifier`] sets the breaker's
@@ -150,6 +159,7 @@ mod config;
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod config_file;
 pub mod contract;
+pub mod control;
 mod error;
 mod event;
 mod loom;
@@ -192,6 +202,7 @@ pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
 pub use contract::{Breaker, Report};
+pub use control::Control;
 pub use error::{rejection, Error, Rejected};
 pub use event::{Event, EventKind, Observer};
 pub use outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
@@ -202,6 +213,6 @@ pub use policy::{
 };
 #[cfg(feature = "registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
-pub use registry::{Registry, RegistryBuilder, UnknownBreaker};
+pub use registry::{ControlError, Registry, RegistryBuilder, UnknownBreaker};
 pub use snapshot::Snapshot;
 pub use vocabulary::{Reason, State};

@@ -44,7 +44,8 @@ mod yaml_scan;
 pub use error::{FileError, Limit};
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use schema::{
-    BackoffConfig, BreakerConfig, HumanDuration, RegistryConfig, SlowCallsConfig, WindowConfig,
+    BackoffConfig, BreakerConfig, HumanDuration, RegistryConfig, SlowCallsConfig, StateName,
+    WindowConfig,
 };
 
 use crate::breaker::CircuitBreaker;
