@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use failgate::observers::record_snapshot;
-use failgate::{CircuitBreaker, Clock, ConfigError, Registry};
+use failgate::{CircuitBreaker, Clock, ConfigError, Event, EventKind, Registry};
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::guard::Guard;
 use super::lanes::{self, Lane};
-use super::traffic::{Counts, LaneState};
+use super::traffic::{Counts, LaneState, LastReason};
 use super::views::{BreakerView, History, Point, Sample, WatchSnapshot};
 
 /// The breakers' clock: tokio's, so paused tokio time moves it too.
@@ -42,13 +42,21 @@ pub(super) fn build_lanes(
             .with_tracing()
             .clock(clock),
     );
-    for lane in lanes {
+    // Each lane keeps its breaker's last reason for a change of state, for the page.
+    let reasons: Vec<LastReason> = lanes.iter().map(|_| LastReason::default()).collect();
+    for (lane, reason) in lanes.iter().zip(&reasons) {
+        let keep = Arc::clone(reason);
         registry = registry.with_override(
             &lane.name,
             lane.settings
                 .clone()
                 .with_metrics()
                 .with_tracing()
+                .observer(move |e: &Event<'_>| {
+                    if let EventKind::StateChange { reason, .. } = e.kind {
+                        *keep.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+                    }
+                })
                 .clock(clock),
         );
     }
@@ -61,8 +69,8 @@ pub(super) fn build_lanes(
     })?;
     let lanes = lanes
         .iter()
-        .zip(breakers)
-        .map(|(lane, breaker)| {
+        .zip(breakers.into_iter().zip(reasons))
+        .map(|(lane, (breaker, reason))| {
             Arc::new(LaneState {
                 name: lane.name.clone(),
                 policy: lane.policy.clone(),
@@ -70,6 +78,7 @@ pub(super) fn build_lanes(
                 pin: lanes::Pin::new(),
                 counts: Counts::default(),
                 breaker,
+                reason,
             })
         })
         .collect();
@@ -165,6 +174,7 @@ impl Shared {
                     succeeded: load(&lane.counts.succeeded),
                     failed: load(&lane.counts.failed),
                     rejected: load(&lane.counts.rejected),
+                    reason: lane.last_reason().map(|r| r.to_string()),
                 })
             })
             .collect();

@@ -85,6 +85,7 @@ mod tests {
             succeeded: 7,
             failed: 2,
             rejected: 1,
+            reason: None,
         };
         let snapshot = WatchSnapshot {
             uptime_ms: 10_400,

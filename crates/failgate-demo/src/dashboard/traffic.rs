@@ -128,9 +128,19 @@ pub(crate) struct LaneState {
     pub(crate) pin: Pin,
     pub(crate) counts: Counts,
     pub(crate) breaker: CircuitBreaker,
+    /// Why the breaker last changed state, written by an observer of its transitions.
+    pub(crate) reason: LastReason,
 }
 
+/// The last reason for a change of state (`None` before the first).
+pub(crate) type LastReason = Arc<std::sync::Mutex<Option<failgate::Reason>>>;
+
 impl LaneState {
+    /// Why the breaker last changed state, if it has.
+    pub(crate) fn last_reason(&self) -> Option<failgate::Reason> {
+        *self.reason.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The ratio asked for now: the pin if there is one, else the schedule's.
     pub(crate) fn ratio(&self, elapsed: Duration) -> Ratio {
         self.pin

@@ -36,6 +36,10 @@ pub struct BreakerView {
     pub failed: u64,
     /// Calls the breaker refused, since start.
     pub rejected: u64,
+    /// Why the breaker last changed state, in words (`null` before its first change):
+    /// "opened by an operator for 5m", "a probe failed", ...
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Every breaker at one moment.
