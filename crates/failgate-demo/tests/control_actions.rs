@@ -65,18 +65,30 @@ async fn open_for_half_open_and_close_act_and_answer_the_view_with_its_reason() 
     let search = watch.registry().get("search").expect("a search breaker");
 
     let (status, body) = post(&watch, "/control/open_for?breaker=search&wait=5m", None).await;
-    assert_eq!((status, body["state"].as_str()), (200, Some("open")), "{body}");
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("open")),
+        "{body}"
+    );
     assert_eq!(body["reason"], "opened by an operator for 5m", "{body}");
     let left = body["retry_after_ms"].as_u64().expect("a countdown");
     assert!(left > 290_000 && left <= 300_000, "{body}");
     assert_eq!(search.state(), State::Open);
 
     let (status, body) = post(&watch, "/control/half_open?breaker=search", None).await;
-    assert_eq!((status, body["state"].as_str()), (200, Some("half_open")), "{body}");
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("half_open")),
+        "{body}"
+    );
     assert_eq!(body["reason"], "half-opened by an operator", "{body}");
 
     let (status, body) = post(&watch, "/control/close?breaker=search", None).await;
-    assert_eq!((status, body["state"].as_str()), (200, Some("closed")), "{body}");
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("closed")),
+        "{body}"
+    );
     assert_eq!(body["reason"], "closed by an operator", "{body}");
     assert_eq!(search.state(), State::Closed);
     watch.shutdown().await.unwrap();
@@ -101,8 +113,12 @@ async fn a_bad_wait_or_breaker_is_a_json_400_or_404_and_changes_nothing() {
     assert!(body["message"].as_str().unwrap().contains("wait"), "{body}");
     assert_eq!(body["value"], "soon", "{body}");
     for action in ["open_for", "half_open", "close"] {
-        let (status, body) =
-            post(&watch, &format!("/control/{action}?breaker=nope&wait=5m"), None).await;
+        let (status, body) = post(
+            &watch,
+            &format!("/control/{action}?breaker=nope&wait=5m"),
+            None,
+        )
+        .await;
         assert_refused(status, &body, 404, Some("breaker"));
         let (status, body) = post(&watch, &format!("/control/{action}"), None).await;
         assert_refused(status, &body, 400, Some("breaker"));
@@ -142,7 +158,11 @@ async fn the_new_routes_refuse_cross_site_requests_and_need_the_token() {
             .unwrap();
         assert_eq!(response.status().as_u16(), 403, "{path}");
         let (status, body) = post(&watch, path, None).await;
-        assert_eq!((status, body["error"].as_str()), (401, Some("missing_token")), "{path}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("missing_token")),
+            "{path}"
+        );
     }
     assert_untouched(&watch);
     let (status, body) = post(
@@ -151,6 +171,10 @@ async fn the_new_routes_refuse_cross_site_requests_and_need_the_token() {
         Some("s3cret-token"),
     )
     .await;
-    assert_eq!((status, body["state"].as_str()), (200, Some("open")), "{body}");
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("open")),
+        "{body}"
+    );
     watch.shutdown().await.unwrap();
 }

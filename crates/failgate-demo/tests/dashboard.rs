@@ -990,7 +990,10 @@ async fn headless_chromium_opens_a_lane_for_5m_then_closes_it_now() {
              document.querySelector('#card-search button[data-action=\"open_for\"]').click()",
         )
         .await;
-    wait_state(&base, "search", Duration::from_secs(5), |b| b.state == "open").await;
+    wait_state(&base, "search", Duration::from_secs(5), |b| {
+        b.state == "open"
+    })
+    .await;
     let badge = browser
         .wait_badge("search", Duration::from_secs(5), |b| b.state == "open")
         .await;
@@ -1024,7 +1027,10 @@ async fn headless_chromium_opens_a_lane_for_5m_then_closes_it_now() {
     browser
         .eval("document.querySelector('#card-search button[data-action=\"close\"]').click()")
         .await;
-    wait_state(&base, "search", Duration::from_secs(5), |b| b.state == "closed").await;
+    wait_state(&base, "search", Duration::from_secs(5), |b| {
+        b.state == "closed"
+    })
+    .await;
     let badge = browser
         .wait_badge("search", Duration::from_secs(5), |b| b.state == "closed")
         .await;

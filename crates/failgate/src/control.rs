@@ -111,7 +111,11 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + 1_000_000 * S;
         assert_eq!(wait_until(now + 300 * S, now), Ok(300 * S));
         assert_eq!(wait_until(now, now), Ok(Duration::ZERO));
-        assert_eq!(wait_until(now - S, now), Ok(Duration::ZERO), "past: no wait");
+        assert_eq!(
+            wait_until(now - S, now),
+            Ok(Duration::ZERO),
+            "past: no wait"
+        );
         assert_eq!(wait_until(SystemTime::UNIX_EPOCH, now), Ok(Duration::ZERO));
         let far = now + MAX_DURATION + S;
         let e = wait_until(far, now).unwrap_err();

@@ -62,7 +62,8 @@
 //!   left until half-open. The wait comes from the [`Backoff`]: `open_for(d)` is
 //!   constant; [`Backoff::exponential`] doubles on each reopening without a close in
 //!   between, up to its maximum, with optional jitter, and starts again once the
-//!   breaker closes.
+//!   breaker closes. An operator's [`open_for`](CircuitBreaker::open_for) waits its
+//!   own duration instead, and keeps the backoff's step.
 //! - **Half-open** ([`Builder::half_open_permits`]): at most n probes are admitted,
 //!   strictly, under any concurrency; other calls are refused. n recorded successes
 //!   close the breaker. A failure (or a slow call, when slow calls are configured)

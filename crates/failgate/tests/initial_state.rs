@@ -41,7 +41,10 @@ fn a_breaker_built_disabled_or_count_only_admits_everything_and_never_trips() {
     for _ in 0..10 {
         assert_eq!(b.call(|| Err::<(), _>(1)), Err(Error::Inner(1)));
     }
-    assert_eq!((b.state(), b.snapshot().consecutive_failures), (State::Disabled, 0));
+    assert_eq!(
+        (b.state(), b.snapshot().consecutive_failures),
+        (State::Disabled, 0)
+    );
 
     let (b, log) = built_in(State::CountOnly);
     for _ in 0..10 {
@@ -102,7 +105,10 @@ mod files {
         assert_eq!(RegistryConfig::from_yaml_str(yaml).unwrap(), config);
         assert_eq!(RegistryConfig::from_json_str(json).unwrap(), config);
         let written = config.to_toml_string().unwrap();
-        assert!(written.contains("initial_state = \"forced_open\""), "{written}");
+        assert!(
+            written.contains("initial_state = \"forced_open\""),
+            "{written}"
+        );
         assert_eq!(RegistryConfig::from_toml_str(&written).unwrap(), config);
         let payments = config.builder_for("payments").build().unwrap();
         assert_eq!(payments.snapshot().state, State::ForcedOpen);

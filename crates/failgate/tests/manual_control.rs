@@ -15,7 +15,9 @@ type Log = Arc<Mutex<Vec<EventKind>>>;
 
 /// A breaker tripping on 2 failures in a row, open 60 s, with 1 probe, and its log of
 /// state changes.
-fn breaker(f: impl FnOnce(failgate::Builder) -> failgate::Builder) -> (CircuitBreaker, ManualClock, Log) {
+fn breaker(
+    f: impl FnOnce(failgate::Builder) -> failgate::Builder,
+) -> (CircuitBreaker, ManualClock, Log) {
     let clock = ManualClock::new();
     let log: Log = Arc::default();
     let sink = log.clone();
@@ -99,14 +101,21 @@ fn open_for_opens_from_any_state_then_half_opens_after_exactly_the_wait() {
         assert_eq!(b.state(), State::Open, "from {from}");
         assert_eq!(
             last_change(&log),
-            (from, State::Open, Reason::ManualOpen { wait: 5 * MIN }, Some(5 * MIN)),
+            (
+                from,
+                State::Open,
+                Reason::ManualOpen { wait: 5 * MIN },
+                Some(5 * MIN)
+            ),
         );
         assert_eq!(refused_with(&b, State::Open), Some(5 * MIN), "from {from}");
         clock.advance(5 * MIN - Duration::from_nanos(1));
         assert_eq!(refused_with(&b, State::Open), Some(Duration::from_nanos(1)));
         clock.advance(Duration::from_nanos(1));
         // The next call is the first probe, and with one permit the only one.
-        let probe = b.try_acquire().expect("the first call after the wait probes");
+        let probe = b
+            .try_acquire()
+            .expect("the first call after the wait probes");
         assert_eq!(b.state(), State::HalfOpen);
         assert_eq!(refused_with(&b, State::HalfOpen), None);
         probe.success();
@@ -139,10 +148,18 @@ fn open_for_keeps_a_longer_honoured_retry_after() {
         .unwrap()
         .record_with_retry_after(failgate::Outcome::Success, Some(10 * MIN));
     b.open_for(MIN).unwrap();
-    assert_eq!(last_change(&log).3, Some(10 * MIN), "the dependency asked for 10 min");
+    assert_eq!(
+        last_change(&log).3,
+        Some(10 * MIN),
+        "the dependency asked for 10 min"
+    );
     assert_eq!(refused_with(&b, State::Open), Some(10 * MIN));
     b.open_for(20 * MIN).unwrap();
-    assert_eq!(refused_with(&b, State::Open), Some(20 * MIN), "longer than asked");
+    assert_eq!(
+        refused_with(&b, State::Open),
+        Some(20 * MIN),
+        "longer than asked"
+    );
     clock.advance(20 * MIN);
     assert_eq!(b.state(), State::HalfOpen);
 }
@@ -168,7 +185,11 @@ fn open_for_zero_lets_the_next_call_probe() {
     let probe = b.try_acquire().expect("no wait: the next call probes");
     assert_eq!(b.state(), State::HalfOpen);
     probe.failure();
-    assert_eq!(b.snapshot().retry_after, Some(MIN), "the backoff after a failed probe");
+    assert_eq!(
+        b.snapshot().retry_after,
+        Some(MIN),
+        "the backoff after a failed probe"
+    );
 }
 
 #[test]
@@ -178,11 +199,23 @@ fn manual_open_reason_reads_as_an_operator_order() {
         "opened by an operator for 5m"
     );
     assert_eq!(
-        Reason::ManualOpen { wait: 90 * MIN + 1500 * Duration::from_millis(1) }.to_string(),
+        Reason::ManualOpen {
+            wait: 90 * MIN + 1500 * Duration::from_millis(1)
+        }
+        .to_string(),
         "opened by an operator for 1h 30m 1s 500ms"
     );
-    assert_eq!(Reason::ManualOpen { wait: Duration::ZERO }.to_string(), "opened by an operator for 0s");
-    assert_eq!(Reason::ManualHalfOpen.to_string(), "half-opened by an operator");
+    assert_eq!(
+        Reason::ManualOpen {
+            wait: Duration::ZERO
+        }
+        .to_string(),
+        "opened by an operator for 0s"
+    );
+    assert_eq!(
+        Reason::ManualHalfOpen.to_string(),
+        "half-opened by an operator"
+    );
     assert_eq!(Reason::ManualClose.to_string(), "closed by an operator");
 }
 
@@ -218,7 +251,9 @@ fn open_until_a_past_deadline_opens_with_no_wait() {
         EventKind::StateChange {
             from: State::Closed,
             to: State::Open,
-            reason: Reason::ManualOpen { wait: Duration::ZERO },
+            reason: Reason::ManualOpen {
+                wait: Duration::ZERO
+            },
             generation: 1,
             wait: Some(Duration::ZERO),
         }
@@ -254,10 +289,17 @@ fn open_until_too_far_away_is_refused_naming_open_until() {
 fn half_open_admits_exactly_half_open_permits_probes() {
     let (b, _, log) = breaker(|b| b.half_open_permits(3));
     b.half_open();
-    assert_eq!(last_change(&log), (State::Closed, State::HalfOpen, Reason::ManualHalfOpen, None));
+    assert_eq!(
+        last_change(&log),
+        (State::Closed, State::HalfOpen, Reason::ManualHalfOpen, None)
+    );
     let probes: Vec<_> = (0..3).map(|_| b.try_acquire().expect("a probe")).collect();
-    assert!(probes.iter().all(|p| failgate::Report::is_probe(p)));
-    assert_eq!(refused_with(&b, State::HalfOpen), None, "the fourth is refused");
+    assert!(probes.iter().all(failgate::Report::is_probe));
+    assert_eq!(
+        refused_with(&b, State::HalfOpen),
+        None,
+        "the fourth is refused"
+    );
     for p in probes {
         p.success();
     }
@@ -273,12 +315,23 @@ fn half_open_from_any_state_but_half_open_probes_now() {
         b.half_open();
         assert_eq!(b.state(), State::HalfOpen, "from {from}");
         if from == State::HalfOpen {
-            assert_eq!(b.snapshot().generation, g, "already half-open: nothing to do");
+            assert_eq!(
+                b.snapshot().generation,
+                g,
+                "already half-open: nothing to do"
+            );
             continue;
         }
-        assert_eq!(last_change(&log), (from, State::HalfOpen, Reason::ManualHalfOpen, None));
+        assert_eq!(
+            last_change(&log),
+            (from, State::HalfOpen, Reason::ManualHalfOpen, None)
+        );
         b.try_acquire().unwrap().failure();
-        assert_eq!(b.state(), State::Open, "a failed probe reopens, from {from}");
+        assert_eq!(
+            b.state(),
+            State::Open,
+            "a failed probe reopens, from {from}"
+        );
     }
 }
 
@@ -303,9 +356,16 @@ fn close_closes_now_with_empty_counters_under_its_own_reason() {
         b.close();
         assert_eq!(b.state(), State::Closed);
         assert_eq!(b.snapshot().generation, g + 1, "always a new generation");
-        assert_eq!(last_change(&log), (from, State::Closed, Reason::ManualClose, None));
+        assert_eq!(
+            last_change(&log),
+            (from, State::Closed, Reason::ManualClose, None)
+        );
         let _ = b.call(|| Err::<(), _>(()));
-        assert_eq!(b.snapshot().consecutive_failures, 1, "the count started over");
+        assert_eq!(
+            b.snapshot().consecutive_failures,
+            1,
+            "the count started over"
+        );
     }
 }
 
@@ -329,7 +389,9 @@ fn late_outcomes_of_calls_admitted_before_a_manual_action_are_discarded() {
         ("open_for", |b| b.open_for(Duration::ZERO).unwrap()),
         ("half_open", CircuitBreaker::half_open),
         ("close", CircuitBreaker::close),
-        ("open_until", |b| b.open_until(SystemTime::UNIX_EPOCH).unwrap()),
+        ("open_until", |b| {
+            b.open_until(SystemTime::UNIX_EPOCH).unwrap()
+        }),
     ];
     for (name, order) in orders {
         // Admitted closed, reported after the order: a failure counts nowhere.
@@ -343,7 +405,11 @@ fn late_outcomes_of_calls_admitted_before_a_manual_action_are_discarded() {
             p.failure();
         }
         assert_eq!(b.state(), state, "{name}");
-        assert_eq!(b.snapshot().generation, g, "{name}: no transition from a stale outcome");
+        assert_eq!(
+            b.snapshot().generation,
+            g,
+            "{name}: no transition from a stale outcome"
+        );
         assert_eq!(b.snapshot().consecutive_failures, 0, "{name}");
     }
     // A probe admitted before `close` reports a failure: the breaker stays closed.
@@ -351,7 +417,10 @@ fn late_outcomes_of_calls_admitted_before_a_manual_action_are_discarded() {
     let probe = b.try_acquire().unwrap();
     b.close();
     probe.failure();
-    assert_eq!((b.state(), b.snapshot().consecutive_failures), (State::Closed, 0));
+    assert_eq!(
+        (b.state(), b.snapshot().consecutive_failures),
+        (State::Closed, 0)
+    );
     // A probe admitted before `open_for` reports a success: the breaker stays open.
     let (b, _, _) = in_state(State::HalfOpen);
     let probe = b.try_acquire().unwrap();
@@ -386,7 +455,10 @@ fn control_names_every_operator_action() {
         })
         .collect();
     use State::*;
-    assert_eq!(states, [ForcedOpen, Disabled, CountOnly, Closed, Open, HalfOpen, Closed, Open]);
+    assert_eq!(
+        states,
+        [ForcedOpen, Disabled, CountOnly, Closed, Open, HalfOpen, Closed, Open]
+    );
     let e = Control::open_for(&b, MAX_DURATION * 2).unwrap_err();
     assert_eq!(e.field(), "open_for");
 }

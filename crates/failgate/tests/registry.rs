@@ -118,13 +118,21 @@ fn every_operator_action_by_name_with_typed_errors() {
     assert_eq!(orders.state(), State::Closed);
     registry.half_open("orders").unwrap();
     assert_eq!(orders.state(), State::HalfOpen);
-    registry.open_until("orders", SystemTime::UNIX_EPOCH).unwrap();
-    assert!(orders.try_acquire().is_ok(), "a past deadline: the next call probes");
+    registry
+        .open_until("orders", SystemTime::UNIX_EPOCH)
+        .unwrap();
+    assert!(
+        orders.try_acquire().is_ok(),
+        "a past deadline: the next call probes"
+    );
 
     let unknown = ControlError::Unknown(UnknownBreaker("nope".into()));
     assert_eq!(registry.open_for("nope", min), Err(unknown.clone()));
     assert_eq!(registry.open_until("nope", SystemTime::now()), Err(unknown));
-    assert_eq!(registry.half_open("nope"), Err(UnknownBreaker("nope".into())));
+    assert_eq!(
+        registry.half_open("nope"),
+        Err(UnknownBreaker("nope".into()))
+    );
     assert_eq!(registry.close("nope"), Err(UnknownBreaker("nope".into())));
 
     let g = orders.snapshot().generation;
@@ -140,5 +148,9 @@ fn every_operator_action_by_name_with_typed_errors() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(orders.snapshot().generation, g, "a bad wait changes nothing");
+    assert_eq!(
+        orders.snapshot().generation,
+        g,
+        "a bad wait changes nothing"
+    );
 }

@@ -22,7 +22,8 @@ impl<C> CircuitBreaker<C> {
     /// Admits every call and counts nothing, until [`reset`](Self::reset) (or another
     /// order). Its reason is [`Reason::Manual`].
     pub fn disable(&self) {
-        self.core.manual(State::Disabled, Reason::Manual, None, false);
+        self.core
+            .manual(State::Disabled, Reason::Manual, None, false);
     }
 
     /// Admits every call and counts outcomes (so the snapshot's counts and rates stay
@@ -30,7 +31,8 @@ impl<C> CircuitBreaker<C> {
     /// (resilience4j calls this state `METRICS_ONLY`.) Its reason is [`Reason::Manual`].
     #[doc(alias = "metrics_only")]
     pub fn count_only(&self) {
-        self.core.manual(State::CountOnly, Reason::Manual, None, false);
+        self.core
+            .manual(State::CountOnly, Reason::Manual, None, false);
     }
 
     /// Returns to closed with empty counters and the backoff back at its first step.
