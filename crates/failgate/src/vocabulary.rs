@@ -69,7 +69,9 @@ impl State {
         }
     }
 
-    /// The state named `name` (as [`as_str`](Self::as_str) writes it), if any.
+    /// The state named `name` (as [`as_str`](Self::as_str) writes it), if any: how
+    /// configuration files name a state.
+    #[cfg(feature = "serde")]
     pub(crate) fn from_name(name: &str) -> Option<State> {
         [
             State::Closed,
