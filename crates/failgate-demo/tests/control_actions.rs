@@ -5,26 +5,15 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use failgate::State;
-use failgate_demo::dashboard::{Config, ControlToken, Target, Watch};
-use failgate_demo::service::{self, ErrorBody, Stats};
+use failgate_demo::dashboard::Watch;
+use failgate_demo::service::ErrorBody;
 use reqwest::header::{CONTENT_TYPE, ORIGIN};
 use serde_json::Value;
 
-async fn start(token: Option<&str>) -> Watch {
-    let router = service::router(&service::Config::ephemeral(), 7, Arc::new(Stats::default()));
-    Watch::spawn(Config {
-        target: Some(Target::Router(router)),
-        control_token: token.map(|t| t.parse::<ControlToken>().expect("a valid token")),
-        ..Config::ephemeral()
-    })
-    .await
-    .expect("the watch starts on port 0")
-}
+use common::start_watch as start;
 
-/// A control call as the page sends it (JSON), with `headers` added.
+/// A control call as the page sends it (JSON), with the token if given.
 async fn post(watch: &Watch, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut request = common::client()
         .post(format!("{}{path}", watch.url()))
