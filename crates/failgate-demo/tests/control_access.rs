@@ -4,24 +4,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use failgate_demo::dashboard::{Config, ControlToken, Target, Watch};
-use failgate_demo::service::{self, ErrorBody, Stats};
+use failgate_demo::dashboard::Watch;
+use failgate_demo::service::ErrorBody;
 use reqwest::header::{CONTENT_TYPE, HOST, ORIGIN};
 use serde_json::Value;
 
-/// A watch on 127.0.0.1:0 whose traffic calls the flaky router in-process.
-async fn start(token: Option<&str>) -> Watch {
-    let router = service::router(&service::Config::ephemeral(), 7, Arc::new(Stats::default()));
-    Watch::spawn(Config {
-        target: Some(Target::Router(router)),
-        control_token: token.map(|t| t.parse::<ControlToken>().expect("a valid token")),
-        ..Config::ephemeral()
-    })
-    .await
-    .expect("the watch starts on port 0")
-}
+use common::start_watch as start;
 
 async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("the server answers");

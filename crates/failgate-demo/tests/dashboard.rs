@@ -967,3 +967,86 @@ async fn headless_chromium_sends_the_control_token_from_the_url_fragment() {
     browser.close().await;
     watch.shutdown().await.expect("clean shutdown");
 }
+
+/// An operator's order from the page, end to end: "Open for" 5m turns the lane red,
+/// with a countdown and the reason shown; "Close now" turns it green again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_opens_a_lane_for_5m_then_closes_it_now() {
+    let Some(chromium) = chromium() else { return };
+    let watch = start().await;
+    let base = watch.url();
+    // Search's traffic stays healthy, so only the operator's orders move its breaker.
+    let (status, body) = post(&format!("{base}/control/ratio?breaker=search&ratio=0")).await;
+    assert_eq!(status, 200, "{body}");
+    let mut browser = Browser::launch(&chromium).await;
+    browser.navigate(&format!("{base}/dashboard")).await;
+    browser
+        .wait_badge("search", Duration::from_secs(10), |b| b.state != "unknown")
+        .await;
+
+    browser
+        .eval(
+            "document.getElementById('wait-search').value = '5m';
+             document.querySelector('#card-search button[data-action=\"open_for\"]').click()",
+        )
+        .await;
+    wait_state(&base, "search", Duration::from_secs(5), |b| {
+        b.state == "open"
+    })
+    .await;
+    let badge = browser
+        .wait_badge("search", Duration::from_secs(5), |b| b.state == "open")
+        .await;
+    assert_eq!(
+        (badge.colour.as_str(), badge.background.as_str()),
+        ("red", RED),
+        "{badge:?}"
+    );
+    browser
+        .wait_until(
+            "document.getElementById('reason-search').textContent",
+            Duration::from_secs(5),
+            |v| v == "why: opened by an operator for 5m",
+        )
+        .await;
+    // The countdown: "retry in" starts near 300 s and goes down with the samples.
+    let retry = "Number.parseFloat(document.querySelector('#card-search dd[data-stat=\"retry in\"]').textContent)";
+    let first = browser
+        .wait_until(retry, Duration::from_secs(5), |v| {
+            v.as_f64().is_some_and(|s| s > 200.0 && s <= 300.0)
+        })
+        .await
+        .as_f64()
+        .unwrap_or_default();
+    browser
+        .wait_until(retry, Duration::from_secs(10), |v| {
+            v.as_f64().is_some_and(|s| s < first && s > 200.0)
+        })
+        .await;
+
+    browser
+        .eval("document.querySelector('#card-search button[data-action=\"close\"]').click()")
+        .await;
+    wait_state(&base, "search", Duration::from_secs(5), |b| {
+        b.state == "closed"
+    })
+    .await;
+    let badge = browser
+        .wait_badge("search", Duration::from_secs(5), |b| b.state == "closed")
+        .await;
+    assert_eq!(
+        (badge.colour.as_str(), badge.background.as_str()),
+        ("green", GREEN),
+        "{badge:?}"
+    );
+    browser
+        .wait_until(
+            "document.getElementById('reason-search').textContent",
+            Duration::from_secs(5),
+            |v| v == "why: closed by an operator",
+        )
+        .await;
+
+    browser.close().await;
+    watch.shutdown().await.expect("clean shutdown");
+}

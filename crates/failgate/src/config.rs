@@ -7,6 +7,7 @@ use crate::clock::{Clock, ClockSource, SystemClock};
 use crate::event::{Fanout, Observer};
 use crate::outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
 use crate::policy::{ConfigError, Draft, Settings, Window};
+use crate::vocabulary::State;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub struct Builder<C = DefaultClassifier> {
     clock: Option<ClockSource>,
     observers: Vec<ObserverSource>,
     classifier: C,
+    initial_state: State,
 }
 
 /// An observer, or a maker of one that wants the breaker's name (metrics handles are
@@ -67,6 +69,7 @@ impl<C: fmt::Debug> fmt::Debug for Builder<C> {
             .field("clock", &self.clock)
             .field("observers", &self.observers.len())
             .field("classifier", &self.classifier)
+            .field("initial_state", &self.initial_state)
             .finish()
     }
 }
@@ -79,6 +82,7 @@ impl Default for Builder<DefaultClassifier> {
             clock: None,
             observers: Vec::new(),
             classifier: DefaultClassifier,
+            initial_state: State::Closed,
         }
     }
 }
@@ -268,6 +272,7 @@ impl<C> Builder<C> {
             clock: self.clock,
             observers: self.observers,
             classifier,
+            initial_state: self.initial_state,
         }
     }
 
@@ -299,6 +304,7 @@ impl<C> Builder<C> {
             return Err(ConfigError::new("name", &self.name, "must not be empty"));
         }
         let settings = self.settings()?;
+        check_initial_state(self.initial_state)?;
         let clock = self
             .clock
             .unwrap_or_else(|| ClockSource::System(SystemClock::new()));
@@ -321,11 +327,50 @@ impl<C> Builder<C> {
             clock,
             observer,
             self.classifier,
+            self.initial_state,
         ))
     }
 
     /// The checked settings this builder describes.
     pub(crate) fn settings(&self) -> Result<Settings, ConfigError> {
         self.policy.validate()
+    }
+
+    /// The state the breaker starts in: [`State::Closed`] (the default),
+    /// [`State::ForcedOpen`] (a dependency known to be down at deploy time),
+    /// [`State::Disabled`] or [`State::CountOnly`] (a new breaker that should only
+    /// observe). Any other state is a [`ConfigError`] naming `initial_state`: open and
+    /// half-open are reached by a trip (or [`open_for`](CircuitBreaker::open_for) and
+    /// [`half_open`](CircuitBreaker::half_open) once built), which give them their wait
+    /// and probes. In configuration files: `initial_state = "forced_open"`.
+    ///
+    /// The breaker is built in that state, at generation 0, so its first snapshot
+    /// reports it and no transition event is emitted at build; it leaves it as from
+    /// the same state set by an operator ([`reset`](CircuitBreaker::reset) closes it).
+    ///
+    /// ```
+    /// use failgate::{CircuitBreaker, State};
+    ///
+    /// let breaker = CircuitBreaker::builder().initial_state(State::ForcedOpen).build()?;
+    /// assert_eq!(breaker.snapshot().state, State::ForcedOpen);
+    /// breaker.reset();
+    /// assert_eq!(breaker.state(), State::Closed);
+    /// # Ok::<(), failgate::ConfigError>(())
+    /// ```
+    pub fn initial_state(mut self, state: State) -> Self {
+        self.initial_state = state;
+        self
+    }
+}
+
+/// A breaker may start closed, forced open, disabled or counting only.
+fn check_initial_state(state: State) -> Result<(), ConfigError> {
+    match state {
+        State::Closed | State::ForcedOpen | State::Disabled | State::CountOnly => Ok(()),
+        _ => Err(ConfigError::new(
+            "initial_state",
+            state,
+            "must be closed, forced_open, disabled or count_only",
+        )),
     }
 }

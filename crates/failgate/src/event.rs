@@ -131,7 +131,8 @@ pub enum EventKind {
         /// The generation the breaker entered (it counts transitions).
         generation: u64,
         /// How long it will stay open before probing, when `to` is [`State::Open`]: the
-        /// wait applied, which is the backoff's or a longer (capped) `Retry-After`, the
+        /// wait applied, which is the backoff's (or the operator's, for
+        /// [`open_for`](crate::CircuitBreaker::open_for)) or a longer (capped) `Retry-After`, the
         /// same a refusal right after reports in [`Rejected::retry_after`](crate::Rejected::retry_after).
         wait: Option<Duration>,
     },

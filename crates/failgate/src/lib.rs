@@ -62,7 +62,8 @@
 //!   left until half-open. The wait comes from the [`Backoff`]: `open_for(d)` is
 //!   constant; [`Backoff::exponential`] doubles on each reopening without a close in
 //!   between, up to its maximum, with optional jitter, and starts again once the
-//!   breaker closes.
+//!   breaker closes. An operator's [`open_for`](CircuitBreaker::open_for) waits its
+//!   own duration instead, and keeps the backoff's step.
 //! - **Half-open** ([`Builder::half_open_permits`]): at most n probes are admitted,
 //!   strictly, under any concurrency; other calls are refused. n recorded successes
 //!   close the breaker. A failure (or a slow call, when slow calls are configured)
@@ -84,6 +85,15 @@
 //! everything and never trips; [`count_only`](CircuitBreaker::count_only) admits
 //! everything and counts outcomes, but never trips; `reset` returns to closed with
 //! counters and backoff cleared.
+//!
+//! An operator can also order the ordinary states: [`open_for`](CircuitBreaker::open_for)
+//! (or [`open_until`](CircuitBreaker::open_until) a wall-clock instant) opens for a
+//! given wait, after which the breaker half-opens by itself;
+//! [`half_open`](CircuitBreaker::half_open) starts probing now;
+//! [`close`](CircuitBreaker::close) closes now. Each is a transition with its own
+//! [`Reason`]. [`Builder::initial_state`] builds a breaker closed, forced open,
+//! disabled or counting only. The [`Control`] trait names every operator action, for
+//! code that controls any breaker.
 //!
 //! # Classifying outcomes
 //! By default `Ok` is a success and `Err` a failure. [`CircuitBreaker::call_with`]
@@ -153,6 +163,7 @@ mod config;
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod config_file;
 pub mod contract;
+pub mod control;
 mod error;
 mod event;
 mod loom;
@@ -199,6 +210,7 @@ pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
 pub use contract::{Breaker, Report};
+pub use control::Control;
 pub use error::{rejection, Error, Rejected};
 pub use event::{Event, EventKind, Observer};
 pub use outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
@@ -209,6 +221,6 @@ pub use policy::{
 };
 #[cfg(feature = "registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
-pub use registry::{Registry, RegistryBuilder, UnknownBreaker};
+pub use registry::{ControlError, Registry, RegistryBuilder, UnknownBreaker};
 pub use snapshot::Snapshot;
 pub use vocabulary::{Reason, State};

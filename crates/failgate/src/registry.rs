@@ -24,6 +24,7 @@ use crate::{Builder, CircuitBreaker, ConfigError, Snapshot};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
 
 /// One shared breaker per name. Cheap to clone: clones share the breakers.
 ///
@@ -218,12 +219,13 @@ impl Registry {
         names
     }
 
-    fn control(&self, name: &str, f: impl FnOnce(&CircuitBreaker)) -> Result<(), UnknownBreaker> {
+    fn control<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&CircuitBreaker) -> R,
+    ) -> Result<R, UnknownBreaker> {
         match self.shared.breakers.pin().get(name) {
-            Some(b) => {
-                f(b);
-                Ok(())
-            }
+            Some(b) => Ok(f(b)),
             None => Err(UnknownBreaker(name.to_owned())),
         }
     }
@@ -246,5 +248,69 @@ impl Registry {
     /// [`CircuitBreaker::reset`] by name.
     pub fn reset(&self, name: &str) -> Result<(), UnknownBreaker> {
         self.control(name, CircuitBreaker::reset)
+    }
+
+    /// [`CircuitBreaker::open_for`] by name: an unknown name or a wait above
+    /// [`MAX_DURATION`](crate::MAX_DURATION) is an error, and changes nothing.
+    pub fn open_for(&self, name: &str, wait: Duration) -> Result<(), ControlError> {
+        Ok(self.control(name, |b| b.open_for(wait))??)
+    }
+
+    /// [`CircuitBreaker::open_until`] by name: an unknown name or a deadline more than
+    /// [`MAX_DURATION`](crate::MAX_DURATION) away is an error, and changes nothing.
+    pub fn open_until(&self, name: &str, deadline: SystemTime) -> Result<(), ControlError> {
+        Ok(self.control(name, |b| b.open_until(deadline))??)
+    }
+
+    /// [`CircuitBreaker::half_open`] by name.
+    pub fn half_open(&self, name: &str) -> Result<(), UnknownBreaker> {
+        self.control(name, CircuitBreaker::half_open)
+    }
+
+    /// [`CircuitBreaker::close`] by name.
+    pub fn close(&self, name: &str) -> Result<(), UnknownBreaker> {
+        self.control(name, CircuitBreaker::close)
+    }
+}
+
+/// Why an operator's order by name was refused: no such breaker, or a bad value.
+///
+/// `#[non_exhaustive]`: an order with a new kind of value may bring a new refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// No breaker by that name.
+    Unknown(UnknownBreaker),
+    /// The order's value was refused (a wait too long, say), naming it.
+    Invalid(ConfigError),
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlError::Unknown(e) => e.fmt(f),
+            ControlError::Invalid(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ControlError::Unknown(e) => Some(e),
+            ControlError::Invalid(e) => Some(e),
+        }
+    }
+}
+
+impl From<UnknownBreaker> for ControlError {
+    fn from(e: UnknownBreaker) -> Self {
+        ControlError::Unknown(e)
+    }
+}
+
+impl From<ConfigError> for ControlError {
+    fn from(e: ConfigError) -> Self {
+        ControlError::Invalid(e)
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::policy::Settings;
 use std::fmt;
+use std::time::Duration;
 
 /// The state of a breaker.
 ///
@@ -66,6 +67,22 @@ impl State {
             State::Disabled => "disabled",
             State::CountOnly => "count_only",
         }
+    }
+
+    /// The state named `name` (as [`as_str`](Self::as_str) writes it), if any: how
+    /// configuration files name a state.
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_name(name: &str) -> Option<State> {
+        [
+            State::Closed,
+            State::Open,
+            State::HalfOpen,
+            State::ForcedOpen,
+            State::Disabled,
+            State::CountOnly,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
     }
 
     /// The state's number in the state word and in the `failgate_state` gauge:
@@ -183,6 +200,16 @@ pub enum Reason {
     HalfOpenTimeout,
     /// An operator called `force_open`, `disable`, `count_only` or `reset`.
     Manual,
+    /// An operator opened the breaker for `wait` (`open_for`, or `open_until` converted
+    /// to a wait at the call); it half-opens by itself once the wait is over.
+    ManualOpen {
+        /// The wait the operator asked for.
+        wait: Duration,
+    },
+    /// An operator moved the breaker to half-open (`half_open`).
+    ManualHalfOpen,
+    /// An operator closed the breaker (`close`).
+    ManualClose,
 }
 
 impl fmt::Display for Reason {
@@ -219,8 +246,45 @@ impl fmt::Display for Reason {
             Reason::ProbeSlow => f.write_str("a probe was slow"),
             Reason::HalfOpenTimeout => f.write_str("probes did not report in time"),
             Reason::Manual => f.write_str("manual"),
+            Reason::ManualOpen { wait } => {
+                f.write_str("opened by an operator for ")?;
+                write_duration(f, wait)
+            }
+            Reason::ManualHalfOpen => f.write_str("half-opened by an operator"),
+            Reason::ManualClose => f.write_str("closed by an operator"),
         }
     }
+}
+
+/// Writes `d` for people, in its largest units: `5m`, `1h 30m`, `250ms`, `0s`.
+/// (The core has no humantime by default; this is the same notation, to the
+/// microsecond, for a reason's text.)
+fn write_duration(f: &mut fmt::Formatter<'_>, d: Duration) -> fmt::Result {
+    const UNITS: [(&str, u64); 6] = [
+        ("d", 86_400_000_000),
+        ("h", 3_600_000_000),
+        ("m", 60_000_000),
+        ("s", 1_000_000),
+        ("ms", 1_000),
+        ("us", 1),
+    ];
+    let mut left = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    if left == 0 {
+        return f.write_str(if d.is_zero() { "0s" } else { "<1us" });
+    }
+    let mut first = true;
+    for (unit, size) in UNITS {
+        let n = left / size;
+        if n > 0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            write!(f, "{n}{unit}")?;
+            left %= size;
+            first = false;
+        }
+    }
+    Ok(())
 }
 
 /// What a window holds: counted calls (successes and failures), failures, slow calls.

@@ -99,3 +99,58 @@ fn bad_settings_are_refused_when_the_registry_is_built() {
     let registry = Registry::new(CircuitBreaker::builder()).unwrap();
     assert_eq!(registry.get_or_create("").unwrap_err().field(), "name");
 }
+
+#[test]
+fn every_operator_action_by_name_with_typed_errors() {
+    use failgate::{ControlError, MAX_DURATION};
+    use std::time::SystemTime;
+    let clock = ManualClock::new();
+    let registry = Registry::new(CircuitBreaker::builder().clock(clock.clone())).unwrap();
+    let orders = registry.get_or_create("orders").unwrap();
+    let min = Duration::from_secs(60);
+
+    registry.open_for("orders", 5 * min).unwrap();
+    assert_eq!(orders.state(), State::Open);
+    assert_eq!(orders.snapshot().retry_after, Some(5 * min));
+    clock.advance(5 * min);
+    assert_eq!(orders.state(), State::HalfOpen, "it half-opens by itself");
+    registry.close("orders").unwrap();
+    assert_eq!(orders.state(), State::Closed);
+    registry.half_open("orders").unwrap();
+    assert_eq!(orders.state(), State::HalfOpen);
+    registry
+        .open_until("orders", SystemTime::UNIX_EPOCH)
+        .unwrap();
+    assert!(
+        orders.try_acquire().is_ok(),
+        "a past deadline: the next call probes"
+    );
+
+    let unknown = ControlError::Unknown(UnknownBreaker("nope".into()));
+    assert_eq!(registry.open_for("nope", min), Err(unknown.clone()));
+    assert_eq!(registry.open_until("nope", SystemTime::now()), Err(unknown));
+    assert_eq!(
+        registry.half_open("nope"),
+        Err(UnknownBreaker("nope".into()))
+    );
+    assert_eq!(registry.close("nope"), Err(UnknownBreaker("nope".into())));
+
+    let g = orders.snapshot().generation;
+    match registry.open_for("orders", MAX_DURATION * 2) {
+        Err(ControlError::Invalid(e)) => assert_eq!(e.field(), "open_for"),
+        other => panic!("{other:?}"),
+    }
+    let far = SystemTime::now() + MAX_DURATION + 2 * min;
+    match registry.open_until("orders", far) {
+        Err(e @ ControlError::Invalid(_)) => {
+            assert!(e.to_string().contains("open_until"), "{e}");
+            assert!(std::error::Error::source(&e).is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        orders.snapshot().generation,
+        g,
+        "a bad wait changes nothing"
+    );
+}

@@ -1,13 +1,16 @@
-//! `POST /control/...`: force a breaker open, reset it, or pin its lane's failure ratio.
+//! `POST /control/...`: force a breaker open, reset it, open it for a while
+//! (`open_for?wait=5m`), half-open or close it now, or pin its lane's failure ratio.
 //! A bad request changes nothing: every parameter is checked before the action.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use failgate::ControlError;
 use serde::Deserialize;
 
 use super::state::{AppState, Shared};
@@ -20,6 +23,9 @@ pub(super) enum Action {
     ForceOpen,
     Reset,
     Ratio,
+    OpenFor,
+    HalfOpen,
+    Close,
 }
 
 /// The raw query; values are kept as text so a bad one gets our own 400 message.
@@ -27,6 +33,15 @@ pub(super) enum Action {
 pub(super) struct ControlParams {
     breaker: Option<String>,
     ratio: Option<String>,
+    wait: Option<String>,
+}
+
+/// What an action needs besides the breaker, checked before acting.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    None,
+    Ratio(Option<Ratio>),
+    Wait(Duration),
 }
 
 fn bad_request(parameter: &str, value: Option<&str>, message: String) -> Response {
@@ -77,13 +92,15 @@ pub(super) async fn control(
             "missing query parameter `breaker` (the breaker's name)".into(),
         );
     };
-    // Parse the ratio before acting, so a bad request changes nothing.
-    let ratio = match action {
-        Action::Ratio => match parse_ratio(params.ratio.as_deref()) {
-            Ok(ratio) => ratio,
-            Err(response) => return *response,
-        },
-        Action::ForceOpen | Action::Reset => None,
+    // Parse the value before acting, so a bad request changes nothing.
+    let parsed = match action {
+        Action::Ratio => parse_ratio(params.ratio.as_deref()).map(Value::Ratio),
+        Action::OpenFor => parse_wait(params.wait.as_deref()).map(Value::Wait),
+        Action::ForceOpen | Action::Reset | Action::HalfOpen | Action::Close => Ok(Value::None),
+    };
+    let value = match parsed {
+        Ok(value) => value,
+        Err(response) => return *response,
     };
     let Some(lane) = shared.lane(name) else {
         let known: Vec<&str> = shared.lanes.iter().map(|l| l.name.as_str()).collect();
@@ -92,11 +109,14 @@ pub(super) async fn control(
             format!("no breaker named {name:?}; known: {}", known.join(", ")),
         );
     };
-    if let Err(unknown) = act(&shared, action, name, lane, ratio) {
+    match act(&shared, action, name, lane, value) {
+        Ok(()) => {}
         // A lane's breaker is always in the registry; say so rather than panic.
-        return no_such_breaker(name, unknown.to_string());
+        Err(ControlError::Unknown(unknown)) => return no_such_breaker(name, unknown.to_string()),
+        // `parse_wait` checks the bound first; a refusal here still changed nothing.
+        Err(e) => return bad_request("wait", params.wait.as_deref(), e.to_string()),
     }
-    tracing::info!(breaker = name, ?action, ratio = ?ratio.map(Ratio::get), "control");
+    tracing::info!(breaker = name, ?action, ?value, "control");
     answer_view(&shared, name)
 }
 
@@ -133,22 +153,52 @@ fn parse_ratio(ratio: Option<&str>) -> Result<Option<Ratio>, Box<Response>> {
     }
 }
 
+/// `wait=5m` (humantime, at most failgate's `MAX_DURATION`), or a 400 naming `wait`.
+fn parse_wait(wait: Option<&str>) -> Result<Duration, Box<Response>> {
+    let Some(text) = wait.map(str::trim) else {
+        return Err(Box::new(bad_request(
+            "wait",
+            None,
+            "missing query parameter `wait` (a duration such as `5m` or `90s`)".into(),
+        )));
+    };
+    let refuse = |why: String| {
+        Box::new(bad_request(
+            "wait",
+            Some(text),
+            format!("invalid value {text:?} for query parameter `wait`: {why}"),
+        ))
+    };
+    let wait = humantime::parse_duration(text).map_err(|e| refuse(e.to_string()))?;
+    if wait > failgate::MAX_DURATION {
+        return Err(refuse(format!(
+            "must be at most {:?}",
+            failgate::MAX_DURATION
+        )));
+    }
+    Ok(wait)
+}
+
 /// Does what the route asks, to the breaker `name` of `lane`.
 fn act(
     shared: &Shared,
     action: Action,
     name: &str,
     lane: &LaneState,
-    ratio: Option<Ratio>,
-) -> Result<(), failgate::UnknownBreaker> {
-    match action {
-        Action::ForceOpen => shared.registry.force_open(name),
-        Action::Reset => shared.registry.reset(name),
-        Action::Ratio => {
-            lane.pin.set(ratio);
-            Ok(())
-        }
+    value: Value,
+) -> Result<(), ControlError> {
+    let registry = &shared.registry;
+    match (action, value) {
+        (Action::ForceOpen, _) => registry.force_open(name)?,
+        (Action::Reset, _) => registry.reset(name)?,
+        (Action::OpenFor, Value::Wait(wait)) => registry.open_for(name, wait)?,
+        (Action::HalfOpen, _) => registry.half_open(name)?,
+        (Action::Close, _) => registry.close(name)?,
+        (Action::Ratio, Value::Ratio(ratio)) => lane.pin.set(ratio),
+        // The value is parsed for its action above; nothing else reaches here.
+        (Action::OpenFor | Action::Ratio, _) => {}
     }
+    Ok(())
 }
 
 /// 200 with the breaker's view as it is now.

@@ -45,6 +45,18 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             "/control/ratio",
             post(|s, h, q| control(Action::Ratio, s, h, q)),
         )
+        .route(
+            "/control/open_for",
+            post(|s, h, q| control(Action::OpenFor, s, h, q)),
+        )
+        .route(
+            "/control/half_open",
+            post(|s, h, q| control(Action::HalfOpen, s, h, q)),
+        )
+        .route(
+            "/control/close",
+            post(|s, h, q| control(Action::Close, s, h, q)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use failgate::config_file::RegistryConfig;
 use failgate::observers::record_snapshot;
-use failgate::{CircuitBreaker, Clock, Registry};
+use failgate::{CircuitBreaker, Clock, Event, EventKind, Registry};
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -16,7 +16,7 @@ use super::config::WatchError;
 use super::guard::Guard;
 use super::lanes::{self, Lane};
 use super::reload::{self, Source};
-use super::traffic::{Counts, LaneState};
+use super::traffic::{Counts, LaneState, LastReason};
 use super::views::{BreakerView, History, Point, ReloadView, Sample, WatchSnapshot};
 
 /// The breakers' clock: tokio's, so paused tokio time moves it too.
@@ -42,9 +42,28 @@ pub(super) fn build_lanes(
 ) -> Result<(Registry, Vec<Arc<LaneState>>), WatchError> {
     let (config, lanes) = reload::effective(lanes, file)?;
     // Transitions go to the log (INFO, openings WARN) as well as to the metrics.
+    // Each lane keeps its breaker's last reason for a change of state, for the page.
+    // The observer is made per breaker by name, so a breaker a reload rebuilds writes
+    // to its lane's reason too.
+    let reasons: Vec<(String, LastReason)> = lanes
+        .iter()
+        .map(|lane| (lane.name.clone(), LastReason::default()))
+        .collect();
+    let by_name = Arc::new(reasons.clone());
     let base = CircuitBreaker::builder()
         .with_metrics()
         .with_tracing()
+        .observer_per_breaker(move |name| {
+            let keep = by_name
+                .iter()
+                .find(|(lane, _)| lane == name)
+                .map(|(_, reason)| Arc::clone(reason));
+            move |e: &Event<'_>| {
+                if let (Some(keep), EventKind::StateChange { reason, .. }) = (&keep, e.kind) {
+                    *keep.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+                }
+            }
+        })
         .clock(clock);
     let registry =
         metrics::with_local_recorder(recorder, || config.registry_with(base)).map_err(|e| {
@@ -55,7 +74,8 @@ pub(super) fn build_lanes(
         })?;
     let lanes = lanes
         .iter()
-        .map(|lane| {
+        .zip(reasons)
+        .map(|(lane, (_, reason))| {
             Arc::new(LaneState {
                 name: lane.name.clone(),
                 policy: Mutex::new(lane.policy.clone()),
@@ -63,6 +83,7 @@ pub(super) fn build_lanes(
                 pin: lanes::Pin::new(),
                 counts: Counts::default(),
                 registry: registry.clone(),
+                reason,
             })
         })
         .collect();
@@ -173,6 +194,7 @@ impl Shared {
                     failed: load(&lane.counts.failed),
                     rejected: load(&lane.counts.rejected),
                     settings: self.registry.settings_of(&lane.name).unwrap_or_default(),
+                    reason: lane.last_reason().map(|r| r.to_string()),
                 })
             })
             .collect();

@@ -86,6 +86,7 @@ mod tests {
             failed: 2,
             rejected: 1,
             settings: Default::default(),
+            reason: None,
         };
         let snapshot = WatchSnapshot {
             uptime_ms: 10_400,

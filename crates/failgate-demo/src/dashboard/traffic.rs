@@ -131,7 +131,12 @@ pub(crate) struct LaneState {
     /// Where the lane's breaker is: asked at each call, so that a breaker a reload
     /// rebuilt takes the traffic from the next call on.
     pub(crate) registry: Registry,
+    /// Why the breaker last changed state, written by an observer of its transitions.
+    pub(crate) reason: LastReason,
 }
+
+/// The last reason for a change of state (`None` before the first).
+pub(crate) type LastReason = Arc<std::sync::Mutex<Option<failgate::Reason>>>;
 
 impl LaneState {
     /// The lane's breaker now (`None` only if the registry lost it, which a reload
@@ -150,6 +155,11 @@ impl LaneState {
 
     pub(crate) fn set_policy(&self, policy: &str) {
         *self.policy.lock().unwrap_or_else(|p| p.into_inner()) = policy.to_owned();
+    }
+
+    /// Why the breaker last changed state, if it has.
+    pub(crate) fn last_reason(&self) -> Option<failgate::Reason> {
+        *self.reason.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The ratio asked for now: the pin if there is one, else the schedule's.

@@ -41,6 +41,10 @@ pub struct BreakerView {
     /// with a reload of `--config`).
     #[serde(default)]
     pub settings: BreakerConfig,
+    /// Why the breaker last changed state, in words (`null` before its first change):
+    /// "opened by an operator for 5m", "a probe failed", ...
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Every breaker at one moment.

@@ -22,3 +22,21 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("the HTTP client builds")
 }
+
+/// A watch on 127.0.0.1:0 whose traffic calls the flaky router in-process, with an
+/// optional control token.
+pub async fn start_watch(token: Option<&str>) -> failgate_demo::dashboard::Watch {
+    use failgate_demo::dashboard::{Config, ControlToken, Target, Watch};
+    let router = service::router(
+        &service::Config::ephemeral(),
+        7,
+        std::sync::Arc::new(service::Stats::default()),
+    );
+    Watch::spawn(Config {
+        target: Some(Target::Router(router)),
+        control_token: token.map(|t| t.parse::<ControlToken>().expect("a valid token")),
+        ..Config::ephemeral()
+    })
+    .await
+    .expect("the watch starts on port 0")
+}

@@ -7,7 +7,7 @@ use super::ticket::{Ticket, TicketKind};
 use crate::error::Rejected;
 use crate::event::EventKind;
 use crate::loom::Ordering;
-use crate::state_machine::{self, decide_with_hint, decision_needs_clock, Decision, Word};
+use crate::state_machine::{self, decide_at, decision_needs_clock, Decision, Word};
 use crate::vocabulary::{Reason, State};
 
 impl Core {
@@ -76,9 +76,9 @@ impl Core {
     #[inline(never)]
     fn admit(&self, mut w: Word) -> Result<Ticket, Rejected> {
         loop {
-            let (now, entered) = if !w.busy() && decision_needs_clock(w, &self.settings) {
-                match self.entered_at(w) {
-                    Some(entered) => (self.hot.clock.now(), entered),
+            let (now, mark) = if !w.busy() && decision_needs_clock(w, &self.settings) {
+                match self.decision_mark(w) {
+                    Some(mark) => (self.hot.clock.now(), mark),
                     None => {
                         w = self.word();
                         continue;
@@ -87,7 +87,7 @@ impl Core {
             } else {
                 (0, 0)
             };
-            match decide_with_hint(w, now, entered, self.hint_until(), &self.settings) {
+            match decide_at(w, now, mark, &self.settings) {
                 Decision::Admit => {
                     let kind = match w.state() {
                         State::Disabled => TicketKind::Untracked,
@@ -136,13 +136,11 @@ impl Core {
             if w.busy() || !decision_needs_clock(w, &self.settings) {
                 return w;
             }
-            let Some(entered) = self.entered_at(w) else {
+            let Some(mark) = self.decision_mark(w) else {
                 continue;
             };
             let now = self.hot.clock.now();
-            if let Decision::Transition(to, reason) =
-                decide_with_hint(w, now, entered, self.hint_until(), &self.settings)
-            {
+            if let Decision::Transition(to, reason) = decide_at(w, now, mark, &self.settings) {
                 self.transition(w, to, reason, Some(now));
                 return self.word();
             }

@@ -28,6 +28,7 @@
 //! reason the failure that trips a closed breaker is not written to it.
 
 mod admission;
+mod manual;
 mod record;
 pub(crate) mod shared;
 mod snapshot;
@@ -86,9 +87,10 @@ impl<C> CircuitBreaker<C> {
         clock: ClockSource,
         observer: Option<Arc<dyn Observer>>,
         classifier: C,
+        initial: State,
     ) -> Self {
         CircuitBreaker {
-            core: Arc::new(Core::new(name, settings, clock, observer)),
+            core: Arc::new(Core::new(name, settings, clock, observer, initial)),
             forever: None,
             classifier,
         }
@@ -279,36 +281,12 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
-    /// Refuses every call (with no `retry_after`) until [`reset`](Self::reset).
-    pub fn force_open(&self) {
-        self.core.manual(State::ForcedOpen, false);
-    }
-
-    /// Admits every call and counts nothing, until [`reset`](Self::reset).
-    pub fn disable(&self) {
-        self.core.manual(State::Disabled, false);
-    }
-
-    /// Admits every call and counts outcomes (so the snapshot's counts and rates stay
-    /// live), but never trips, until [`reset`](Self::reset). (resilience4j calls this
-    /// state `METRICS_ONLY`.)
-    #[doc(alias = "metrics_only")]
-    pub fn count_only(&self) {
-        self.core.manual(State::CountOnly, false);
-    }
-
     /// Emits [`EventKind::Reconfigured`](crate::EventKind::Reconfigured): this breaker
     /// replaces one that was in `previous`.
     #[cfg(all(feature = "registry", feature = "serde"))]
     pub(crate) fn reconfigured(&self, previous: State) {
         self.core
             .emit(crate::event::EventKind::Reconfigured { previous });
-    }
-
-    /// Returns to closed with empty counters and the backoff back at its first step.
-    /// Always starts a new generation: outcomes of calls admitted before are discarded.
-    pub fn reset(&self) {
-        self.core.manual(State::Closed, true);
     }
 }
 

@@ -82,13 +82,14 @@ impl Core {
         settings: Settings,
         clock: ClockSource,
         observer: Option<Arc<dyn Observer>>,
+        initial: crate::vocabulary::State,
     ) -> Self {
         let now = clock.now();
         let window = settings
             .window
             .map(|kind| Windows::new(kind, settings.slow.is_some(), now));
         let hot = Hot {
-            state: AtomicU64::new(Word::INITIAL.0),
+            state: AtomicU64::new(Word::initial(initial).0),
             consecutive: AtomicU64::new(0),
             open_until: AtomicU64::new(0),
             window,
@@ -159,6 +160,19 @@ impl Core {
         fence(Ordering::Acquire);
         let again = Word(self.hot.state.load(Ordering::Relaxed));
         (!again.busy() && again.generation() == w.generation()).then_some(until)
+    }
+
+    /// What deciding admission in `w` measures time from (see
+    /// [`decide_at`](crate::state_machine::decide_at)): for an open word, when probing
+    /// may start, with any longer `Retry-After` noted since; for any other, when its
+    /// state began. `None` if the state changed while we looked.
+    #[inline]
+    pub(super) fn decision_mark(&self, w: Word) -> Option<u64> {
+        if w.state() == crate::vocabulary::State::Open {
+            self.open_until(w).map(|until| until.max(self.hint_until()))
+        } else {
+            self.entered_at(w)
+        }
     }
 
     /// When the state in `w` began, or `None` if it changed while we looked.

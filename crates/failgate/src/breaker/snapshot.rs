@@ -48,11 +48,10 @@ impl Core {
             0
         };
         let retry_after = match (w.state(), entered) {
-            (State::Open, Some(entered)) => state_machine::time_left(
-                state_machine::open_deadline(w, entered, &self.settings).max(self.hint_until()),
-                now,
-            )
-            .map(Duration::from_nanos),
+            (State::Open, Some(_)) => self
+                .decision_mark(w)
+                .and_then(|until| state_machine::time_left(until, now))
+                .map(Duration::from_nanos),
             _ => None,
         };
         let (window_rates, counted) = if self.hot.window.is_some() {

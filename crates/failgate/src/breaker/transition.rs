@@ -19,14 +19,14 @@ impl Core {
         reason: Reason,
         now: Option<u64>,
     ) -> bool {
-        self.publish(from, to, || reason, now, 0).is_some()
+        self.publish(from, to, || reason, now, 0, None).is_some()
     }
 
     /// Opens the closed breaker of `w`: [`transition`](Self::transition) to open,
     /// compiled for that one move, since every trip takes it.
     #[inline(never)]
     fn open_from_closed(&self, w: Word, reason: Reason, now: Option<u64>) {
-        self.publish(w, State::Open, || reason, now, 0);
+        self.publish(w, State::Open, || reason, now, 0, None);
     }
 
     /// Moves the open breaker of `w`, whose wait ended by `now`, to half-open, with
@@ -34,7 +34,7 @@ impl Core {
     /// half-open word if this thread made the transition.
     #[inline(never)]
     pub(super) fn half_open_with_probe(&self, w: Word, reason: Reason, now: u64) -> Option<Word> {
-        self.publish(w, State::HalfOpen, || reason, Some(now), 1)
+        self.publish(w, State::HalfOpen, || reason, Some(now), 1, None)
     }
 
     /// Closes the half-open breaker of `w` after `probes` successes.
@@ -46,14 +46,16 @@ impl Core {
             || Reason::ProbesSucceeded { probes },
             None,
             0,
+            None,
         );
     }
 
     /// The transition itself: claims the word, writes what readers of the new state
     /// need, and stores the new word, in which `probes` half-open slots are already
     /// taken (by the thread making the transition, which admits its own call so).
-    /// Returns the word published, if this thread made the transition. Inlined into
-    /// each caller, so that a known `to` folds the branches on it away.
+    /// An opening waits `manual_wait` (an operator's) if given, the backoff's wait
+    /// otherwise. Returns the word published, if this thread made the transition.
+    /// Inlined into each caller, so that a known `to` folds the branches on it away.
     #[inline(always)]
     fn publish(
         &self,
@@ -62,6 +64,7 @@ impl Core {
         reason: impl FnOnce() -> Reason,
         now: Option<u64>,
         probes: u32,
+        manual_wait: Option<u64>,
     ) -> Option<Word> {
         let current = self.claim(from)?;
         // Seqlock writer: the busy mark is ordered before the writes below.
@@ -78,13 +81,20 @@ impl Core {
             self.retry_hint.store(0, Ordering::Relaxed);
         }
         let mut next = current.transition(to);
+        if manual_wait.is_some() {
+            // An operator's opening is not a reopening: it keeps the step it found.
+            next = next.with_step(current.step());
+        }
         if probes > 0 {
             next = next.with_probes(probes, 0);
         }
-        // The wait applied: the backoff's, or a longer `Retry-After`.
+        // The wait applied: the operator's or the backoff's, or a longer `Retry-After`.
         let until = (to == State::Open).then(|| {
-            let until =
-                state_machine::open_deadline(next, now, &self.settings).max(self.hint_until());
+            let until = match manual_wait {
+                Some(wait) => now.saturating_add(wait),
+                None => state_machine::open_deadline(next, now, &self.settings),
+            }
+            .max(self.hint_until());
             self.hot.open_until.store(until, Ordering::Relaxed);
             until
         });
@@ -137,9 +147,10 @@ impl Core {
     }
 
     /// An operator's transition: waits out a transition being published, then moves
-    /// to `to` from whatever state the breaker is in. `from_same` says whether to
-    /// transition when already in `to`.
-    pub(super) fn manual(&self, to: State, from_same: bool) {
+    /// to `to` from whatever state the breaker is in, with `reason`; an opening waits
+    /// `wait` (nanoseconds). `from_same` says whether to transition when already in
+    /// `to`.
+    pub(super) fn manual(&self, to: State, reason: Reason, wait: Option<u64>, from_same: bool) {
         loop {
             let w = self.word();
             if w.busy() {
@@ -153,7 +164,7 @@ impl Core {
             if w.state() == to && !from_same {
                 return;
             }
-            if self.transition(w, to, Reason::Manual, None) {
+            if self.publish(w, to, || reason, None, 0, wait).is_some() {
                 return;
             }
         }

@@ -31,6 +31,7 @@ impl BreakerConfig {
             half_open_timeout: self.half_open_timeout.or(base.half_open_timeout),
             honor_retry_after: self.honor_retry_after.or(base.honor_retry_after),
             max_retry_after: self.max_retry_after.or(base.max_retry_after),
+            initial_state: self.initial_state.or(base.initial_state),
         }
     }
 
@@ -77,6 +78,9 @@ impl BreakerConfig {
         }
         if let Some(d) = self.max_retry_after {
             b = b.max_retry_after(d.0);
+        }
+        if let Some(s) = self.initial_state {
+            b = b.initial_state(s.0);
         }
         b
     }

@@ -56,7 +56,8 @@ pub(crate) use reload::FileSource;
 #[cfg(feature = "registry")]
 pub use reload::ReloadReport;
 pub use schema::{
-    BackoffConfig, BreakerConfig, HumanDuration, RegistryConfig, SlowCallsConfig, WindowConfig,
+    BackoffConfig, BreakerConfig, HumanDuration, RegistryConfig, SlowCallsConfig, StateName,
+    WindowConfig,
 };
 
 use crate::breaker::CircuitBreaker;

@@ -88,6 +88,43 @@ pub struct BreakerConfig {
     /// See [`Builder::max_retry_after`](crate::Builder::max_retry_after).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_retry_after: Option<HumanDuration>,
+    /// See [`Builder::initial_state`](crate::Builder::initial_state):
+    /// `initial_state = "forced_open"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_state: Option<StateName>,
+}
+
+/// A [`State`](crate::State) written by its name, as
+/// [`State::as_str`](crate::State::as_str) writes it: `"closed"`, `"forced_open"`,
+/// `"disabled"`, `"count_only"` (the states a breaker may start in; `"open"` and
+/// `"half_open"` parse, and the builder refuses them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateName(pub crate::State);
+
+impl Serialize for StateName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StateName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = StateName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a state: \"closed\", \"forced_open\", \"disabled\" or \"count_only\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StateName, E> {
+                crate::State::from_name(v).map(StateName).ok_or_else(|| {
+                    E::custom(format_args!(
+                        "{v:?} is not a state: expected \"closed\", \"forced_open\", \"disabled\" or \"count_only\""
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
 }
 
 /// `slow_calls = { threshold = "2s", rate = 0.8 }`.

@@ -43,6 +43,7 @@ pub(crate) fn decide(w: Word, now: u64, entered_at: u64, s: &Settings) -> Decisi
 
 /// Like [`decide`], where the dependency asked (with a `Retry-After`) not to be
 /// called before `hint_until` (0 for no such request).
+#[cfg(test)]
 pub(crate) fn decide_with_hint(
     w: Word,
     now: u64,
@@ -50,6 +51,20 @@ pub(crate) fn decide_with_hint(
     hint_until: u64,
     s: &Settings,
 ) -> Decision {
+    let mark = match w.state() {
+        State::Open => open_deadline(w, entered_at, s).max(hint_until),
+        _ => entered_at,
+    };
+    decide_at(w, now, mark, s)
+}
+
+/// The admission decision for word `w` at time `now`, where `mark` is, for an open
+/// word, when probing may start (the deadline stored at the transition, with any
+/// longer `Retry-After`), and for any other word when its state began. The shell
+/// passes the stored deadline rather than recomputing it from the backoff, because an
+/// operator's opening ([`open_for`](crate::CircuitBreaker::open_for)) sets a wait of
+/// its own.
+pub(crate) fn decide_at(w: Word, now: u64, mark: u64, s: &Settings) -> Decision {
     let state = w.state();
     if state.admits_all() {
         return Decision::Admit;
@@ -59,16 +74,15 @@ pub(crate) fn decide_with_hint(
     }
     match state {
         State::Open => {
-            let deadline = open_deadline(w, entered_at, s).max(hint_until);
-            if reached(now, deadline) {
+            if reached(now, mark) {
                 Decision::Transition(State::HalfOpen, Reason::WaitElapsed)
             } else {
-                Decision::Reject(time_left(deadline, now))
+                Decision::Reject(time_left(mark, now))
             }
         }
         State::HalfOpen => {
             if let Some(timeout) = s.half_open_timeout {
-                if reached(now, entered_at.saturating_add(timeout.get())) {
+                if reached(now, mark.saturating_add(timeout.get())) {
                     return Decision::Transition(State::Open, Reason::HalfOpenTimeout);
                 }
             }

@@ -114,6 +114,20 @@ impl Word {
     }
 }
 
+impl Word {
+    /// A breaker built in `state`, at generation 0.
+    pub(crate) fn initial(state: State) -> Word {
+        Word(Word::INITIAL.0 | kind_bits(state))
+    }
+
+    /// The same word with the backoff step set to `step` (saturating), for an
+    /// operator's opening, which keeps the step it found instead of stepping up.
+    pub(crate) fn with_step(self, step: u32) -> Word {
+        let cleared = self.0 & !(STEP_MASK << STEP_SHIFT);
+        Word(cleared | (u64::from(step.min(MAX_STEP)) << STEP_SHIFT))
+    }
+}
+
 fn kind_bits(state: State) -> u64 {
     u64::from(state.code())
 }
