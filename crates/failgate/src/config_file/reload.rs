@@ -138,8 +138,8 @@ impl Registry {
     ///   change is kept, state and counts and all: `get` returns the same breaker;
     /// - one whose settings changed is replaced by a new breaker (closed, empty
     ///   counts), which emits [`EventKind::Reconfigured`](crate::EventKind::Reconfigured)
-    ///   to its observers. This includes breakers `get_or_create` made from the
-    ///   defaults, when the defaults change;
+    ///   to its observers (rebuilt breakers emit theirs in name order). This includes
+    ///   breakers `get_or_create` made from the defaults, when the defaults change;
     /// - one the old file named and the new one does not is no longer listed (`get`,
     ///   `names`, `snapshot` and control by name do not see it; `get_or_create` makes
     ///   a new one from the defaults);
@@ -187,6 +187,8 @@ impl Registry {
             };
             steps.push((name.clone(), step));
         }
+        // The map's order is arbitrary: apply (and emit events) in name order.
+        steps.sort_by(|a, b| a.0.cmp(&b.0));
         let mut added = Vec::new();
         for name in config.breakers.keys() {
             if breakers.get(name).is_none() {
