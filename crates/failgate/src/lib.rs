@@ -187,7 +187,7 @@ pub mod guide {}
 #[cfg(test)]
 mod tests;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, BreakContext};
 pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;

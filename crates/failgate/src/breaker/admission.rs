@@ -7,7 +7,7 @@ use super::ticket::{Ticket, TicketKind};
 use crate::error::Rejected;
 use crate::event::EventKind;
 use crate::loom::Ordering;
-use crate::state_machine::{self, decide_with_hint, decision_needs_clock, Decision, Word};
+use crate::state_machine::{self, decide_with_hint, decision_needs_clock, Decision, Since, Word};
 use crate::vocabulary::{Reason, State};
 
 impl Core {
@@ -76,18 +76,18 @@ impl Core {
     #[inline(never)]
     fn admit(&self, mut w: Word) -> Result<Ticket, Rejected> {
         loop {
-            let (now, entered) = if !w.busy() && decision_needs_clock(w, &self.settings) {
-                match self.entered_at(w) {
-                    Some(entered) => (self.hot.clock.now(), entered),
+            let (now, since) = if !w.busy() && decision_needs_clock(w, &self.settings) {
+                match self.since(w) {
+                    Some(since) => (self.hot.clock.now(), since),
                     None => {
                         w = self.word();
                         continue;
                     }
                 }
             } else {
-                (0, 0)
+                (0, Since::default())
             };
-            match decide_with_hint(w, now, entered, self.hint_until(), &self.settings) {
+            match decide_with_hint(w, now, since, self.hint_until(), &self.settings) {
                 Decision::Admit => {
                     let kind = match w.state() {
                         State::Disabled => TicketKind::Untracked,
@@ -136,12 +136,12 @@ impl Core {
             if w.busy() || !decision_needs_clock(w, &self.settings) {
                 return w;
             }
-            let Some(entered) = self.entered_at(w) else {
+            let Some(since) = self.since(w) else {
                 continue;
             };
             let now = self.hot.clock.now();
             if let Decision::Transition(to, reason) =
-                decide_with_hint(w, now, entered, self.hint_until(), &self.settings)
+                decide_with_hint(w, now, since, self.hint_until(), &self.settings)
             {
                 self.transition(w, to, reason, Some(now));
                 return self.word();

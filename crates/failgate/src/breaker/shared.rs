@@ -6,14 +6,14 @@ use crate::clock::ClockSource;
 use crate::event::{Event, EventKind, Observer};
 use crate::loom::{fence, AtomicU64, CacheLine, Ordering};
 use crate::policy::Settings;
-use crate::state_machine::{Word, GEN_MASK};
+use crate::state_machine::{Since, Word, GEN_MASK};
 use crate::windows::Windows;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Consecutive-failure counter: the generation in the high 34 bits (as in the state
-/// word), the count in the low 30.
+/// Consecutive-failure counter: the generation (as in the state word, 24 bits) above
+/// bit 30, the count in the low 30.
 pub(super) const CONSECUTIVE_SHIFT: u32 = 30;
 pub(super) const CONSECUTIVE_MASK: u64 = (1 << CONSECUTIVE_SHIFT) - 1;
 
@@ -28,6 +28,8 @@ pub(crate) struct Core {
     /// The time until which the dependency asked not to be called (`Retry-After`), or
     /// 0; only used with `honor_retry_after`.
     pub(super) retry_hint: AtomicU64,
+    /// When the last failure was counted, with `forget_failures_after` (else unused).
+    pub(super) last_failure: AtomicU64,
     pub(crate) settings: Settings,
     pub(super) observer: Option<Arc<dyn Observer>>,
     pub(super) name: Arc<str>,
@@ -103,6 +105,7 @@ impl Core {
             hot: CacheLine(hot),
             entered_at: AtomicU64::new(now),
             retry_hint: AtomicU64::new(0),
+            last_failure: AtomicU64::new(0),
             settings,
             observer,
             name: Arc::from(name),
@@ -161,18 +164,21 @@ impl Core {
         (!again.busy() && again.generation() == w.generation()).then_some(until)
     }
 
-    /// When the state in `w` began, or `None` if it changed while we looked.
-    pub(super) fn entered_at(&self, w: Word) -> Option<u64> {
-        let entered = self.entered_at.load(Ordering::Relaxed);
+    /// When the state in `w` began and when its open wait ends, or `None` if the
+    /// state changed while we looked.
+    pub(super) fn since(&self, w: Word) -> Option<Since> {
+        let entered_at = self.entered_at.load(Ordering::Relaxed);
+        let until = self.hot.open_until.load(Ordering::Relaxed);
         fence(Ordering::Acquire);
         let again = Word(self.hot.state.load(Ordering::Relaxed));
-        (!again.busy() && again.generation() == w.generation()).then_some(entered)
+        (!again.busy() && again.generation() == w.generation())
+            .then_some(Since { entered_at, until })
     }
 }
 
 #[allow(dead_code)]
 const _: () = assert!(
-    GEN_MASK == (1 << 34) - 1,
+    GEN_MASK <= u64::MAX >> CONSECUTIVE_SHIFT,
     "the consecutive counter's tag must hold a generation"
 );
 // The counter saturates at its mask: the largest threshold accepted must be reachable.

@@ -31,6 +31,8 @@ impl BreakerConfig {
             half_open_timeout: self.half_open_timeout.or(base.half_open_timeout),
             honor_retry_after: self.honor_retry_after.or(base.honor_retry_after),
             max_retry_after: self.max_retry_after.or(base.max_retry_after),
+            half_open_failure_rate: self.half_open_failure_rate.or(base.half_open_failure_rate),
+            forget_failures_after: self.forget_failures_after.or(base.forget_failures_after),
         }
     }
 
@@ -77,6 +79,12 @@ impl BreakerConfig {
         }
         if let Some(d) = self.max_retry_after {
             b = b.max_retry_after(d.0);
+        }
+        if let Some(r) = self.half_open_failure_rate {
+            b = b.half_open_failure_rate(r);
+        }
+        if let Some(d) = self.forget_failures_after {
+            b = b.forget_failures_after(d.0);
         }
         b
     }

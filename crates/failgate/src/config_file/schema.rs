@@ -88,6 +88,12 @@ pub struct BreakerConfig {
     /// See [`Builder::max_retry_after`](crate::Builder::max_retry_after).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_retry_after: Option<HumanDuration>,
+    /// See [`Builder::half_open_failure_rate`](crate::Builder::half_open_failure_rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_open_failure_rate: Option<f64>,
+    /// See [`Builder::forget_failures_after`](crate::Builder::forget_failures_after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forget_failures_after: Option<HumanDuration>,
 }
 
 /// `slow_calls = { threshold = "2s", rate = 0.8 }`.

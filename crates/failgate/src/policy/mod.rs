@@ -3,7 +3,7 @@
 //! data at the bottom of the crate: it uses only [`Backoff`] and the clock's unit, and
 //! everything else builds on it.
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, BreakDuration};
 use crate::clock::duration_to_nanos;
 use std::num::NonZeroU64;
 use std::time::Duration;
@@ -147,6 +147,14 @@ pub(crate) struct Settings {
     pub(crate) honor_retry_after: bool,
     /// The longest `Retry-After` honoured, in nanoseconds.
     pub(crate) max_retry_after: u64,
+    /// The half-open rule: `None` for "every probe succeeds", or the probes' failure
+    /// rate at which the breaker reopens.
+    pub(crate) half_open_failure_rate: Option<f64>,
+    /// A function that sets each open wait in place of the backoff.
+    pub(crate) break_duration: Option<BreakDuration>,
+    /// In nanoseconds: a failure this long after the previous one starts the
+    /// consecutive count again (a zero span is refused, so `None` costs no space).
+    pub(crate) forget_failures_after: Option<NonZeroU64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -170,6 +178,9 @@ pub(crate) struct Draft {
     pub(crate) half_open_timeout: Option<Duration>,
     pub(crate) honor_retry_after: bool,
     pub(crate) max_retry_after: Duration,
+    pub(crate) half_open_failure_rate: Option<f64>,
+    pub(crate) break_duration: Option<BreakDuration>,
+    pub(crate) forget_failures_after: Option<Duration>,
 }
 
 impl Default for Draft {
@@ -185,6 +196,9 @@ impl Default for Draft {
             half_open_timeout: None,
             honor_retry_after: false,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            half_open_failure_rate: None,
+            break_duration: None,
+            forget_failures_after: None,
         }
     }
 }
@@ -223,11 +237,15 @@ impl Draft {
             None => None,
         };
         check_duration("max_retry_after", self.max_retry_after)?;
+        if let Some(rate) = self.half_open_failure_rate {
+            check_rate("half_open_failure_rate", rate)?;
+        }
         // The documented default trip: only a failure condition replaces it.
         let consecutive_failures = match (self.consecutive_failures, self.failure_rate) {
             (None, None) => Some(DEFAULT_CONSECUTIVE),
             (n, _) => n,
         };
+        let forget_failures_after = self.forget_failures_after(consecutive_failures)?;
         Ok(Settings {
             consecutive_failures,
             failure_rate: self.failure_rate,
@@ -239,7 +257,30 @@ impl Draft {
             half_open_timeout,
             honor_retry_after: self.honor_retry_after,
             max_retry_after: duration_to_nanos(self.max_retry_after),
+            half_open_failure_rate: self.half_open_failure_rate,
+            break_duration: self.break_duration.clone(),
+            forget_failures_after,
         })
+    }
+
+    /// The span after which consecutive failures are forgotten, checked: it needs a
+    /// consecutive-failure condition to apply to.
+    fn forget_failures_after(
+        &self,
+        consecutive: Option<u32>,
+    ) -> Result<Option<NonZeroU64>, ConfigError> {
+        let Some(span) = self.forget_failures_after else {
+            return Ok(None);
+        };
+        check_duration("forget_failures_after", span)?;
+        if consecutive.is_none() {
+            return Err(ConfigError::new(
+                "forget_failures_after",
+                span,
+                "needs consecutive_failures (failure_rate alone turns them off)",
+            ));
+        }
+        Ok(Some(nonzero_nanos(span)))
     }
 
     /// The slow-call condition, checked, with its threshold in nanoseconds.
