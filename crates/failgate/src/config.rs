@@ -176,7 +176,8 @@ impl<C> Builder<C> {
     }
 
     /// How many probes half-open admits at once (at most 1023), and how many must
-    /// succeed to close. Defaults to 1.
+    /// succeed to close (unless [`half_open_failure_rate`](Self::half_open_failure_rate)
+    /// judges them by their failure rate). Defaults to 1.
     pub fn half_open_permits(mut self, n: u32) -> Self {
         self.policy.half_open_permits = n;
         self

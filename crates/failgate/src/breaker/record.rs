@@ -5,7 +5,7 @@
 use super::shared::{Core, CONSECUTIVE_MASK, CONSECUTIVE_SHIFT};
 use super::ticket::{Ticket, TicketKind};
 use crate::event::EventKind;
-use crate::loom::Ordering;
+use crate::loom::{AtomicU64, Ordering};
 use crate::outcome::Outcome;
 use crate::state_machine::Word;
 use crate::state_machine::{consecutive_trip, window_trip, ProbeReport};
@@ -266,8 +266,8 @@ impl Core {
     ) -> Option<Reason> {
         let restart = self
             .settings
-            .forget_failures_after
-            .is_some_and(|span| self.after_quiet_span(span.get(), now));
+            .forget_failures_after()
+            .is_some_and(|(span, last)| self.after_quiet_span(span, last, now));
         let generation = w.generation();
         let mut c = self.hot.consecutive.load(Ordering::Relaxed);
         let count = loop {
@@ -300,9 +300,9 @@ impl Core {
     /// failure counted in the same instant, which is lost from the count.
     #[cold]
     #[inline(never)]
-    fn after_quiet_span(&self, span: u64, now: Option<u64>) -> bool {
+    fn after_quiet_span(&self, span: u64, last: &AtomicU64, now: Option<u64>) -> bool {
         let now = now.unwrap_or_else(|| self.hot.clock.now());
-        let previous = self.last_failure.swap(now, Ordering::Relaxed);
+        let previous = last.swap(now, Ordering::Relaxed);
         now.saturating_sub(previous) > span
     }
 
@@ -314,9 +314,9 @@ impl Core {
         if c >> CONSECUTIVE_SHIFT != w.generation() {
             return 0;
         }
-        if let Some(span) = self.settings.forget_failures_after {
-            let last = self.last_failure.load(Ordering::Relaxed);
-            if self.hot.clock.now().saturating_sub(last) > span.get() {
+        if let Some((span, last)) = self.settings.forget_failures_after() {
+            let last = last.load(Ordering::Relaxed);
+            if self.hot.clock.now().saturating_sub(last) > span {
                 return 0;
             }
         }

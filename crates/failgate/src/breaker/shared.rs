@@ -28,8 +28,6 @@ pub(crate) struct Core {
     /// The time until which the dependency asked not to be called (`Retry-After`), or
     /// 0; only used with `honor_retry_after`.
     pub(super) retry_hint: AtomicU64,
-    /// When the last failure was counted, with `forget_failures_after` (else unused).
-    pub(super) last_failure: AtomicU64,
     pub(crate) settings: Settings,
     pub(super) observer: Option<Arc<dyn Observer>>,
     pub(super) name: Arc<str>,
@@ -105,7 +103,6 @@ impl Core {
             hot: CacheLine(hot),
             entered_at: AtomicU64::new(now),
             retry_hint: AtomicU64::new(0),
-            last_failure: AtomicU64::new(0),
             settings,
             observer,
             name: Arc::from(name),

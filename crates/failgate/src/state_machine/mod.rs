@@ -10,7 +10,7 @@ pub(crate) use word::{Word, GEN_MASK};
 
 use crate::backoff::BreakContext;
 use crate::clock::duration_to_nanos;
-use crate::policy::{Settings, MAX_DURATION};
+use crate::policy::{Rate, Settings, MAX_DURATION};
 use crate::vocabulary::{Counts, Reason, State};
 use std::time::Duration;
 
@@ -131,7 +131,7 @@ pub(crate) fn open_wait(w: Word, s: &Settings) -> u64 {
 /// duration's wait (at most [`MAX_DURATION`]) if one is set, else the backoff's.
 pub(crate) fn break_wait(w: Word, reason: Reason, s: &Settings) -> u64 {
     let backoff = open_wait(w, s);
-    match &s.break_duration {
+    match s.break_duration() {
         None => backoff,
         Some(f) => {
             let ctx = BreakContext {
@@ -177,7 +177,7 @@ pub(crate) fn probe_report(
         return ProbeStep::Stale;
     }
     let (taken, successes, failures) = (w.taken(), w.successes(), w.failures());
-    match (report, s.half_open_failure_rate) {
+    match (report, s.half_open_failure_rate()) {
         (ProbeReport::Release, _) if taken > successes + failures => {
             ProbeStep::Update(w.with_probes(taken - 1, successes))
         }
@@ -249,7 +249,10 @@ pub(crate) fn consecutive_trip(count: u32, s: &Settings) -> Option<Reason> {
 /// Do these window counts trip the breaker? Failure rate is checked before the
 /// slow-call rate.
 pub(crate) fn window_trip(c: Counts, s: &Settings) -> Option<Reason> {
-    if let (Some(threshold), Some(rate)) = (s.failure_rate, c.failure_rate(s.minimum_calls)) {
+    if let (Some(threshold), Some(rate)) = (
+        s.failure_rate.map(Rate::get),
+        c.failure_rate(s.minimum_calls),
+    ) {
         if rate >= threshold {
             return Some(Reason::FailureRate {
                 rate,
