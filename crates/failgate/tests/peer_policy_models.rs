@@ -121,6 +121,8 @@ fn rate_round(probes: u32, rate: f64, ops: &[ProbeOp]) -> Result<(), TestCaseErr
     let b = b.build().unwrap();
     let _ = b.call(|| Err::<(), ()>(()));
     clock.advance(S);
+    // A query makes the transition that is due, without taking a probe.
+    prop_assert_eq!(b.state(), State::HalfOpen);
     let mut model = RateModel {
         probes,
         rate,
