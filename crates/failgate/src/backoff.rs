@@ -1,6 +1,11 @@
-//! How long an open breaker waits before it probes.
+//! How long an open breaker waits before it probes: a [`Backoff`], or a function of
+//! the opening ([`BreakContext`] to a `Duration`, behind [`BreakDuration`]).
 
 use crate::clock::duration_to_nanos;
+use crate::vocabulary::Reason;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The wait between opening and probing.
@@ -82,6 +87,56 @@ impl Backoff {
             }
             _ => wait,
         }
+    }
+}
+
+/// What a custom break duration (see
+/// [`Builder::break_duration`](crate::Builder::break_duration)) is told about the
+/// opening it sets the wait of.
+///
+/// `#[non_exhaustive]`: more figures may be added; read the fields, do not build one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct BreakContext {
+    /// Reopenings since the breaker last closed: 0 for the opening from closed, 1
+    /// after the first failed round of probes, and so on (the backoff's `step`; it
+    /// saturates at 63).
+    pub attempt: u32,
+    /// Why the breaker opens: on the opening from closed, the trip condition with its
+    /// figures ([`Reason::ConsecutiveFailures`], [`Reason::FailureRate`],
+    /// [`Reason::SlowCallRate`], with counts and rates); on a reopening, what ended the
+    /// half-open round ([`Reason::ProbeFailed`], [`Reason::ProbeSlow`],
+    /// [`Reason::HalfOpenTimeout`], [`Reason::ProbeFailureRate`]).
+    pub reason: Reason,
+    /// The wait the configured [`Backoff`] gives at this attempt (jitter included):
+    /// what the breaker would wait without the function.
+    pub backoff_wait: Duration,
+}
+
+/// A custom break duration: a shared function from a [`BreakContext`] to the wait.
+/// Made by [`Builder::break_duration`](crate::Builder::break_duration).
+#[derive(Clone)]
+pub(crate) struct BreakDuration(Arc<BreakFn>);
+
+type BreakFn = dyn Fn(&BreakContext) -> Duration + Send + Sync;
+
+impl BreakDuration {
+    pub(crate) fn new(f: impl Fn(&BreakContext) -> Duration + Send + Sync + 'static) -> Self {
+        BreakDuration(Arc::new(f))
+    }
+
+    /// The function's wait (uncapped). A function that panics gives the backoff's
+    /// wait: the panic is caught, so that the transition that asked still publishes
+    /// its state (a breaker is never left busy).
+    pub(crate) fn wait(&self, ctx: &BreakContext) -> Duration {
+        let f = &self.0;
+        catch_unwind(AssertUnwindSafe(|| f(ctx))).unwrap_or(ctx.backoff_wait)
+    }
+}
+
+impl fmt::Debug for BreakDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BreakDuration(<function>)")
     }
 }
 

@@ -1,7 +1,7 @@
 //! Building a breaker: every value is checked in [`Builder::build`], and a bad one is a
 //! [`ConfigError`] that names the field and the value. Nothing here panics.
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, BreakContext, BreakDuration};
 use crate::breaker::CircuitBreaker;
 use crate::clock::{Clock, ClockSource, SystemClock};
 use crate::event::{Fanout, Observer};
@@ -66,6 +66,12 @@ impl<C: fmt::Debug> fmt::Debug for Builder<C> {
             .field("half_open_timeout", &self.policy.half_open_timeout)
             .field("honor_retry_after", &self.policy.honor_retry_after)
             .field("max_retry_after", &self.policy.max_retry_after)
+            .field(
+                "half_open_failure_rate",
+                &self.policy.half_open_failure_rate,
+            )
+            .field("break_duration", &self.policy.break_duration)
+            .field("forget_failures_after", &self.policy.forget_failures_after)
             .field("clock", &self.clock)
             .field("observers", &self.observers.len())
             .field("classifier", &self.classifier)
@@ -174,7 +180,8 @@ impl<C> Builder<C> {
     }
 
     /// How many probes half-open admits at once (at most 1023), and how many must
-    /// succeed to close. Defaults to 1.
+    /// succeed to close (unless [`half_open_failure_rate`](Self::half_open_failure_rate)
+    /// judges them by their failure rate). Defaults to 1.
     pub fn half_open_permits(mut self, n: u32) -> Self {
         self.policy.half_open_permits = n;
         self
@@ -296,6 +303,90 @@ impl<C> Builder<C> {
         classifier: impl Classify<T, E> + Send + Sync + 'static,
     ) -> Builder<DynClassifier<T, E>> {
         self.with_classifier(DynClassifier::new(classifier))
+    }
+
+    /// Judges the half-open round by the probes' failure rate instead of "every probe
+    /// succeeds" (the default, which closes after `half_open_permits` successes and
+    /// reopens on the first failure), as resilience4j does: the rate is failures over
+    /// all [`half_open_permits`](Self::half_open_permits) probes, in (0, 1]. The
+    /// breaker closes when the rate is below `rate` and reopens when it reaches it.
+    ///
+    /// It decides as soon as the result is certain, without waiting for the rest of
+    /// the probes: it reopens once the failures so far reach `rate` of the probes
+    /// ([`Reason::ProbeFailureRate`](crate::Reason::ProbeFailureRate)), and closes
+    /// once the rate would stay below `rate` even if every probe not yet succeeded
+    /// failed ([`Reason::ProbeFailureRateBelow`](crate::Reason::ProbeFailureRateBelow)).
+    /// With 10 probes and 0.5, the fifth failure reopens, and the sixth success closes.
+    /// A probe that reports neither (an ignored outcome, a dropped permit) gives its
+    /// slot back, to be taken by another probe.
+    ///
+    /// A slow probe (see [`slow_calls`](Self::slow_calls)) counts as a failed probe,
+    /// whatever its outcome: there is one rate over the probes, not a second
+    /// slow-call rate. With one permit the rule is the default one.
+    pub fn half_open_failure_rate(mut self, rate: f64) -> Self {
+        self.policy.half_open_failure_rate = Some(rate);
+        self
+    }
+
+    /// Sets each open wait with `f`, in place of the [`backoff`](Self::backoff), from
+    /// the attempt number (reopenings since the last close) and the figures of the
+    /// opening (the trip's [`Reason`](crate::Reason) with its counts and rates): see
+    /// [`BreakContext`](crate::BreakContext). Like Polly's `BreakDurationGenerator`.
+    ///
+    /// `f` is called once per opening, while the transition is published, and never
+    /// on a call that does not open the breaker. Its result is capped at
+    /// [`MAX_DURATION`](crate::MAX_DURATION), and a longer honoured `Retry-After`
+    /// still holds the breaker open longer (see
+    /// [`honor_retry_after`](Self::honor_retry_after)). A zero wait probes at the next
+    /// call. If `f` panics, the panic is caught and this opening waits the backoff's
+    /// wait ([`BreakContext::backoff_wait`](crate::BreakContext::backoff_wait)), so
+    /// the breaker is never left mid-transition (unless the program aborts on panic).
+    ///
+    /// ```
+    /// use failgate::{BreakContext, CircuitBreaker, Reason};
+    /// use std::time::Duration;
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_rate(0.5)
+    ///     .break_duration(|ctx: &BreakContext| {
+    ///         let base = match ctx.reason {
+    ///             // The worse the rate, the longer the break.
+    ///             Reason::FailureRate { rate, .. } => Duration::from_secs_f64(60.0 * rate),
+    ///             _ => Duration::from_secs(30),
+    ///         };
+    ///         base * (ctx.attempt + 1)
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = breaker;
+    /// ```
+    pub fn break_duration<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&BreakContext) -> Duration + Send + Sync + 'static,
+    {
+        self.policy.break_duration = Some(BreakDuration::new(f));
+        self
+    }
+
+    /// Forgets consecutive failures after a quiet `span`: a failure that comes more
+    /// than `span` after the previous failure (on the breaker's clock) starts the count
+    /// of [`consecutive_failures`](Self::consecutive_failures) again at 1. Like
+    /// gobreaker's `Interval`, for a dependency whose rare failures should not add up
+    /// to a trip over hours.
+    ///
+    /// The span runs from the previous failure, not from the first of the run: failures
+    /// that keep coming closer together than `span` keep counting, so a steady outage
+    /// trips exactly as it would without this setting, and only a lull of more than
+    /// `span` without a failure forgets. (A span from the first failure would restart
+    /// the count in the middle of an outage.) A success still resets the count.
+    /// The [`snapshot`](crate::CircuitBreaker::snapshot) shows 0 once the span has
+    /// passed. The clock is read only when a failure is recorded. From 1 ns to
+    /// [`MAX_DURATION`](crate::MAX_DURATION); refused with
+    /// [`failure_rate`](Self::failure_rate) alone, which turns the consecutive
+    /// count off.
+    pub fn forget_failures_after(mut self, span: Duration) -> Self {
+        self.policy.forget_failures_after = Some(span);
+        self
     }
 
     /// Checks every value and builds the breaker.

@@ -44,6 +44,8 @@
 //! - **Consecutive failures** ([`Builder::consecutive_failures`]): the n-th failure in a
 //!   row trips it. The failing call still returns [`Error::Inner`]; the breaker is open
 //!   right after it. A success resets the count; an ignored outcome changes nothing.
+//!   With [`Builder::forget_failures_after`], a failure more than that span after the
+//!   previous one starts the count again at 1 (gobreaker's `Interval`).
 //! - **Failure rate** ([`Builder::failure_rate`]): after each recorded outcome, once
 //!   the [`Window`] holds at least [`minimum_calls`](Builder::minimum_calls)
 //!   outcomes, it trips when failures / (successes + failures) >= the rate. The rate is
@@ -62,14 +64,17 @@
 //!   left until half-open. The wait comes from the [`Backoff`]: `open_for(d)` is
 //!   constant; [`Backoff::exponential`] doubles on each reopening without a close in
 //!   between, up to its maximum, with optional jitter, and starts again once the
-//!   breaker closes. An operator's [`open_for`](CircuitBreaker::open_for) waits its
-//!   own duration instead, and keeps the backoff's step.
+//!   breaker closes. [`Builder::break_duration`] sets each wait with a function of
+//!   the attempt and the trip's figures instead ([`BreakContext`]). An operator's
+//!   [`open_for`](CircuitBreaker::open_for) waits its own duration, and keeps the
+//!   backoff's step.
 //! - **Half-open** ([`Builder::half_open_permits`]): at most n probes are admitted,
 //!   strictly, under any concurrency; other calls are refused. n recorded successes
 //!   close the breaker. A failure (or a slow call, when slow calls are configured)
 //!   reopens it with the next backoff step. An ignored or abandoned probe gives its
 //!   slot back. [`Builder::half_open_timeout`] reopens the breaker if the probes never
-//!   report.
+//!   report. [`Builder::half_open_failure_rate`] judges the n probes by their failure
+//!   rate instead (resilience4j's rule), deciding as soon as the result is certain.
 //! - No thread is ever spawned: a transition that is due (open to half-open) happens at
 //!   the next call or query ([`CircuitBreaker::state`], [`CircuitBreaker::snapshot`]).
 //!
@@ -205,7 +210,7 @@ pub mod guide {}
 #[cfg(test)]
 mod tests;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, BreakContext};
 pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;

@@ -18,7 +18,7 @@ pub struct Snapshot {
     pub name: Arc<str>,
     /// The state, after any transition that was due.
     pub state: State,
-    /// How many transitions the breaker has made (wrapping at 2^34).
+    /// How many transitions the breaker has made (wrapping at 2^24).
     pub generation: u64,
     /// Failures in a row in the current state, counted when consecutive failures can
     /// trip the breaker (set, or the default); 0 for a breaker with only a failure rate.

@@ -1,8 +1,7 @@
 //! The words every layer shares: the [`State`] a breaker is in, the [`Reason`] it
-//! changed state, and the [`Counts`] a window holds. A leaf above the policy: the
-//! decision core, the windows, the shell and the events all speak it.
+//! changed state, and the [`Counts`] a window holds. A leaf: the policy, the decision
+//! core, the windows, the shell and the events all speak it.
 
-use crate::policy::Settings;
 use std::fmt;
 use std::time::Duration;
 
@@ -210,6 +209,31 @@ pub enum Reason {
     ManualHalfOpen,
     /// An operator closed the breaker (`close`).
     ManualClose,
+    /// Under [`half_open_failure_rate`](crate::Builder::half_open_failure_rate): the
+    /// probes' failure rate reached the threshold, or can no longer fall below it.
+    ProbeFailureRate {
+        /// Probes that failed (or were slow) so far.
+        failures: u32,
+        /// Probes that succeeded so far.
+        successes: u32,
+        /// The probes the rate is judged over (`half_open_permits`).
+        probes: u32,
+        /// The configured threshold.
+        threshold: f64,
+    },
+    /// Under [`half_open_failure_rate`](crate::Builder::half_open_failure_rate): the
+    /// probes' failure rate is below the threshold, and stays below it whatever the
+    /// probes still out report.
+    ProbeFailureRateBelow {
+        /// Probes that failed (or were slow) so far.
+        failures: u32,
+        /// Probes that succeeded so far.
+        successes: u32,
+        /// The probes the rate is judged over (`half_open_permits`).
+        probes: u32,
+        /// The configured threshold.
+        threshold: f64,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -252,6 +276,26 @@ impl fmt::Display for Reason {
             }
             Reason::ManualHalfOpen => f.write_str("half-opened by an operator"),
             Reason::ManualClose => f.write_str("closed by an operator"),
+            Reason::ProbeFailureRate {
+                failures,
+                probes,
+                threshold,
+                ..
+            } => write!(
+                f,
+                "{failures} of {probes} probes failed (>= {:.1}%)",
+                threshold * 100.0
+            ),
+            Reason::ProbeFailureRateBelow {
+                successes,
+                probes,
+                threshold,
+                ..
+            } => write!(
+                f,
+                "{successes} of {probes} probes succeeded (failure rate < {:.1}%)",
+                threshold * 100.0
+            ),
         }
     }
 }
@@ -296,18 +340,19 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
-    /// The failure rate, once the window holds the minimum number of calls.
-    pub(crate) fn failure_rate(self, s: &Settings) -> Option<f64> {
-        self.judged(s)
+    /// The failure rate, once the window holds `minimum_calls`.
+    pub(crate) fn failure_rate(self, minimum_calls: u64) -> Option<f64> {
+        self.judged(minimum_calls)
             .then(|| self.failures as f64 / self.calls as f64)
     }
 
-    /// The slow-call rate, once the window holds the minimum number of calls.
-    pub(crate) fn slow_rate(self, s: &Settings) -> Option<f64> {
-        self.judged(s).then(|| self.slow as f64 / self.calls as f64)
+    /// The slow-call rate, once the window holds `minimum_calls`.
+    pub(crate) fn slow_rate(self, minimum_calls: u64) -> Option<f64> {
+        self.judged(minimum_calls)
+            .then(|| self.slow as f64 / self.calls as f64)
     }
 
-    fn judged(self, s: &Settings) -> bool {
-        self.calls >= s.minimum_calls && self.calls > 0
+    fn judged(self, minimum_calls: u64) -> bool {
+        self.calls >= minimum_calls && self.calls > 0
     }
 }

@@ -340,3 +340,96 @@ fn breakers_named_in_a_file_exist_once_it_is_loaded() {
     );
     assert!(registry.get("other").is_none());
 }
+
+#[test]
+fn half_open_failure_rate_and_forget_failures_after_are_read_in_every_format() {
+    let toml = "[defaults]\nforget_failures_after = \"30s\"\n\
+                [breakers.p]\nhalf_open_failure_rate = 0.5\nhalf_open_permits = 10";
+    let yaml = "defaults: { forget_failures_after: 30s }\n\
+                breakers:\n  p: { half_open_failure_rate: 0.5, half_open_permits: 10 }";
+    let json = r#"{"defaults": {"forget_failures_after": "30s"},
+        "breakers": {"p": {"half_open_failure_rate": 0.5, "half_open_permits": 10}}}"#;
+    let config = RegistryConfig::from_toml_str(toml).unwrap();
+    assert_eq!(RegistryConfig::from_yaml_str(yaml).unwrap(), config);
+    assert_eq!(RegistryConfig::from_json_str(json).unwrap(), config);
+    let p = config.settings_for("p");
+    assert_eq!(p.half_open_failure_rate, Some(0.5));
+    assert_eq!(
+        p.forget_failures_after.map(|d| d.0),
+        Some(Duration::from_secs(30)),
+        "taken from the defaults"
+    );
+    let written = config.to_toml_string().unwrap();
+    assert_eq!(RegistryConfig::from_toml_str(&written).unwrap(), config);
+    // The settings reach the breaker: 5 failed probes of 10 reopen it.
+    let clock = failgate::ManualClock::new();
+    let b = config
+        .builder_for("p")
+        .consecutive_failures(1)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let _ = b.call(|| Err::<(), ()>(()));
+    clock.advance(Duration::from_secs(60));
+    let probes: Vec<_> = (0..10).map(|_| b.try_acquire_owned().unwrap()).collect();
+    for (i, p) in probes.into_iter().enumerate() {
+        p.record(if i < 4 {
+            failgate::Outcome::Failure
+        } else {
+            failgate::Outcome::Success
+        });
+    }
+    assert_eq!(b.state(), State::Closed, "4 failures of 10 stay below half");
+}
+
+#[test]
+fn bad_half_open_failure_rate_and_forget_failures_after_name_their_path() {
+    for (toml, yaml, json, path, message) in [
+        (
+            "[breakers.p]\nhalf_open_failure_rate = 1.5",
+            "breakers: { p: { half_open_failure_rate: 1.5 } }",
+            r#"{"breakers": {"p": {"half_open_failure_rate": 1.5}}}"#,
+            "breakers.p.half_open_failure_rate",
+            Some("1.5 is not in (0, 1]"),
+        ),
+        (
+            "[defaults]\nforget_failures_after = \"0s\"",
+            "defaults: { forget_failures_after: 0s }",
+            r#"{"defaults": {"forget_failures_after": "0s"}}"#,
+            "defaults.forget_failures_after",
+            Some("0ns must be longer than zero"),
+        ),
+        (
+            "[breakers.p]\nfailure_rate = 0.5\nforget_failures_after = \"1s\"",
+            "breakers: { p: { failure_rate: 0.5, forget_failures_after: 1s } }",
+            r#"{"breakers": {"p": {"failure_rate": 0.5, "forget_failures_after": "1s"}}}"#,
+            "breakers.p.forget_failures_after",
+            Some("1s needs consecutive_failures (failure_rate alone turns them off)"),
+        ),
+        (
+            "[breakers.p]\nforget_failures_after = \"soon\"",
+            "breakers: { p: { forget_failures_after: soon } }",
+            r#"{"breakers": {"p": {"forget_failures_after": "soon"}}}"#,
+            "breakers.p.forget_failures_after",
+            None,
+        ),
+        (
+            "[breakers.p]\nhalf_open_failure_rate = \"half\"",
+            "breakers: { p: { half_open_failure_rate: half } }",
+            r#"{"breakers": {"p": {"half_open_failure_rate": "half"}}}"#,
+            "breakers.p.half_open_failure_rate",
+            None,
+        ),
+    ] {
+        for e in [
+            RegistryConfig::from_toml_str(toml).unwrap_err(),
+            RegistryConfig::from_yaml_str(yaml).unwrap_err(),
+            RegistryConfig::from_json_str(json).unwrap_err(),
+        ] {
+            assert_eq!(e.path(), path, "{e}");
+            if let Some(message) = message {
+                assert_eq!(e.message(), message, "{e}");
+            }
+        }
+    }
+}

@@ -86,6 +86,8 @@ fn setting() -> impl Strategy<Value = Setting> {
         dur().prop_map(Setting::HalfOpenTimeout),
         any::<bool>().prop_map(Setting::HonorRetryAfter),
         dur().prop_map(Setting::MaxRetryAfter),
+        rate().prop_map(Setting::HalfOpenFailureRate),
+        dur().prop_map(Setting::ForgetFailuresAfter),
     ]
 }
 

@@ -103,6 +103,8 @@ fn setting() -> impl Strategy<Value = Setting> {
         dur().prop_map(Setting::HalfOpenTimeout),
         any::<bool>().prop_map(Setting::HonorRetryAfter),
         dur().prop_map(Setting::MaxRetryAfter),
+        rate().prop_map(Setting::HalfOpenFailureRate),
+        dur().prop_map(Setting::ForgetFailuresAfter),
     ]
 }
 
@@ -123,6 +125,8 @@ const FIELDS: &[&str] = &[
     "half_open_permits",
     "half_open_timeout",
     "max_retry_after",
+    "half_open_failure_rate",
+    "forget_failures_after",
 ];
 
 fn check_config_error(e: &ConfigError) -> Result<(), TestCaseError> {

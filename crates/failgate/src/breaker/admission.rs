@@ -7,7 +7,7 @@ use super::ticket::{Ticket, TicketKind};
 use crate::error::Rejected;
 use crate::event::EventKind;
 use crate::loom::Ordering;
-use crate::state_machine::{self, decide_at, decision_needs_clock, Decision, Word};
+use crate::state_machine::{self, decide_with_hint, decision_needs_clock, Decision, Since, Word};
 use crate::vocabulary::{Reason, State};
 
 impl Core {
@@ -76,18 +76,18 @@ impl Core {
     #[inline(never)]
     fn admit(&self, mut w: Word) -> Result<Ticket, Rejected> {
         loop {
-            let (now, mark) = if !w.busy() && decision_needs_clock(w, &self.settings) {
-                match self.decision_mark(w) {
-                    Some(mark) => (self.hot.clock.now(), mark),
+            let (now, since) = if !w.busy() && decision_needs_clock(w, &self.settings) {
+                match self.since(w) {
+                    Some(since) => (self.hot.clock.now(), since),
                     None => {
                         w = self.word();
                         continue;
                     }
                 }
             } else {
-                (0, 0)
+                (0, Since::default())
             };
-            match decide_at(w, now, mark, &self.settings) {
+            match decide_with_hint(w, now, since, self.hint_until(), &self.settings) {
                 Decision::Admit => {
                     let kind = match w.state() {
                         State::Disabled => TicketKind::Untracked,
@@ -136,11 +136,13 @@ impl Core {
             if w.busy() || !decision_needs_clock(w, &self.settings) {
                 return w;
             }
-            let Some(mark) = self.decision_mark(w) else {
+            let Some(since) = self.since(w) else {
                 continue;
             };
             let now = self.hot.clock.now();
-            if let Decision::Transition(to, reason) = decide_at(w, now, mark, &self.settings) {
+            if let Decision::Transition(to, reason) =
+                decide_with_hint(w, now, since, self.hint_until(), &self.settings)
+            {
                 self.transition(w, to, reason, Some(now));
                 return self.word();
             }

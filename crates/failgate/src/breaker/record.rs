@@ -5,7 +5,7 @@
 use super::shared::{Core, CONSECUTIVE_MASK, CONSECUTIVE_SHIFT};
 use super::ticket::{Ticket, TicketKind};
 use crate::event::EventKind;
-use crate::loom::Ordering;
+use crate::loom::{AtomicU64, Ordering};
 use crate::outcome::Outcome;
 use crate::state_machine::Word;
 use crate::state_machine::{consecutive_trip, window_trip, ProbeReport};
@@ -201,7 +201,7 @@ impl Core {
             return false;
         }
         let consecutive = match (self.settings.consecutive_failures, failure) {
-            (Some(threshold), true) => self.count_consecutive_failure(w, threshold),
+            (Some(threshold), true) => self.count_consecutive_failure(w, threshold, now),
             (Some(_), false) => {
                 self.clear_consecutive(generation);
                 None
@@ -254,11 +254,24 @@ impl Core {
     /// If the trip loses to another transition, that one starts a new generation too,
     /// and this failure was stale. Either way nobody reads the count it would have
     /// written. (A count-only breaker never trips, so there every failure is written.)
-    pub(super) fn count_consecutive_failure(&self, w: Word, threshold: u32) -> Option<Reason> {
+    ///
+    /// With `forget_failures_after`, a failure more than that span after the previous
+    /// failure counts as the first again (`now`, if the caller read the clock, is
+    /// when it was recorded).
+    pub(super) fn count_consecutive_failure(
+        &self,
+        w: Word,
+        threshold: u32,
+        now: Option<u64>,
+    ) -> Option<Reason> {
+        let restart = self
+            .settings
+            .forget_failures_after()
+            .is_some_and(|(span, last)| self.after_quiet_span(span, last, now));
         let generation = w.generation();
         let mut c = self.hot.consecutive.load(Ordering::Relaxed);
         let count = loop {
-            let count = if c >> CONSECUTIVE_SHIFT == generation {
+            let count = if c >> CONSECUTIVE_SHIFT == generation && !restart {
                 c & CONSECUTIVE_MASK
             } else if self.is_current(generation) {
                 0 // first failure of this generation: the old tag means zero
@@ -280,6 +293,34 @@ impl Core {
             }
         };
         consecutive_trip(count as u32, &self.settings)
+    }
+
+    /// Notes a failure now; whether it came more than `span` after the previous one.
+    /// Threads failing at once each swap in their own time: a restart may then race a
+    /// failure counted in the same instant, which is lost from the count.
+    #[cold]
+    #[inline(never)]
+    fn after_quiet_span(&self, span: u64, last: &AtomicU64, now: Option<u64>) -> bool {
+        let now = now.unwrap_or_else(|| self.hot.clock.now());
+        let previous = last.swap(now, Ordering::Relaxed);
+        now.saturating_sub(previous) > span
+    }
+
+    /// The consecutive failures of the word `w`'s generation, as a snapshot shows
+    /// them: a count the next failure would restart (its quiet span has passed)
+    /// shows as 0.
+    pub(super) fn consecutive_count(&self, w: Word) -> u32 {
+        let c = self.hot.consecutive.load(Ordering::Relaxed);
+        if c >> CONSECUTIVE_SHIFT != w.generation() {
+            return 0;
+        }
+        if let Some((span, last)) = self.settings.forget_failures_after() {
+            let last = last.load(Ordering::Relaxed);
+            if self.hot.clock.now().saturating_sub(last) > span {
+                return 0;
+            }
+        }
+        (c & CONSECUTIVE_MASK) as u32
     }
 }
 

@@ -6,14 +6,14 @@ use crate::clock::ClockSource;
 use crate::event::{Event, EventKind, Observer};
 use crate::loom::{fence, AtomicU64, CacheLine, Ordering};
 use crate::policy::Settings;
-use crate::state_machine::{Word, GEN_MASK};
+use crate::state_machine::{Since, Word, GEN_MASK};
 use crate::windows::Windows;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Consecutive-failure counter: the generation in the high 34 bits (as in the state
-/// word), the count in the low 30.
+/// Consecutive-failure counter: the generation (as in the state word, 24 bits) above
+/// bit 30, the count in the low 30.
 pub(super) const CONSECUTIVE_SHIFT: u32 = 30;
 pub(super) const CONSECUTIVE_MASK: u64 = (1 << CONSECUTIVE_SHIFT) - 1;
 
@@ -162,31 +162,21 @@ impl Core {
         (!again.busy() && again.generation() == w.generation()).then_some(until)
     }
 
-    /// What deciding admission in `w` measures time from (see
-    /// [`decide_at`](crate::state_machine::decide_at)): for an open word, when probing
-    /// may start, with any longer `Retry-After` noted since; for any other, when its
-    /// state began. `None` if the state changed while we looked.
-    #[inline]
-    pub(super) fn decision_mark(&self, w: Word) -> Option<u64> {
-        if w.state() == crate::vocabulary::State::Open {
-            self.open_until(w).map(|until| until.max(self.hint_until()))
-        } else {
-            self.entered_at(w)
-        }
-    }
-
-    /// When the state in `w` began, or `None` if it changed while we looked.
-    pub(super) fn entered_at(&self, w: Word) -> Option<u64> {
-        let entered = self.entered_at.load(Ordering::Relaxed);
+    /// When the state in `w` began and when its open wait ends, or `None` if the
+    /// state changed while we looked.
+    pub(super) fn since(&self, w: Word) -> Option<Since> {
+        let entered_at = self.entered_at.load(Ordering::Relaxed);
+        let until = self.hot.open_until.load(Ordering::Relaxed);
         fence(Ordering::Acquire);
         let again = Word(self.hot.state.load(Ordering::Relaxed));
-        (!again.busy() && again.generation() == w.generation()).then_some(entered)
+        (!again.busy() && again.generation() == w.generation())
+            .then_some(Since { entered_at, until })
     }
 }
 
 #[allow(dead_code)]
 const _: () = assert!(
-    GEN_MASK == (1 << 34) - 1,
+    GEN_MASK <= u64::MAX >> CONSECUTIVE_SHIFT,
     "the consecutive counter's tag must hold a generation"
 );
 // The counter saturates at its mask: the largest threshold accepted must be reachable.

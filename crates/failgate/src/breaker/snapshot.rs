@@ -1,8 +1,7 @@
 //! Snapshots: what the breaker reports about itself, after any transition that is
 //! due.
 
-use super::shared::{Core, CONSECUTIVE_MASK, CONSECUTIVE_SHIFT};
-use crate::loom::Ordering;
+use super::shared::Core;
 use crate::snapshot::Snapshot;
 use crate::state_machine;
 use crate::vocabulary::State;
@@ -17,8 +16,7 @@ impl Core {
         if w.busy() || w.state() != State::Closed {
             return None;
         }
-        let c = self.hot.consecutive.load(Ordering::Relaxed);
-        let consecutive = c >> CONSECUTIVE_SHIFT == w.generation() && c & CONSECUTIVE_MASK != 0;
+        let consecutive = self.consecutive_count(w) != 0;
         let window = self.hot.window.as_ref().is_some_and(|window| {
             let now = if window.needs_clock() {
                 self.hot.clock.now()
@@ -34,31 +32,27 @@ impl Core {
     pub(super) fn snapshot(&self) -> Snapshot {
         let w = self.refresh();
         let now = self.hot.clock.now();
-        let entered = self.entered_at(w);
+        let since = self.since(w);
+        let entered = since.map(|s| s.entered_at);
         let counts = self
             .hot
             .window
             .as_ref()
             .map(|window| window.counts(now))
             .unwrap_or_default();
-        let c = self.hot.consecutive.load(Ordering::Relaxed);
-        let consecutive_failures = if c >> CONSECUTIVE_SHIFT == w.generation() {
-            (c & CONSECUTIVE_MASK) as u32
-        } else {
-            0
-        };
-        let retry_after = match (w.state(), entered) {
-            (State::Open, Some(_)) => self
-                .decision_mark(w)
-                .and_then(|until| state_machine::time_left(until, now))
-                .map(Duration::from_nanos),
+        let consecutive_failures = self.consecutive_count(w);
+        let retry_after = match (w.state(), since) {
+            (State::Open, Some(since)) => {
+                state_machine::time_left(since.until.max(self.hint_until()), now)
+                    .map(Duration::from_nanos)
+            }
             _ => None,
         };
         let (window_rates, counted) = if self.hot.window.is_some() {
             (
                 (
-                    counts.failure_rate(&self.settings),
-                    counts.slow_rate(&self.settings),
+                    counts.failure_rate(self.settings.minimum_calls),
+                    counts.slow_rate(self.settings.minimum_calls),
                 ),
                 true,
             )

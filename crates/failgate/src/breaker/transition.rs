@@ -19,14 +19,14 @@ impl Core {
         reason: Reason,
         now: Option<u64>,
     ) -> bool {
-        self.publish(from, to, || reason, now, 0, None).is_some()
+        self.publish(from, to, reason, now, 0, None).is_some()
     }
 
     /// Opens the closed breaker of `w`: [`transition`](Self::transition) to open,
     /// compiled for that one move, since every trip takes it.
     #[inline(never)]
     fn open_from_closed(&self, w: Word, reason: Reason, now: Option<u64>) {
-        self.publish(w, State::Open, || reason, now, 0, None);
+        self.publish(w, State::Open, reason, now, 0, None);
     }
 
     /// Moves the open breaker of `w`, whose wait ended by `now`, to half-open, with
@@ -34,20 +34,13 @@ impl Core {
     /// half-open word if this thread made the transition.
     #[inline(never)]
     pub(super) fn half_open_with_probe(&self, w: Word, reason: Reason, now: u64) -> Option<Word> {
-        self.publish(w, State::HalfOpen, || reason, Some(now), 1, None)
+        self.publish(w, State::HalfOpen, reason, Some(now), 1, None)
     }
 
-    /// Closes the half-open breaker of `w` after `probes` successes.
+    /// Closes the half-open breaker of `w`, whose probes passed.
     #[inline(never)]
-    fn close_from_half_open(&self, w: Word, probes: u32) {
-        self.publish(
-            w,
-            State::Closed,
-            || Reason::ProbesSucceeded { probes },
-            None,
-            0,
-            None,
-        );
+    fn close_from_half_open(&self, w: Word, reason: Reason) {
+        self.publish(w, State::Closed, reason, None, 0, None);
     }
 
     /// The transition itself: claims the word, writes what readers of the new state
@@ -61,7 +54,7 @@ impl Core {
         &self,
         from: Word,
         to: State,
-        reason: impl FnOnce() -> Reason,
+        reason: Reason,
         now: Option<u64>,
         probes: u32,
         manual_wait: Option<u64>,
@@ -88,20 +81,21 @@ impl Core {
         if probes > 0 {
             next = next.with_probes(probes, 0);
         }
-        // The wait applied: the operator's or the backoff's, or a longer `Retry-After`.
+        // The wait applied: the operator's, or the backoff's (or the custom break
+        // duration's), or a longer `Retry-After`.
         let until = (to == State::Open).then(|| {
-            let until = match manual_wait {
-                Some(wait) => now.saturating_add(wait),
-                None => state_machine::open_deadline(next, now, &self.settings),
-            }
-            .max(self.hint_until());
+            let wait = match manual_wait {
+                Some(wait) => wait,
+                None => state_machine::break_wait(next, reason, &self.settings),
+            };
+            let until = now.saturating_add(wait).max(self.hint_until());
             self.hot.open_until.store(until, Ordering::Relaxed);
             until
         });
         self.hot.state.store(next.0, Ordering::Release);
         if self.observer.is_some() {
             let wait = until.map(|until| Duration::from_nanos(until - now));
-            self.emit_state_change(current.state(), to, reason(), next.generation(), wait);
+            self.emit_state_change(current.state(), to, reason, next.generation(), wait);
         }
         Some(next)
     }
@@ -164,7 +158,7 @@ impl Core {
             if w.state() == to && !from_same {
                 return;
             }
-            if self.publish(w, to, || reason, None, 0, wait).is_some() {
+            if self.publish(w, to, reason, None, 0, wait).is_some() {
                 return;
             }
         }
@@ -195,8 +189,8 @@ impl Core {
                     Ok(_) => return true,
                     Err(actual) => w = Word(actual),
                 },
-                ProbeStep::Transition(State::Closed, Reason::ProbesSucceeded { probes }) => {
-                    self.close_from_half_open(w, probes);
+                ProbeStep::Transition(State::Closed, reason) => {
+                    self.close_from_half_open(w, reason);
                     return true;
                 }
                 ProbeStep::Transition(to, reason) => {

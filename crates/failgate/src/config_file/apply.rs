@@ -32,6 +32,8 @@ impl BreakerConfig {
             honor_retry_after: self.honor_retry_after.or(base.honor_retry_after),
             max_retry_after: self.max_retry_after.or(base.max_retry_after),
             initial_state: self.initial_state.or(base.initial_state),
+            half_open_failure_rate: self.half_open_failure_rate.or(base.half_open_failure_rate),
+            forget_failures_after: self.forget_failures_after.or(base.forget_failures_after),
         }
     }
 
@@ -81,6 +83,12 @@ impl BreakerConfig {
         }
         if let Some(s) = self.initial_state {
             b = b.initial_state(s.0);
+        }
+        if let Some(r) = self.half_open_failure_rate {
+            b = b.half_open_failure_rate(r);
+        }
+        if let Some(d) = self.forget_failures_after {
+            b = b.forget_failures_after(d.0);
         }
         b
     }

@@ -92,6 +92,12 @@ pub struct BreakerConfig {
     /// `initial_state = "forced_open"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_state: Option<StateName>,
+    /// See [`Builder::half_open_failure_rate`](crate::Builder::half_open_failure_rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_open_failure_rate: Option<f64>,
+    /// See [`Builder::forget_failures_after`](crate::Builder::forget_failures_after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forget_failures_after: Option<HumanDuration>,
 }
 
 /// A [`State`](crate::State) written by its name, as

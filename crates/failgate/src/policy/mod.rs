@@ -1,10 +1,12 @@
 //! The validated policy: what a breaker was configured to do, in the units the core
-//! works in, with the limits every value is checked against, and the checks. Pure
-//! data at the bottom of the crate: it uses only [`Backoff`] and the clock's unit, and
-//! everything else builds on it.
+//! works in, with the limits every value is checked against, and the checks. Data
+//! near the bottom of the crate: it uses only [`Backoff`] (and its break-duration
+//! function), the clock's unit and one atomic (see `LastFailure`), and everything
+//! else builds on it.
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, BreakDuration};
 use crate::clock::duration_to_nanos;
+use crate::loom::AtomicU64;
 use std::num::NonZeroU64;
 use std::time::Duration;
 
@@ -136,7 +138,7 @@ impl Window {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) consecutive_failures: Option<u32>,
-    pub(crate) failure_rate: Option<f64>,
+    pub(crate) failure_rate: Option<Rate>,
     pub(crate) slow: Option<SlowCalls>,
     pub(crate) window: Option<WindowKind>,
     pub(crate) minimum_calls: u64,
@@ -147,6 +149,95 @@ pub(crate) struct Settings {
     pub(crate) honor_retry_after: bool,
     /// The longest `Retry-After` honoured, in nanoseconds.
     pub(crate) max_retry_after: u64,
+    /// The policies peers offer, boxed: most breakers set none of them, and the
+    /// breaker's shared state stays within four cache lines.
+    pub(crate) peer: Option<Box<PeerPolicies>>,
+}
+
+/// The half-open failure-rate rule, the custom break duration and the forgetting of
+/// consecutive failures: set together rarely, read only off the closed-success path.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PeerPolicies {
+    /// The half-open rule: `None` for "every probe succeeds", or the probes' failure
+    /// rate at which the breaker reopens.
+    pub(crate) half_open_failure_rate: Option<f64>,
+    /// A function that sets each open wait in place of the backoff.
+    pub(crate) break_duration: Option<BreakDuration>,
+    /// In nanoseconds: a failure more than this after the previous one starts the
+    /// consecutive count again.
+    pub(crate) forget_failures_after: Option<NonZeroU64>,
+    /// When the last failure was counted (with `forget_failures_after`). The one piece
+    /// of a breaker's state kept here, beside the setting that needs it, so that it
+    /// costs the breakers without the setting nothing; a clone starts from zero, as a
+    /// new breaker does.
+    pub(crate) last_failure: LastFailure,
+}
+
+/// A breaker's last failure time, in the clock's nanoseconds.
+pub(crate) struct LastFailure(pub(crate) AtomicU64);
+
+impl Default for LastFailure {
+    fn default() -> Self {
+        LastFailure(AtomicU64::new(0))
+    }
+}
+
+impl Clone for LastFailure {
+    fn clone(&self) -> Self {
+        LastFailure::default()
+    }
+}
+
+impl std::fmt::Debug for LastFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LastFailure")
+    }
+}
+
+impl Settings {
+    /// The half-open failure-rate rule's threshold, if set.
+    #[inline]
+    pub(crate) fn half_open_failure_rate(&self) -> Option<f64> {
+        self.peer.as_ref().and_then(|p| p.half_open_failure_rate)
+    }
+
+    /// The custom break duration, if set.
+    #[inline]
+    pub(crate) fn break_duration(&self) -> Option<&BreakDuration> {
+        self.peer.as_ref().and_then(|p| p.break_duration.as_ref())
+    }
+
+    /// The span after which consecutive failures are forgotten (in nanoseconds), with
+    /// the breaker's last failure time, if set.
+    #[inline]
+    pub(crate) fn forget_failures_after(&self) -> Option<(u64, &AtomicU64)> {
+        let p = self.peer.as_ref()?;
+        p.forget_failures_after
+            .map(|span| (span.get(), &p.last_failure.0))
+    }
+}
+
+/// A rate in (0, 1], kept as its bits, which are never zero: an `Option<Rate>`
+/// takes 8 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rate(NonZeroU64);
+
+impl Rate {
+    /// A rate that `check_rate` accepted.
+    pub(crate) fn new(rate: f64) -> Option<Rate> {
+        NonZeroU64::new(rate.to_bits()).map(Rate)
+    }
+
+    #[inline]
+    pub(crate) fn get(self) -> f64 {
+        f64::from_bits(self.0.get())
+    }
+}
+
+impl std::fmt::Debug for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -170,6 +261,9 @@ pub(crate) struct Draft {
     pub(crate) half_open_timeout: Option<Duration>,
     pub(crate) honor_retry_after: bool,
     pub(crate) max_retry_after: Duration,
+    pub(crate) half_open_failure_rate: Option<f64>,
+    pub(crate) break_duration: Option<BreakDuration>,
+    pub(crate) forget_failures_after: Option<Duration>,
 }
 
 impl Default for Draft {
@@ -185,6 +279,9 @@ impl Default for Draft {
             half_open_timeout: None,
             honor_retry_after: false,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            half_open_failure_rate: None,
+            break_duration: None,
+            forget_failures_after: None,
         }
     }
 }
@@ -223,6 +320,9 @@ impl Draft {
             None => None,
         };
         check_duration("max_retry_after", self.max_retry_after)?;
+        if let Some(rate) = self.half_open_failure_rate {
+            check_rate("half_open_failure_rate", rate)?;
+        }
         // The documented default trip: only a failure condition replaces it.
         let consecutive_failures = match (self.consecutive_failures, self.failure_rate) {
             (None, None) => Some(DEFAULT_CONSECUTIVE),
@@ -230,7 +330,7 @@ impl Draft {
         };
         Ok(Settings {
             consecutive_failures,
-            failure_rate: self.failure_rate,
+            failure_rate: self.failure_rate.and_then(Rate::new),
             slow,
             window,
             minimum_calls,
@@ -239,7 +339,45 @@ impl Draft {
             half_open_timeout,
             honor_retry_after: self.honor_retry_after,
             max_retry_after: duration_to_nanos(self.max_retry_after),
+            peer: self.peer_policies(consecutive_failures)?,
         })
+    }
+
+    /// The peers' policies, boxed if any is set.
+    fn peer_policies(
+        &self,
+        consecutive: Option<u32>,
+    ) -> Result<Option<Box<PeerPolicies>>, ConfigError> {
+        let peer = PeerPolicies {
+            half_open_failure_rate: self.half_open_failure_rate,
+            break_duration: self.break_duration.clone(),
+            forget_failures_after: self.forget_failures_after(consecutive)?,
+            last_failure: LastFailure::default(),
+        };
+        let any = peer.half_open_failure_rate.is_some()
+            || peer.break_duration.is_some()
+            || peer.forget_failures_after.is_some();
+        Ok(any.then(|| Box::new(peer)))
+    }
+
+    /// The span after which consecutive failures are forgotten, checked: it needs a
+    /// consecutive-failure condition to apply to.
+    fn forget_failures_after(
+        &self,
+        consecutive: Option<u32>,
+    ) -> Result<Option<NonZeroU64>, ConfigError> {
+        let Some(span) = self.forget_failures_after else {
+            return Ok(None);
+        };
+        check_duration("forget_failures_after", span)?;
+        if consecutive.is_none() {
+            return Err(ConfigError::new(
+                "forget_failures_after",
+                span,
+                "needs consecutive_failures (failure_rate alone turns them off)",
+            ));
+        }
+        Ok(Some(nonzero_nanos(span)))
     }
 
     /// The slow-call condition, checked, with its threshold in nanoseconds.

@@ -8,8 +8,11 @@ mod word;
 
 pub(crate) use word::{Word, GEN_MASK};
 
-use crate::policy::Settings;
+use crate::backoff::BreakContext;
+use crate::clock::duration_to_nanos;
+use crate::policy::{Rate, Settings, MAX_DURATION};
 use crate::vocabulary::{Counts, Reason, State};
+use std::time::Duration;
 
 /// What to do with a call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,36 +38,33 @@ pub(crate) fn decision_needs_clock(w: Word, s: &Settings) -> bool {
 }
 
 /// The admission decision for word `w` at time `now`, for a state entered at
-/// `entered_at`. A word being published (busy) refuses what it does not admit freely.
+/// `entered_at`, whose open wait is the backoff's. A word being published (busy)
+/// refuses what it does not admit freely.
 #[cfg(test)]
 pub(crate) fn decide(w: Word, now: u64, entered_at: u64, s: &Settings) -> Decision {
-    decide_with_hint(w, now, entered_at, 0, s)
+    let until = open_deadline(w, entered_at, s);
+    decide_with_hint(w, now, Since { entered_at, until }, 0, s)
 }
 
-/// Like [`decide`], where the dependency asked (with a `Retry-After`) not to be
-/// called before `hint_until` (0 for no such request).
-#[cfg(test)]
+/// When the state of a word began, and (for an open state) when its wait ends, as
+/// the transition into it set them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Since {
+    pub(crate) entered_at: u64,
+    pub(crate) until: u64,
+}
+
+/// Like [`decide`], for a state with the times `at`, where the dependency asked
+/// (with a `Retry-After`) not to be called before `hint_until` (0 for no such
+/// request).
 pub(crate) fn decide_with_hint(
     w: Word,
     now: u64,
-    entered_at: u64,
+    at: Since,
     hint_until: u64,
     s: &Settings,
 ) -> Decision {
-    let mark = match w.state() {
-        State::Open => open_deadline(w, entered_at, s).max(hint_until),
-        _ => entered_at,
-    };
-    decide_at(w, now, mark, s)
-}
-
-/// The admission decision for word `w` at time `now`, where `mark` is, for an open
-/// word, when probing may start (the deadline stored at the transition, with any
-/// longer `Retry-After`), and for any other word when its state began. The shell
-/// passes the stored deadline rather than recomputing it from the backoff, because an
-/// operator's opening ([`open_for`](crate::CircuitBreaker::open_for)) sets a wait of
-/// its own.
-pub(crate) fn decide_at(w: Word, now: u64, mark: u64, s: &Settings) -> Decision {
+    let entered_at = at.entered_at;
     let state = w.state();
     if state.admits_all() {
         return Decision::Admit;
@@ -74,15 +74,16 @@ pub(crate) fn decide_at(w: Word, now: u64, mark: u64, s: &Settings) -> Decision 
     }
     match state {
         State::Open => {
-            if reached(now, mark) {
+            let deadline = at.until.max(hint_until);
+            if reached(now, deadline) {
                 Decision::Transition(State::HalfOpen, Reason::WaitElapsed)
             } else {
-                Decision::Reject(time_left(mark, now))
+                Decision::Reject(time_left(deadline, now))
             }
         }
         State::HalfOpen => {
             if let Some(timeout) = s.half_open_timeout {
-                if reached(now, mark.saturating_add(timeout.get())) {
+                if reached(now, entered_at.saturating_add(timeout.get())) {
                     return Decision::Transition(State::Open, Reason::HalfOpenTimeout);
                 }
             }
@@ -114,16 +115,33 @@ pub(crate) fn time_left(deadline: u64, now: u64) -> Option<u64> {
     (deadline != NEVER).then(|| deadline.saturating_sub(now))
 }
 
-/// When an open breaker, entered at `entered_at`, starts probing.
-#[inline]
+/// When an open breaker, entered at `entered_at`, starts probing, by its backoff.
+#[cfg(test)]
 pub(crate) fn open_deadline(w: Word, entered_at: u64, s: &Settings) -> u64 {
     entered_at.saturating_add(open_wait(w, s))
 }
 
-/// How long the open state in `w` lasts.
+/// How long the open state in `w` lasts, by the backoff.
 #[inline]
 pub(crate) fn open_wait(w: Word, s: &Settings) -> u64 {
     s.backoff.wait_nanos(w.step(), Some(w.generation()))
+}
+
+/// How long the open state in `w`, entered for `reason`, lasts: the custom break
+/// duration's wait (at most [`MAX_DURATION`]) if one is set, else the backoff's.
+pub(crate) fn break_wait(w: Word, reason: Reason, s: &Settings) -> u64 {
+    let backoff = open_wait(w, s);
+    match s.break_duration() {
+        None => backoff,
+        Some(f) => {
+            let ctx = BreakContext {
+                attempt: w.step(),
+                reason,
+                backoff_wait: Duration::from_nanos(backoff),
+            };
+            duration_to_nanos(f.wait(&ctx).min(MAX_DURATION))
+        }
+    }
 }
 
 /// What a half-open probe reports.
@@ -158,21 +176,62 @@ pub(crate) fn probe_report(
     if w.busy() || w.state() != State::HalfOpen || w.generation() != generation {
         return ProbeStep::Stale;
     }
-    match report {
-        ProbeReport::Success => {
-            let successes = w.successes() + 1;
-            if successes >= s.half_open_permits {
-                ProbeStep::Transition(State::Closed, Reason::ProbesSucceeded { probes: successes })
-            } else {
-                ProbeStep::Update(w.with_probes(w.taken(), successes))
-            }
+    let (taken, successes, failures) = (w.taken(), w.successes(), w.failures());
+    match (report, s.half_open_failure_rate()) {
+        (ProbeReport::Release, _) if taken > successes + failures => {
+            ProbeStep::Update(w.with_probes(taken - 1, successes))
         }
-        ProbeReport::Failure => ProbeStep::Transition(State::Open, Reason::ProbeFailed),
-        ProbeReport::Slow => ProbeStep::Transition(State::Open, Reason::ProbeSlow),
-        ProbeReport::Release if w.taken() > w.successes() => {
-            ProbeStep::Update(w.with_probes(w.taken() - 1, w.successes()))
+        (ProbeReport::Release, _) => ProbeStep::Stale,
+        (ProbeReport::Success, Some(rate)) => {
+            rate_rule(w.with_probes(taken, successes + 1), rate, s)
         }
-        ProbeReport::Release => ProbeStep::Stale,
+        (ProbeReport::Failure | ProbeReport::Slow, Some(rate)) => {
+            rate_rule(w.with_probe_counts(taken, successes, failures + 1), rate, s)
+        }
+        (ProbeReport::Success, None) if successes + 1 >= s.half_open_permits => {
+            ProbeStep::Transition(
+                State::Closed,
+                Reason::ProbesSucceeded {
+                    probes: successes + 1,
+                },
+            )
+        }
+        (ProbeReport::Success, None) => ProbeStep::Update(w.with_probes(taken, successes + 1)),
+        (ProbeReport::Failure, None) => ProbeStep::Transition(State::Open, Reason::ProbeFailed),
+        (ProbeReport::Slow, None) => ProbeStep::Transition(State::Open, Reason::ProbeSlow),
+    }
+}
+
+/// The failure-rate rule on the probe counts of `w`: the rate is failures over all
+/// `half_open_permits` probes, decided as soon as it is certain. It reopens once
+/// the failures alone reach `rate`, and closes once it stays below `rate` even if
+/// every probe not yet succeeded fails; otherwise the counts are kept.
+fn rate_rule(w: Word, rate: f64, s: &Settings) -> ProbeStep {
+    let probes = s.half_open_permits;
+    let (failures, successes) = (w.failures(), w.successes());
+    let share = |n: u32| f64::from(n) / f64::from(probes);
+    if share(failures) >= rate {
+        ProbeStep::Transition(
+            State::Open,
+            Reason::ProbeFailureRate {
+                failures,
+                successes,
+                probes,
+                threshold: rate,
+            },
+        )
+    } else if share(probes.saturating_sub(successes)) < rate {
+        ProbeStep::Transition(
+            State::Closed,
+            Reason::ProbeFailureRateBelow {
+                failures,
+                successes,
+                probes,
+                threshold: rate,
+            },
+        )
+    } else {
+        ProbeStep::Update(w)
     }
 }
 
@@ -190,7 +249,10 @@ pub(crate) fn consecutive_trip(count: u32, s: &Settings) -> Option<Reason> {
 /// Do these window counts trip the breaker? Failure rate is checked before the
 /// slow-call rate.
 pub(crate) fn window_trip(c: Counts, s: &Settings) -> Option<Reason> {
-    if let (Some(threshold), Some(rate)) = (s.failure_rate, c.failure_rate(s)) {
+    if let (Some(threshold), Some(rate)) = (
+        s.failure_rate.map(Rate::get),
+        c.failure_rate(s.minimum_calls),
+    ) {
         if rate >= threshold {
             return Some(Reason::FailureRate {
                 rate,
@@ -200,7 +262,7 @@ pub(crate) fn window_trip(c: Counts, s: &Settings) -> Option<Reason> {
             });
         }
     }
-    if let (Some(slow), Some(rate)) = (s.slow, c.slow_rate(s)) {
+    if let (Some(slow), Some(rate)) = (s.slow, c.slow_rate(s.minimum_calls)) {
         if rate >= slow.rate {
             return Some(Reason::SlowCallRate {
                 rate,

@@ -60,22 +60,26 @@ fn open_refuses_until_the_wait_is_over_then_probes() {
 fn a_retry_after_hint_only_ever_lengthens_the_open_wait() {
     let s = settings(|b| b.open_for(Duration::from_secs(10)));
     let w = open_word(0);
+    let at = Since {
+        entered_at: 0,
+        until: open_deadline(w, 0, &s),
+    };
     assert_eq!(
-        decide_with_hint(w, 0, 0, 30 * SEC, &s),
+        decide_with_hint(w, 0, at, 30 * SEC, &s),
         Decision::Reject(Some(30 * SEC))
     );
     assert_eq!(
-        decide_with_hint(w, 0, 0, 5 * SEC, &s),
+        decide_with_hint(w, 0, at, 5 * SEC, &s),
         Decision::Reject(Some(10 * SEC)),
         "a shorter hint changes nothing"
     );
     assert_eq!(
-        decide_with_hint(w, 30 * SEC, 0, 30 * SEC, &s),
+        decide_with_hint(w, 30 * SEC, at, 30 * SEC, &s),
         Decision::Transition(State::HalfOpen, Reason::WaitElapsed)
     );
     let closed = Word::INITIAL;
     assert_eq!(
-        decide_with_hint(closed, 0, 0, u64::MAX, &s),
+        decide_with_hint(closed, 0, Since::default(), u64::MAX, &s),
         Decision::Admit
     );
 }
@@ -239,9 +243,13 @@ fn rates_are_judged_from_the_minimum_and_trip_at_equality() {
         failures,
         slow: 0,
     };
-    assert_eq!(c(3, 3).failure_rate(&s), None, "below the minimum: unknown");
+    assert_eq!(
+        c(3, 3).failure_rate(s.minimum_calls),
+        None,
+        "below the minimum: unknown"
+    );
     assert_eq!(window_trip(c(3, 3), &s), None);
-    assert_eq!(c(4, 1).failure_rate(&s), Some(0.25));
+    assert_eq!(c(4, 1).failure_rate(s.minimum_calls), Some(0.25));
     assert_eq!(window_trip(c(4, 1), &s), None);
     assert_eq!(
         window_trip(c(4, 2), &s),
@@ -272,7 +280,7 @@ fn slow_rate_trips_independently() {
         })
     );
     assert_eq!(window_trip(Counts { slow: 3, ..c }, &s), None);
-    assert_eq!(Counts::default().slow_rate(&s), None);
+    assert_eq!(Counts::default().slow_rate(s.minimum_calls), None);
 }
 
 // ----- found by mutation testing (cargo mutants -f 'crates/failgate/src/state_machine/**') -----
@@ -312,15 +320,15 @@ fn an_empty_window_has_no_rate_even_with_no_minimum() {
     let mut s = settings(|b| b.failure_rate(0.5).slow_calls(Duration::from_secs(1), 0.5));
     s.minimum_calls = 0;
     let empty = Counts::default();
-    assert_eq!(empty.failure_rate(&s), None);
-    assert_eq!(empty.slow_rate(&s), None);
+    assert_eq!(empty.failure_rate(s.minimum_calls), None);
+    assert_eq!(empty.slow_rate(s.minimum_calls), None);
     assert_eq!(window_trip(empty, &s), None);
     let one = Counts {
         calls: 1,
         failures: 1,
         slow: 0,
     };
-    assert_eq!(one.failure_rate(&s), Some(1.0));
+    assert_eq!(one.failure_rate(s.minimum_calls), Some(1.0));
 }
 
 #[test]

@@ -2,19 +2,23 @@
 //! compare-and-swap.
 //!
 //! ```text
-//!  63                      30 29      20 19      10 9    4  3   2  0
-//! +--------------------------+----------+----------+------+----+-----+
-//! | generation (34 bits)     | probe    | probes   | step | busy| kind|
-//! |                          | successes| taken    |      |    |     |
-//! +--------------------------+----------+----------+------+----+-----+
+//!  63            40 39      30 29      20 19      10 9    4  3   2  0
+//! +----------------+----------+----------+----------+------+----+-----+
+//! | generation     | probe    | probe    | probes   | step | busy| kind|
+//! | (24 bits)      | failures | successes| taken    |      |    |     |
+//! +----------------+----------+----------+----------+------+----+-----+
 //! ```
 //! - `kind`: the [`State`].
 //! - `busy`: a transition is being published (see `breaker/transition.rs`).
 //! - `step`: reopenings since the last close, for the backoff (saturates at 63).
-//! - `probes taken`: half-open probe slots in use, in flight or succeeded.
+//! - `probes taken`: half-open probe slots in use: in flight or reported (a success,
+//!   or a failure under the failure-rate rule; an ignored probe gives its slot back).
 //! - `probe successes`: half-open probes that reported success.
-//! - `generation`: counts transitions (wrapping after 2^34, about 17 billion); every
-//!   permit carries the generation it was issued in.
+//! - `probe failures`: half-open probes that failed (or were slow), counted only by
+//!   the failure-rate rule (the default rule reopens on the first).
+//! - `generation`: counts transitions (wrapping after 2^24, about 16.8 million); every
+//!   permit carries the generation it was issued in. A permit is misjudged only if it
+//!   is held across an exact multiple of 2^24 transitions.
 
 use crate::policy::MAX_HALF_OPEN_PERMITS;
 use crate::vocabulary::State;
@@ -25,9 +29,10 @@ const STEP_SHIFT: u32 = 4;
 const STEP_MASK: u64 = 0x3f;
 const TAKEN_SHIFT: u32 = 10;
 const SUCC_SHIFT: u32 = 20;
+const FAIL_SHIFT: u32 = 30;
 const COUNT_MASK: u64 = 0x3ff;
-const GEN_SHIFT: u32 = 30;
-pub(crate) const GEN_MASK: u64 = (1 << 34) - 1;
+const GEN_SHIFT: u32 = 40;
+pub(crate) const GEN_MASK: u64 = (1 << 24) - 1;
 // The probe counts must hold the most probes a breaker may admit.
 const _: () = assert!(MAX_HALF_OPEN_PERMITS as u64 <= COUNT_MASK);
 const MAX_STEP: u32 = STEP_MASK as u32;
@@ -87,16 +92,30 @@ impl Word {
     }
 
     #[inline]
+    pub(crate) fn failures(self) -> u32 {
+        ((self.0 >> FAIL_SHIFT) & COUNT_MASK) as u32
+    }
+
+    #[inline]
     pub(crate) fn generation(self) -> u64 {
         self.0 >> GEN_SHIFT
     }
 
+    /// The word with these probe counts, and its probe failures kept.
     pub(crate) fn with_probes(self, taken: u32, successes: u32) -> Word {
-        let cleared = self.0 & !((COUNT_MASK << TAKEN_SHIFT) | (COUNT_MASK << SUCC_SHIFT));
+        self.with_probe_counts(taken, successes, self.failures())
+    }
+
+    pub(crate) fn with_probe_counts(self, taken: u32, successes: u32, failures: u32) -> Word {
+        let cleared = self.0
+            & !((COUNT_MASK << TAKEN_SHIFT)
+                | (COUNT_MASK << SUCC_SHIFT)
+                | (COUNT_MASK << FAIL_SHIFT));
         Word(
             cleared
                 | ((u64::from(taken) & COUNT_MASK) << TAKEN_SHIFT)
-                | ((u64::from(successes) & COUNT_MASK) << SUCC_SHIFT),
+                | ((u64::from(successes) & COUNT_MASK) << SUCC_SHIFT)
+                | ((u64::from(failures) & COUNT_MASK) << FAIL_SHIFT),
         )
     }
 
@@ -140,6 +159,7 @@ impl std::fmt::Debug for Word {
             .field("step", &self.step())
             .field("taken", &self.taken())
             .field("successes", &self.successes())
+            .field("failures", &self.failures())
             .field("generation", &self.generation())
             .finish()
     }
@@ -161,10 +181,14 @@ mod tests {
     #[test]
     fn fields_round_trip_without_touching_each_other() {
         for s in ALL {
-            let w = Word::INITIAL.transition(s).with_probes(1023, 511);
+            let w = Word::INITIAL
+                .transition(s)
+                .with_probe_counts(1023, 511, 1022);
             assert_eq!(w.state(), s);
             assert_eq!(w.taken(), 1023);
             assert_eq!(w.successes(), 511);
+            assert_eq!(w.failures(), 1022);
+            assert_eq!(w.with_probes(3, 2).failures(), 1022);
             assert_eq!(w.generation(), 1);
             assert!(!w.busy());
             assert!(w.with_busy().busy());
@@ -185,10 +209,13 @@ mod tests {
         let w = Word::INITIAL
             .transition(State::Open)
             .transition(State::HalfOpen)
-            .with_probes(3, 2);
+            .with_probe_counts(3, 2, 1);
         let reopened = w.transition(State::Open);
         assert_eq!(reopened.generation(), 3);
-        assert_eq!((reopened.taken(), reopened.successes()), (0, 0));
+        assert_eq!(
+            (reopened.taken(), reopened.successes(), reopened.failures()),
+            (0, 0, 0)
+        );
         assert_eq!(reopened.step(), 1, "a failed half-open round steps up");
         let probing = reopened.transition(State::HalfOpen);
         assert_eq!(probing.step(), 1, "probing keeps the step");

@@ -19,6 +19,8 @@ pub(crate) enum Setting {
     HalfOpenTimeout(Duration),
     HonorRetryAfter(bool),
     MaxRetryAfter(Duration),
+    HalfOpenFailureRate(f64),
+    ForgetFailuresAfter(Duration),
 }
 
 /// Applies the settings in order; returns the builder and the half-open permits asked for.
@@ -42,6 +44,8 @@ pub(crate) fn apply(settings: &[Setting], clock: Option<&ManualClock>) -> (Build
             Setting::HalfOpenTimeout(d) => b.half_open_timeout(d),
             Setting::HonorRetryAfter(h) => b.honor_retry_after(h),
             Setting::MaxRetryAfter(d) => b.max_retry_after(d),
+            Setting::HalfOpenFailureRate(r) => b.half_open_failure_rate(r),
+            Setting::ForgetFailuresAfter(d) => b.forget_failures_after(d),
         };
     }
     if let Some(c) = clock {
