@@ -163,6 +163,7 @@ mod policy;
 mod registry;
 mod snapshot;
 mod state_machine;
+mod totals;
 mod vocabulary;
 mod windows;
 
@@ -194,7 +195,7 @@ pub use config::Builder;
 pub use contract::{Breaker, Report};
 pub use error::{rejection, Error, Rejected};
 pub use event::{Event, EventKind, Observer};
-pub use outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
+pub use outcome::{Classify, DefaultClassifier, Described, DynClassifier, FnClassifier, Outcome};
 pub use permit::{OwnedPermit, Permit};
 pub use policy::{
     ConfigError, Window, DEFAULT_MAX_RETRY_AFTER, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW,
@@ -204,4 +205,5 @@ pub use policy::{
 #[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
 pub use registry::{Registry, RegistryBuilder, UnknownBreaker};
 pub use snapshot::Snapshot;
+pub use totals::Totals;
 pub use vocabulary::{Reason, State};

@@ -14,7 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::guard::Guard;
 use super::lanes::{self, Lane};
 use super::traffic::{Counts, LaneState};
-use super::views::{BreakerView, History, Point, Sample, WatchSnapshot};
+use super::views::{BreakerView, History, Point, Sample, TotalsView, WatchSnapshot};
 
 /// The breakers' clock: tokio's, so paused tokio time moves it too.
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +165,7 @@ impl Shared {
                     succeeded: load(&lane.counts.succeeded),
                     failed: load(&lane.counts.failed),
                     rejected: load(&lane.counts.rejected),
+                    totals: m.totals.as_ref().map(TotalsView::from),
                 })
             })
             .collect();

@@ -85,10 +85,11 @@ impl<C> CircuitBreaker<C> {
         settings: Settings,
         clock: ClockSource,
         observer: Option<Arc<dyn Observer>>,
+        reporting: crate::totals::Reporting,
         classifier: C,
     ) -> Self {
         CircuitBreaker {
-            core: Arc::new(Core::new(name, settings, clock, observer)),
+            core: Arc::new(Core::new(name, settings, clock, observer, reporting)),
             forever: None,
             classifier,
         }

@@ -7,6 +7,7 @@ use crate::event::{Event, EventKind, Observer};
 use crate::loom::{fence, AtomicU64, CacheLine, Ordering};
 use crate::policy::Settings;
 use crate::state_machine::{Word, GEN_MASK};
+use crate::totals::{Reporting, Tally};
 use crate::windows::Windows;
 use std::fmt;
 use std::sync::Arc;
@@ -30,6 +31,12 @@ pub(crate) struct Core {
     pub(super) retry_hint: AtomicU64,
     pub(crate) settings: Settings,
     pub(super) observer: Option<Arc<dyn Observer>>,
+    /// The totals since creation, when kept (see [`Reporting`]).
+    pub(super) tally: Option<Box<Tally>>,
+    /// Every how many described failures an event carries the error (0: never).
+    pub(super) sample_errors: u32,
+    /// Described failures seen, for the sampling (only written when it is above 1).
+    pub(super) described: AtomicU64,
     pub(super) name: Arc<str>,
 }
 
@@ -61,8 +68,9 @@ pub(crate) struct Hot {
     pub(super) measures_calls: bool,
     /// `settings.honor_retry_after`.
     pub(super) honor_retry_after: bool,
-    /// No observer and no slow-call timing: a closed-state success emits nothing and
-    /// takes the short path in [`Core::record`].
+    /// No observer, no totals and no slow-call timing: a closed-state success emits
+    /// and counts nothing beyond the policy's counters, and takes the short path in
+    /// [`Core::record`].
     pub(super) plain_success: bool,
 }
 
@@ -82,8 +90,13 @@ impl Core {
         settings: Settings,
         clock: ClockSource,
         observer: Option<Arc<dyn Observer>>,
+        reporting: Reporting,
     ) -> Self {
         let now = clock.now();
+        let tally = reporting
+            .totals
+            .unwrap_or(observer.is_some())
+            .then(|| Box::new(Tally::new()));
         let window = settings
             .window
             .map(|kind| Windows::new(kind, settings.slow.is_some(), now));
@@ -97,7 +110,7 @@ impl Core {
             counts_consecutive: settings.consecutive_failures.is_some(),
             measures_calls: settings.slow.is_some(),
             honor_retry_after: settings.honor_retry_after,
-            plain_success: observer.is_none() && settings.slow.is_none(),
+            plain_success: observer.is_none() && tally.is_none() && settings.slow.is_none(),
         };
         Core {
             hot: CacheLine(hot),
@@ -105,6 +118,9 @@ impl Core {
             retry_hint: AtomicU64::new(0),
             settings,
             observer,
+            tally,
+            sample_errors: reporting.sample_errors,
+            described: AtomicU64::new(0),
             name: Arc::from(name),
         }
     }
@@ -116,12 +132,42 @@ impl Core {
 
     #[inline]
     pub(super) fn emit(&self, kind: EventKind) {
+        self.emit_with(kind, None);
+    }
+
+    /// Emits an outcome event that carries the call's error.
+    #[inline]
+    pub(super) fn emit_with(&self, kind: EventKind, error: Option<&dyn fmt::Display>) {
         if let Some(observer) = &self.observer {
             observer.on_event(&Event {
                 name: &self.name,
                 kind,
+                error,
             });
         }
+    }
+
+    /// Counts `what` in the totals, if they are kept.
+    #[inline]
+    pub(super) fn count(&self, what: crate::totals::Count) {
+        if let Some(tally) = &self.tally {
+            tally.add(what);
+        }
+    }
+
+    /// Whether an outcome event should carry this described error: every
+    /// `sample_errors`-th one does (the first included).
+    #[inline]
+    pub(super) fn sample_error<'e>(
+        &self,
+        error: &'e dyn fmt::Display,
+    ) -> Option<&'e dyn fmt::Display> {
+        let keep = match self.sample_errors {
+            0 => false,
+            1 => true,
+            n => self.described.fetch_add(1, Ordering::Relaxed) % u64::from(n) == 0,
+        };
+        keep.then_some(error)
     }
 
     #[inline]

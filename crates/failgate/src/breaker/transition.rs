@@ -89,9 +89,13 @@ impl Core {
             until
         });
         self.hot.state.store(next.0, Ordering::Release);
-        if self.observer.is_some() {
+        if self.observer.is_some() || self.tally.is_some() {
+            let reason = reason();
+            if let Some(tally) = &self.tally {
+                tally.transition(&reason);
+            }
             let wait = until.map(|until| Duration::from_nanos(until - now));
-            self.emit_state_change(current.state(), to, reason(), next.generation(), wait);
+            self.emit_state_change(current.state(), to, reason, next.generation(), wait);
         }
         Some(next)
     }

@@ -40,6 +40,9 @@ pub(crate) struct TimeWindow {
     bucket_nanos: Divisor,
     bucket_count: Divisor,
     buckets: Box<[Bucket]>,
+    /// Slow failures per bucket, tagged like the bucket's counters: one per bucket when
+    /// slow calls are tracked, none otherwise.
+    slow_failures: Box<[AtomicU64]>,
     track_slow: bool,
     /// Whether the last judgement found fewer calls than the minimum: while it did,
     /// every success is judged too.
@@ -58,6 +61,9 @@ impl TimeWindow {
             bucket_nanos: Divisor::new(bucket_len),
             bucket_count: Divisor::new(n),
             buckets: (0..n).map(|_| Bucket::default()).collect(),
+            slow_failures: (0..if track_slow { n } else { 0 })
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             track_slow,
             below_minimum: AtomicBool::new(true),
         };
@@ -85,6 +91,9 @@ impl TimeWindow {
         }
         if slow && self.track_slow {
             bump(&bucket.slow, tag, n);
+            if failure {
+                bump(&self.slow_failures[slot], tag, n);
+            }
         }
         // Between two judgements the window only loses outcomes when a period ends,
         // so a success needs judging only in a new period or below the minimum.
@@ -139,15 +148,7 @@ impl TimeWindow {
             return Counts::default(); // nothing recorded within the window
         }
         let current = period & TAG_MASK;
-        let count = |word: &AtomicU64| {
-            let w = word.load(Relaxed);
-            let age = current.wrapping_sub(w >> TAG_SHIFT) & TAG_MASK;
-            if age < live {
-                w & COUNT_MASK
-            } else {
-                0
-            }
-        };
+        let count = |word: &AtomicU64| live_count(word, current, live);
         let mut c = Counts::default();
         for b in self.buckets.iter() {
             c.calls += count(&b.calls);
@@ -161,6 +162,24 @@ impl TimeWindow {
         c
     }
 
+    /// Slow failures in the window at `now` (0 when slow calls are not tracked).
+    pub(crate) fn slow_failures(&self, now: u64) -> u64 {
+        if self.slow_failures.is_empty() {
+            return 0;
+        }
+        let period = self.bucket_nanos.div_rem(now).0;
+        let live = self.buckets.len() as u64;
+        let last = self.current.load(Relaxed) >> SLOT_BITS;
+        if period >= last.saturating_add(live) {
+            return 0;
+        }
+        let current = period & TAG_MASK;
+        self.slow_failures
+            .iter()
+            .map(|word| live_count(word, current, live))
+            .sum()
+    }
+
     /// Empties the window at time `now`: every counter is tagged with a period that has
     /// already expired, so no later period can mistake it for its own or a newer one.
     pub(crate) fn reset(&self, now: u64) {
@@ -172,7 +191,23 @@ impl TimeWindow {
             b.failures.store(empty, Relaxed);
             b.slow.store(empty, Relaxed);
         }
+        for w in self.slow_failures.iter() {
+            w.store(empty, Relaxed);
+        }
         self.below_minimum.store(true, Relaxed);
+    }
+}
+
+/// The count of a tagged counter, if its period is one of the `live` periods up to
+/// `current`; 0 if it has expired.
+#[inline]
+fn live_count(word: &AtomicU64, current: u64, live: u64) -> u64 {
+    let w = word.load(Relaxed);
+    let age = current.wrapping_sub(w >> TAG_SHIFT) & TAG_MASK;
+    if age < live {
+        w & COUNT_MASK
+    } else {
+        0
     }
 }
 
