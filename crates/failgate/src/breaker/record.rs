@@ -43,7 +43,7 @@ impl Core {
         error: Option<&dyn Display>,
     ) {
         match error {
-            Some(error) if outcome != Outcome::Success && self.observer.is_some() => {
+            Some(error) if outcome != Outcome::Success && self.observer().is_some() => {
                 if let (true, Some(d)) = (self.hot.honor_retry_after, retry_after) {
                     self.note_retry_after(d);
                 }
@@ -66,7 +66,7 @@ impl Core {
             if self.hot.plain_success {
                 return self.record_plain_success(ticket.generation());
             }
-            if let (None, None, Some(slow)) = (&self.observer, &self.tally, self.settings.slow) {
+            if let (None, Some(slow)) = (&self.reporter, self.settings.slow) {
                 return self.record_timed_success(ticket, slow.threshold.get());
             }
         }
@@ -187,10 +187,10 @@ impl Core {
             }
             TicketKind::Untracked | TicketKind::Recorded => false,
         };
-        if let Some(tally) = &self.tally {
+        if let Some(tally) = self.tally() {
             tally_outcome(tally, outcome, slow);
         }
-        if self.observer.is_some() {
+        if self.observer().is_some() {
             let duration = duration.map(Duration::from_nanos);
             if slow {
                 if let Some(duration) = duration {

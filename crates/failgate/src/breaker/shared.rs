@@ -30,14 +30,21 @@ pub(crate) struct Core {
     /// 0; only used with `honor_retry_after`.
     pub(super) retry_hint: AtomicU64,
     pub(crate) settings: Settings,
+    /// Who hears the breaker's events and what it totals; made only when there is an
+    /// observer or totals are kept, so a plain breaker pays one pointer for both.
+    pub(super) reporter: Option<Box<Reporter>>,
+    pub(super) name: Arc<str>,
+}
+
+/// What a breaker reports to, beyond deciding: its observer and its totals.
+pub(crate) struct Reporter {
     pub(super) observer: Option<Arc<dyn Observer>>,
     /// The totals since creation, when kept (see [`Reporting`]).
-    pub(super) tally: Option<Box<Tally>>,
+    pub(super) tally: Option<Tally>,
     /// Every how many described failures an event carries the error (0: never).
-    pub(super) sample_errors: u32,
+    sample_errors: u32,
     /// Described failures seen, for the sampling (only written when it is above 1).
-    pub(super) described: AtomicU64,
-    pub(super) name: Arc<str>,
+    described: AtomicU64,
 }
 
 /// What every call reads, on one line: a call loads this line and nothing else of the
@@ -96,7 +103,16 @@ impl Core {
         let tally = reporting
             .totals
             .unwrap_or(observer.is_some())
-            .then(|| Box::new(Tally::new()));
+            .then(Tally::new);
+        let plain = observer.is_none() && tally.is_none();
+        let reporter = (!plain).then(|| {
+            Box::new(Reporter {
+                observer,
+                tally,
+                sample_errors: reporting.sample_errors,
+                described: AtomicU64::new(0),
+            })
+        });
         let window = settings
             .window
             .map(|kind| Windows::new(kind, settings.slow.is_some(), now));
@@ -110,17 +126,14 @@ impl Core {
             counts_consecutive: settings.consecutive_failures.is_some(),
             measures_calls: settings.slow.is_some(),
             honor_retry_after: settings.honor_retry_after,
-            plain_success: observer.is_none() && tally.is_none() && settings.slow.is_none(),
+            plain_success: plain && settings.slow.is_none(),
         };
         Core {
             hot: CacheLine(hot),
             entered_at: AtomicU64::new(now),
             retry_hint: AtomicU64::new(0),
             settings,
-            observer,
-            tally,
-            sample_errors: reporting.sample_errors,
-            described: AtomicU64::new(0),
+            reporter,
             name: Arc::from(name),
         }
     }
@@ -138,7 +151,7 @@ impl Core {
     /// Emits an outcome event that carries the call's error.
     #[inline]
     pub(super) fn emit_with(&self, kind: EventKind, error: Option<&dyn fmt::Display>) {
-        if let Some(observer) = &self.observer {
+        if let Some(observer) = self.observer() {
             observer.on_event(&Event {
                 name: &self.name,
                 kind,
@@ -147,10 +160,22 @@ impl Core {
         }
     }
 
+    /// The observer, if there is one.
+    #[inline]
+    pub(super) fn observer(&self) -> Option<&dyn Observer> {
+        self.reporter.as_ref()?.observer.as_deref()
+    }
+
+    /// The totals' counters, if they are kept.
+    #[inline]
+    pub(super) fn tally(&self) -> Option<&Tally> {
+        self.reporter.as_ref()?.tally.as_ref()
+    }
+
     /// Counts `what` in the totals, if they are kept.
     #[inline]
     pub(super) fn count(&self, what: crate::totals::Count) {
-        if let Some(tally) = &self.tally {
+        if let Some(tally) = self.tally() {
             tally.add(what);
         }
     }
@@ -162,10 +187,13 @@ impl Core {
         &self,
         error: &'e dyn fmt::Display,
     ) -> Option<&'e dyn fmt::Display> {
-        let keep = match self.sample_errors {
+        let Some(r) = &self.reporter else {
+            return None;
+        };
+        let keep = match r.sample_errors {
             0 => false,
             1 => true,
-            n => self.described.fetch_add(1, Ordering::Relaxed) % u64::from(n) == 0,
+            n => r.described.fetch_add(1, Ordering::Relaxed) % u64::from(n) == 0,
         };
         keep.then_some(error)
     }

@@ -91,7 +91,7 @@ impl Core {
             }),
             slow_successes: counts.slow - slow_failures,
             slow_failures,
-            totals: self.tally.as_ref().map(|tally| tally.totals()),
+            totals: self.tally().map(|tally| tally.totals()),
         }
     }
 }

@@ -89,9 +89,9 @@ impl Core {
             until
         });
         self.hot.state.store(next.0, Ordering::Release);
-        if self.observer.is_some() || self.tally.is_some() {
+        if let Some(reporter) = &self.reporter {
             let reason = reason();
-            if let Some(tally) = &self.tally {
+            if let Some(tally) = &reporter.tally {
                 tally.transition(&reason);
             }
             let wait = until.map(|until| Duration::from_nanos(until - now));
