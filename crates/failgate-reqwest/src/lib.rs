@@ -334,7 +334,15 @@ impl<B, T: Template> CircuitBreakerMiddleware<B, T> {
         let hint = permit.honors_retry_after();
         let (outcome, retry_after) =
             classify(breaker.classifier(), self.http.as_ref(), &result, hint);
-        permit.record_with_retry_after(outcome, retry_after);
+        // What failed, for an observer's event: the error, or the status of an answer
+        // classified as a failure. A borrow, formatted only by an observer that writes it.
+        let status = result.as_ref().ok().map(Response::status);
+        let error: Option<&dyn std::fmt::Display> = match (&result, &status) {
+            (Err(error), _) => Some(error),
+            (Ok(_), Some(status)) => Some(status),
+            (Ok(_), None) => None,
+        };
+        permit.record_described(outcome, retry_after, error);
         result
     }
 }

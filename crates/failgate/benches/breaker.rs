@@ -141,6 +141,16 @@ mod closed {
         let fg = failgate_consecutive();
         g.bench_function("failgate_consecutive", |b| b.iter(|| fg.call(op).is_ok()));
 
+        // Totals kept without an observer: one add on the thread's stripe per call.
+        let fg = failgate::CircuitBreaker::builder()
+            .consecutive_failures(5)
+            .totals(true)
+            .build()
+            .unwrap();
+        g.bench_function("failgate_consecutive_totals", |b| {
+            b.iter(|| fg.call(op).is_ok())
+        });
+
         let fg = failgate_count_window();
         g.bench_function("failgate_count_window", |b| b.iter(|| fg.call(op).is_ok()));
 
@@ -191,6 +201,17 @@ mod open {
         }
         assert_eq!(fg.state(), failgate::State::Open);
         g.bench_function("failgate", |b| b.iter(|| fg.call(op).is_ok()));
+
+        let fg = failgate::CircuitBreaker::builder()
+            .consecutive_failures(5)
+            .totals(true)
+            .build()
+            .unwrap();
+        for _ in 0..5 {
+            let _ = fg.call(|| Err::<(), ()>(()));
+        }
+        assert_eq!(fg.state(), failgate::State::Open);
+        g.bench_function("failgate_totals", |b| b.iter(|| fg.call(op).is_ok()));
 
         let fs = failsafe_consecutive();
         for _ in 0..5 {

@@ -7,6 +7,7 @@ use crate::clock::{Clock, ClockSource, SystemClock};
 use crate::event::{Fanout, Observer};
 use crate::outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
 use crate::policy::{ConfigError, Draft, Settings, Window};
+use crate::totals::Reporting;
 use crate::vocabulary::State;
 use std::fmt;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct Builder<C = DefaultClassifier> {
     observers: Vec<ObserverSource>,
     classifier: C,
     initial_state: State,
+    reporting: Reporting,
 }
 
 /// An observer, or a maker of one that wants the breaker's name (metrics handles are
@@ -76,6 +78,7 @@ impl<C: fmt::Debug> fmt::Debug for Builder<C> {
             .field("observers", &self.observers.len())
             .field("classifier", &self.classifier)
             .field("initial_state", &self.initial_state)
+            .field("reporting", &self.reporting)
             .finish()
     }
 }
@@ -89,6 +92,7 @@ impl Default for Builder<DefaultClassifier> {
             observers: Vec::new(),
             classifier: DefaultClassifier,
             initial_state: State::Closed,
+            reporting: Reporting::default(),
         }
     }
 }
@@ -280,6 +284,7 @@ impl<C> Builder<C> {
             observers: self.observers,
             classifier,
             initial_state: self.initial_state,
+            reporting: self.reporting,
         }
     }
 
@@ -389,6 +394,33 @@ impl<C> Builder<C> {
         self
     }
 
+    /// Whether the breaker keeps [totals](crate::Totals) since it was made (calls by
+    /// outcome, refusals, transitions by reason), read in
+    /// [`Snapshot::totals`](crate::Snapshot::totals).
+    ///
+    /// By default they are kept when the breaker has an observer (which already takes
+    /// the general call path), and not otherwise: a plain breaker's closed-state
+    /// success then stays one load, with no counter to add to. `true` keeps them
+    /// without an observer, at the cost of one add per call on the calling thread's
+    /// own stripe (a cache line no other thread usually writes); `false` never keeps
+    /// them, even with an observer.
+    pub fn totals(mut self, keep: bool) -> Self {
+        self.reporting.totals = Some(keep);
+        self
+    }
+
+    /// Which failures' (and ignored outcomes') events carry their error
+    /// ([`Event::error`](crate::Event::error)): one in every `every_n` described
+    /// outcomes, the first included; 1 (the default) is every one, 0 none. Only
+    /// outcomes whose classifier [describes](crate::Classify::describe) the error
+    /// carry one, and only to an observer: nothing is formatted unless an observer
+    /// formats it. Sampling by more than 1 counts described outcomes on a shared
+    /// counter (one atomic add per described failure).
+    pub fn sample_errors(mut self, every_n: u32) -> Self {
+        self.reporting.sample_errors = every_n;
+        self
+    }
+
     /// Checks every value and builds the breaker.
     pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
         if self.name.is_empty() {
@@ -417,6 +449,7 @@ impl<C> Builder<C> {
             settings,
             clock,
             observer,
+            self.reporting,
             self.classifier,
             self.initial_state,
         ))

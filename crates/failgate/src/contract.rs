@@ -26,6 +26,7 @@ use crate::error::{Error, Rejected};
 use crate::outcome::{Classify, Outcome};
 use crate::snapshot::Snapshot;
 use crate::vocabulary::State;
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -53,6 +54,37 @@ pub trait Report {
     /// The generation of the breaker's state when the permit was issued: an outcome
     /// reported after it has moved on is discarded.
     fn generation(&self) -> u64;
+
+    /// Reports like [`record_with_retry_after`](Self::record_with_retry_after), with
+    /// what went wrong: `error` goes in the outcome event (sampled, see
+    /// [`Event::error`](crate::Event::error)) when the breaker has an observer and the
+    /// outcome is not a success, and is never formatted otherwise. A breaker that does
+    /// not report errors ignores it (the default).
+    #[inline(always)]
+    fn record_described(
+        self,
+        outcome: Outcome,
+        retry_after: Option<Duration>,
+        error: Option<&dyn fmt::Display>,
+    ) where
+        Self: Sized,
+    {
+        let _ = error;
+        self.record_with_retry_after(outcome, retry_after);
+    }
+
+    /// [`record_in_place`](Self::record_in_place) with what went wrong, as in
+    /// [`record_described`](Self::record_described).
+    #[inline(always)]
+    fn record_in_place_described(
+        &mut self,
+        outcome: Outcome,
+        retry_after: Option<Duration>,
+        error: Option<&dyn fmt::Display>,
+    ) {
+        let _ = error;
+        self.record_in_place(outcome, retry_after);
+    }
 
     /// Reports `outcome`.
     #[inline]
@@ -224,5 +256,9 @@ where
     } else {
         None
     };
-    permit.record_with_retry_after(outcome, hint);
+    // A success is never described: its path stays what it was.
+    match outcome {
+        Outcome::Success => permit.record_with_retry_after(outcome, hint),
+        _ => permit.record_described(outcome, hint, classifier.describe(result)),
+    }
 }

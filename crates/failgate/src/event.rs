@@ -27,6 +27,7 @@
 
 use crate::outcome::Outcome;
 use crate::vocabulary::{Reason, State};
+use std::fmt;
 use std::time::Duration;
 
 /// Receives a breaker's events. Keep it fast: it runs on the calling thread.
@@ -64,21 +65,78 @@ impl Observer for Fanout {
 /// ```compile_fail,E0639
 /// use failgate::{Event, EventKind};
 ///
-/// let event = Event { name: "db", kind: EventKind::Ignored };
+/// let event = Event { name: "db", kind: EventKind::Ignored, error: None };
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct Event<'a> {
     /// The breaker's name.
     pub name: &'a str,
     /// What happened.
     pub kind: EventKind,
+    /// What failed, for a [`Failure`](EventKind::Failure) or an
+    /// [`Ignored`](EventKind::Ignored) outcome recorded with its error: a borrow of the
+    /// call's error, formatted only by an observer that writes it.
+    ///
+    /// Set when the call's path can see an error that is `Display`: `call` and
+    /// `call_async` with a classifier that [describes](crate::Classify::describe) its
+    /// errors (such as [`Described`](crate::Described)), the tower layer with one, a
+    /// permit's [`record_described`](crate::Report::record_described). Sampled: one
+    /// described outcome in [`Builder::sample_errors`](crate::Builder::sample_errors)
+    /// carries it (every one by default). `None` for every other event. Without an
+    /// observer no error is looked at at all.
+    pub error: Option<&'a dyn fmt::Display>,
 }
 
 impl<'a> Event<'a> {
-    /// An event of breaker `name`: what an observer is called with.
+    /// An event of breaker `name`, with no error: what an observer is called with.
     pub fn new(name: &'a str, kind: EventKind) -> Self {
-        Event { name, kind }
+        Event {
+            name,
+            kind,
+            error: None,
+        }
+    }
+
+    /// The same event, carrying `error`.
+    ///
+    /// ```
+    /// use failgate::{Event, EventKind};
+    ///
+    /// let kind = EventKind::Failure { duration: None, counted: true };
+    /// let event = Event::new("db", kind).with_error(&"connection refused");
+    /// assert_eq!(event.error.map(|e| e.to_string()).as_deref(), Some("connection refused"));
+    /// ```
+    pub fn with_error(self, error: &'a dyn fmt::Display) -> Self {
+        Event {
+            error: Some(error),
+            ..self
+        }
+    }
+}
+
+impl fmt::Debug for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Event");
+        d.field("name", &self.name).field("kind", &self.kind);
+        match self.error {
+            Some(error) => d.field("error", &format_args!("Some({error})")),
+            None => d.field("error", &format_args!("None")),
+        };
+        d.finish()
+    }
+}
+
+/// Events are equal when their names and kinds are, and their errors read the same.
+impl PartialEq for Event<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.kind == other.kind
+            && match (self.error, other.error) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.to_string() == b.to_string(),
+                _ => false,
+            }
     }
 }
 

@@ -182,6 +182,7 @@ mod policy;
 mod registry;
 mod snapshot;
 mod state_machine;
+mod totals;
 mod vocabulary;
 mod windows;
 
@@ -218,7 +219,7 @@ pub use contract::{Breaker, Report};
 pub use control::Control;
 pub use error::{rejection, Error, Rejected};
 pub use event::{Event, EventKind, Observer};
-pub use outcome::{Classify, DefaultClassifier, DynClassifier, FnClassifier, Outcome};
+pub use outcome::{Classify, DefaultClassifier, Described, DynClassifier, FnClassifier, Outcome};
 pub use permit::{OwnedPermit, Permit};
 pub use policy::{
     ConfigError, Window, DEFAULT_MAX_RETRY_AFTER, MAX_CONSECUTIVE_FAILURES, MAX_COUNT_WINDOW,
@@ -228,4 +229,5 @@ pub use policy::{
 #[cfg_attr(docsrs, doc(cfg(feature = "registry")))]
 pub use registry::{ControlError, Registry, RegistryBuilder, UnknownBreaker};
 pub use snapshot::Snapshot;
+pub use totals::Totals;
 pub use vocabulary::{Reason, State};

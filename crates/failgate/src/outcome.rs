@@ -1,5 +1,6 @@
 //! How the result of a call is counted.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +81,71 @@ pub trait Classify<T, E> {
     fn retry_after(&self, result: &Result<T, E>) -> Option<Duration> {
         let _ = result;
         None
+    }
+
+    /// What went wrong, for the outcome event: a borrow of the error (or of anything in
+    /// the result) that an observer may write, such as the tracing observer's log.
+    /// `None` by default: a classifier generic over any `E` cannot display it. Wrap
+    /// one in [`Described`] to describe errors that are `Display`.
+    ///
+    /// Only asked for an outcome that is not a success, and never formatted here: an
+    /// observer that writes it formats it. Without an observer nothing reads it.
+    #[inline(always)]
+    fn describe<'r>(&self, result: &'r Result<T, E>) -> Option<&'r dyn fmt::Display> {
+        let _ = result;
+        None
+    }
+}
+
+/// A classifier that classifies with `C` and [describes](Classify::describe) an `Err`
+/// by the error's `Display`, so the failure events of a breaker with an observer carry
+/// what failed (the [tracing observer](crate::observers::TracingObserver) logs it).
+///
+/// ```
+/// use failgate::{CircuitBreaker, DefaultClassifier, Described, EventKind};
+/// use std::sync::{Arc, Mutex};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = seen.clone();
+/// let breaker = CircuitBreaker::builder()
+///     .with_classifier(Described(DefaultClassifier))
+///     .observer(move |e: &failgate::Event<'_>| {
+///         if let (EventKind::Failure { .. }, Some(error)) = (e.kind, e.error) {
+///             log.lock().unwrap().push(error.to_string());
+///         }
+///     })
+///     .build()?;
+/// let _ = breaker.call(|| Err::<(), _>("connection refused"));
+/// assert_eq!(*seen.lock().unwrap(), ["connection refused"]);
+/// # Ok::<(), failgate::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Described<C = DefaultClassifier>(pub C);
+
+impl<C> Described<C> {
+    /// Describes the errors of the results `classifier` classifies.
+    pub const fn new(classifier: C) -> Self {
+        Described(classifier)
+    }
+}
+
+impl<T, E: fmt::Display, C: Classify<T, E>> Classify<T, E> for Described<C> {
+    #[inline]
+    fn classify(&self, result: &Result<T, E>) -> Outcome {
+        self.0.classify(result)
+    }
+
+    #[inline]
+    fn retry_after(&self, result: &Result<T, E>) -> Option<Duration> {
+        self.0.retry_after(result)
+    }
+
+    #[inline]
+    fn describe<'r>(&self, result: &'r Result<T, E>) -> Option<&'r dyn fmt::Display> {
+        match result {
+            Err(error) => Some(error),
+            Ok(_) => self.0.describe(result),
+        }
     }
 }
 
@@ -263,5 +329,10 @@ impl<T, E> Classify<T, E> for DynClassifier<T, E> {
     #[inline]
     fn retry_after(&self, result: &Result<T, E>) -> Option<Duration> {
         self.classifier.retry_after(result)
+    }
+
+    #[inline]
+    fn describe<'r>(&self, result: &'r Result<T, E>) -> Option<&'r dyn fmt::Display> {
+        self.classifier.describe(result)
     }
 }

@@ -43,24 +43,43 @@ impl<R: Deref<Target = Core>> Holder<R> {
     }
 
     #[inline(always)]
-    fn record_with_retry_after(mut self, outcome: Outcome, retry_after: Option<Duration>) {
-        let ticket = self.ticket;
-        self.ticket.mark_recorded();
-        self.core
-            .record_with_retry_after(ticket, outcome, retry_after);
+    fn record_with_retry_after(self, outcome: Outcome, retry_after: Option<Duration>) {
+        self.record_described(outcome, retry_after, None);
     }
-}
 
-impl<R: Deref<Target = Core>> Holder<R> {
+    /// With no error (a constant `None`), this folds to the plain recording.
+    #[inline(always)]
+    fn record_described(
+        mut self,
+        outcome: Outcome,
+        retry_after: Option<Duration>,
+        error: Option<&dyn fmt::Display>,
+    ) {
+        let ticket = self.ticket;
+        self.ticket.mark_recorded(); // so the drop abandons nothing
+        self.core
+            .record_described(ticket, outcome, retry_after, error);
+    }
+
     #[inline(always)]
     fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>) {
+        self.record_in_place_described(outcome, retry_after, None);
+    }
+
+    #[inline(always)]
+    fn record_in_place_described(
+        &mut self,
+        outcome: Outcome,
+        retry_after: Option<Duration>,
+        error: Option<&dyn fmt::Display>,
+    ) {
         if self.ticket.is_recorded() {
             return;
         }
         let ticket = self.ticket;
         self.ticket.mark_recorded();
         self.core
-            .record_with_retry_after(ticket, outcome, retry_after);
+            .record_described(ticket, outcome, retry_after, error);
     }
 }
 
@@ -193,6 +212,27 @@ macro_rules! report {
             #[inline(always)]
             fn record_in_place(&mut self, outcome: Outcome, retry_after: Option<Duration>) {
                 self.inner.record_in_place(outcome, retry_after);
+            }
+
+            #[inline(always)]
+            fn record_described(
+                self,
+                outcome: Outcome,
+                retry_after: Option<Duration>,
+                error: Option<&dyn fmt::Display>,
+            ) {
+                self.inner.record_described(outcome, retry_after, error);
+            }
+
+            #[inline(always)]
+            fn record_in_place_described(
+                &mut self,
+                outcome: Outcome,
+                retry_after: Option<Duration>,
+                error: Option<&dyn fmt::Display>,
+            ) {
+                self.inner
+                    .record_in_place_described(outcome, retry_after, error);
             }
 
             #[inline(always)]

@@ -1,5 +1,6 @@
 //! A snapshot of a breaker, for dashboards, health checks and tests.
 
+use crate::totals::Totals;
 use crate::vocabulary::State;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,8 @@ use std::time::Duration;
 ///
 /// Counts describe the current window (emptied when the breaker closes); the rates are
 /// `None` until the window holds the minimum number of calls, never a made-up number.
+/// Beside them, [`totals`](Self::totals) count since the breaker was made (refusals
+/// included), when it keeps them.
 ///
 /// `#[non_exhaustive]`: a snapshot gains a field with each new thing a breaker counts.
 /// Read its fields; build one with [`Snapshot::new`], not with a struct literal.
@@ -32,7 +35,7 @@ pub struct Snapshot {
     pub successes: u64,
     /// Failures in the window.
     pub failures: u64,
-    /// Slow calls in the window.
+    /// Slow calls in the window: `slow_successes + slow_failures`.
     pub slow_calls: u64,
     /// Failures / calls, once the window holds the minimum number of calls.
     pub failure_rate: Option<f64>,
@@ -47,6 +50,16 @@ pub struct Snapshot {
     pub retry_after: Option<Duration>,
     /// How long the breaker has been in this state.
     pub time_in_state: Duration,
+    /// Slow successes in the window (successes that took at least the slow-call
+    /// threshold).
+    pub slow_successes: u64,
+    /// Slow failures in the window (failures that took at least the threshold).
+    pub slow_failures: u64,
+    /// Totals since the breaker was made, which no reset empties: `Some` when the
+    /// breaker keeps them (it has an observer, or was built with
+    /// [`Builder::totals(true)`](crate::Builder::totals)), `None` otherwise, never
+    /// made-up zeros.
+    pub totals: Option<Totals>,
 }
 
 impl Snapshot {
@@ -78,6 +91,25 @@ impl Snapshot {
             half_open_successes: 0,
             retry_after: None,
             time_in_state: Duration::ZERO,
+            slow_successes: 0,
+            slow_failures: 0,
+            totals: None,
         }
+    }
+
+    /// Calls refused since the breaker was made (resilience4j's
+    /// `numberOfNotPermittedCalls`), when it keeps [totals](Self::totals).
+    ///
+    /// ```
+    /// use failgate::{CircuitBreaker, ManualClock};
+    ///
+    /// let breaker = CircuitBreaker::builder().totals(true).clock(ManualClock::new()).build()?;
+    /// breaker.force_open();
+    /// assert!(breaker.try_acquire().is_err());
+    /// assert_eq!(breaker.snapshot().refused(), Some(1));
+    /// # Ok::<(), failgate::ConfigError>(())
+    /// ```
+    pub fn refused(&self) -> Option<u64> {
+        self.totals.as_ref().map(|t| t.refused)
     }
 }

@@ -236,6 +236,63 @@ pub enum Reason {
     },
 }
 
+impl Reason {
+    /// A short, stable name for the variant, whatever its figures: the `reason` label of
+    /// `failgate_transition_reasons_total` and the key of
+    /// [`Totals::transitions_by_reason`](crate::Totals::transitions_by_reason).
+    /// `consecutive_failures`, `failure_rate`, `slow_call_rate`, `wait_elapsed`,
+    /// `probes_succeeded`, `probe_failed`, `probe_slow`, `half_open_timeout`, `manual`,
+    /// `manual_open`, `manual_half_open`, `manual_close`, `probe_failure_rate`,
+    /// `probe_failure_rate_below`.
+    ///
+    /// ```
+    /// use failgate::Reason;
+    ///
+    /// assert_eq!(Reason::ProbesSucceeded { probes: 3 }.as_str(), "probes_succeeded");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        REASON_NAMES[self.index()]
+    }
+
+    /// The variant's place in [`REASON_NAMES`].
+    pub(crate) fn index(&self) -> usize {
+        match self {
+            Reason::ConsecutiveFailures { .. } => 0,
+            Reason::FailureRate { .. } => 1,
+            Reason::SlowCallRate { .. } => 2,
+            Reason::WaitElapsed => 3,
+            Reason::ProbesSucceeded { .. } => 4,
+            Reason::ProbeFailed => 5,
+            Reason::ProbeSlow => 6,
+            Reason::HalfOpenTimeout => 7,
+            Reason::Manual => 8,
+            Reason::ManualOpen { .. } => 9,
+            Reason::ManualHalfOpen => 10,
+            Reason::ManualClose => 11,
+            Reason::ProbeFailureRate { .. } => 12,
+            Reason::ProbeFailureRateBelow { .. } => 13,
+        }
+    }
+}
+
+/// The name of each [`Reason`] variant, in the order of `Reason::index`.
+pub(crate) const REASON_NAMES: [&str; 14] = [
+    "consecutive_failures",
+    "failure_rate",
+    "slow_call_rate",
+    "wait_elapsed",
+    "probes_succeeded",
+    "probe_failed",
+    "probe_slow",
+    "half_open_timeout",
+    "manual",
+    "manual_open",
+    "manual_half_open",
+    "manual_close",
+    "probe_failure_rate",
+    "probe_failure_rate_below",
+];
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {

@@ -213,3 +213,46 @@ fn named_classifiers_do_not_allocate_per_call() {
     });
     assert_eq!(n, 0, "{n} allocations with named classifiers");
 }
+
+/// Described failures borrow their error: with or without an observer, with totals
+/// kept and sampling above 1, no call path allocates, and no snapshot of the totals.
+#[test]
+fn described_failures_and_totals_do_not_allocate() {
+    use failgate::{DefaultClassifier, Described};
+    let clock = ManualClock::new();
+    let builder = || {
+        CircuitBreaker::builder()
+            .consecutive_failures(3)
+            .open_for(Duration::from_secs(1))
+            .slow_calls(Duration::from_millis(1), 0.9)
+            .window(Window::count(50))
+            .totals(true)
+            .clock(clock.clone())
+            .with_classifier(Described(DefaultClassifier))
+    };
+    let breakers = [
+        ("no observer", builder().build().unwrap()),
+        (
+            "an observer that reads the error",
+            builder()
+                .sample_errors(3)
+                .observer(|e: &failgate::Event<'_>| {
+                    let _ = e.error.is_some();
+                })
+                .build()
+                .unwrap(),
+        ),
+    ];
+    for (name, b) in &breakers {
+        let n = allocations_during(|| {
+            for i in 0..10_000u32 {
+                let _ = b.call(|| if i % 5 == 0 { Err("refused") } else { Ok(i) });
+                if i % 100 == 0 {
+                    clock.advance(Duration::from_secs(2));
+                    let _ = b.snapshot().totals;
+                }
+            }
+        });
+        assert_eq!(n, 0, "{name}: {n} allocations on call paths");
+    }
+}

@@ -107,6 +107,37 @@ mod tracing_observer {
             .iter()
             .any(|l| l.contains("circuit half-open: probing") && l.contains("INFO")));
     }
+
+    #[test]
+    fn the_tracing_observer_logs_the_error_of_a_failure() {
+        use failgate::Described;
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let b = CircuitBreaker::builder()
+                .name("payments")
+                .consecutive_failures(10)
+                .with_classifier(Described(failgate::DefaultClassifier))
+                .with_tracing()
+                .build()
+                .unwrap();
+            let _ = b.call(|| Err::<(), _>("card network unreachable"));
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("call failed"))
+            .unwrap_or_else(|| panic!("no failure logged at DEBUG: {text}"));
+        assert!(
+            line.contains("error=card network unreachable") && line.contains("DEBUG"),
+            "{line}"
+        );
+    }
 }
 
 #[cfg(feature = "metrics")]

@@ -75,5 +75,5 @@ pub use self::guard::{
 pub use self::lanes::{default_lanes, Lane};
 pub use self::routes::PAGE;
 pub use self::traffic::{Target, CALL_TIMEOUT, MAX_IN_FLIGHT};
-pub use self::views::{BreakerView, History, Point, ReloadView, Sample, WatchSnapshot};
+pub use self::views::{BreakerView, History, Point, ReloadView, Sample, TotalsView, WatchSnapshot};
 pub use self::watch::Watch;

@@ -17,7 +17,7 @@ use super::guard::Guard;
 use super::lanes::{self, Lane};
 use super::reload::{self, Source};
 use super::traffic::{Counts, LaneState, LastReason};
-use super::views::{BreakerView, History, Point, ReloadView, Sample, WatchSnapshot};
+use super::views::{BreakerView, History, Point, ReloadView, Sample, TotalsView, WatchSnapshot};
 
 /// The breakers' clock: tokio's, so paused tokio time moves it too.
 #[derive(Debug, Clone, Copy)]
@@ -195,6 +195,7 @@ impl Shared {
                     rejected: load(&lane.counts.rejected),
                     settings: self.registry.settings_of(&lane.name).unwrap_or_default(),
                     reason: lane.last_reason().map(|r| r.to_string()),
+                    totals: m.totals.as_ref().map(TotalsView::from),
                 })
             })
             .collect();

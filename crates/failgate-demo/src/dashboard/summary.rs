@@ -29,15 +29,24 @@ pub(super) async fn summarize(
     }
 }
 
-/// `summary at 10s: checkout closed (180 ok, 20 failed, 0 refused); search open ...`,
-/// the counts since the start.
+/// `summary at 10s: checkout closed (180 ok, 20 failed, 0 refused; breaker: 200 calls,
+/// 0 refused, 0 transitions); search open ...`, the lane's counts since the start, then
+/// the breaker's own totals (when it keeps them).
 pub(super) fn line(snapshot: &WatchSnapshot) -> String {
     let lanes: Vec<String> = snapshot
         .breakers
         .iter()
         .map(|b| {
+            let totals = b.totals.as_ref().map_or(String::new(), |t| {
+                format!(
+                    "; breaker: {} calls, {} refused, {} transitions",
+                    t.successes + t.failures + t.ignored,
+                    t.refused,
+                    t.transitions
+                )
+            });
             format!(
-                "{} {} ({} ok, {} failed, {} refused)",
+                "{} {} ({} ok, {} failed, {} refused{totals})",
                 b.name, b.state, b.succeeded, b.failed, b.rejected
             )
         })
@@ -87,16 +96,25 @@ mod tests {
             rejected: 1,
             settings: Default::default(),
             reason: None,
+            totals: None,
         };
+        let mut search = view("search", "open");
+        search.totals = Some(crate::dashboard::TotalsView {
+            successes: 7,
+            failures: 2,
+            refused: 1,
+            transitions: 1,
+            ..Default::default()
+        });
         let snapshot = WatchSnapshot {
             uptime_ms: 10_400,
-            breakers: vec![view("checkout", "closed"), view("search", "open")],
+            breakers: vec![view("checkout", "closed"), search],
             reloads: None,
         };
         assert_eq!(
             line(&snapshot),
             "summary at 10s: checkout closed (7 ok, 2 failed, 1 refused); \
-             search open (7 ok, 2 failed, 1 refused)"
+             search open (7 ok, 2 failed, 1 refused; breaker: 9 calls, 1 refused, 1 transitions)"
         );
     }
 }

@@ -2,6 +2,8 @@
 //! recent samples the page's charts start from ([`History`]).
 
 use failgate::config_file::BreakerConfig;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One breaker as the page and the API show it.
@@ -45,6 +47,52 @@ pub struct BreakerView {
     /// "opened by an operator for 5m", "a probe failed", ...
     #[serde(default)]
     pub reason: Option<String>,
+    /// What the breaker itself counted since it was made (`null` if it keeps no
+    /// totals): its outcomes, refusals and transitions, which no reset empties.
+    pub totals: Option<TotalsView>,
+}
+
+/// A breaker's own [`failgate::Totals`], as the page and the API show them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TotalsView {
+    /// Outcomes recorded as successes (slow ones included).
+    pub successes: u64,
+    /// Outcomes recorded as failures (slow ones included).
+    pub failures: u64,
+    /// Outcomes the classifier ignored.
+    pub ignored: u64,
+    /// Slow successes.
+    pub slow_successes: u64,
+    /// Slow failures.
+    pub slow_failures: u64,
+    /// Permits dropped without an outcome.
+    pub abandoned: u64,
+    /// Calls the breaker refused.
+    pub refused: u64,
+    /// Transitions, for any reason.
+    pub transitions: u64,
+    /// Transitions by reason ([`failgate::Reason::as_str`]), the reasons seen only.
+    pub transitions_by_reason: BTreeMap<String, u64>,
+}
+
+impl From<&failgate::Totals> for TotalsView {
+    fn from(t: &failgate::Totals) -> Self {
+        TotalsView {
+            successes: t.successes,
+            failures: t.failures,
+            ignored: t.ignored,
+            slow_successes: t.slow_successes,
+            slow_failures: t.slow_failures,
+            abandoned: t.abandoned,
+            refused: t.refused,
+            transitions: t.transitions(),
+            transitions_by_reason: t
+                .transitions_by_reason()
+                .filter(|&(_, n)| n > 0)
+                .map(|(reason, n)| (reason.to_owned(), n))
+                .collect(),
+        }
+    }
 }
 
 /// Every breaker at one moment.

@@ -23,6 +23,7 @@ impl Core {
     #[inline]
     pub(super) fn reject(&self, w: Word, retry_after: Option<u64>) -> Rejected {
         let rejected = Rejected::from_nanos(w.state(), retry_after);
+        self.count(crate::totals::Count::Refused);
         self.emit(EventKind::Rejected {
             state: rejected.state,
             retry_after: rejected.retry_after(),

@@ -86,11 +86,14 @@ impl<C> CircuitBreaker<C> {
         settings: Settings,
         clock: ClockSource,
         observer: Option<Arc<dyn Observer>>,
+        reporting: crate::totals::Reporting,
         classifier: C,
         initial: State,
     ) -> Self {
         CircuitBreaker {
-            core: Arc::new(Core::new(name, settings, clock, observer, initial)),
+            core: Arc::new(Core::new(
+                name, settings, clock, observer, initial, reporting,
+            )),
             forever: None,
             classifier,
         }

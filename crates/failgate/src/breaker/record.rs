@@ -9,8 +9,10 @@ use crate::loom::{AtomicU64, Ordering};
 use crate::outcome::Outcome;
 use crate::state_machine::Word;
 use crate::state_machine::{consecutive_trip, window_trip, ProbeReport};
+use crate::totals::Count;
 use crate::vocabulary::{Counts, Reason, State};
 use crate::windows::Windows;
+use std::fmt::Display;
 use std::time::Duration;
 
 impl Core {
@@ -29,6 +31,28 @@ impl Core {
         self.record(ticket, outcome);
     }
 
+    /// Records an outcome with what went wrong: the error goes in the outcome event
+    /// (sampled), if there is an observer to hear it and the outcome is not a success.
+    /// Otherwise this is [`record_with_retry_after`](Self::record_with_retry_after).
+    #[inline(always)]
+    pub(crate) fn record_described(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        retry_after: Option<Duration>,
+        error: Option<&dyn Display>,
+    ) {
+        match error {
+            Some(error) if outcome != Outcome::Success && self.observer().is_some() => {
+                if let (true, Some(d)) = (self.hot.honor_retry_after, retry_after) {
+                    self.note_retry_after(d);
+                }
+                self.record_general(ticket, outcome, self.sample_error(error));
+            }
+            _ => self.record_with_retry_after(ticket, outcome, retry_after),
+        }
+    }
+
     /// Whether `Classify::retry_after` should be asked.
     #[inline]
     pub(crate) fn honors_retry_after(&self) -> bool {
@@ -42,14 +66,14 @@ impl Core {
             if self.hot.plain_success {
                 return self.record_plain_success(ticket.generation());
             }
-            if let (None, Some(slow)) = (&self.observer, self.settings.slow) {
+            if let (None, Some(slow)) = (&self.reporter, self.settings.slow) {
                 return self.record_timed_success(ticket, slow.threshold.get());
             }
         }
         if self.hot.plain_success {
             self.record_plain(ticket, outcome);
         } else {
-            self.record_general(ticket, outcome);
+            self.record_general(ticket, outcome, None);
         }
     }
 
@@ -139,7 +163,12 @@ impl Core {
     }
 
     #[inline(never)]
-    pub(super) fn record_general(&self, ticket: Ticket, outcome: Outcome) {
+    pub(super) fn record_general(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        error: Option<&dyn Display>,
+    ) {
         let needs_now =
             self.measures_calls() || self.hot.window.as_ref().is_some_and(|w| w.needs_clock());
         let now =
@@ -158,18 +187,22 @@ impl Core {
             }
             TicketKind::Untracked | TicketKind::Recorded => false,
         };
-        if self.observer.is_some() {
+        if let Some(tally) = self.tally() {
+            tally_outcome(tally, outcome, slow);
+        }
+        if self.observer().is_some() {
             let duration = duration.map(Duration::from_nanos);
             if slow {
                 if let Some(duration) = duration {
                     self.emit(EventKind::Slow { duration, outcome });
                 }
             }
-            self.emit(match outcome {
+            let kind = match outcome {
                 Outcome::Success => EventKind::Success { duration, counted },
                 Outcome::Failure => EventKind::Failure { duration, counted },
                 Outcome::Ignore => EventKind::Ignored,
-            });
+            };
+            self.emit_with(kind, error);
         }
     }
 
@@ -178,6 +211,7 @@ impl Core {
         if ticket.kind() == TicketKind::Probe {
             self.report_probe(ticket.generation(), ProbeReport::Release);
         }
+        self.count(Count::Abandoned);
         self.emit(EventKind::Abandoned);
     }
 
@@ -321,6 +355,20 @@ impl Core {
             }
         }
         (c & CONSECUTIVE_MASK) as u32
+    }
+}
+
+/// Counts an outcome (slow or not) in the totals.
+fn tally_outcome(tally: &crate::totals::Tally, outcome: Outcome, slow: bool) {
+    tally.add(match outcome {
+        Outcome::Success => Count::Success,
+        Outcome::Failure => Count::Failure,
+        Outcome::Ignore => Count::Ignored,
+    });
+    match (slow, outcome) {
+        (true, Outcome::Success) => tally.add(Count::SlowSuccess),
+        (true, Outcome::Failure) => tally.add(Count::SlowFailure),
+        _ => {}
     }
 }
 

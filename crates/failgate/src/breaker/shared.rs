@@ -7,6 +7,7 @@ use crate::event::{Event, EventKind, Observer};
 use crate::loom::{fence, AtomicU64, CacheLine, Ordering};
 use crate::policy::Settings;
 use crate::state_machine::{Since, Word, GEN_MASK};
+use crate::totals::{Reporting, Tally};
 use crate::windows::Windows;
 use std::fmt;
 use std::sync::Arc;
@@ -29,8 +30,21 @@ pub(crate) struct Core {
     /// 0; only used with `honor_retry_after`.
     pub(super) retry_hint: AtomicU64,
     pub(crate) settings: Settings,
-    pub(super) observer: Option<Arc<dyn Observer>>,
+    /// Who hears the breaker's events and what it totals; made only when there is an
+    /// observer or totals are kept, so a plain breaker pays one pointer for both.
+    pub(super) reporter: Option<Box<Reporter>>,
     pub(super) name: Arc<str>,
+}
+
+/// What a breaker reports to, beyond deciding: its observer and its totals.
+pub(crate) struct Reporter {
+    pub(super) observer: Option<Arc<dyn Observer>>,
+    /// The totals since creation, when kept (see [`Reporting`]).
+    pub(super) tally: Option<Tally>,
+    /// Every how many described failures an event carries the error (0: never).
+    sample_errors: u32,
+    /// Described failures seen, for the sampling (only written when it is above 1).
+    described: AtomicU64,
 }
 
 /// What every call reads, on one line: a call loads this line and nothing else of the
@@ -61,8 +75,9 @@ pub(crate) struct Hot {
     pub(super) measures_calls: bool,
     /// `settings.honor_retry_after`.
     pub(super) honor_retry_after: bool,
-    /// No observer and no slow-call timing: a closed-state success emits nothing and
-    /// takes the short path in [`Core::record`].
+    /// No observer, no totals and no slow-call timing: a closed-state success emits
+    /// and counts nothing beyond the policy's counters, and takes the short path in
+    /// [`Core::record`].
     pub(super) plain_success: bool,
 }
 
@@ -83,8 +98,22 @@ impl Core {
         clock: ClockSource,
         observer: Option<Arc<dyn Observer>>,
         initial: crate::vocabulary::State,
+        reporting: Reporting,
     ) -> Self {
         let now = clock.now();
+        let tally = reporting
+            .totals
+            .unwrap_or(observer.is_some())
+            .then(Tally::new);
+        let plain = observer.is_none() && tally.is_none();
+        let reporter = (!plain).then(|| {
+            Box::new(Reporter {
+                observer,
+                tally,
+                sample_errors: reporting.sample_errors,
+                described: AtomicU64::new(0),
+            })
+        });
         let window = settings
             .window
             .map(|kind| Windows::new(kind, settings.slow.is_some(), now));
@@ -98,14 +127,14 @@ impl Core {
             counts_consecutive: settings.consecutive_failures.is_some(),
             measures_calls: settings.slow.is_some(),
             honor_retry_after: settings.honor_retry_after,
-            plain_success: observer.is_none() && settings.slow.is_none(),
+            plain_success: plain && settings.slow.is_none(),
         };
         Core {
             hot: CacheLine(hot),
             entered_at: AtomicU64::new(now),
             retry_hint: AtomicU64::new(0),
             settings,
-            observer,
+            reporter,
             name: Arc::from(name),
         }
     }
@@ -117,12 +146,57 @@ impl Core {
 
     #[inline]
     pub(super) fn emit(&self, kind: EventKind) {
-        if let Some(observer) = &self.observer {
+        self.emit_with(kind, None);
+    }
+
+    /// Emits an outcome event that carries the call's error.
+    #[inline]
+    pub(super) fn emit_with(&self, kind: EventKind, error: Option<&dyn fmt::Display>) {
+        if let Some(observer) = self.observer() {
             observer.on_event(&Event {
                 name: &self.name,
                 kind,
+                error,
             });
         }
+    }
+
+    /// The observer, if there is one.
+    #[inline]
+    pub(super) fn observer(&self) -> Option<&dyn Observer> {
+        self.reporter.as_ref()?.observer.as_deref()
+    }
+
+    /// The totals' counters, if they are kept.
+    #[inline]
+    pub(super) fn tally(&self) -> Option<&Tally> {
+        self.reporter.as_ref()?.tally.as_ref()
+    }
+
+    /// Counts `what` in the totals, if they are kept.
+    #[inline]
+    pub(super) fn count(&self, what: crate::totals::Count) {
+        if let Some(tally) = self.tally() {
+            tally.add(what);
+        }
+    }
+
+    /// Whether an outcome event should carry this described error: every
+    /// `sample_errors`-th one does (the first included).
+    #[inline]
+    pub(super) fn sample_error<'e>(
+        &self,
+        error: &'e dyn fmt::Display,
+    ) -> Option<&'e dyn fmt::Display> {
+        let Some(r) = &self.reporter else {
+            return None;
+        };
+        let keep = match r.sample_errors {
+            0 => false,
+            1 => true,
+            n => r.described.fetch_add(1, Ordering::Relaxed) % u64::from(n) == 0,
+        };
+        keep.then_some(error)
     }
 
     #[inline]

@@ -48,6 +48,11 @@ impl Core {
             }
             _ => None,
         };
+        let slow_failures = self
+            .hot
+            .window
+            .as_ref()
+            .map_or(0, |window| window.slow_failures(now).min(counts.slow));
         let (window_rates, counted) = if self.hot.window.is_some() {
             (
                 (
@@ -77,6 +82,9 @@ impl Core {
             time_in_state: entered.map_or(Duration::ZERO, |e| {
                 Duration::from_nanos(now.saturating_sub(e))
             }),
+            slow_successes: counts.slow - slow_failures,
+            slow_failures,
+            totals: self.tally().map(|tally| tally.totals()),
         }
     }
 }

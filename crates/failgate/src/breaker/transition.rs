@@ -93,7 +93,10 @@ impl Core {
             until
         });
         self.hot.state.store(next.0, Ordering::Release);
-        if self.observer.is_some() {
+        if let Some(reporter) = &self.reporter {
+            if let Some(tally) = &reporter.tally {
+                tally.transition(&reason);
+            }
             let wait = until.map(|until| Duration::from_nanos(until - now));
             self.emit_state_change(current.state(), to, reason, next.generation(), wait);
         }

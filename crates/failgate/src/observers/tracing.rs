@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// - Rejections are logged at `DEBUG`, sampled so that an open breaker under load does
 ///   not flood the log: the 1st, 2nd, 4th, 8th, … rejection since the last change of
 ///   state, each with the count so far.
-/// - Slow calls are logged at `DEBUG`; other outcomes at `TRACE`.
+/// - Slow calls are logged at `DEBUG`; other outcomes at `TRACE`. A failure (or an
+///   ignored outcome) whose event carries its error ([`Event::error`]) is logged with
+///   it, as the field `error`, at `DEBUG`; it is formatted only if that level is on.
 ///
 /// One observer per breaker ([`Builder::with_tracing`](crate::Builder::with_tracing)
 /// does that): the sampling count is the observer's.
@@ -73,10 +75,16 @@ impl Observer for TracingObserver {
             EventKind::Success { duration, counted } => {
                 tracing::trace!(breaker, ?duration, counted, "call succeeded");
             }
-            EventKind::Failure { duration, counted } => {
-                tracing::trace!(breaker, ?duration, counted, "call failed");
-            }
-            EventKind::Ignored => tracing::trace!(breaker, "call ignored"),
+            EventKind::Failure { duration, counted } => match event.error {
+                Some(error) => {
+                    tracing::debug!(breaker, ?duration, counted, %error, "call failed");
+                }
+                None => tracing::trace!(breaker, ?duration, counted, "call failed"),
+            },
+            EventKind::Ignored => match event.error {
+                Some(error) => tracing::debug!(breaker, %error, "call ignored"),
+                None => tracing::trace!(breaker, "call ignored"),
+            },
             EventKind::Abandoned => tracing::trace!(breaker, "call abandoned"),
             EventKind::Reconfigured { previous } => {
                 tracing::info!(breaker, %previous, "rebuilt with new settings");

@@ -99,7 +99,14 @@ where
                 } else {
                     None
                 };
-                permit.record_in_place(outcome, retry_after);
+                match outcome {
+                    crate::Outcome::Success => permit.record_in_place(outcome, retry_after),
+                    _ => permit.record_in_place_described(
+                        outcome,
+                        retry_after,
+                        classifier.describe(&result),
+                    ),
+                }
                 Poll::Ready(result.map_err(R::inner_error))
             }
             KindProj::Rejected {

@@ -16,6 +16,12 @@ impl Divisor {
         Divisor { d, m: u64::MAX / d }
     }
 
+    /// The divisor, `d`.
+    #[inline]
+    pub(crate) fn divisor(self) -> u64 {
+        self.d
+    }
+
     /// `(x / d, x % d)`.
     #[inline]
     pub(crate) fn div_rem(self, x: u64) -> (u64, u64) {

@@ -11,7 +11,7 @@
 
 pub(crate) mod count;
 mod divisor;
-mod stripe;
+pub(crate) mod stripe;
 pub(crate) mod time;
 
 use crate::policy::WindowKind;
@@ -65,6 +65,14 @@ impl Windows {
         match self {
             Windows::Count(w) => w.counts(),
             Windows::Time(w) => w.counts(now),
+        }
+    }
+
+    /// Slow failures in the window at `now` (a part of its slow calls).
+    pub(crate) fn slow_failures(&self, now: u64) -> u64 {
+        match self {
+            Windows::Count(w) => w.slow_failures(),
+            Windows::Time(w) => w.slow_failures(now),
         }
     }
 

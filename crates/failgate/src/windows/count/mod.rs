@@ -217,6 +217,27 @@ impl CountWindow {
         c
     }
 
+    /// Slow failures in the window: the slots whose failure and slow bits are both set
+    /// (0 when slow calls are not tracked).
+    pub(crate) fn slow_failures(&self) -> u64 {
+        if self.stride <= SLOW {
+            return 0;
+        }
+        let full = self.filled.load(Relaxed) >= self.size;
+        self.bits
+            .chunks_exact(self.stride)
+            .map(|group| {
+                let occupied = if full {
+                    u64::MAX
+                } else {
+                    group[OCCUPIED].load(Relaxed)
+                };
+                let both = group[FAILURES].load(Relaxed) & group[SLOW].load(Relaxed);
+                u64::from((both & occupied).count_ones())
+            })
+            .sum()
+    }
+
     /// Empties the window. Called while a transition is being published, when no
     /// current-generation call can record; an outcome from an earlier generation that
     /// raced past its staleness check may still land here (one slot, overwritten in

@@ -36,11 +36,13 @@ pub(crate) struct TimeWindow {
     /// The last period located and its slot, `period << SLOT_BITS | slot`: most calls
     /// find their bucket with one load and one multiplication instead of two divisions.
     current: AtomicU64,
-    bucket_len: u64,
     bucket_nanos: Divisor,
     bucket_count: Divisor,
     buckets: Box<[Bucket]>,
-    track_slow: bool,
+    /// Slow failures per bucket, tagged like the bucket's counters, when slow calls are
+    /// tracked (`None` otherwise). Behind a thin pointer: a window that does not track
+    /// slow calls pays one word for it.
+    slow_failures: Option<Box<Box<[AtomicU64]>>>,
     /// Whether the last judgement found fewer calls than the minimum: while it did,
     /// every success is judged too.
     below_minimum: AtomicBool,
@@ -54,11 +56,11 @@ impl TimeWindow {
         let bucket_len = (span / n).max(1);
         let window = TimeWindow {
             current: AtomicU64::new(0),
-            bucket_len,
             bucket_nanos: Divisor::new(bucket_len),
             bucket_count: Divisor::new(n),
             buckets: (0..n).map(|_| Bucket::default()).collect(),
-            track_slow,
+            slow_failures: track_slow
+                .then(|| Box::new((0..n).map(|_| AtomicU64::new(0)).collect())),
             below_minimum: AtomicBool::new(true),
         };
         window.reset(now);
@@ -83,8 +85,11 @@ impl TimeWindow {
         if failure {
             bump(&bucket.failures, tag, n);
         }
-        if slow && self.track_slow {
+        if let (true, Some(slow_failures)) = (slow, &self.slow_failures) {
             bump(&bucket.slow, tag, n);
+            if failure {
+                bump(&slow_failures[slot], tag, n);
+            }
         }
         // Between two judgements the window only loses outcomes when a period ends,
         // so a success needs judging only in a new period or below the minimum.
@@ -105,7 +110,8 @@ impl TimeWindow {
     fn locate(&self, now: u64) -> (u64, usize) {
         let cached = self.current.load(Relaxed);
         let period = cached >> SLOT_BITS;
-        if now.wrapping_sub(period.wrapping_mul(self.bucket_len)) < self.bucket_len {
+        let len = self.bucket_nanos.divisor();
+        if now.wrapping_sub(period.wrapping_mul(len)) < len {
             return (period, (cached & SLOT_MASK) as usize);
         }
         self.locate_slow(now)
@@ -139,15 +145,7 @@ impl TimeWindow {
             return Counts::default(); // nothing recorded within the window
         }
         let current = period & TAG_MASK;
-        let count = |word: &AtomicU64| {
-            let w = word.load(Relaxed);
-            let age = current.wrapping_sub(w >> TAG_SHIFT) & TAG_MASK;
-            if age < live {
-                w & COUNT_MASK
-            } else {
-                0
-            }
-        };
+        let count = |word: &AtomicU64| live_count(word, current, live);
         let mut c = Counts::default();
         for b in self.buckets.iter() {
             c.calls += count(&b.calls);
@@ -161,6 +159,24 @@ impl TimeWindow {
         c
     }
 
+    /// Slow failures in the window at `now` (0 when slow calls are not tracked).
+    pub(crate) fn slow_failures(&self, now: u64) -> u64 {
+        let Some(slow_failures) = &self.slow_failures else {
+            return 0;
+        };
+        let period = self.bucket_nanos.div_rem(now).0;
+        let live = self.buckets.len() as u64;
+        let last = self.current.load(Relaxed) >> SLOT_BITS;
+        if period >= last.saturating_add(live) {
+            return 0;
+        }
+        let current = period & TAG_MASK;
+        slow_failures
+            .iter()
+            .map(|word| live_count(word, current, live))
+            .sum()
+    }
+
     /// Empties the window at time `now`: every counter is tagged with a period that has
     /// already expired, so no later period can mistake it for its own or a newer one.
     pub(crate) fn reset(&self, now: u64) {
@@ -172,7 +188,23 @@ impl TimeWindow {
             b.failures.store(empty, Relaxed);
             b.slow.store(empty, Relaxed);
         }
+        for w in self.slow_failures.iter().flat_map(|s| s.iter()) {
+            w.store(empty, Relaxed);
+        }
         self.below_minimum.store(true, Relaxed);
+    }
+}
+
+/// The count of a tagged counter, if its period is one of the `live` periods up to
+/// `current`; 0 if it has expired.
+#[inline]
+fn live_count(word: &AtomicU64, current: u64, live: u64) -> u64 {
+    let w = word.load(Relaxed);
+    let age = current.wrapping_sub(w >> TAG_SHIFT) & TAG_MASK;
+    if age < live {
+        w & COUNT_MASK
+    } else {
+        0
     }
 }
 
