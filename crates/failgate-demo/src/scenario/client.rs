@@ -65,7 +65,8 @@ pub(super) enum Caller {
         breaker: CircuitBreaker,
         client: reqwest::Client,
     },
-    Tower(TowerClient),
+    /// Boxed: the stack's service is large, and a caller is made once per run.
+    Tower(Box<TowerClient>),
 }
 
 impl Caller {
@@ -85,7 +86,9 @@ impl Caller {
                     client: client.build().map_err(ScenarioError::Client)?,
                 }
             }
-            ClientKind::Tower => Caller::Tower(tower_client(breaker.clone(), config.timeout)),
+            ClientKind::Tower => {
+                Caller::Tower(Box::new(tower_client(breaker.clone(), config.timeout)))
+            }
         })
     }
 
