@@ -158,15 +158,17 @@ impl Mirror {
 
     /// Switches to the local fallback. Returns true if it was shared before.
     pub(crate) fn enter_local(&self) -> bool {
-        let before = self.word.set_local(AcqRel);
-        if !before.is_local() {
-            // The fallback starts afresh: a shared open state still holds until its
-            // deadline (admission checks it), after which the local breaker decides.
-            self.local.reset();
-            true
-        } else {
-            false
+        if self.word.load(Acquire).is_local() {
+            return false;
         }
+        // The fallback starts afresh: a shared open state still holds until its
+        // deadline (admission checks it), after which the local breaker decides. The
+        // reset comes before the word says local, so that no outcome a caller records
+        // once it sees the local mode is discarded by the reset. (A caller that finds
+        // the sync task stale may switch at the same moment as the client: both
+        // reset, and exactly one of them reports the switch.)
+        self.local.reset();
+        !self.word.set_local(AcqRel).is_local()
     }
 
     /// Probe permits this instance holds for the current generation.
