@@ -193,13 +193,12 @@ async fn passwords_come_from_the_url_or_the_builder_and_a_wrong_one_means_local(
         wrong.status().sync_errors >= 3 && none.status().sync_errors >= 3
     })
     .await;
-    for b in [&wrong, &none] {
+    // Each says why: a refused password, or none given where Redis wants one (not a
+    // broken pipe from the connection Redis then closes).
+    for (b, said) in [(&wrong, "authentication failed"), (&none, "noauth")] {
         assert_eq!(b.mode(), Mode::Local);
         let why = b.status().last_error.expect("the reason is kept");
-        assert!(
-            why.contains("WRONGPASS") || why.contains("NOAUTH") || why.contains("auth"),
-            "{why}"
-        );
+        assert!(why.to_lowercase().contains(said), "{why}");
         assert!(b.call(|| Ok::<_, ()>(())).is_ok(), "local breaking goes on");
     }
 }

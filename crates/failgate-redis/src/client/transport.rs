@@ -112,10 +112,15 @@ impl Single {
         let con = match &mut self.con {
             Some(con) => con,
             None => {
-                let fresh = self
+                let mut fresh = self
                     .client
                     .get_multiplexed_async_connection_with_config(&self.config)
                     .await?;
+                // A Redis that wants a password closes an unauthenticated connection
+                // at the first long command, the script call, and the client then
+                // sees a broken pipe rather than why. A PING is short: Redis refuses
+                // it with NOAUTH and keeps the connection open to say so.
+                redis::cmd("PING").query_async::<()>(&mut fresh).await?;
                 self.con.insert(fresh)
             }
         };
