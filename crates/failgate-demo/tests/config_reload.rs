@@ -2,13 +2,15 @@
 //! changes nothing. Real time (the file watcher and the signal are the OS's), every
 //! wait bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::process::Running;
+use common::snapshot as api_snapshot;
 use failgate_demo::dashboard::{Config, Watch, WatchSnapshot};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,26 +31,9 @@ fn save(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-async fn api_snapshot(base: &str) -> WatchSnapshot {
-    reqwest::get(format!("{base}/api/snapshot"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Polls the dashboard's JSON until `done` holds, for at most [`WAIT`].
 async fn wait_for(base: &str, what: &str, done: impl Fn(&WatchSnapshot) -> bool) -> WatchSnapshot {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let s = api_snapshot(base).await;
-        if done(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{what} within {WAIT:?}: {s:#?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_for(base, what, WAIT, done).await
 }
 
 async fn watch(path: &Path) -> Watch {
@@ -161,16 +146,6 @@ async fn a_bad_file_changes_nothing_and_says_why() {
     watch.shutdown().await.unwrap();
 }
 
-/// Kills the child on drop, whatever the test's end.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn get_snapshot(addr: &str) -> WatchSnapshot {
     let mut stream = TcpStream::connect(addr).expect("the dashboard accepts");
     write!(
@@ -198,47 +173,20 @@ fn sighup_reloads_a_file_the_watcher_cannot_see_change() {
     std::fs::write(&real, "[breakers.checkout]\nconsecutive_failures = 3\n").unwrap();
     std::os::unix::fs::symlink(&real, &link).unwrap();
 
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(r#"exec "$0" watch --addr 127.0.0.1:0 --rate 5 --config "$1" 2>&1"#)
-        .arg(env!("CARGO_BIN_EXE_failgate-demo"))
-        .arg(&link)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut child = Running(child);
-    let (tx, lines) = mpsc::channel();
-    let out = child.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let mut next_line = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = lines.recv_timeout(left) else {
-                panic!("no line {what} within {WAIT:?}:\n{}", seen.join("\n"))
-            };
-            seen.push(line.clone());
-            if pred(&line) {
-                return line;
-            }
-        }
-    };
-    let url = next_line("with the URL", &|l| l.starts_with("dashboard on "));
-    let addr = url
-        .trim_start_matches("dashboard on http://")
-        .trim_end_matches("/dashboard")
-        .to_owned();
+    let mut child = Running::demo(&[
+        "watch".as_ref(),
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--rate".as_ref(),
+        "5".as_ref(),
+        "--config".as_ref(),
+        link.as_os_str(),
+    ]);
+    let addr = child.dashboard_addr(WAIT);
+    let pid = child.pid();
+    let mut next_line =
+        |what: &str, pred: &dyn Fn(&str) -> bool| child.line_where(what, WAIT, pred);
     assert_eq!(settings_of(&get_snapshot(&addr), "checkout"), Some(3));
-    let pid = rustix::process::Pid::from_raw(child.0.id() as i32).unwrap();
     let hangup = || rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
 
     std::fs::write(&real, "[breakers.checkout]\nfailure_rate = 2.0\n").unwrap();
