@@ -208,3 +208,57 @@ fn sighup_reloads_a_file_the_watcher_cannot_see_change() {
     assert!(reloaded.contains("rebuilt checkout"), "{reloaded}");
     assert_eq!(settings_of(&get_snapshot(&addr), "checkout"), Some(8));
 }
+
+/// An operator opens a lane from the dashboard; then the file changes that lane's
+/// settings. The reload rebuilds its breaker, which starts closed (Registry::reload's
+/// documented behaviour): the dashboard shows the new settings, the closed state,
+/// and why, not the order the old breaker took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reason_line_after_a_reload_is_the_rebuilt_breakers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakers.toml");
+    std::fs::write(&path, "[breakers.checkout]\nconsecutive_failures = 3\n").unwrap();
+    let mut child = Running::demo(&[
+        "watch".as_ref(),
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--rate".as_ref(),
+        "5".as_ref(),
+        "--config".as_ref(),
+        path.as_os_str(),
+    ]);
+    let base = format!("http://{}", child.dashboard_addr(WAIT));
+    let (status, body) =
+        common::post(&format!("{base}/control/open_for?breaker=checkout&wait=5m")).await;
+    assert_eq!(status, 200, "{body}");
+    let opened = wait_for(&base, "the operator's order", |s| {
+        common::breaker(s, "checkout").state == "open"
+    })
+    .await;
+    assert_eq!(
+        common::breaker(&opened, "checkout").reason.as_deref(),
+        Some("opened by an operator for 5m")
+    );
+
+    save(&path, "[breakers.checkout]\nconsecutive_failures = 7\n");
+    let after = wait_for(&base, "the new threshold", |s| {
+        settings_of(s, "checkout") == Some(7)
+    })
+    .await;
+    let view = common::breaker(&after, "checkout");
+    assert_eq!(
+        view.state, "closed",
+        "a rebuilt breaker starts closed: {view:?}"
+    );
+    assert_eq!(
+        view.reason.as_deref(),
+        Some("rebuilt by a reload of its settings (was open)"),
+        "{view:?}"
+    );
+    let untouched = common::breaker(&after, "search");
+    assert!(
+        !untouched.reason.as_deref().unwrap_or("").contains("reload"),
+        "{untouched:?}"
+    );
+    drop(child);
+}
