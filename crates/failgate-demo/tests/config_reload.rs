@@ -146,6 +146,19 @@ async fn a_bad_file_changes_nothing_and_says_why() {
     watch.shutdown().await.unwrap();
 }
 
+/// `failgate-demo watch --config FILE` on 127.0.0.1:0, at 5 calls a second.
+fn watch_binary(config: &Path) -> Running {
+    Running::demo(&[
+        "watch".as_ref(),
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--rate".as_ref(),
+        "5".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ])
+}
+
 fn get_snapshot(addr: &str) -> WatchSnapshot {
     let mut stream = TcpStream::connect(addr).expect("the dashboard accepts");
     write!(
@@ -173,15 +186,7 @@ fn sighup_reloads_a_file_the_watcher_cannot_see_change() {
     std::fs::write(&real, "[breakers.checkout]\nconsecutive_failures = 3\n").unwrap();
     std::os::unix::fs::symlink(&real, &link).unwrap();
 
-    let mut child = Running::demo(&[
-        "watch".as_ref(),
-        "--addr".as_ref(),
-        "127.0.0.1:0".as_ref(),
-        "--rate".as_ref(),
-        "5".as_ref(),
-        "--config".as_ref(),
-        link.as_os_str(),
-    ]);
+    let mut child = watch_binary(&link);
     let addr = child.dashboard_addr(WAIT);
     let pid = child.pid();
     let mut next_line =
@@ -218,15 +223,7 @@ async fn the_reason_line_after_a_reload_is_the_rebuilt_breakers() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("breakers.toml");
     std::fs::write(&path, "[breakers.checkout]\nconsecutive_failures = 3\n").unwrap();
-    let mut child = Running::demo(&[
-        "watch".as_ref(),
-        "--addr".as_ref(),
-        "127.0.0.1:0".as_ref(),
-        "--rate".as_ref(),
-        "5".as_ref(),
-        "--config".as_ref(),
-        path.as_os_str(),
-    ]);
+    let mut child = watch_binary(&path);
     let base = format!("http://{}", child.dashboard_addr(WAIT));
     let (status, body) =
         common::post(&format!("{base}/control/open_for?breaker=checkout&wait=5m")).await;
