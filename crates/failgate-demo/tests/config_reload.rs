@@ -2,13 +2,15 @@
 //! changes nothing. Real time (the file watcher and the signal are the OS's), every
 //! wait bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::process::Running;
+use common::snapshot as api_snapshot;
 use failgate_demo::dashboard::{Config, Watch, WatchSnapshot};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,26 +31,9 @@ fn save(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-async fn api_snapshot(base: &str) -> WatchSnapshot {
-    reqwest::get(format!("{base}/api/snapshot"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Polls the dashboard's JSON until `done` holds, for at most [`WAIT`].
 async fn wait_for(base: &str, what: &str, done: impl Fn(&WatchSnapshot) -> bool) -> WatchSnapshot {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let s = api_snapshot(base).await;
-        if done(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{what} within {WAIT:?}: {s:#?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_for(base, what, WAIT, done).await
 }
 
 async fn watch(path: &Path) -> Watch {
@@ -161,14 +146,17 @@ async fn a_bad_file_changes_nothing_and_says_why() {
     watch.shutdown().await.unwrap();
 }
 
-/// Kills the child on drop, whatever the test's end.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `failgate-demo watch --config FILE` on 127.0.0.1:0, at 5 calls a second.
+fn watch_binary(config: &Path) -> Running {
+    Running::demo(&[
+        "watch".as_ref(),
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--rate".as_ref(),
+        "5".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ])
 }
 
 fn get_snapshot(addr: &str) -> WatchSnapshot {
@@ -198,47 +186,12 @@ fn sighup_reloads_a_file_the_watcher_cannot_see_change() {
     std::fs::write(&real, "[breakers.checkout]\nconsecutive_failures = 3\n").unwrap();
     std::os::unix::fs::symlink(&real, &link).unwrap();
 
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(r#"exec "$0" watch --addr 127.0.0.1:0 --rate 5 --config "$1" 2>&1"#)
-        .arg(env!("CARGO_BIN_EXE_failgate-demo"))
-        .arg(&link)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut child = Running(child);
-    let (tx, lines) = mpsc::channel();
-    let out = child.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let mut next_line = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = lines.recv_timeout(left) else {
-                panic!("no line {what} within {WAIT:?}:\n{}", seen.join("\n"))
-            };
-            seen.push(line.clone());
-            if pred(&line) {
-                return line;
-            }
-        }
-    };
-    let url = next_line("with the URL", &|l| l.starts_with("dashboard on "));
-    let addr = url
-        .trim_start_matches("dashboard on http://")
-        .trim_end_matches("/dashboard")
-        .to_owned();
+    let mut child = watch_binary(&link);
+    let addr = child.dashboard_addr(WAIT);
+    let pid = child.pid();
+    let mut next_line =
+        |what: &str, pred: &dyn Fn(&str) -> bool| child.line_where(what, WAIT, pred);
     assert_eq!(settings_of(&get_snapshot(&addr), "checkout"), Some(3));
-    let pid = rustix::process::Pid::from_raw(child.0.id() as i32).unwrap();
     let hangup = || rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
 
     std::fs::write(&real, "[breakers.checkout]\nfailure_rate = 2.0\n").unwrap();
@@ -259,4 +212,50 @@ fn sighup_reloads_a_file_the_watcher_cannot_see_change() {
     let reloaded = next_line("with the reload", &|l| l.contains("configuration reloaded"));
     assert!(reloaded.contains("rebuilt checkout"), "{reloaded}");
     assert_eq!(settings_of(&get_snapshot(&addr), "checkout"), Some(8));
+}
+
+/// An operator opens a lane from the dashboard; then the file changes that lane's
+/// settings. The reload rebuilds its breaker, which starts closed (Registry::reload's
+/// documented behaviour): the dashboard shows the new settings, the closed state,
+/// and why, not the order the old breaker took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reason_line_after_a_reload_is_the_rebuilt_breakers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakers.toml");
+    std::fs::write(&path, "[breakers.checkout]\nconsecutive_failures = 3\n").unwrap();
+    let mut child = watch_binary(&path);
+    let base = format!("http://{}", child.dashboard_addr(WAIT));
+    let (status, body) =
+        common::post(&format!("{base}/control/open_for?breaker=checkout&wait=5m")).await;
+    assert_eq!(status, 200, "{body}");
+    let opened = wait_for(&base, "the operator's order", |s| {
+        common::breaker(s, "checkout").state == "open"
+    })
+    .await;
+    assert_eq!(
+        common::breaker(&opened, "checkout").reason.as_deref(),
+        Some("opened by an operator for 5m")
+    );
+
+    save(&path, "[breakers.checkout]\nconsecutive_failures = 7\n");
+    let after = wait_for(&base, "the new threshold", |s| {
+        settings_of(s, "checkout") == Some(7)
+    })
+    .await;
+    let view = common::breaker(&after, "checkout");
+    assert_eq!(
+        view.state, "closed",
+        "a rebuilt breaker starts closed: {view:?}"
+    );
+    assert_eq!(
+        view.reason.as_deref(),
+        Some("rebuilt by a reload of its settings (was open)"),
+        "{view:?}"
+    );
+    let untouched = common::breaker(&after, "search");
+    assert!(
+        !untouched.reason.as_deref().unwrap_or("").contains("reload"),
+        "{untouched:?}"
+    );
+    drop(child);
 }

@@ -3,23 +3,13 @@
 //! log format is the binary's, so nothing in-process would show it); every wait is
 //! bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_failgate-demo");
-
-/// Kills the child on drop, whatever the test's end.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::process::Running;
 
 /// `POST /control/{action}?breaker=checkout` on `addr`, with the JSON the route asks for.
 fn control(addr: &str, action: &str) -> String {
@@ -37,29 +27,16 @@ fn control(addr: &str, action: &str) -> String {
 
 #[test]
 fn watch_logs_its_url_first_then_transitions_and_summaries_but_no_request_lines() {
-    // One stream in write order: stdout and stderr into one pipe.
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(r#"exec "$0" watch --addr 127.0.0.1:0 --seed 7 --summary-every 300ms 2>&1"#)
-        .arg(BIN)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut child = Running(child);
-    let (tx, lines) = mpsc::channel();
-    let out = child.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
+    let mut child = Running::demo(&[
+        "watch",
+        "--addr",
+        "127.0.0.1:0",
+        "--seed",
+        "7",
+        "--summary-every",
+        "300ms",
+    ]);
     let deadline = Instant::now() + Duration::from_secs(15);
-    let mut seen: Vec<String> = Vec::new();
     let mut addr = None;
     let mut forced = false;
     let done = |seen: &[String]| {
@@ -69,12 +46,11 @@ fn watch_logs_its_url_first_then_transitions_and_summaries_but_no_request_lines(
             .any(|l| l.contains("checkout") && l.contains("circuit closed"));
         summaries >= 2 && reopened
     };
-    while !done(&seen) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = lines.recv_timeout(left) else {
+    while !done(&child.seen) {
+        let Some(line) = child.next_line_before(deadline) else {
             panic!(
                 "watch did not log what it should within 15 s:\n{}",
-                seen.join("\n")
+                child.seen.join("\n")
             )
         };
         if addr.is_none() {
@@ -83,13 +59,13 @@ fn watch_logs_its_url_first_then_transitions_and_summaries_but_no_request_lines(
                 .and_then(|rest| rest.split('/').next())
                 .map(str::to_owned);
         }
-        seen.push(line);
         if let (Some(addr), false) = (&addr, forced) {
             forced = true;
             assert!(control(addr, "force_open").starts_with("HTTP/1.1 200"));
             assert!(control(addr, "reset").starts_with("HTTP/1.1 200"));
         }
     }
+    let seen = std::mem::take(&mut child.seen);
     let log = seen.join("\n");
 
     let url_line = seen

@@ -165,15 +165,26 @@ fn failures_of_a_key_idle_for_the_forgetting_time_are_forgotten() {
         "{states:?}"
     );
     assert_eq!(map.get(&5).snapshot().consecutive_failures, 1);
+}
 
-    // A shorter forgetting time, set on the map.
-    let map = BreakerMap::new(template(&clock), 1)
-        .unwrap()
-        .forget_failures_after(Duration::from_secs(1));
-    fail(&map, 0);
-    flood(&map, 1..3); // clears the mark, then finds a failure a moment old
-    assert_eq!(map.untracked(), 2);
-    clock.advance(Duration::from_secs(1));
-    flood(&map, 3..4);
-    assert_eq!(map.states(), vec![(3, State::Closed)]);
+/// A shorter forgetting time, set on the map, by its name and by its former one.
+#[test]
+#[allow(deprecated)]
+fn the_former_name_forget_failures_after_still_sets_the_eviction_time() {
+    let clock = ManualClock::new();
+    for map in [
+        BreakerMap::new(template(&clock), 1)
+            .unwrap()
+            .evict_failing_after(Duration::from_secs(1)),
+        BreakerMap::new(template(&clock), 1)
+            .unwrap()
+            .forget_failures_after(Duration::from_secs(1)),
+    ] {
+        fail(&map, 0);
+        flood(&map, 1..3); // clears the mark, then finds a failure a moment old
+        assert_eq!(map.untracked(), 2);
+        clock.advance(Duration::from_secs(1));
+        flood(&map, 3..4);
+        assert_eq!(map.states(), vec![(3, State::Closed)]);
+    }
 }

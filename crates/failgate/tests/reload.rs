@@ -290,3 +290,84 @@ fn reloads_racing_calls_and_each_other_are_safe() {
     }
     assert!(registry.names().iter().any(|n| n == "search"));
 }
+
+#[test]
+fn reload_rebuilds_a_breaker_whose_totals_or_sample_errors_changed() {
+    let (registry, events) = registry(BEFORE);
+    fail(&registry.get("payments").unwrap());
+    fail(&registry.get("search").unwrap());
+    events.lock().unwrap().clear();
+
+    let totals = BEFORE.replace(
+        "consecutive_failures = 1",
+        "consecutive_failures = 1\n    totals = false",
+    );
+    let report = registry.reload(&config(&totals)).unwrap();
+    assert_eq!(report.rebuilt, ["payments"]);
+    assert_eq!(report.unchanged, ["search"]);
+    let payments = registry.get("payments").unwrap();
+    assert_eq!(payments.state(), State::Closed, "a new breaker");
+    assert_eq!(
+        payments.snapshot().totals,
+        None,
+        "totals = false, observer or not"
+    );
+
+    let sampled = totals.replace(
+        "consecutive_failures = 2",
+        "consecutive_failures = 2\n    sample_errors = 3",
+    );
+    let report = registry.reload(&config(&sampled)).unwrap();
+    assert_eq!(report.rebuilt, ["search"]);
+    assert_eq!(report.unchanged, ["payments"]);
+    assert_eq!(
+        registry.settings_of("search").unwrap().sample_errors,
+        Some(3)
+    );
+    let reconfigured: Vec<(String, EventKind)> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, kind)| matches!(kind, EventKind::Reconfigured { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        reconfigured,
+        [
+            (
+                "payments".to_owned(),
+                EventKind::Reconfigured {
+                    previous: State::Open
+                }
+            ),
+            (
+                "search".to_owned(),
+                EventKind::Reconfigured {
+                    previous: State::Closed
+                }
+            ),
+        ]
+    );
+
+    // A bad value in a file names the file and the key, and changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakers.toml");
+    std::fs::write(
+        &path,
+        sampled.replace("sample_errors = 3", "sample_errors = -3"),
+    )
+    .unwrap();
+    let e = registry.reload_file(&path).unwrap_err();
+    assert_eq!(e.path(), "breakers.search.sample_errors", "{e}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "{}: breakers.search.sample_errors: ",
+            path.display()
+        )),
+        "{e}"
+    );
+    assert_eq!(
+        registry.settings_of("search").unwrap().sample_errors,
+        Some(3)
+    );
+}

@@ -7,7 +7,8 @@
 //! that configuration from the file and hands it to [`Registry::reload`]: a lane
 //! whose settings did not change keeps its breaker, state and all; a changed one gets
 //! a new breaker, which the lane's traffic uses from its next call on (it asks the
-//! registry for its breaker at each call). A file that cannot be read, parsed or
+//! registry for its breaker at each call), and the lane's "why:" line says it was
+//! rebuilt, and in which state the breaker it replaced was. A file that cannot be read, parsed or
 //! checked, or that names no lane, is logged at WARN and changes nothing.
 //!
 //! The file is watched through its directory (`notify`), so that a file replaced by a

@@ -2,12 +2,13 @@
 //! the samples the page's charts start from; and the sampler that keeps them fresh.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use failgate::config_file::RegistryConfig;
 use failgate::observers::record_snapshot;
-use failgate::{CircuitBreaker, Clock, Event, EventKind, Registry};
+use failgate::{CircuitBreaker, Clock, Event, Registry};
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -42,14 +43,16 @@ pub(super) fn build_lanes(
 ) -> Result<(Registry, Vec<Arc<LaneState>>), WatchError> {
     let (config, lanes) = reload::effective(lanes, file)?;
     // Transitions go to the log (INFO, openings WARN) as well as to the metrics.
-    // Each lane keeps its breaker's last reason for a change of state, for the page.
-    // The observer is made per breaker by name, so a breaker a reload rebuilds writes
-    // to its lane's reason too.
+    // Each lane keeps why its breaker is in its state, for the page: its last change,
+    // or its rebuilding by a reload. The observer is made per breaker by name, so a
+    // breaker a reload rebuilds writes to its lane's reason too; each is numbered in
+    // build order, so the breaker it replaced no longer does.
     let reasons: Vec<(String, LastReason)> = lanes
         .iter()
         .map(|lane| (lane.name.clone(), LastReason::default()))
         .collect();
     let by_name = Arc::new(reasons.clone());
+    let built = AtomicU64::new(0);
     let base = CircuitBreaker::builder()
         .with_metrics()
         .with_tracing()
@@ -58,9 +61,12 @@ pub(super) fn build_lanes(
                 .iter()
                 .find(|(lane, _)| lane == name)
                 .map(|(_, reason)| Arc::clone(reason));
+            let breaker = built.fetch_add(1, Ordering::Relaxed) + 1;
             move |e: &Event<'_>| {
-                if let (Some(keep), EventKind::StateChange { reason, .. }) = (&keep, e.kind) {
-                    *keep.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+                if let Some(keep) = &keep {
+                    keep.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .hear(breaker, &e.kind);
                 }
             }
         })

@@ -131,12 +131,66 @@ pub(crate) struct LaneState {
     /// Where the lane's breaker is: asked at each call, so that a breaker a reload
     /// rebuilt takes the traffic from the next call on.
     pub(crate) registry: Registry,
-    /// Why the breaker last changed state, written by an observer of its transitions.
+    /// Why the breaker is in its state, written by an observer of its transitions
+    /// and of its rebuilding.
     pub(crate) reason: LastReason,
 }
 
-/// The last reason for a change of state (`None` before the first).
-pub(crate) type LastReason = Arc<std::sync::Mutex<Option<failgate::Reason>>>;
+/// Why a lane's breaker is in its state, for the page's "why:" line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Why {
+    /// Its last change of state.
+    Change(failgate::Reason),
+    /// A reload made it, in place of a breaker whose settings changed and which was
+    /// in `previous`: it starts as its settings say (closed, unless they set
+    /// `initial_state`), with empty counts.
+    Rebuilt { previous: failgate::State },
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Change(reason) => reason.fmt(f),
+            Why::Rebuilt { previous } => write!(
+                f,
+                "rebuilt by a reload of its settings (was {})",
+                previous.as_str()
+            ),
+        }
+    }
+}
+
+/// What the observers of a lane's breakers last said, and which breaker said it.
+#[derive(Debug, Default)]
+pub(crate) struct Said {
+    /// The breaker the lane uses: the number of its observer (see [`Said::hear`]).
+    breaker: u64,
+    why: Option<Why>,
+}
+
+impl Said {
+    /// What observer `breaker` (numbered in the order the breakers were built) heard.
+    /// A breaker built before the lane's current one is one a reload replaced, whose
+    /// late transitions (a call still in flight on it) no longer say anything about
+    /// the lane.
+    pub(crate) fn hear(&mut self, breaker: u64, kind: &failgate::EventKind) {
+        use failgate::EventKind;
+        if breaker < self.breaker {
+            return;
+        }
+        match *kind {
+            EventKind::StateChange { reason, .. } => self.why = Some(Why::Change(reason)),
+            EventKind::Reconfigured { previous } => {
+                self.breaker = breaker;
+                self.why = Some(Why::Rebuilt { previous });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What the lane's breakers last said (`None` before the first change).
+pub(crate) type LastReason = Arc<std::sync::Mutex<Said>>;
 
 impl LaneState {
     /// The lane's breaker now (`None` only if the registry lost it, which a reload
@@ -157,9 +211,10 @@ impl LaneState {
         *self.policy.lock().unwrap_or_else(|p| p.into_inner()) = policy.to_owned();
     }
 
-    /// Why the breaker last changed state, if it has.
-    pub(crate) fn last_reason(&self) -> Option<failgate::Reason> {
-        *self.reason.lock().unwrap_or_else(|p| p.into_inner())
+    /// Why the breaker is in its state: its last change, or its rebuilding by a
+    /// reload; `None` before either.
+    pub(crate) fn last_reason(&self) -> Option<Why> {
+        self.reason.lock().unwrap_or_else(|p| p.into_inner()).why
     }
 
     /// The ratio asked for now: the pin if there is one, else the schedule's.
@@ -208,5 +263,46 @@ pub(crate) async fn drive(
             };
             counter.fetch_add(1, Ordering::Relaxed);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Said, Why};
+    use failgate::{EventKind, Reason, State};
+
+    fn change(reason: Reason) -> EventKind {
+        EventKind::StateChange {
+            from: State::Closed,
+            to: State::Open,
+            reason,
+            wait: None,
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn a_replaced_breakers_late_transition_does_not_overwrite_the_lanes_reason() {
+        let mut said = Said::default();
+        said.hear(1, &change(Reason::Manual));
+        assert_eq!(said.why, Some(Why::Change(Reason::Manual)));
+        said.hear(
+            2,
+            &EventKind::Reconfigured {
+                previous: State::ForcedOpen,
+            },
+        );
+        let rebuilt = Why::Rebuilt {
+            previous: State::ForcedOpen,
+        };
+        assert_eq!(said.why, Some(rebuilt));
+        assert_eq!(
+            rebuilt.to_string(),
+            "rebuilt by a reload of its settings (was forced_open)"
+        );
+        said.hear(1, &change(Reason::ProbeFailed));
+        assert_eq!(said.why, Some(rebuilt), "breaker 1 was replaced");
+        said.hear(2, &change(Reason::ProbeFailed));
+        assert_eq!(said.why, Some(Why::Change(Reason::ProbeFailed)));
     }
 }

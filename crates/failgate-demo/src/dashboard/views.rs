@@ -43,8 +43,10 @@ pub struct BreakerView {
     /// with a reload of `--config`).
     #[serde(default)]
     pub settings: BreakerConfig,
-    /// Why the breaker last changed state, in words (`null` before its first change):
-    /// "opened by an operator for 5m", "a probe failed", ...
+    /// Why the breaker is in its state, in words (`null` before its first change):
+    /// its last change ("opened by an operator for 5m", "a probe failed", ...), or,
+    /// once a reload replaced it, "rebuilt by a reload of its settings (was open)"
+    /// until the new breaker changes state.
     #[serde(default)]
     pub reason: Option<String>,
     /// What the breaker itself counted since it was made (`null` if it keeps no

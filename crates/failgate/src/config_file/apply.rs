@@ -34,6 +34,8 @@ impl BreakerConfig {
             initial_state: self.initial_state.or(base.initial_state),
             half_open_failure_rate: self.half_open_failure_rate.or(base.half_open_failure_rate),
             forget_failures_after: self.forget_failures_after.or(base.forget_failures_after),
+            totals: self.totals.or(base.totals),
+            sample_errors: self.sample_errors.or(base.sample_errors),
         }
     }
 
@@ -89,6 +91,12 @@ impl BreakerConfig {
         }
         if let Some(d) = self.forget_failures_after {
             b = b.forget_failures_after(d.0);
+        }
+        if let Some(keep) = self.totals {
+            b = b.totals(keep);
+        }
+        if let Some(n) = self.sample_errors {
+            b = b.sample_errors(n);
         }
         b
     }

@@ -98,6 +98,37 @@ pub struct BreakerConfig {
     /// See [`Builder::forget_failures_after`](crate::Builder::forget_failures_after).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forget_failures_after: Option<HumanDuration>,
+    /// See [`Builder::totals`](crate::Builder::totals): `totals = true` keeps totals
+    /// without an observer, `false` never keeps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<bool>,
+    /// See [`Builder::sample_errors`](crate::Builder::sample_errors): one described
+    /// outcome's error in every `sample_errors` (0 none, 1 every one), from 0 to
+    /// 4294967295.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "every_n"
+    )]
+    pub sample_errors: Option<u32>,
+}
+
+/// `sample_errors`: a whole number a `u32` holds, refused with the range it must be in.
+fn every_n<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = u32;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a whole number from 0 to {}", u32::MAX)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::custom(format_args!("{v} is not in 0..={}", u32::MAX)))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::custom(format_args!("{v} is not in 0..={}", u32::MAX)))
+        }
+    }
+    d.deserialize_any(Visitor).map(Some)
 }
 
 /// A [`State`](crate::State) written by its name, as

@@ -47,7 +47,7 @@ struct Shared<K, T: Template> {
     map: papaya::HashMap<K, Entry<T::Breaker>>,
     ring: Mutex<Ring<K>>,
     max_keys: usize,
-    /// Nanoseconds of idleness after which a closed breaker's failures are forgotten.
+    /// Nanoseconds of idleness after which a closed breaker's failures no longer keep it from eviction.
     forget_after: AtomicU64,
     untracked: AtomicU64,
 }
@@ -86,9 +86,9 @@ where
     /// `"{template name}:{key}"`), holding at most `max_keys` of them (at least 1).
     ///
     /// The template is checked here, once: a bad value is its error. Failures of an
-    /// idle key are forgotten after the template's first open wait or its time
-    /// window's span, whichever is longer (see
-    /// [`forget_failures_after`](Self::forget_failures_after)).
+    /// idle key stop protecting it from eviction after the template's first open
+    /// wait or its time window's span, whichever is longer (see
+    /// [`evict_failing_after`](Self::evict_failing_after)).
     pub fn new(mut template: T, max_keys: usize) -> Result<Self, T::Error> {
         if max_keys == 0 {
             let e = ConfigError::new("max_keys", max_keys, "must be at least 1");
@@ -111,12 +111,30 @@ where
         })
     }
 
-    /// Forgets the failures of a closed breaker whose key has had no call for
-    /// `idle`, so that it may be evicted. Applies to every clone of the map.
-    pub fn forget_failures_after(self, idle: Duration) -> Self {
+    /// Lets a full map evict a closed breaker that has failures (or slow calls) in
+    /// its counts once its key has had no call for `idle`: until then, those failures
+    /// protect it from eviction (see the [module docs](super)). The breaker itself
+    /// keeps its counts; this is about the map's room, not the breaker's policy
+    /// ([`Builder::forget_failures_after`](crate::Builder::forget_failures_after)
+    /// is that). Applies to every clone of the map.
+    pub fn evict_failing_after(self, idle: Duration) -> Self {
         let nanos = duration_to_nanos(idle);
         self.shared.forget_after.store(nanos, Ordering::Relaxed);
         self
+    }
+
+    /// The former name of [`evict_failing_after`](Self::evict_failing_after), which
+    /// it calls: it read as
+    /// [`Builder::forget_failures_after`](crate::Builder::forget_failures_after),
+    /// which means something else (a breaker's consecutive count forgetting old
+    /// failures).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `evict_failing_after`: the map's eviction of idle failing keys, \
+                not `Builder::forget_failures_after`"
+    )]
+    pub fn forget_failures_after(self, idle: Duration) -> Self {
+        self.evict_failing_after(idle)
     }
 
     /// The breaker for `key`: its own, made if it is new. When the map is full of

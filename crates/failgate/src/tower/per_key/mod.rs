@@ -14,7 +14,7 @@
 //!   disabled, count only);
 //! - a breaker with failures (or slow calls) in its consecutive count or its window,
 //!   unless its key has had no call for the [forgetting
-//!   time](BreakerMap::forget_failures_after);
+//!   time](BreakerMap::evict_failing_after);
 //! - a breaker used since the hand last passed it (a second chance: the hand clears
 //!   the mark, and evicts only on its next turn if the key stayed unused);
 //! - a breaker with a handle outside the map: a call in flight holds one, so a slow
