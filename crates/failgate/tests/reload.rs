@@ -371,3 +371,26 @@ fn reload_rebuilds_a_breaker_whose_totals_or_sample_errors_changed() {
         Some(3)
     );
 }
+
+#[test]
+fn a_rebuilt_breaker_starts_in_the_initial_state_its_new_settings_name() {
+    let (registry, _events) = registry(BEFORE);
+    let search = registry.get("search").unwrap();
+    fail(&search);
+    fail(&search);
+    assert_eq!(search.state(), State::Open);
+    let report = registry
+        .reload(&config(&BEFORE.replace(
+            "consecutive_failures = 2",
+            "consecutive_failures = 2\n    initial_state = \"forced_open\"",
+        )))
+        .unwrap();
+    assert_eq!(report.rebuilt, ["search"]);
+    let rebuilt = registry.get("search").unwrap();
+    assert_eq!(rebuilt.state(), State::ForcedOpen);
+    assert_eq!(rebuilt.snapshot().calls, 0);
+    // Settings without one start closed, whatever state the old breaker was in.
+    let report = registry.reload(&config(BEFORE)).unwrap();
+    assert_eq!(report.rebuilt, ["search"]);
+    assert_eq!(registry.get("search").unwrap().state(), State::Closed);
+}

@@ -29,8 +29,9 @@ pub(crate) struct FileSource {
 pub struct ReloadReport {
     /// Breakers the new file names that did not exist: made now.
     pub added: Vec<String>,
-    /// Breakers whose settings changed: each is a new breaker, closed, with empty
-    /// counts; it emitted [`EventKind::Reconfigured`](crate::EventKind::Reconfigured).
+    /// Breakers whose settings changed: each is a new breaker, in its settings'
+    /// initial state (closed unless they set `initial_state`), with empty counts; it
+    /// emitted [`EventKind::Reconfigured`](crate::EventKind::Reconfigured).
     pub rebuilt: Vec<String>,
     /// Breakers the old file named and the new one does not: no longer listed.
     pub removed: Vec<String>,
@@ -136,8 +137,8 @@ impl Registry {
     ///
     /// - a breaker whose settings ([`RegistryConfig::settings_for`] its name) did not
     ///   change is kept, state and counts and all: `get` returns the same breaker;
-    /// - one whose settings changed is replaced by a new breaker (closed, empty
-    ///   counts), which emits [`EventKind::Reconfigured`](crate::EventKind::Reconfigured)
+    /// - one whose settings changed is replaced by a new breaker (in its settings'
+    ///   initial state, closed unless they set `initial_state`; empty counts), which emits [`EventKind::Reconfigured`](crate::EventKind::Reconfigured)
     ///   to its observers (rebuilt breakers emit theirs in name order). This includes
     ///   breakers `get_or_create` made from the defaults, when the defaults change;
     /// - one the old file named and the new one does not is no longer listed (`get`,
