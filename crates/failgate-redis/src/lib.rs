@@ -65,6 +65,7 @@ mod mirror;
 #[cfg(feature = "tower")]
 pub mod per_key;
 mod permit;
+mod policy;
 mod script;
 mod settings;
 mod start;
