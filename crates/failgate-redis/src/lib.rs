@@ -70,6 +70,7 @@ mod script;
 mod settings;
 mod start;
 mod telemetry;
+mod totals;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod wake;

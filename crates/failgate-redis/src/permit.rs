@@ -26,6 +26,9 @@ impl<L: Report> Kind<L> {
         if let Some(wait) = retry_after {
             core.note_retry_after(wait); // ignored unless the breaker honours hints
         }
+        if !matches!(self, Kind::Done) {
+            core.count_outcome(outcome);
+        }
         match std::mem::replace(self, Kind::Done) {
             Kind::Counted(g) => core.record_counted(g, outcome),
             Kind::Probe(g) => core.record_probe(
@@ -45,7 +48,11 @@ impl<L: Report> Kind<L> {
     }
 
     fn abandon(&mut self, core: &Mirror) {
-        if let Kind::Probe(g) = std::mem::replace(self, Kind::Done) {
+        let kind = std::mem::replace(self, Kind::Done);
+        if !matches!(kind, Kind::Done) {
+            core.count_abandoned();
+        }
+        if let Kind::Probe(g) = kind {
             core.record_probe(g, None);
         }
         // A counted call abandoned counts nothing; a local permit abandons on drop.

@@ -31,4 +31,38 @@ impl<C> FleetBuilder<C> {
         self.settings.half_open_failure_rate = Some(rate);
         self
     }
+
+    /// Whether the breaker keeps this instance's [totals](failgate::Totals) since it
+    /// was made, read in [`Snapshot::totals`](failgate::Snapshot::totals) and
+    /// [`Snapshot::refused`](failgate::Snapshot::refused), as a local breaker's
+    /// [`Builder::totals`](failgate::Builder::totals) does. Off by default (a fleet
+    /// breaker has no observers): `true` keeps them, at the cost of one add per call
+    /// on the calling thread's own stripe (a cache line no other thread usually
+    /// writes).
+    ///
+    /// The totals are this instance's, not the fleet's: its calls by outcome
+    /// (`successes`, `failures`, `ignored`: every outcome reported on its permits,
+    /// late ones too, in shared mode and in the local fallback alike), its permits
+    /// dropped unreported (`abandoned`) and the calls it refused (`refused`). Summed
+    /// across hosts (as Prometheus does) they are the fleet's. The shared window's
+    /// figures, beside them in the snapshot, are the fleet's already. A fleet breaker
+    /// times no calls, so `slow_successes` and `slow_failures` stay 0.
+    ///
+    /// Transitions are left out (every `transitions_by` is 0): they are the fleet's,
+    /// made once in Redis, and every instance would count each one it sees, so a sum
+    /// across hosts would count each transition once per host, and an instance that
+    /// misses generations (it was away, or pub/sub skipped them) cannot tell which
+    /// transitions, for which reasons, it missed. The snapshot's
+    /// [`generation`](failgate::Snapshot::generation) counts the fleet's transitions.
+    ///
+    /// With the `metrics` feature the totals are also exported as the counters a local
+    /// breaker's [`MetricsObserver`](failgate::observers::MetricsObserver) records
+    /// (`failgate_calls_total`, labelled `breaker` = the breaker's name and `outcome` =
+    /// `success`, `failure`, `ignored`, `abandoned`, `rejected`), by the sync task after
+    /// each round trip, so a dashboard graphs local and fleet breakers alike. They
+    /// only go up, by what was counted since the last round trip.
+    pub fn totals(mut self, keep: bool) -> Self {
+        self.settings.totals = keep;
+        self
+    }
 }
