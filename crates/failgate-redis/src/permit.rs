@@ -162,6 +162,13 @@ macro_rules! report {
 /// Permission to make one call, from
 /// [`FleetBreaker::try_acquire`](crate::FleetBreaker::try_acquire). Dropped unreported,
 /// the call is abandoned: nothing is counted and a probe permit goes back.
+///
+/// A fleet breaker has no observers, so
+/// [`Report::record_described`](failgate::Report::record_described) (and
+/// `record_in_place_described`) keep the contract's default: the error is ignored,
+/// never formatted, and the outcome counts exactly as
+/// [`record_with_retry_after`](Self::record_with_retry_after)'s does, fleet-wide (a
+/// described failure is a failure in the shared window, or a failed probe).
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct Permit<'a> {
@@ -185,6 +192,7 @@ impl Drop for Permit<'_> {
 
 /// A [`Permit`] that holds a handle on its breaker. From
 /// [`FleetBreaker::try_acquire_owned`](crate::FleetBreaker::try_acquire_owned).
+/// Like a [`Permit`], it ignores the error given to `record_described`.
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct OwnedPermit {
