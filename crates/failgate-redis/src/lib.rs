@@ -39,7 +39,8 @@
 //! - `tower`: [`tower::FleetBreakerLayer`](crate::tower): failgate's tower layer around
 //!   a fleet breaker, and per-key fleet breakers ([`per_key`]).
 //! - `metrics`: the mode (shared or local fallback) and Redis round trips reported
-//!   through `metrics`.
+//!   through `metrics`, and with [`FleetBuilder::totals`] the instance's totals as
+//!   failgate's own `failgate_calls_total` counters.
 //! - `serde`: fleet breakers from configuration files ([`config_file`]),
 //!   any serde format.
 //! - `tls`: `rediss://` URLs, TLS through rustls (ring) with the platform's root
