@@ -83,9 +83,12 @@ mod export {
     use metrics::{counter, Counter};
     use std::sync::Mutex;
 
+    /// Reads one total.
+    type Read = fn(&failgate::Totals) -> u64;
+
     /// The outcomes exported, in the core's `outcome` label values, with the total
     /// each reads.
-    const OUTCOMES: [(&str, fn(&failgate::Totals) -> u64); 5] = [
+    const OUTCOMES: [(&str, Read); 5] = [
         ("success", |t| t.successes),
         ("failure", |t| t.failures),
         ("ignored", |t| t.ignored),
