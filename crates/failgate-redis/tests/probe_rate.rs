@@ -32,19 +32,30 @@ async fn probes(fleet: &[FleetBreaker], n: usize, per: usize) -> Vec<(usize, Own
     held
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn half_open_failure_rate_closes_the_fleet_on_a_rate_below_the_threshold() {
-    let Some(redis) = Target::get() else { return };
-    let ns = unique_namespace("probe-rate-close");
+/// Two instances of a breaker with 4 half-open permits judged at `rate`, tripped, and
+/// the fleet's 4 probes, 2 on each instance (instance 0's first).
+async fn half_open_fleet(
+    url: &str,
+    test: &str,
+    rate: f64,
+) -> (Vec<FleetBreaker>, Vec<(usize, OwnedPermit)>) {
+    let ns = unique_namespace(test);
     let b = || {
-        fleet(&redis.url, &ns)
+        fleet(url, &ns)
             .half_open_permits(4)
-            .half_open_failure_rate(0.75)
+            .half_open_failure_rate(rate)
     };
     let fleet = instances(2, b).await;
     trip(&fleet).await;
     let mut held = probes(&fleet, 4, 2).await;
     held.sort_by_key(|(i, _)| *i);
+    (fleet, held)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_failure_rate_closes_the_fleet_on_a_rate_below_the_threshold() {
+    let Some(redis) = Target::get() else { return };
+    let (fleet, mut held) = half_open_fleet(&redis.url, "probe-rate-close", 0.75).await;
     // 4 probes at 0.75: after a failure and a success the rate could still reach 3 in
     // 4; a second success makes "below 0.75" certain with the fourth probe still out.
     let (last_instance, last) = held.pop().unwrap();
@@ -74,17 +85,8 @@ async fn half_open_failure_rate_closes_the_fleet_on_a_rate_below_the_threshold()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_failure_rate_reopens_the_fleet_when_the_failures_reach_it() {
     let Some(redis) = Target::get() else { return };
-    let ns = unique_namespace("probe-rate-open");
-    let b = || {
-        fleet(&redis.url, &ns)
-            .half_open_permits(4)
-            .half_open_failure_rate(0.5)
-    };
-    let fleet = instances(2, b).await;
-    trip(&fleet).await;
-    let mut held = probes(&fleet, 4, 2).await;
+    let (fleet, mut held) = half_open_fleet(&redis.url, "probe-rate-open", 0.5).await;
     // One failure from each instance: two of four reach 0.5, with two probes out.
-    held.sort_by_key(|(i, _)| *i);
     let (_, on_second) = held.pop().unwrap();
     let (_, on_first) = held.remove(0);
     on_first.failure();
