@@ -133,10 +133,11 @@ impl<C> FleetBreaker<C> {
     /// Asks for a permit, for callers that record the outcome themselves.
     #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
-        let kind = match self.core.admit()? {
+        let core = &self.core;
+        let kind = match core.admit().map_err(|r| core.refused(r))? {
             Admission::Counted(g) => Kind::Counted(g),
             Admission::Probe(g) => Kind::Probe(g),
-            Admission::Local => Kind::Local(self.core.local.try_acquire()?),
+            Admission::Local => Kind::Local(core.local.try_acquire().map_err(|r| core.refused(r))?),
         };
         Ok(Permit::new(&self.core, kind))
     }
@@ -145,10 +146,15 @@ impl<C> FleetBreaker<C> {
     /// borrow (a `'static` future, another thread).
     #[inline(always)]
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
-        let kind = match self.core.admit()? {
+        let core = &self.core;
+        let kind = match core.admit().map_err(|r| core.refused(r))? {
             Admission::Counted(g) => Kind::Counted(g),
             Admission::Probe(g) => Kind::Probe(g),
-            Admission::Local => Kind::Local(self.core.local.try_acquire_owned()?),
+            Admission::Local => Kind::Local(
+                core.local
+                    .try_acquire_owned()
+                    .map_err(|r| core.refused(r))?,
+            ),
         };
         Ok(OwnedPermit::new(self.core.clone(), kind))
     }

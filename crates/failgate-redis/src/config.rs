@@ -12,6 +12,11 @@ use std::time::Duration;
 ///
 /// The policy is a failure rate over a time window, the one that adds up across
 /// instances: every instance's calls and failures land in one shared window.
+///
+/// A local breaker's [`break_duration`](failgate::Builder::break_duration) (a Rust
+/// function, which Redis cannot run) and
+/// [`forget_failures_after`](failgate::Builder::forget_failures_after) (the fleet has
+/// no consecutive-failures policy) do not apply to a fleet breaker, and are not offered.
 pub struct FleetBuilder<C = DefaultClassifier> {
     pub(crate) settings: Settings,
     pub(crate) classifier: C,
@@ -39,6 +44,8 @@ impl<C> fmt::Debug for FleetBuilder<C> {
             .field("buckets", &s.buckets)
             .field("open_for", &s.open_for)
             .field("half_open_permits", &s.half_open_permits)
+            .field("half_open_failure_rate", &s.half_open_failure_rate)
+            .field("totals", &s.totals)
             .field("flush_interval", &s.flush_interval)
             .field("idle_poll", &s.idle_poll)
             .field("redis_timeout", &s.redis_timeout)
@@ -187,7 +194,8 @@ impl<C> FleetBuilder<C> {
     }
 
     /// How many probes the whole fleet sends while half-open; that many successes close
-    /// it. Default 1.
+    /// it (unless [`half_open_failure_rate`](Self::half_open_failure_rate) judges them
+    /// by their failure rate). Default 1.
     pub fn half_open_permits(mut self, n: u32) -> Self {
         self.settings.half_open_permits = n;
         self

@@ -107,6 +107,12 @@ pub struct FleetConfig {
     /// See [`FleetBuilder::half_open_timeout`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub half_open_timeout: Option<HumanDuration>,
+    /// See [`FleetBuilder::half_open_failure_rate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_open_failure_rate: Option<f64>,
+    /// See [`FleetBuilder::totals`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<bool>,
     /// See [`FleetBuilder::flush_interval`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flush_interval: Option<HumanDuration>,
@@ -175,6 +181,12 @@ impl FleetConfig {
         }
         if let Some(t) = d(&self.half_open_timeout) {
             b = b.half_open_timeout(t);
+        }
+        if let Some(rate) = self.half_open_failure_rate {
+            b = b.half_open_failure_rate(rate);
+        }
+        if let Some(keep) = self.totals {
+            b = b.totals(keep);
         }
         if let Some(t) = d(&self.flush_interval) {
             b = b.flush_interval(t);

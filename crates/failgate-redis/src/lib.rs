@@ -39,7 +39,8 @@
 //! - `tower`: [`tower::FleetBreakerLayer`](crate::tower): failgate's tower layer around
 //!   a fleet breaker, and per-key fleet breakers ([`per_key`]).
 //! - `metrics`: the mode (shared or local fallback) and Redis round trips reported
-//!   through `metrics`.
+//!   through `metrics`, and with [`FleetBuilder::totals`] the instance's totals as
+//!   failgate's own `failgate_calls_total` counters.
 //! - `serde`: fleet breakers from configuration files ([`config_file`]),
 //!   any serde format.
 //! - `tls`: `rediss://` URLs, TLS through rustls (ring) with the platform's root
@@ -65,10 +66,12 @@ mod mirror;
 #[cfg(feature = "tower")]
 pub mod per_key;
 mod permit;
+mod policy;
 mod script;
 mod settings;
 mod start;
 mod telemetry;
+mod totals;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod wake;

@@ -26,6 +26,9 @@ impl<L: Report> Kind<L> {
         if let Some(wait) = retry_after {
             core.note_retry_after(wait); // ignored unless the breaker honours hints
         }
+        if !matches!(self, Kind::Done) {
+            core.count_outcome(outcome);
+        }
         match std::mem::replace(self, Kind::Done) {
             Kind::Counted(g) => core.record_counted(g, outcome),
             Kind::Probe(g) => core.record_probe(
@@ -45,7 +48,11 @@ impl<L: Report> Kind<L> {
     }
 
     fn abandon(&mut self, core: &Mirror) {
-        if let Kind::Probe(g) = std::mem::replace(self, Kind::Done) {
+        let kind = std::mem::replace(self, Kind::Done);
+        if !matches!(kind, Kind::Done) {
+            core.count_abandoned();
+        }
+        if let Kind::Probe(g) = kind {
             core.record_probe(g, None);
         }
         // A counted call abandoned counts nothing; a local permit abandons on drop.
@@ -155,6 +162,13 @@ macro_rules! report {
 /// Permission to make one call, from
 /// [`FleetBreaker::try_acquire`](crate::FleetBreaker::try_acquire). Dropped unreported,
 /// the call is abandoned: nothing is counted and a probe permit goes back.
+///
+/// A fleet breaker has no observers, so
+/// [`Report::record_described`](failgate::Report::record_described) (and
+/// `record_in_place_described`) keep the contract's default: the error is ignored,
+/// never formatted, and the outcome counts exactly as
+/// [`record_with_retry_after`](Self::record_with_retry_after)'s does, fleet-wide (a
+/// described failure is a failure in the shared window, or a failed probe).
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct Permit<'a> {
@@ -178,6 +192,7 @@ impl Drop for Permit<'_> {
 
 /// A [`Permit`] that holds a handle on its breaker. From
 /// [`FleetBreaker::try_acquire_owned`](crate::FleetBreaker::try_acquire_owned).
+/// Like a [`Permit`], it ignores the error given to `record_described`.
 #[must_use = "a permit must be given an outcome; dropping it abandons the call"]
 #[derive(Debug)]
 pub struct OwnedPermit {

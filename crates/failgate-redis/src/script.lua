@@ -1,8 +1,8 @@
 -- One call syncs one breaker or many. Each breaker has 3 keys and ARGS_PER arguments,
 -- in order; the answer is one reply per breaker. A breaker whose part fails (a key of
 -- the wrong type, say) answers {'error', why} and the others go on. A call with fewer
--- arguments than ARGS_PER (19 or 20) is the single-breaker form: one flat reply.
-local ARGS_PER = 21
+-- arguments than ARGS_PER (19 to 23) is the single-breaker form: one flat reply.
+local ARGS_PER = 24
 
 local function sync(k, a)
 local st, win, seen_key = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
@@ -20,12 +20,15 @@ local retry_ms = tonumber(ARGV[a + 20] or '0')
 -- Whether to check that this user may PUBLISH on the channel (an empty message, which
 -- listeners ignore), as a new connection does.
 local check = ARGV[a + 21] == '1'
+-- The half-open rule: the probes' failure rate at which the breaker reopens, judged
+-- over all `permits` probes of one generation; -1 (or absent): every probe succeeds.
+local probe_rate = tonumber(ARGV[a + 23] or '-1') or -1
 
 -- Reads first. Epochs and batch ids stay strings: Lua's numbers would round them.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local s = redis.call('HMGET', st, 'state', 'gen', 'until', 'entered', 'taken', 'ok', 'epoch',
-  'hint')
+  'hint', 'bad')
 local state = s[1] or 'closed'
 local gen = tonumber(s[2] or '0')
 local untl = tonumber(s[3] or '0')
@@ -34,6 +37,7 @@ local taken = tonumber(s[5] or '0')
 local ok = tonumber(s[6] or '0')
 local epoch = s[7]
 local hint = tonumber(s[8] or '0')
+local bad = tonumber(s[9] or '0')
 local bucket_ms = math.floor(window_ms / buckets)
 local changed = false
 
@@ -74,6 +78,7 @@ local function enter(new_state)
   entered = now
   taken = 0
   ok = 0
+  bad = 0
   -- An opening lasts at least until the dependency's "retry after"; closing forgets it.
   if new_state == 'open' then untl = math.max(now + open_ms, hint) end
   if new_state == 'closed' then hint = 0 end
@@ -109,7 +114,17 @@ if current and state == 'closed' then
   end
 elseif current and state == 'half_open' then
   taken = math.max(taken - p_rel, 0)
-  if p_fail > 0 then
+  if probe_rate >= 0 then
+    -- The rate over all `permits` probes, decided once certain: the failures alone
+    -- reach it, or it stays below it even if every probe not yet succeeded fails.
+    ok = ok + p_ok
+    bad = bad + p_fail
+    if bad / permits >= probe_rate then
+      enter('open')
+    elseif math.max(permits - ok, 0) / permits < probe_rate then
+      enter('closed')
+    end
+  elseif p_fail > 0 then
     enter('open')
   elseif p_ok > 0 then
     ok = ok + p_ok
@@ -152,7 +167,7 @@ elseif state == 'half_open' and want > 0 then
 end
 
 redis.call('HSET', st, 'state', state, 'gen', gen, 'until', untl, 'entered', entered,
-  'taken', taken, 'ok', ok, 'epoch', epoch, 'hint', hint)
+  'taken', taken, 'ok', ok, 'epoch', epoch, 'hint', hint, 'bad', bad)
 redis.call('PEXPIRE', st, ttl)
 if redis.call('EXISTS', win) == 1 then redis.call('PEXPIRE', win, ttl) end
 if seq ~= '0' then

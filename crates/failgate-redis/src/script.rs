@@ -8,7 +8,9 @@
 //!   `until` (end of the open wait, in the server's milliseconds), `entered`, `taken`
 //!   (probe permits handed out), `ok` (probe successes), `epoch` (the server's time in
 //!   microseconds when the state was created), `hint` (until when the dependency
-//!   asked not to be called, in the server's milliseconds; 0: never);
+//!   asked not to be called, in the server's milliseconds; 0: never), `bad` (probe
+//!   failures of the current generation, for the failure-rate rule; 0 on every
+//!   transition);
 //! - `failgate:{ns}:{name}:window`, a hash of buckets: `c<n>` calls and `f<n>` failures of
 //!   bucket `n` (the server's time in milliseconds divided by the bucket's span);
 //! - `failgate:{ns}:{name}:batch:<instance>`, the last batch one instance sent: `"<batch
@@ -62,6 +64,22 @@
 //!   instead of failing the script after its writes. (A server out of memory under
 //!   `noeviction` refuses a script at its first write, before anything is written; a
 //!   key of the wrong type or a key permission missing fails every run alike.)
+//!
+//! # The half-open rule
+//! Argument 23 of each breaker, `probe_failure_rate`, chooses it (a call without it
+//! keeps the first):
+//! - `-1`: every probe succeeds. Probe successes of the current generation add to
+//!   `ok`, and `ok >= permits` closes; any probe failure of it reopens.
+//! - a rate `r` in (0, 1]: the probes' failure rate over all `permits` probes of the
+//!   generation, from every instance (`FleetBuilder::half_open_failure_rate`). A
+//!   batch's probe successes add to `ok` and its failures to `bad`; then, if
+//!   `bad / permits >= r` the breaker reopens, else if `(permits - ok) / permits < r`
+//!   (below `r` even if every probe not yet succeeded fails) it closes, else it stays
+//!   half-open. A batch carrying both is judged on both at once.
+//!
+//! Either way only probe results of the current generation count (others are
+//! discarded, as counts are), a batch sent again counts none, and releases give permits
+//! back (`taken`) without counting.
 
 use redis::{FromRedisValue, Script, Value};
 
@@ -222,11 +240,13 @@ pub(crate) struct ScriptArgs {
     pub(crate) ttl_ms: u64,
     /// How long Redis remembers this instance's last batch id.
     pub(crate) batch_ttl_ms: u64,
+    /// The half-open rule's failure-rate threshold (`None`: every probe succeeds).
+    pub(crate) probe_failure_rate: Option<f64>,
 }
 
 /// Arguments per breaker in a script call (`ARGS_PER` in `script.lua`).
 #[cfg(test)]
-const ARGS_PER: usize = 21;
+const ARGS_PER: usize = 24;
 
 impl ScriptArgs {
     /// Adds this breaker's keys to a script call (`EVALSHA` takes every key of the
@@ -260,7 +280,12 @@ impl ScriptArgs {
             .arg(flush.batch)
             .arg(self.batch_ttl_ms)
             .arg(flush.retry_after_ms)
-            .arg(u8::from(check));
+            .arg(u8::from(check))
+            // No operator's order: this breaker never carries one.
+            .arg("none")
+            .arg(self.probe_failure_rate.unwrap_or(-1.0))
+            // A missing shared state is created closed.
+            .arg("closed");
     }
 }
 
@@ -282,6 +307,7 @@ impl ScriptArgs {
             half_open_timeout_ms: 30_000,
             ttl_ms: 3_600_000,
             batch_ttl_ms: 180_000,
+            probe_failure_rate: None,
         }
     }
 }

@@ -125,6 +125,11 @@ pub(crate) struct Settings {
     pub(crate) open_for: Duration,
     pub(crate) half_open_permits: u32,
     pub(crate) half_open_timeout: Duration,
+    /// The half-open rule as a failure rate over the probes; `None`: every probe
+    /// succeeds (see [`FleetBuilder::half_open_failure_rate`](crate::FleetBuilder::half_open_failure_rate)).
+    pub(crate) half_open_failure_rate: Option<f64>,
+    /// Keep this instance's totals since creation.
+    pub(crate) totals: bool,
     pub(crate) flush_interval: Duration,
     pub(crate) idle_poll: Duration,
     pub(crate) redis_timeout: Duration,
@@ -156,6 +161,8 @@ impl Settings {
             open_for: Duration::from_secs(60),
             half_open_permits: 1,
             half_open_timeout: Duration::from_secs(30),
+            half_open_failure_rate: None,
+            totals: false,
             flush_interval: Duration::from_millis(100),
             idle_poll: Duration::from_secs(1),
             redis_timeout: Duration::from_millis(50),
@@ -181,8 +188,12 @@ impl Settings {
 
     /// The local breaker with the same policy, for fallback; validates the policy.
     pub(crate) fn local_breaker(&self) -> Result<failgate::CircuitBreaker, FleetConfigError> {
-        Ok(failgate::CircuitBreaker::builder()
-            .name(self.name.clone())
+        let mut b = failgate::CircuitBreaker::builder();
+        if let Some(rate) = self.half_open_failure_rate {
+            // Validated by the local builder's own rule, so both refuse the same rates.
+            b = b.half_open_failure_rate(rate);
+        }
+        Ok(b.name(self.name.clone())
             .failure_rate(self.failure_rate)
             .minimum_calls(self.minimum_calls)
             .window(Window::time(self.window).buckets(self.buckets))

@@ -48,5 +48,6 @@ fn script_args(s: &Settings) -> ScriptArgs {
         // A batch is sent again until answered, and dropped once a fallback outlasts the
         // window: three windows cover every repeat.
         batch_ttl_ms: ms(s.window).saturating_mul(3).max(1),
+        probe_failure_rate: s.half_open_failure_rate,
     }
 }

@@ -69,3 +69,79 @@ async fn the_mode_gauge_follows_redis() {
     assert!(seen.counters["failgate_redis_sync_errors_total"] >= 1);
     assert!(seen.counters["failgate_redis_round_trips_total"] >= 2);
 }
+
+/// The `failgate_calls_total` counters of the breaker `dependency`, by `outcome`, summed
+/// over the snapshots taken so far (a snapshot hands out the increments since the last).
+fn calls_by_outcome(snapshotter: &Snapshotter, seen: &mut HashMap<String, u64>) {
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        let label = |name: &str| {
+            key.labels()
+                .find(|l| l.key() == name)
+                .map(|l| l.value().to_owned())
+        };
+        if key.name() != "failgate_calls_total" || label("breaker").as_deref() != Some("dependency")
+        {
+            continue;
+        }
+        assert_eq!(
+            label("namespace"),
+            None,
+            "the core's labels: breaker and outcome"
+        );
+        if let (DebugValue::Counter(n), Some(outcome)) = (value, label("outcome")) {
+            *seen.entry(outcome).or_default() += n;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_totals_are_the_core_metrics_counters_labelled_with_the_breakers_name() {
+    let Some(redis) = common::Target::get() else {
+        return;
+    };
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let b = metrics::with_local_recorder(&recorder, || {
+        fleet(&redis.url, &unique_namespace("metrics-totals"))
+            .totals(true)
+            .build()
+            .unwrap()
+    });
+    let second = Duration::from_secs(1);
+    eventually("shared", 5 * second, || b.mode() == Mode::Shared).await;
+    for _ in 0..3 {
+        let _ = b.call(|| Ok::<_, ()>(()));
+    }
+    b.try_acquire().unwrap().ignore();
+    drop(b.try_acquire().unwrap());
+    // Admitted while closed, then failed: all four count, trip or not in between.
+    let permits: Vec<_> = (0..4).map(|_| b.try_acquire().unwrap()).collect();
+    permits.into_iter().for_each(|p| p.failure());
+    eventually("open", 2 * second, || b.state() == failgate::State::Open).await;
+    for _ in 0..2 {
+        let _ = b.call(|| Ok::<_, ()>(()));
+    }
+    let expected: HashMap<String, u64> = [
+        ("success", 3),
+        ("failure", 4),
+        ("ignored", 1),
+        ("abandoned", 1),
+        ("rejected", 2),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let mut seen = HashMap::new();
+    eventually("the counters reach the totals", 3 * second, || {
+        calls_by_outcome(&snapshotter, &mut seen);
+        seen == expected
+    })
+    .await;
+    // Monotonic: later rounds add nothing when nothing more was counted.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    calls_by_outcome(&snapshotter, &mut seen);
+    assert_eq!(seen, expected);
+    let t = b.snapshot().totals.unwrap();
+    assert_eq!((t.successes, t.failures, t.refused), (3, 4, 2));
+}

@@ -106,3 +106,37 @@ async fn noting_a_retry_after_does_not_allocate() {
     });
     assert_eq!(n, 0, "{n} allocations noting retry-after hints");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeping_totals_does_not_allocate() {
+    let Some(redis) = Target::get() else { return };
+    let b = fleet(&redis.url, &unique_namespace("no-alloc-totals"))
+        .totals(true)
+        .minimum_calls(1_000_000) // stays closed under the traffic below
+        .build()
+        .unwrap();
+    let tripping = fleet(&redis.url, &unique_namespace("no-alloc-totals-open"))
+        .totals(true)
+        .build()
+        .unwrap();
+    eventually("shared", Duration::from_secs(5), || {
+        b.mode() == Mode::Shared && tripping.mode() == Mode::Shared
+    })
+    .await;
+    let _ = b.call(|| Ok::<_, ()>(())); // warm up
+    let n = allocations_during(|| traffic(&b, 10_000));
+    assert_eq!(n, 0, "{n} allocations counting totals");
+    let n = allocations_during(|| {
+        for _ in 0..8 {
+            let _ = tripping.call(|| Err::<(), _>("down"));
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations counting failures");
+    eventually("open", Duration::from_secs(2), || {
+        tripping.state() == State::Open
+    })
+    .await;
+    let n = allocations_during(|| traffic(&tripping, 1_000));
+    assert_eq!(n, 0, "{n} allocations counting refusals");
+    assert!(tripping.snapshot().refused().unwrap() > 0);
+}

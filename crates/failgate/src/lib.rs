@@ -230,4 +230,8 @@ pub use policy::{
 pub use registry::{ControlError, Registry, RegistryBuilder, UnknownBreaker};
 pub use snapshot::Snapshot;
 pub use totals::Totals;
+/// Not a stable API: the striped counters behind [`Totals`], for failgate-redis's fleet
+/// breaker.
+#[doc(hidden)]
+pub use totals::{Count as TotalsCount, Tally as TotalsTally};
 pub use vocabulary::{Reason, State};

@@ -87,29 +87,47 @@ impl Totals {
     }
 }
 
-/// Where a counted thing goes in a stripe.
+/// Where a counted thing goes in a stripe. Public but hidden, with [`Tally`], for
+/// failgate-redis's fleet breaker, which keeps an instance's totals the same way; not
+/// a stable API.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Count {
+pub enum Count {
+    /// [`Totals::successes`].
     Success = 0,
+    /// [`Totals::failures`].
     Failure = 1,
+    /// [`Totals::ignored`].
     Ignored = 2,
+    /// [`Totals::slow_successes`].
     SlowSuccess = 3,
+    /// [`Totals::slow_failures`].
     SlowFailure = 4,
+    /// [`Totals::abandoned`].
     Abandoned = 5,
+    /// [`Totals::refused`].
     Refused = 6,
 }
 
 const KINDS: usize = 7;
 
-/// The counters behind [`Totals`].
+/// The counters behind [`Totals`] (public but hidden, see [`Count`]).
+#[doc(hidden)]
 #[derive(Debug)]
-pub(crate) struct Tally {
+pub struct Tally {
     stripes: Box<[CachePadded<[AtomicU64; KINDS]>]>,
     transitions: [AtomicU64; REASON_NAMES.len()],
 }
 
+impl Default for Tally {
+    fn default() -> Self {
+        Tally::new()
+    }
+}
+
 impl Tally {
-    pub(crate) fn new() -> Self {
+    /// Every total at zero.
+    pub fn new() -> Self {
         Tally {
             stripes: (0..stripe::count())
                 .map(|_| CachePadded(std::array::from_fn(|_| AtomicU64::new(0))))
@@ -120,20 +138,20 @@ impl Tally {
 
     /// Counts one `what` on the calling thread's stripe.
     #[inline]
-    pub(crate) fn add(&self, what: Count) {
+    pub fn add(&self, what: Count) {
         let stripe = &self.stripes[stripe::index(self.stripes.len())];
         stripe[what as usize].fetch_add(1, Relaxed);
     }
 
     /// Counts one transition for `reason`.
     #[inline]
-    pub(crate) fn transition(&self, reason: &Reason) {
+    pub fn transition(&self, reason: &Reason) {
         self.transitions[reason.index()].fetch_add(1, Relaxed);
     }
 
     /// The totals so far. Each counter only grows, so each figure read is one the
     /// breaker did reach (figures of different counters may be a few calls apart).
-    pub(crate) fn totals(&self) -> Totals {
+    pub fn totals(&self) -> Totals {
         let sum = |what: Count| {
             self.stripes
                 .iter()

@@ -121,6 +121,8 @@ impl Member {
 
     /// The round is over (answered or not).
     pub(crate) fn after_round(&mut self, core: &Mirror) {
+        #[cfg(feature = "metrics")]
+        core.export_totals();
         let held = core.held_tokens();
         if held != self.tokens_at_last_round {
             self.tokens_since = Instant::now();

@@ -90,6 +90,8 @@ pub(crate) struct Mirror {
     pub(crate) stats: Stats,
     /// The shared state's epoch, and whether PUBLISH is refused.
     pub(crate) integrity: Integrity,
+    /// This instance's totals, when kept: see [`crate::totals`].
+    pub(crate) totals: Option<crate::totals::Totals>,
     #[cfg(feature = "metrics")]
     pub(crate) gauges: crate::telemetry::MetricHandles,
     /// The fleet client that syncs this breaker, kept alive by it.
@@ -134,6 +136,7 @@ impl Mirror {
             namespace: s.namespace.clone(),
             stats: Stats::default(),
             integrity: Integrity::default(),
+            totals: s.totals.then(|| crate::totals::Totals::new(&s.name)),
             #[cfg(feature = "metrics")]
             gauges: telemetry::MetricHandles::new(&s.namespace, &s.name),
             link,

@@ -15,6 +15,7 @@ impl Mirror {
         if w.is_local() && state != State::Open {
             let mut local = self.local.snapshot();
             local.name = self.name.as_str().into();
+            local.totals = self.totals();
             return local;
         }
         let mut s = Snapshot::new(self.name.as_str(), state);
@@ -29,6 +30,7 @@ impl Mirror {
         if w.kind() == SharedState::Open {
             s.retry_after = self.open_left();
         }
+        s.totals = self.totals();
         s
     }
 }

@@ -16,7 +16,9 @@
 //! permits it was first granted while they belong to the current generation. Its rule
 //! for hints is the local breaker's, as the script's documentation states it: a hint
 //! holds from the flush that carries it; an opening lasts at least until it; an open
-//! state that receives it stays open until it; closing forgets it.
+//! state that receives it stays open until it; closing forgets it. Its half-open rule
+//! is either of the two the documentation states (every probe succeeds, or the
+//! probes' failure rate over all the permits, decided once certain).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -37,7 +39,7 @@ fn flush() -> impl Strategy<Value = Flush> {
     (
         (claim, 0u64..6, 0u64..6),
         prop_oneof![3 => Just(0u64), 1 => 1u64..3],
-        prop_oneof![5 => Just(0u64), 1 => Just(1u64)],
+        prop_oneof![5 => Just(0u64), 1 => Just(1u64), 1 => 2u64..4],
         prop_oneof![4 => Just(0u64), 1 => 1u64..3],
         prop_oneof![2 => Just(0u64), 1 => 1u64..4],
         prop::bool::weighted(0.06),
@@ -73,12 +75,17 @@ fn policy() -> impl Strategy<Value = Policy> {
     (
         prop_oneof![Just(0.25), Just(0.5), Just(1.0)],
         1u64..8,
-        1u64..4,
+        1u64..6,
+        prop_oneof![
+            2 => Just(None),
+            1 => prop_oneof![Just(0.2), Just(0.25), Just(0.5), Just(0.75), Just(1.0)].prop_map(Some),
+        ],
     )
-        .prop_map(|(rate, minimum_calls, permits)| Policy {
+        .prop_map(|(rate, minimum_calls, permits, probe_rate)| Policy {
             rate,
             minimum_calls,
             permits,
+            probe_rate,
         })
 }
 
@@ -96,7 +103,8 @@ fn run(
     con: &mut redis::Connection,
     policy: Policy,
     flushes: &[Flush],
-) -> Result<(), TestCaseError> {
+) -> Result<Vec<String>, TestCaseError> {
+    let mut states = Vec::new();
     let ns = unique_namespace("model");
     let prefix = format!("failgate:{ns}:dependency");
     let script = redis::Script::new(SYNC_LUA);
@@ -127,7 +135,8 @@ fn run(
         let before = server_ms(con)?;
         let (expected, epoch) = model.apply(&sent, before);
         let g = &sent.flush;
-        let real: Reply = script
+        // Every argument of a breaker (so the multi-breaker form: one reply per breaker).
+        let real: Vec<Reply> = script
             .key(format!("{prefix}:state"))
             .key(format!("{prefix}:window"))
             .key(format!("{prefix}:batch:model"))
@@ -151,8 +160,14 @@ fn run(
             .arg(sent.batch)
             .arg(3_600_000) // batch id TTL
             .arg(g.hint)
+            .arg(0) // no PUBLISH check
+            .arg("none") // no operator's order
+            .arg(policy.probe_rate.unwrap_or(-1.0))
+            .arg("closed") // a missing state is created closed
             .invoke(con)
             .map_err(fail)?;
+        prop_assert_eq!(real.len(), 1);
+        let real = real.into_iter().next().unwrap();
         // The script's `now` lies in [before, after]; every deadline it keeps was set
         // at most the slowest flush's duration after the model's.
         let took = server_ms(con)? - before;
@@ -167,6 +182,7 @@ fn run(
             slowest,
             sent
         );
+        states.push(real.0.clone());
         let real_epoch = real.7.clone();
         let without_epoch = (real.0, real.1, real.3, real.4, real.5, real.6);
         let e = expected;
@@ -205,7 +221,49 @@ fn run(
             policy.permits
         );
     }
-    Ok(())
+    Ok(states)
+}
+
+/// Under the failure-rate rule (4 permits, 0.5), one probe failure sent again (its
+/// answer lost) counts once: 1 in 4 is below 0.5, so the fleet stays half-open, where
+/// counting it twice would reach 0.5 and reopen. The model says so too.
+#[test]
+fn a_probe_failure_sent_again_counts_once_under_the_rate_rule() {
+    let Some(redis) = Target::get() else { return };
+    let mut con = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let policy = Policy {
+        rate: 0.5,
+        minimum_calls: 1,
+        permits: 4,
+        probe_rate: Some(0.5),
+    };
+    let step = |calls, failures, probe_fail, want, resend| Flush {
+        claim: Claim::Current,
+        calls,
+        failures,
+        probe_ok: 0,
+        probe_fail,
+        release: 0,
+        want,
+        lose: false,
+        resend,
+        hint: 0,
+    };
+    let flushes = [
+        step(1, 1, 0, 0, false), // trips: open at once (0 ms wait)
+        step(0, 0, 0, 4, false), // half-open, 4 permits granted
+        step(0, 0, 1, 0, false), // one probe failure
+        step(0, 0, 1, 0, true),  // the same batch again
+        step(0, 0, 0, 0, false),
+    ];
+    let states = run(&mut con, policy, &flushes).unwrap();
+    assert_eq!(
+        states,
+        ["open", "half_open", "half_open", "half_open", "half_open"]
+    );
 }
 
 #[test]

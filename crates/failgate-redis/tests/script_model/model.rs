@@ -25,6 +25,8 @@ pub struct Policy {
     pub rate: f64,
     pub minimum_calls: u64,
     pub permits: u64,
+    /// The half-open rule's failure rate over the probes; `None`: every probe succeeds.
+    pub probe_rate: Option<f64>,
 }
 
 /// Which generation a flush claims.
@@ -68,8 +70,9 @@ pub struct Sent {
 }
 
 /// What the script answers: state, generation, ms left open, window calls, window
-/// failures, permits granted, counts discarded, epoch, PUBLISH error.
-pub type Reply = (String, u64, u64, u64, u64, u64, u64, String, String);
+/// failures, permits granted, counts discarded, epoch, PUBLISH error, whether it
+/// published (not compared: it tells pub/sub apart from the PUBLISH check).
+pub type Reply = (String, u64, u64, u64, u64, u64, u64, String, String, u8);
 
 /// The shared state as the script should keep it.
 #[derive(Debug)]
@@ -83,6 +86,8 @@ pub struct Model {
     gen: u64,
     taken: u64,
     ok: u64,
+    /// Probe failures of this generation (the failure-rate rule).
+    bad: u64,
     calls: u64,
     failures: u64,
     /// Until when the dependency asked not to be called (server ms; 0: never), and the
@@ -103,6 +108,7 @@ impl Model {
             gen: 0,
             taken: 0,
             ok: 0,
+            bad: 0,
             calls: 0,
             failures: 0,
             hint: 0,
@@ -123,8 +129,24 @@ impl Model {
         self.gen += 1;
         self.taken = 0;
         self.ok = 0;
+        self.bad = 0;
         self.calls = 0;
         self.failures = 0;
+    }
+
+    /// The failure-rate rule, as the script's docs state it: the batch's probe results
+    /// join the generation's; the failures reaching `rate` of all the permits reopen,
+    /// else a rate that stays below `rate` even if every probe not yet succeeded fails
+    /// closes.
+    fn rate_rule(&mut self, rate: f64, ok: u64, bad: u64, now: u64) {
+        self.ok += ok;
+        self.bad += bad;
+        let permits = self.policy.permits as f64;
+        if self.bad as f64 / permits >= rate {
+            self.enter(St::Open, now);
+        } else if self.policy.permits.saturating_sub(self.ok) as f64 / permits < rate {
+            self.enter(St::Closed, now);
+        }
     }
 
     /// The generation a flush sends (`-1` for a resync).
@@ -194,7 +216,9 @@ impl Model {
             }
             St::HalfOpen if current => {
                 self.taken = self.taken.saturating_sub(f.release);
-                if f.probe_fail > 0 {
+                if let Some(rate) = self.policy.probe_rate {
+                    self.rate_rule(rate, f.probe_ok, f.probe_fail, now);
+                } else if f.probe_fail > 0 {
                     self.enter(St::Open, now);
                 } else if f.probe_ok > 0 {
                     self.ok += f.probe_ok;
@@ -245,6 +269,7 @@ impl Model {
             discarded,
             String::new(), // compared through the epoch map
             String::new(),
+            0,
         );
         (reply, self.epoch)
     }
