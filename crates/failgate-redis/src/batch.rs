@@ -60,10 +60,21 @@ impl Batches {
         self.unanswered = Some(flush);
     }
 
-    /// Drops the unanswered batch (an outage that outlasted the window: its counts are
-    /// out of it, and Redis may have forgotten its id).
+    /// Drops the unanswered batch's counts (an outage that outlasted the window: they
+    /// are out of it, and Redis may have forgotten its id). An operator's order it
+    /// carries is kept, with its id, as a resynchronisation: an order is never lost,
+    /// and Redis applies it once if it still remembers the id.
     pub(crate) fn forget(&mut self) {
-        self.unanswered = None;
+        self.unanswered = self
+            .unanswered
+            .filter(|f| f.order.is_some())
+            .map(|f| Flush {
+                batch: f.batch,
+                epoch: f.epoch,
+                generation: None,
+                order: f.order,
+                ..Flush::default()
+            });
     }
 }
 

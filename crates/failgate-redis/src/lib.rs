@@ -60,8 +60,10 @@ mod config;
 #[cfg(feature = "serde")]
 pub mod config_file;
 mod connect;
+mod control;
 mod integrity;
 mod mirror;
+mod order;
 #[cfg(feature = "tower")]
 pub mod per_key;
 mod permit;
