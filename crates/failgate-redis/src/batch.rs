@@ -106,6 +106,22 @@ mod tests {
     }
 
     #[test]
+    fn a_forgotten_batch_keeps_its_order_and_id_but_not_its_counts() {
+        let mut b = Batches::new();
+        let first = b.next(|| Flush {
+            calls: 5,
+            generation: Some(3),
+            order: Some(crate::order::Order::ForcedOpen),
+            ..Flush::default()
+        });
+        b.unanswered(first);
+        b.forget();
+        let again = b.next(|| unreachable!("the order is sent first"));
+        assert_eq!((again.batch, again.calls, again.generation), (1, 0, None));
+        assert_eq!(again.order, Some(crate::order::Order::ForcedOpen));
+    }
+
+    #[test]
     fn instance_ids_differ() {
         assert_ne!(instance_id(), instance_id());
         assert_eq!(instance_id().len(), 16);

@@ -279,8 +279,9 @@ impl<C> FleetBuilder<C> {
     /// A shared state that exists is never overridden: an instance deployed into a
     /// running fleet joins the fleet's state whatever its own `initial_state` (an
     /// operator's order changes it: see [`FleetBreaker`]'s
-    /// [`Control`](failgate::Control) implementation). In configuration files:
-    /// `initial_state = "forced_open"`.
+    /// [`Control`](failgate::Control) implementation). Each instance sends its own:
+    /// where instances disagree, the first to reach Redis after the state went missing
+    /// decides. In configuration files: `initial_state = "forced_open"`.
     pub fn initial_state(mut self, state: failgate::State) -> Self {
         self.settings.initial_state = state;
         self

@@ -1,6 +1,7 @@
 //! The Lua script against a reference model, on a real Redis: random sequences of
 //! flushes from several instances (current, stale and resync generations, counts, probe
-//! results and releases, permit requests, the dependency's "retry after"), each answer
+//! results and releases, permit requests, the dependency's "retry after", operators'
+//! orders, and shared states created in an initial state), each answer
 //! compared with what the model says, field by field. Some steps first delete the breaker's state and window (as a
 //! FLUSHALL or an eviction would), and some send the previous batch again with its id
 //! (its answer was lost). The open wait is 0 ms (so time never decides when the wait
@@ -16,7 +17,12 @@
 //! permits it was first granted while they belong to the current generation. Its rule
 //! for hints is the local breaker's, as the script's documentation states it: a hint
 //! holds from the flush that carries it; an opening lasts at least until it; an open
-//! state that receives it stays open until it; closing forgets it.
+//! state that receives it stays open until it; closing forgets it. Its rule for orders
+//! and initial states is the docs' section on them: a missing state is created in the
+//! initial state; an order is a transition applied before the counts, from any state;
+//! a batch with an order may name the generation after the state's; forced-open,
+//! disabled and count-only are left only by an order; count-only counts and never
+//! trips; a batch sent again applies no order.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -24,9 +30,22 @@ mod model;
 
 use common::{unique_namespace, Target};
 use failgate_redis::SYNC_LUA;
-use model::{Claim, Flush, Model, Policy, Reply, Sent};
+use model::{Claim, Flush, Model, Order, Policy, Reply, Sent, St};
 use proptest::prelude::*;
 use std::collections::HashMap;
+
+fn order() -> impl Strategy<Value = Option<Order>> {
+    prop_oneof![
+        12 => Just(None),
+        1 => prop_oneof![Just(0u64), 5_000u64..60_000].prop_map(|ms| Some(Order::Open(ms))),
+        1 => Just(Some(Order::HalfOpen)),
+        1 => Just(Some(Order::Close)),
+        1 => Just(Some(Order::Reset)),
+        1 => Just(Some(Order::ForcedOpen)),
+        1 => Just(Some(Order::Disabled)),
+        1 => Just(Some(Order::CountOnly)),
+    ]
+}
 
 fn flush() -> impl Strategy<Value = Flush> {
     let claim = prop_oneof![
@@ -34,6 +53,9 @@ fn flush() -> impl Strategy<Value = Flush> {
         2 => (1u64..3).prop_map(Claim::Older),
         1 => Just(Claim::Resync),
     ];
+    // An order comes with the generation it makes (the instance obeyed it at once), or
+    // with the one before (the order was made while the batch was being prepared).
+    let order = (order(), prop::bool::ANY).prop_map(|(order, ahead)| (order, ahead));
     (
         (claim, 0u64..6, 0u64..6),
         prop_oneof![3 => Just(0u64), 1 => 1u64..3],
@@ -43,6 +65,7 @@ fn flush() -> impl Strategy<Value = Flush> {
         prop::bool::weighted(0.06),
         prop::bool::weighted(0.2),
         prop_oneof![6 => Just(0u64), 1 => 5_000u64..60_000],
+        order,
     )
         .prop_map(
             |(
@@ -54,8 +77,12 @@ fn flush() -> impl Strategy<Value = Flush> {
                 lose,
                 resend,
                 hint,
+                (order, ahead),
             )| Flush {
-                claim,
+                claim: match (order, claim) {
+                    (Some(_), Claim::Current) if ahead => Claim::Provisional,
+                    _ => claim,
+                },
                 calls,
                 failures: failures.min(calls),
                 probe_ok,
@@ -65,6 +92,7 @@ fn flush() -> impl Strategy<Value = Flush> {
                 lose,
                 resend,
                 hint,
+                order,
             },
         )
 }
@@ -74,13 +102,24 @@ fn policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(0.25), Just(0.5), Just(1.0)],
         1u64..8,
         1u64..4,
+        prop_oneof![
+            5 => Just(St::Closed),
+            1 => Just(St::ForcedOpen),
+            1 => Just(St::Disabled),
+            1 => Just(St::CountOnly),
+        ],
     )
-        .prop_map(|(rate, minimum_calls, permits)| Policy {
+        .prop_map(|(rate, minimum_calls, permits, initial)| Policy {
             rate,
             minimum_calls,
             permits,
+            initial,
         })
 }
+
+/// One breaker's answer in a call of the full argument list: the [`Reply`] and
+/// whether the script published.
+type Full = (String, u64, u64, u64, u64, u64, u64, String, String, u8);
 
 fn fail(e: redis::RedisError) -> TestCaseError {
     TestCaseError::fail(e.to_string())
@@ -127,7 +166,7 @@ fn run(
         let before = server_ms(con)?;
         let (expected, epoch) = model.apply(&sent, before);
         let g = &sent.flush;
-        let real: Reply = script
+        let answers: Vec<Full> = script
             .key(format!("{prefix}:state"))
             .key(format!("{prefix}:window"))
             .key(format!("{prefix}:batch:model"))
@@ -151,8 +190,15 @@ fn run(
             .arg(sent.batch)
             .arg(3_600_000) // batch id TTL
             .arg(g.hint)
+            .arg(0) // no PUBLISH check
+            .arg(Order::arg(g.order))
+            .arg(-1) // probe failure rate: the n-successes rule
+            .arg(policy.initial.name())
             .invoke(con)
             .map_err(fail)?;
+        prop_assert_eq!(answers.len(), 1, "one breaker, one answer");
+        let a = answers[0].clone();
+        let real: Reply = (a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8);
         // The script's `now` lies in [before, after]; every deadline it keeps was set
         // at most the slowest flush's duration after the model's.
         let took = server_ms(con)? - before;
@@ -226,4 +272,67 @@ fn the_script_matches_its_model() {
     proptest!(config, |(policy in policy(), flushes in prop::collection::vec(flush(), 1..40))| {
         run(&mut con.borrow_mut(), policy, &flushes)?;
     });
+}
+
+#[test]
+fn a_batch_sent_again_does_not_apply_its_order_a_second_time() {
+    let Some(redis) = Target::get() else { return };
+    let mut con = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let ns = unique_namespace("order-repeat");
+    let prefix = format!("failgate:{ns}:dependency");
+    let script = redis::Script::new(SYNC_LUA);
+    // Batch `id` claiming generation `gen`, with `order`: the state and generation.
+    let mut send = |id: u64, gen: i64, epoch: &str, order: &str| -> Full {
+        let answers: Vec<Full> = script
+            .key(format!("{prefix}:state"))
+            .key(format!("{prefix}:window"))
+            .key(format!("{prefix}:batch:model"))
+            .arg(gen)
+            .arg(3) // calls
+            .arg(0)
+            .arg(0)
+            .arg(0)
+            .arg(0)
+            .arg(0)
+            .arg(0.5)
+            .arg(1)
+            .arg(3_600_000)
+            .arg(10)
+            .arg(60_000) // open for
+            .arg(1)
+            .arg(3_600_000)
+            .arg(3_600_000)
+            .arg(format!("{prefix}:events"))
+            .arg(epoch)
+            .arg(id)
+            .arg(3_600_000)
+            .arg(0)
+            .arg(0)
+            .arg(order)
+            .arg(-1)
+            .arg("closed")
+            .invoke(&mut con)
+            .unwrap();
+        answers[0].clone()
+    };
+    let first = send(1, -1, "0", "none");
+    assert_eq!((first.0.as_str(), first.1), ("closed", 0));
+    let epoch = first.7.clone();
+    // The order, obeyed at once by the instance: its counts name generation 1.
+    let ordered = send(2, 1, &epoch, "count_only");
+    assert_eq!(
+        (ordered.0.as_str(), ordered.1, ordered.3),
+        ("count_only", 1, 3)
+    );
+    assert_eq!(ordered.9, 1, "announced");
+    // Its answer was lost: the same batch again changes nothing.
+    let again = send(2, 1, &epoch, "count_only");
+    assert_eq!((again.0.as_str(), again.1, again.3), ("count_only", 1, 3));
+    assert_eq!((again.7.as_str(), again.9), (epoch.as_str(), 0));
+    // A new batch with an order does apply it.
+    let reset = send(3, 2, &epoch, "reset");
+    assert_eq!((reset.0.as_str(), reset.1, reset.3), ("closed", 2, 3));
 }
