@@ -378,6 +378,8 @@ impl fmt::Debug for Mirror {
 }
 
 #[cfg(test)]
+mod order_tests;
+#[cfg(test)]
 mod retry_after_tests;
 #[cfg(test)]
 mod tests;
