@@ -24,18 +24,23 @@ fn refused_state(b: &FleetBreaker) -> Option<State> {
     b.try_acquire().err().map(|r| r.state())
 }
 
+/// Two hosts; the first forces the fleet open, and the second follows.
+async fn forced_open_by_the_first(url: &str, ns: &str) -> Vec<FleetBreaker> {
+    let hosts = instances(2, || fleet(url, ns)).await;
+    hosts[0].force_open();
+    eventually("the second is forced open", 2 * SECOND, || {
+        hosts[1].state() == State::ForcedOpen
+    })
+    .await;
+    hosts
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_on_one_instance_reaches_the_whole_fleet() {
     let Some(redis) = Target::get() else { return };
     let ns = unique_namespace("order-fleet");
-    let hosts = instances(2, || fleet(&redis.url, &ns)).await;
+    let hosts = forced_open_by_the_first(&redis.url, &ns).await;
     let (a, b) = (&hosts[0], &hosts[1]);
-
-    a.force_open();
-    eventually("b is forced open", 2 * SECOND, || {
-        b.state() == State::ForcedOpen
-    })
-    .await;
     assert_eq!(
         shared(&redis.url, &ns).await,
         (Some("forced_open".into()), 1)
@@ -88,14 +93,8 @@ async fn an_order_on_one_instance_reaches_the_whole_fleet() {
 async fn operator_states_are_left_only_by_an_order_and_admit_as_documented() {
     let Some(redis) = Target::get() else { return };
     let ns = unique_namespace("order-states");
-    let hosts = instances(2, || fleet(&redis.url, &ns)).await;
+    let hosts = forced_open_by_the_first(&redis.url, &ns).await;
     let (a, b) = (&hosts[0], &hosts[1]);
-
-    a.force_open();
-    eventually("b is forced open", 2 * SECOND, || {
-        b.state() == State::ForcedOpen
-    })
-    .await;
     let r = b.try_acquire().unwrap_err();
     assert_eq!((r.state(), r.retry_after()), (State::ForcedOpen, None));
     // Longer than the open wait (500 ms) and the calls' requests: no time transition.
