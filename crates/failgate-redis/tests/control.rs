@@ -5,6 +5,7 @@ mod common;
 
 use common::{eventually, fleet, instances, raw, unique_namespace, Redis, Target};
 use failgate::{Control, State};
+use failgate_redis::testing::LossyProxy;
 use failgate_redis::{FleetBreaker, FleetConfigError, Mode};
 use redis::AsyncCommands;
 use std::time::Duration;
@@ -227,6 +228,41 @@ async fn an_order_made_while_redis_is_down_applies_locally_and_reaches_the_fleet
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_answer_is_lost_is_applied_once() {
+    let Some(redis) = Redis::start() else { return };
+    let proxy = LossyProxy::start(redis.port()).await.unwrap();
+    let ns = unique_namespace("order-lost-reply");
+    let slow = |url: &str| fleet(url, &ns).redis_timeout(Duration::from_millis(200));
+    let a = slow(&proxy.url()).build().unwrap();
+    let b = slow(&redis.url()).build().unwrap();
+    eventually("shared", 5 * SECOND, || {
+        a.mode() == Mode::Shared && b.mode() == Mode::Shared
+    })
+    .await;
+    proxy.drop_replies(true);
+    a.half_open();
+    eventually("Redis ran it, and b heard", 2 * SECOND, || {
+        b.state() == State::HalfOpen
+    })
+    .await;
+    eventually("a's answer is lost: a falls back", 2 * SECOND, || {
+        a.mode() == Mode::Local
+    })
+    .await;
+    // Sent again (same batch id) while the answers stay lost, then answered.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    proxy.drop_replies(false);
+    eventually("a is shared again", 5 * SECOND, || a.mode() == Mode::Shared).await;
+    let (state, gen) = shared(&redis.url(), &ns).await;
+    assert_eq!(
+        (state.as_deref(), gen),
+        (Some("half_open"), 1),
+        "applied once"
+    );
+    assert_eq!((a.state(), a.status().generation), (State::HalfOpen, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_for_above_max_duration_is_the_local_config_error_and_sends_nothing() {
     let Some(redis) = Target::get() else { return };
     let ns = unique_namespace("order-too-long");
@@ -237,6 +273,8 @@ async fn open_for_above_max_duration_is_the_local_config_error_and_sends_nothing
     let local = failgate::CircuitBreaker::builder().build().unwrap();
     assert_eq!(e, local.open_for(wait).unwrap_err());
     assert_eq!(e.field(), "open_for");
+    let far = std::time::SystemTime::now() + wait;
+    assert_eq!(a.open_until(far).unwrap_err().field(), "open_until");
     assert_eq!(a.state(), State::Closed);
     assert!(a.try_acquire().is_ok());
     tokio::time::sleep(Duration::from_millis(200)).await;
