@@ -60,10 +60,21 @@ impl Batches {
         self.unanswered = Some(flush);
     }
 
-    /// Drops the unanswered batch (an outage that outlasted the window: its counts are
-    /// out of it, and Redis may have forgotten its id).
+    /// Drops the unanswered batch's counts (an outage that outlasted the window: they
+    /// are out of it, and Redis may have forgotten its id). An operator's order it
+    /// carries is kept, with its id, as a resynchronisation: an order is never lost,
+    /// and Redis applies it once if it still remembers the id.
     pub(crate) fn forget(&mut self) {
-        self.unanswered = None;
+        self.unanswered = self
+            .unanswered
+            .filter(|f| f.order.is_some())
+            .map(|f| Flush {
+                batch: f.batch,
+                epoch: f.epoch,
+                generation: None,
+                order: f.order,
+                ..Flush::default()
+            });
     }
 }
 
@@ -92,6 +103,22 @@ mod tests {
         b.unanswered(next);
         b.forget();
         assert_eq!(b.next(Flush::default).batch, 3);
+    }
+
+    #[test]
+    fn a_forgotten_batch_keeps_its_order_and_id_but_not_its_counts() {
+        let mut b = Batches::new();
+        let first = b.next(|| Flush {
+            calls: 5,
+            generation: Some(3),
+            order: Some(crate::order::Order::ForcedOpen),
+            ..Flush::default()
+        });
+        b.unanswered(first);
+        b.forget();
+        let again = b.next(|| unreachable!("the order is sent first"));
+        assert_eq!((again.batch, again.calls, again.generation), (1, 0, None));
+        assert_eq!(again.order, Some(crate::order::Order::ForcedOpen));
     }
 
     #[test]

@@ -81,6 +81,11 @@ pub struct FleetStatus {
 }
 
 impl<C> FleetBreaker<C> {
+    /// The mirror (for [`Control`](failgate::Control), in `control.rs`).
+    pub(crate) fn core(&self) -> &crate::mirror::Mirror {
+        &self.core
+    }
+
     /// The handle on a started core.
     pub(crate) fn from_core(core: Arc<Mirror>, classifier: C) -> Self {
         FleetBreaker { core, classifier }

@@ -51,6 +51,7 @@ impl<C> fmt::Debug for FleetBuilder<C> {
             .field("redis_timeout", &s.redis_timeout)
             .field("honor_retry_after", &s.honor_retry_after)
             .field("max_retry_after", &s.max_retry_after)
+            .field("initial_state", &s.initial_state)
             .finish_non_exhaustive()
     }
 }
@@ -269,6 +270,28 @@ impl<C> FleetBuilder<C> {
     /// `max_retry_after`).
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.settings.max_retry_after = max;
+        self
+    }
+
+    /// The state the shared breaker is created in when Redis has no state for it (its
+    /// first use, or a state Redis lost and recreated with a new epoch):
+    /// [`State::Closed`](failgate::State::Closed) (the default),
+    /// [`State::ForcedOpen`](failgate::State::ForcedOpen) (a dependency known to be down
+    /// at deploy time), [`State::Disabled`](failgate::State::Disabled) or
+    /// [`State::CountOnly`](failgate::State::CountOnly) (a new breaker that should only
+    /// observe). Until Redis first answers, this instance's local fallback starts in it
+    /// too. Open and half-open are refused by [`build`](Self::build) with
+    /// [`FleetConfigError::Policy`] naming `initial_state`, as the local
+    /// [`Builder::initial_state`](failgate::Builder::initial_state) refuses them.
+    ///
+    /// A shared state that exists is never overridden: an instance deployed into a
+    /// running fleet joins the fleet's state whatever its own `initial_state` (an
+    /// operator's order changes it: see [`FleetBreaker`]'s
+    /// [`Control`](failgate::Control) implementation). Each instance sends its own:
+    /// where instances disagree, the first to reach Redis after the state went missing
+    /// decides. In configuration files: `initial_state = "forced_open"`.
+    pub fn initial_state(mut self, state: failgate::State) -> Self {
+        self.settings.initial_state = state;
         self
     }
 

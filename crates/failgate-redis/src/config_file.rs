@@ -24,7 +24,7 @@
 
 use crate::{FleetBreaker, FleetBuilder, FleetConfigError};
 
-use failgate::config_file::HumanDuration;
+use failgate::config_file::{HumanDuration, StateName};
 use serde::{Deserialize, Serialize};
 
 /// Where the shared state lives.
@@ -128,6 +128,11 @@ pub struct FleetConfig {
     /// See [`FleetBuilder::max_retry_after`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_retry_after: Option<HumanDuration>,
+    /// See [`FleetBuilder::initial_state`]: `initial_state = "forced_open"` (`closed`,
+    /// `forced_open`, `disabled` or `count_only`; `open` and `half_open` parse, and
+    /// `build` refuses them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_state: Option<StateName>,
 }
 
 impl FleetConfig {
@@ -202,6 +207,9 @@ impl FleetConfig {
         }
         if let Some(t) = d(&self.max_retry_after) {
             b = b.max_retry_after(t);
+        }
+        if let Some(s) = self.initial_state {
+            b = b.initial_state(s.0);
         }
         Ok(b)
     }
@@ -329,6 +337,22 @@ mod tests {
             (b.honor_retry_after, b.max_retry_after),
             (true, ms(600_000))
         );
+    }
+
+    #[test]
+    fn initial_state_is_read_and_a_bad_one_is_named() {
+        let c =
+            parse(r#"{"redis": {"url": "redis://h"}, "initial_state": "forced_open"}"#).unwrap();
+        let b = c.builder("x").unwrap();
+        assert_eq!(b.settings.initial_state, failgate::State::ForcedOpen);
+        let e = parse(r#"{"redis": {"url": "redis://h"}, "initial_state": "ajar"}"#).unwrap_err();
+        assert!(e.to_string().contains("ajar"), "{e}");
+        assert!(e.to_string().contains("forced_open"), "{e}");
+        let c = parse(r#"{"redis": {"url": "redis://h"}, "initial_state": "open"}"#).unwrap();
+        match c.builder("x").unwrap().build() {
+            Err(FleetConfigError::Policy(e)) => assert_eq!(e.field(), "initial_state"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

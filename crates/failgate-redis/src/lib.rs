@@ -34,6 +34,32 @@
 //! failure rate over a time window with a minimum number of calls, the one whose counts
 //! add up across instances.
 //!
+//! # Operator control
+//! [`FleetBreaker`] implements [`failgate::Control`]: an order made on one instance
+//! (`force_open`, `disable`, `count_only`, `reset`, `open_for`, `open_until`,
+//! `half_open`, `close`) is obeyed by that instance at once and by the whole fleet
+//! within a round trip, as one shared transition. An order made while Redis is
+//! unreachable holds locally and is sent when Redis answers again.
+//! [`FleetBuilder::initial_state`] chooses the state a new shared breaker is created in;
+//! an existing shared state is never overridden by it.
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use failgate::{Control, State};
+//! use failgate_redis::FleetBreaker;
+//! use std::time::Duration;
+//!
+//! // A new breaker that only observes until an operator says otherwise.
+//! let breaker = FleetBreaker::builder("inventory")
+//!     .redis("redis://127.0.0.1:6379")
+//!     .initial_state(State::CountOnly)
+//!     .build()?;
+//! // During an incident: isolate the dependency for five minutes, fleet-wide.
+//! breaker.open_for(Duration::from_secs(300))?;
+//! assert_eq!(breaker.state(), State::Open);
+//! # Ok(()) }
+//! ```
+//!
 //! # Cargo features
 //! None is on by default; items behind a feature say which one in these docs.
 //! - `tower`: [`tower::FleetBreakerLayer`](crate::tower): failgate's tower layer around
@@ -61,8 +87,10 @@ mod config;
 #[cfg(feature = "serde")]
 pub mod config_file;
 mod connect;
+mod control;
 mod integrity;
 mod mirror;
+mod order;
 #[cfg(feature = "tower")]
 pub mod per_key;
 mod permit;

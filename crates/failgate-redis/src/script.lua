@@ -23,13 +23,21 @@ local check = ARGV[a + 21] == '1'
 -- The half-open rule: the probes' failure rate at which the breaker reopens, judged
 -- over all `permits` probes of one generation; -1 (or absent): every probe succeeds.
 local probe_rate = tonumber(ARGV[a + 23] or '-1') or -1
+-- An operator's order (see script.rs: open:<ms>, half_open, close, reset, forced_open,
+-- disabled, count_only), and the state a missing shared state is created in.
+local order = ARGV[a + 22] or 'none'
+if order == '' then order = 'none' end
+local initial = ARGV[a + 24] or 'closed'
+if initial ~= 'forced_open' and initial ~= 'disabled' and initial ~= 'count_only' then
+  initial = 'closed'
+end
 
 -- Reads first. Epochs and batch ids stay strings: Lua's numbers would round them.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local s = redis.call('HMGET', st, 'state', 'gen', 'until', 'entered', 'taken', 'ok', 'epoch',
   'hint', 'bad')
-local state = s[1] or 'closed'
+local state = s[1] or initial
 local gen = tonumber(s[2] or '0')
 local untl = tonumber(s[3] or '0')
 local entered = tonumber(s[4] or tostring(now))
@@ -55,7 +63,10 @@ if epoch_arg ~= '0' and epoch_arg ~= epoch then gen_arg = -1 end
 -- takes a new epoch, so every instance adopts it as a lost state, and this batch
 -- resynchronises. Otherwise its counts, of a generation Redis never reaches, would be
 -- discarded for ever.
-if epoch_arg == epoch and gen_arg > gen then
+-- (A batch that carries an order names the generation its order creates: the
+-- instance obeyed it at once, provisionally.)
+local ordered = (order ~= 'none') and 1 or 0
+if epoch_arg == epoch and gen_arg > gen + ordered then
   epoch = t[1] .. string.format('%06d', tonumber(t[2]))
   gen_arg = -1
 end
@@ -68,11 +79,12 @@ if rec then
   local r_seq, r_epoch, r_gen, r_granted = string.match(rec, '^(%S+) (%S+) (%S+) (%S+)$')
   if r_seq == seq then
     calls, fails, p_ok, p_fail, p_rel, want, retry_ms = 0, 0, 0, 0, 0, 0, 0
+    order = 'none'
     seen = {epoch = r_epoch, gen = tonumber(r_gen), granted = tonumber(r_granted)}
   end
 end
 
-local function enter(new_state)
+local function enter(new_state, wait_ms)
   state = new_state
   gen = gen + 1
   entered = now
@@ -80,7 +92,7 @@ local function enter(new_state)
   ok = 0
   bad = 0
   -- An opening lasts at least until the dependency's "retry after"; closing forgets it.
-  if new_state == 'open' then untl = math.max(now + open_ms, hint) end
+  if new_state == 'open' then untl = math.max(now + (wait_ms or open_ms), hint) end
   if new_state == 'closed' then hint = 0 end
   redis.call('DEL', win)
   changed = true
@@ -98,6 +110,20 @@ if retry_ms > 0 then
   end
 end
 
+-- The operator's order, before the batch's counts: a transition like any other (a new
+-- generation, written and announced), from whatever state the breaker is in.
+if order ~= 'none' then
+  local wait = string.match(order, '^open:(%d+)$')
+  if wait then
+    enter('open', tonumber(wait))
+  elseif order == 'close' or order == 'reset' then
+    enter('closed')
+  elseif order == 'half_open' or order == 'forced_open' or order == 'disabled'
+    or order == 'count_only' then
+    enter(order)
+  end
+end
+
 -- Transitions that time makes due: the half-open timeout, and the end of the open wait
 -- (only when some instance wants probes: the wait ends lazily, as in a local breaker).
 if state == 'half_open' and now - entered >= ho_timeout then enter('open') end
@@ -105,8 +131,8 @@ if state == 'open' and now >= untl and want > 0 then enter('half_open') end
 
 -- The instance's counts, unless they belong to another generation.
 local discarded = 0
-local current = (gen_arg == gen) or (gen_arg < 0 and state == 'closed')
-if current and state == 'closed' then
+local current = (gen_arg == gen) or (gen_arg < 0 and (state == 'closed' or state == 'count_only'))
+if current and (state == 'closed' or state == 'count_only') then
   if calls > 0 then
     local b = math.floor(now / bucket_ms)
     redis.call('HINCRBY', win, 'c' .. b, calls)
@@ -136,7 +162,7 @@ end
 
 -- The window's sums (expired buckets dropped), and a trip if they call for it.
 local wc, wf = 0, 0
-if state == 'closed' then
+if state == 'closed' or state == 'count_only' then
   local oldest = math.floor(now / bucket_ms) - buckets + 1
   local all = redis.call('HGETALL', win)
   for i = 1, #all, 2 do
@@ -149,7 +175,7 @@ if state == 'closed' then
       wf = wf + n
     end
   end
-  if wc > 0 and wc >= min_calls and wf >= rate * wc then
+  if state == 'closed' and wc > 0 and wc >= min_calls and wf >= rate * wc then
     enter('open')
     wc, wf = 0, 0
   end

@@ -4,7 +4,8 @@
 //! half-open probe permits, and answers with the shared state.
 //!
 //! Keys, for namespace `ns` and breaker `name`:
-//! - `failgate:{ns}:{name}:state`, a hash: `state` (closed, open, half_open), `gen`,
+//! - `failgate:{ns}:{name}:state`, a hash: `state` (closed, open, half_open, and the
+//!   operator's forced_open, disabled, count_only: see [`order`](crate::order_docs)), `gen`,
 //!   `until` (end of the open wait, in the server's milliseconds), `entered`, `taken`
 //!   (probe permits handed out), `ok` (probe successes), `epoch` (the server's time in
 //!   microseconds when the state was created), `hint` (until when the dependency
@@ -41,7 +42,8 @@
 //!   which is why a repeat's hint is dropped like its counts.
 //!
 //! # Lost state, lost answers, refused commands
-//! - **Epoch.** A missing state hash is created afresh (closed, generation 0, an empty
+//! - **Epoch.** A missing state hash is created afresh (in the batch's initial state,
+//!   closed unless the instance was built with another, generation 0, an empty
 //!   window) with a new epoch, and every answer carries the epoch. A flush that names
 //!   another epoch comes from an instance that mirrors a state Redis lost (FLUSHALL, an
 //!   eviction, an expiry, a failover to an empty replica): its counts are taken as a
@@ -57,7 +59,8 @@
 //!   batch whose answer never arrived is sent again. A batch whose id is the instance's
 //!   last one changes nothing (no counts, probe results, releases or requests) and is
 //!   answered with the state now and the permits it was granted the first time, if they
-//!   still belong to the current generation (else none).
+//!   still belong to the current generation (else none). Its order is not applied
+//!   again either.
 //! - **PUBLISH last, caught.** Every write comes before the PUBLISH, which is the only
 //!   command a correctly set up server can refuse once the script has begun writing (a
 //!   user without channel permissions); its error is caught and returned in the answer
@@ -65,23 +68,12 @@
 //!   `noeviction` refuses a script at its first write, before anything is written; a
 //!   key of the wrong type or a key permission missing fails every run alike.)
 //!
-//! # The half-open rule
-//! Argument 23 of each breaker, `probe_failure_rate`, chooses it (a call without it
-//! keeps the first):
-//! - `-1`: every probe succeeds. Probe successes of the current generation add to
-//!   `ok`, and `ok >= permits` closes; any probe failure of it reopens.
-//! - a rate `r` in (0, 1]: the probes' failure rate over all `permits` probes of the
-//!   generation, from every instance (`FleetBuilder::half_open_failure_rate`). A
-//!   batch's probe successes add to `ok` and its failures to `bad`; then, if
-//!   `bad / permits >= r` the breaker reopens, else if `(permits - ok) / permits < r`
-//!   (below `r` even if every probe not yet succeeded fails) it closes, else it stays
-//!   half-open. A batch carrying both is judged on both at once.
-//!
-//! Either way only probe results of the current generation count (others are
-//! discarded, as counts are), a batch sent again counts none, and releases give permits
-//! back (`taken`) without counting.
+#![doc = include_str!("script_half_open.md")]
+#![doc = include_str!("script_orders.md")]
 
 use redis::{FromRedisValue, Script, Value};
+
+use crate::order::Order;
 
 /// The script's source (public for the crate's tests, which run it directly).
 #[doc(hidden)]
@@ -98,6 +90,12 @@ pub(crate) enum SharedState {
     Closed,
     Open,
     HalfOpen,
+    /// An operator's: refuses every call until another order.
+    ForcedOpen,
+    /// An operator's: admits every call and counts nothing.
+    Disabled,
+    /// An operator's: admits every call, counts, never trips.
+    CountOnly,
 }
 
 impl SharedState {
@@ -106,6 +104,9 @@ impl SharedState {
             "closed" => Some(SharedState::Closed),
             "open" => Some(SharedState::Open),
             "half_open" => Some(SharedState::HalfOpen),
+            "forced_open" => Some(SharedState::ForcedOpen),
+            "disabled" => Some(SharedState::Disabled),
+            "count_only" => Some(SharedState::CountOnly),
             _ => None,
         }
     }
@@ -130,6 +131,8 @@ pub(crate) struct Flush {
     /// Milliseconds the dependency asked not to be called for, from now (0: no such
     /// request since the last flush).
     pub(crate) retry_after_ms: u64,
+    /// The operator's order this batch carries, if any.
+    pub(crate) order: Option<Order>,
 }
 
 /// What the script answers for one breaker.
@@ -242,6 +245,9 @@ pub(crate) struct ScriptArgs {
     pub(crate) batch_ttl_ms: u64,
     /// The half-open rule's failure-rate threshold (`None`: every probe succeeds).
     pub(crate) probe_failure_rate: Option<f64>,
+    /// The state a missing shared state is created in (`closed`, `forced_open`,
+    /// `disabled`, `count_only`).
+    pub(crate) initial_state: &'static str,
 }
 
 /// Arguments per breaker in a script call (`ARGS_PER` in `script.lua`).
@@ -280,12 +286,13 @@ impl ScriptArgs {
             .arg(flush.batch)
             .arg(self.batch_ttl_ms)
             .arg(flush.retry_after_ms)
-            .arg(u8::from(check))
-            // No operator's order: this breaker never carries one.
-            .arg("none")
-            .arg(self.probe_failure_rate.unwrap_or(-1.0))
-            // A missing shared state is created closed.
-            .arg("closed");
+            .arg(u8::from(check));
+        match flush.order {
+            Some(order) => cmd.arg(order.encode()),
+            None => cmd.arg("none"),
+        };
+        cmd.arg(self.probe_failure_rate.unwrap_or(-1.0))
+            .arg(self.initial_state);
     }
 }
 
@@ -308,6 +315,7 @@ impl ScriptArgs {
             ttl_ms: 3_600_000,
             batch_ttl_ms: 180_000,
             probe_failure_rate: None,
+            initial_state: "closed",
         }
     }
 }

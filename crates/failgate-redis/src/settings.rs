@@ -136,6 +136,8 @@ pub(crate) struct Settings {
     pub(crate) key_ttl: Duration,
     pub(crate) honor_retry_after: bool,
     pub(crate) max_retry_after: Duration,
+    /// The state a missing shared state is created in, and the fallback's first.
+    pub(crate) initial_state: failgate::State,
     pub(crate) clock: Arc<dyn Clock>,
     /// Where the fleet client's tasks run; `None`: the process's shared client, on a
     /// thread of its own.
@@ -169,6 +171,7 @@ impl Settings {
             key_ttl: Duration::from_secs(3600),
             honor_retry_after: false,
             max_retry_after: failgate::DEFAULT_MAX_RETRY_AFTER,
+            initial_state: failgate::State::Closed,
             clock: Arc::new(SystemClock::new()),
             runtime: None,
         }
@@ -202,6 +205,7 @@ impl Settings {
             .half_open_timeout(self.half_open_timeout)
             .honor_retry_after(self.honor_retry_after)
             .max_retry_after(self.max_retry_after)
+            .initial_state(self.initial_state)
             .clock(self.clock.clone())
             .build()?)
     }

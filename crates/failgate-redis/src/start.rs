@@ -49,5 +49,12 @@ fn script_args(s: &Settings) -> ScriptArgs {
         // window: three windows cover every repeat.
         batch_ttl_ms: ms(s.window).saturating_mul(3).max(1),
         probe_failure_rate: s.half_open_failure_rate,
+        // `build` refused the other states (the local builder's rule).
+        initial_state: match s.initial_state {
+            failgate::State::ForcedOpen => "forced_open",
+            failgate::State::Disabled => "disabled",
+            failgate::State::CountOnly => "count_only",
+            _ => "closed",
+        },
     }
 }

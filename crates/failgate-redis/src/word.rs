@@ -1,8 +1,10 @@
 //! The mirror word and the probe tokens: the two atomic words a call reads, typed so
 //! that their bit layout is written down once, here.
 //!
-//! The mirror word packs `kind (2 bits) | local (1 bit) | generation (61 bits)`:
-//! - kind: closed, open or half-open, as Redis last said;
+//! The mirror word packs `kind (3 bits) | local (1 bit) | generation (60 bits)`:
+//! - kind: closed, open, half-open, or an operator's forced-open, disabled or
+//!   count-only, as Redis last said (or as an order this instance made says, until the
+//!   round that carries it confirms it);
 //! - local: set while Redis is unreachable (or not reached yet), when calls go through
 //!   the local fallback breaker instead;
 //! - generation: Redis's, bumped by every shared transition.
@@ -15,9 +17,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const CLOSED: u64 = 0;
 const OPEN: u64 = 1;
 const HALF_OPEN: u64 = 2;
-const KIND: u64 = 0b11;
-const LOCAL: u64 = 0b100;
-const GEN_SHIFT: u32 = 3;
+const FORCED_OPEN: u64 = 3;
+/// Closed's kind with one more bit: `kind & COUNTING_MASK == 0` for the two kinds whose
+/// calls count for the shared window.
+const COUNT_ONLY: u64 = 4;
+const DISABLED: u64 = 5;
+const KIND: u64 = 0b111;
+const COUNTING_MASK: u64 = 0b011;
+const LOCAL: u64 = 0b1000;
+const GEN_SHIFT: u32 = 4;
 
 /// Whether the fleet breaker decides with the shared state or on its own.
 ///
@@ -57,6 +65,9 @@ impl MirrorWord {
             SharedState::Closed => CLOSED,
             SharedState::Open => OPEN,
             SharedState::HalfOpen => HALF_OPEN,
+            SharedState::ForcedOpen => FORCED_OPEN,
+            SharedState::CountOnly => COUNT_ONLY,
+            SharedState::Disabled => DISABLED,
         };
         MirrorWord(generation << GEN_SHIFT | if local { LOCAL } else { 0 } | kind)
     }
@@ -66,13 +77,17 @@ impl MirrorWord {
         match self.0 & KIND {
             CLOSED => SharedState::Closed,
             OPEN => SharedState::Open,
-            _ => SharedState::HalfOpen,
+            HALF_OPEN => SharedState::HalfOpen,
+            FORCED_OPEN => SharedState::ForcedOpen,
+            COUNT_ONLY => SharedState::CountOnly,
+            _ => SharedState::Disabled,
         }
     }
 
+    /// Closed or count-only: calls admitted now count for the shared window.
     #[inline(always)]
-    pub(crate) fn is_closed(self) -> bool {
-        self.0 & KIND == CLOSED
+    pub(crate) fn is_counting(self) -> bool {
+        self.0 & COUNTING_MASK == 0
     }
 
     /// Closed and shared: the one test on the closed-state call path.
@@ -198,16 +213,22 @@ mod tests {
             SharedState::Closed,
             SharedState::Open,
             SharedState::HalfOpen,
+            SharedState::ForcedOpen,
+            SharedState::Disabled,
+            SharedState::CountOnly,
         ] {
             for local in [false, true] {
-                for generation in [0, 1, 7, (1 << 61) - 1] {
+                for generation in [0, 1, 7, (1 << 60) - 1] {
                     let w = MirrorWord::new(kind, local, generation);
                     assert_eq!(
                         (w.kind(), w.is_local(), w.generation()),
                         (kind, local, generation)
                     );
-                    assert_eq!(w.is_closed(), kind == SharedState::Closed);
                     assert_eq!(w.is_shared_closed(), kind == SharedState::Closed && !local);
+                    assert_eq!(
+                        w.is_counting(),
+                        matches!(kind, SharedState::Closed | SharedState::CountOnly)
+                    );
                 }
             }
         }

@@ -26,6 +26,7 @@ impl Mirror {
             probe_releases: self.probe_releases.swap(0, AcqRel) + tokens_to_release,
             want_probes: if demand && !resync { u64::MAX } else { 0 },
             retry_after_ms: self.take_hint_ms(),
+            order: self.take_order(),
         }
     }
 
@@ -98,7 +99,7 @@ impl Mirror {
     /// Sets the mirror to `state` of `gen` unless it already holds a newer generation.
     /// `leave_local` clears the local bit (a round trip succeeded); an announcement
     /// never does. Returns true if the generation changed.
-    fn install(
+    pub(super) fn install(
         &self,
         gen: u64,
         state: SharedState,
@@ -168,6 +169,8 @@ impl Mirror {
         // the sync task stale may switch at the same moment as the client: both
         // reset, and exactly one of them reports the switch.)
         self.local.reset();
+        // An operator's state the fleet is in holds in the fallback too.
+        self.local_follows(self.word.load(Acquire).kind());
         !self.word.set_local(AcqRel).is_local()
     }
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod install;
+mod order;
 mod retry_after;
 mod snapshot;
 
@@ -74,6 +75,10 @@ pub(crate) struct Mirror {
     hint_until: AtomicU64,
     /// A hint was noted that the next flush has not carried to Redis yet.
     hint_pending: AtomicBool,
+    /// An operator's order not yet taken by a batch ([`order`]), packed; and the lock
+    /// that keeps orders made at once in one sequence.
+    order: AtomicU64,
+    order_lock: std::sync::Mutex<()>,
     /// The shared window's counts, as of the last round trip.
     shared_calls: AtomicU64,
     shared_failures: AtomicU64,
@@ -123,6 +128,8 @@ impl Mirror {
             max_retry_after: u64::try_from(s.max_retry_after.as_nanos()).unwrap_or(u64::MAX),
             hint_until: AtomicU64::new(0),
             hint_pending: AtomicBool::new(false),
+            order: AtomicU64::new(0),
+            order_lock: std::sync::Mutex::new(()),
             shared_calls: AtomicU64::new(0),
             shared_failures: AtomicU64::new(0),
             local,
@@ -180,7 +187,11 @@ impl Mirror {
                     Err(Rejected::new(State::Open, Some(Duration::ZERO)))
                 }
             },
-            _ => {
+            SharedState::Closed
+            | SharedState::ForcedOpen
+            | SharedState::Disabled
+            | SharedState::CountOnly => self.admit_ordered(w),
+            SharedState::HalfOpen => {
                 let mut t = self.tokens.load(Acquire);
                 loop {
                     let held = ProbeTokens::from_bits(t).held_for(w.generation());
@@ -214,7 +225,7 @@ impl Mirror {
     #[inline(always)]
     pub(crate) fn record_counted(&self, gen: u64, outcome: Outcome) {
         let w = self.word.load(Relaxed);
-        if w.generation() != gen || !w.is_closed() {
+        if w.generation() != gen || !w.is_counting() {
             return;
         }
         match outcome {
@@ -328,6 +339,7 @@ impl Mirror {
             && self.probe_releases.load(Acquire) == 0
             && !self.demand.load(Acquire)
             && !self.hint_pending.load(Acquire)
+            && self.order.load(Acquire) == 0
             && self.held_tokens() == 0
     }
 
@@ -355,11 +367,7 @@ impl Mirror {
                 self.local.state()
             };
         }
-        match w.kind() {
-            SharedState::Open => State::Open,
-            SharedState::HalfOpen => State::HalfOpen,
-            SharedState::Closed => State::Closed,
-        }
+        order::state_of(w.kind())
     }
 }
 
@@ -372,6 +380,8 @@ impl fmt::Debug for Mirror {
     }
 }
 
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod retry_after_tests;
 #[cfg(test)]

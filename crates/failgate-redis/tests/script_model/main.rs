@@ -1,6 +1,7 @@
 //! The Lua script against a reference model, on a real Redis: random sequences of
 //! flushes from several instances (current, stale and resync generations, counts, probe
-//! results and releases, permit requests, the dependency's "retry after"), each answer
+//! results and releases, permit requests, the dependency's "retry after", operators'
+//! orders, and shared states created in an initial state), each answer
 //! compared with what the model says, field by field. Some steps first delete the breaker's state and window (as a
 //! FLUSHALL or an eviction would), and some send the previous batch again with its id
 //! (its answer was lost). The open wait is 0 ms (so time never decides when the wait
@@ -18,7 +19,12 @@
 //! holds from the flush that carries it; an opening lasts at least until it; an open
 //! state that receives it stays open until it; closing forgets it. Its half-open rule
 //! is either of the two the documentation states (every probe succeeds, or the
-//! probes' failure rate over all the permits, decided once certain).
+//! probes' failure rate over all the permits, decided once certain). Its rule for
+//! orders and initial states is the docs' section on them: a missing state is created
+//! in the initial state; an order is a transition applied before the counts, from any
+//! state; a batch with an order may name the generation after the state's;
+//! forced-open, disabled and count-only are left only by an order; count-only counts
+//! and never trips; a batch sent again applies no order.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -26,9 +32,22 @@ mod model;
 
 use common::{unique_namespace, Target};
 use failgate_redis::SYNC_LUA;
-use model::{Claim, Flush, Model, Policy, Reply, Sent};
+use model::{Claim, Flush, Model, Order, Policy, Reply, Sent, St};
 use proptest::prelude::*;
 use std::collections::HashMap;
+
+fn order() -> impl Strategy<Value = Option<Order>> {
+    prop_oneof![
+        12 => Just(None),
+        1 => prop_oneof![Just(0u64), 5_000u64..60_000].prop_map(|ms| Some(Order::Open(ms))),
+        1 => Just(Some(Order::HalfOpen)),
+        1 => Just(Some(Order::Close)),
+        1 => Just(Some(Order::Reset)),
+        1 => Just(Some(Order::ForcedOpen)),
+        1 => Just(Some(Order::Disabled)),
+        1 => Just(Some(Order::CountOnly)),
+    ]
+}
 
 fn flush() -> impl Strategy<Value = Flush> {
     let claim = prop_oneof![
@@ -36,6 +55,9 @@ fn flush() -> impl Strategy<Value = Flush> {
         2 => (1u64..3).prop_map(Claim::Older),
         1 => Just(Claim::Resync),
     ];
+    // An order comes with the generation it makes (the instance obeyed it at once), or
+    // with the one before (the order was made while the batch was being prepared).
+    let order = (order(), prop::bool::ANY).prop_map(|(order, ahead)| (order, ahead));
     (
         (claim, 0u64..6, 0u64..6),
         prop_oneof![3 => Just(0u64), 1 => 1u64..3],
@@ -45,6 +67,7 @@ fn flush() -> impl Strategy<Value = Flush> {
         prop::bool::weighted(0.06),
         prop::bool::weighted(0.2),
         prop_oneof![6 => Just(0u64), 1 => 5_000u64..60_000],
+        order,
     )
         .prop_map(
             |(
@@ -56,8 +79,12 @@ fn flush() -> impl Strategy<Value = Flush> {
                 lose,
                 resend,
                 hint,
+                (order, ahead),
             )| Flush {
-                claim,
+                claim: match (order, claim) {
+                    (Some(_), Claim::Current) if ahead => Claim::Provisional,
+                    _ => claim,
+                },
                 calls,
                 failures: failures.min(calls),
                 probe_ok,
@@ -67,6 +94,7 @@ fn flush() -> impl Strategy<Value = Flush> {
                 lose,
                 resend,
                 hint,
+                order,
             },
         )
 }
@@ -80,14 +108,25 @@ fn policy() -> impl Strategy<Value = Policy> {
             2 => Just(None),
             1 => prop_oneof![Just(0.2), Just(0.25), Just(0.5), Just(0.75), Just(1.0)].prop_map(Some),
         ],
+        prop_oneof![
+            5 => Just(St::Closed),
+            1 => Just(St::ForcedOpen),
+            1 => Just(St::Disabled),
+            1 => Just(St::CountOnly),
+        ],
     )
-        .prop_map(|(rate, minimum_calls, permits, probe_rate)| Policy {
+        .prop_map(|(rate, minimum_calls, permits, probe_rate, initial)| Policy {
             rate,
             minimum_calls,
             permits,
             probe_rate,
+            initial,
         })
 }
+
+/// One breaker's answer in a call of the full argument list: the [`Reply`] and
+/// whether the script published.
+type Full = (String, u64, u64, u64, u64, u64, u64, String, String, u8);
 
 fn fail(e: redis::RedisError) -> TestCaseError {
     TestCaseError::fail(e.to_string())
@@ -136,7 +175,7 @@ fn run(
         let (expected, epoch) = model.apply(&sent, before);
         let g = &sent.flush;
         // Every argument of a breaker (so the multi-breaker form: one reply per breaker).
-        let real: Vec<Reply> = script
+        let answers: Vec<Full> = script
             .key(format!("{prefix}:state"))
             .key(format!("{prefix}:window"))
             .key(format!("{prefix}:batch:model"))
@@ -161,13 +200,13 @@ fn run(
             .arg(3_600_000) // batch id TTL
             .arg(g.hint)
             .arg(0) // no PUBLISH check
-            .arg("none") // no operator's order
+            .arg(Order::arg(g.order))
             .arg(policy.probe_rate.unwrap_or(-1.0))
-            .arg("closed") // a missing state is created closed
+            .arg(policy.initial.name())
             .invoke(con)
             .map_err(fail)?;
-        prop_assert_eq!(real.len(), 1);
-        let real = real.into_iter().next().unwrap();
+        prop_assert_eq!(answers.len(), 1, "one breaker, one answer");
+        let real: Reply = answers[0].clone();
         // The script's `now` lies in [before, after]; every deadline it keeps was set
         // at most the slowest flush's duration after the model's.
         let took = server_ms(con)? - before;
@@ -239,6 +278,7 @@ fn a_probe_failure_sent_again_counts_once_under_the_rate_rule() {
         minimum_calls: 1,
         permits: 4,
         probe_rate: Some(0.5),
+        initial: St::Closed,
     };
     let step = |calls, failures, probe_fail, want, resend| Flush {
         claim: Claim::Current,
@@ -251,6 +291,7 @@ fn a_probe_failure_sent_again_counts_once_under_the_rate_rule() {
         lose: false,
         resend,
         hint: 0,
+        order: None,
     };
     let flushes = [
         step(1, 1, 0, 0, false), // trips: open at once (0 ms wait)
@@ -284,4 +325,67 @@ fn the_script_matches_its_model() {
     proptest!(config, |(policy in policy(), flushes in prop::collection::vec(flush(), 1..40))| {
         run(&mut con.borrow_mut(), policy, &flushes)?;
     });
+}
+
+#[test]
+fn a_batch_sent_again_does_not_apply_its_order_a_second_time() {
+    let Some(redis) = Target::get() else { return };
+    let mut con = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let ns = unique_namespace("order-repeat");
+    let prefix = format!("failgate:{ns}:dependency");
+    let script = redis::Script::new(SYNC_LUA);
+    // Batch `id` claiming generation `gen`, with `order`: the state and generation.
+    let mut send = |id: u64, gen: i64, epoch: &str, order: &str| -> Full {
+        let answers: Vec<Full> = script
+            .key(format!("{prefix}:state"))
+            .key(format!("{prefix}:window"))
+            .key(format!("{prefix}:batch:model"))
+            .arg(gen)
+            .arg(3) // calls
+            .arg(0)
+            .arg(0)
+            .arg(0)
+            .arg(0)
+            .arg(0)
+            .arg(0.5)
+            .arg(1)
+            .arg(3_600_000)
+            .arg(10)
+            .arg(60_000) // open for
+            .arg(1)
+            .arg(3_600_000)
+            .arg(3_600_000)
+            .arg(format!("{prefix}:events"))
+            .arg(epoch)
+            .arg(id)
+            .arg(3_600_000)
+            .arg(0)
+            .arg(0)
+            .arg(order)
+            .arg(-1)
+            .arg("closed")
+            .invoke(&mut con)
+            .unwrap();
+        answers[0].clone()
+    };
+    let first = send(1, -1, "0", "none");
+    assert_eq!((first.0.as_str(), first.1), ("closed", 0));
+    let epoch = first.7.clone();
+    // The order, obeyed at once by the instance: its counts name generation 1.
+    let ordered = send(2, 1, &epoch, "count_only");
+    assert_eq!(
+        (ordered.0.as_str(), ordered.1, ordered.3),
+        ("count_only", 1, 3)
+    );
+    assert_eq!(ordered.9, 1, "announced");
+    // Its answer was lost: the same batch again changes nothing.
+    let again = send(2, 1, &epoch, "count_only");
+    assert_eq!((again.0.as_str(), again.1, again.3), ("count_only", 1, 3));
+    assert_eq!((again.7.as_str(), again.9), (epoch.as_str(), 0));
+    // A new batch with an order does apply it.
+    let reset = send(3, 2, &epoch, "reset");
+    assert_eq!((reset.0.as_str(), reset.1, reset.3), ("closed", 2, 3));
 }

@@ -7,6 +7,9 @@ pub enum St {
     Closed,
     Open,
     HalfOpen,
+    ForcedOpen,
+    Disabled,
+    CountOnly,
 }
 
 impl St {
@@ -15,6 +18,43 @@ impl St {
             St::Closed => "closed",
             St::Open => "open",
             St::HalfOpen => "half_open",
+            St::ForcedOpen => "forced_open",
+            St::Disabled => "disabled",
+            St::CountOnly => "count_only",
+        }
+    }
+
+    /// The states whose window counts.
+    fn counts(self) -> bool {
+        matches!(self, St::Closed | St::CountOnly)
+    }
+}
+
+/// An operator's order, as the script's docs list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Open for this many ms (or until a longer hint).
+    Open(u64),
+    HalfOpen,
+    Close,
+    Reset,
+    ForcedOpen,
+    Disabled,
+    CountOnly,
+}
+
+impl Order {
+    /// The `order` argument.
+    pub fn arg(order: Option<Order>) -> String {
+        match order {
+            None => "none".into(),
+            Some(Order::Open(ms)) => format!("open:{ms}"),
+            Some(Order::HalfOpen) => "half_open".into(),
+            Some(Order::Close) => "close".into(),
+            Some(Order::Reset) => "reset".into(),
+            Some(Order::ForcedOpen) => "forced_open".into(),
+            Some(Order::Disabled) => "disabled".into(),
+            Some(Order::CountOnly) => "count_only".into(),
         }
     }
 }
@@ -27,6 +67,8 @@ pub struct Policy {
     pub permits: u64,
     /// The half-open rule's failure rate over the probes; `None`: every probe succeeds.
     pub probe_rate: Option<f64>,
+    /// The state a missing shared state is created in.
+    pub initial: St,
 }
 
 /// Which generation a flush claims.
@@ -40,6 +82,9 @@ pub enum Claim {
     Older(u64),
     /// None: a resynchronisation after a fallback.
     Resync,
+    /// The one after the model's: an instance that obeyed its own order at once (only
+    /// sent with an order; without one it is writes Redis lost).
+    Provisional,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +102,8 @@ pub struct Flush {
     pub resend: bool,
     /// The dependency's "retry after", in ms from now (0: none).
     pub hint: u64,
+    /// The operator's order the batch carries.
+    pub order: Option<Order>,
 }
 
 /// A batch as sent: the generation claimed, the epoch named (by its number in the
@@ -104,7 +151,7 @@ impl Model {
             policy,
             missing: true,
             epoch: 0,
-            state: St::Closed,
+            state: policy.initial,
             gen: 0,
             taken: 0,
             ok: 0,
@@ -117,13 +164,13 @@ impl Model {
         }
     }
 
-    /// Enters `state` at `now`: an opening lasts (for the test's 0 ms open wait) at
-    /// least until the hint; closing forgets the hint.
-    fn enter(&mut self, state: St, now: u64) {
+    /// Enters `state` at `now`: an opening lasts `wait` (the test's open wait is 0 ms;
+    /// an order's is its own) and at least until the hint; closing forgets the hint.
+    fn enter(&mut self, state: St, now: u64, wait: u64) {
         match state {
-            St::Open => self.until = now.max(self.hint),
+            St::Open => self.until = (now + wait).max(self.hint),
             St::Closed => self.hint = 0,
-            St::HalfOpen => {}
+            _ => {}
         }
         self.state = state;
         self.gen += 1;
@@ -143,9 +190,9 @@ impl Model {
         self.bad += bad;
         let permits = self.policy.permits as f64;
         if self.bad as f64 / permits >= rate {
-            self.enter(St::Open, now);
+            self.enter(St::Open, now, 0);
         } else if self.policy.permits.saturating_sub(self.ok) as f64 / permits < rate {
-            self.enter(St::Closed, now);
+            self.enter(St::Closed, now, 0);
         }
     }
 
@@ -156,6 +203,7 @@ impl Model {
             Claim::Older(k) if self.gen >= k => (self.gen - k) as i64,
             Claim::Older(k) => (self.gen + k) as i64,
             Claim::Resync => -1,
+            Claim::Provisional => self.gen as i64 + 1,
         }
     }
 
@@ -181,12 +229,15 @@ impl Model {
                 f.want,
                 f.hint,
             ) = (0, 0, 0, 0, 0, 0, 0);
+            f.order = None;
         }
         // A batch naming a lost state's epoch is a resynchronisation.
         let stale = sent.epoch.is_some_and(|e| e != self.epoch);
         // One naming this epoch but a generation it never reached saw writes Redis lost:
         // the state takes a new epoch, and the batch is a resynchronisation.
-        let rolled_back = !stale && sent.epoch.is_some() && sent.claimed > self.gen as i64;
+        // (A batch with an order may name the generation its order makes.)
+        let ahead = self.gen as i64 + i64::from(sent.flush.order.is_some());
+        let rolled_back = !stale && sent.epoch.is_some() && sent.claimed > ahead;
         if rolled_back {
             self.epoch += 1;
         }
@@ -203,14 +254,24 @@ impl Model {
                 self.until = self.until.max(self.hint);
             }
         }
+        // The order, a transition from any state, before the counts.
+        match f.order {
+            None => {}
+            Some(Order::Open(ms)) => self.enter(St::Open, now, ms),
+            Some(Order::HalfOpen) => self.enter(St::HalfOpen, now, 0),
+            Some(Order::Close | Order::Reset) => self.enter(St::Closed, now, 0),
+            Some(Order::ForcedOpen) => self.enter(St::ForcedOpen, now, 0),
+            Some(Order::Disabled) => self.enter(St::Disabled, now, 0),
+            Some(Order::CountOnly) => self.enter(St::CountOnly, now, 0),
+        }
         // The wait (0 ms, or until a hint) ends when someone wants permits.
         if self.state == St::Open && f.want > 0 && now >= self.until {
-            self.enter(St::HalfOpen, now);
+            self.enter(St::HalfOpen, now, 0);
         }
-        let current = claimed == self.gen as i64 || (claimed < 0 && self.state == St::Closed);
+        let current = claimed == self.gen as i64 || (claimed < 0 && self.state.counts());
         let mut discarded = 0;
         match self.state {
-            St::Closed if current => {
+            St::Closed | St::CountOnly if current => {
                 self.calls += f.calls;
                 self.failures += f.failures;
             }
@@ -219,24 +280,26 @@ impl Model {
                 if let Some(rate) = self.policy.probe_rate {
                     self.rate_rule(rate, f.probe_ok, f.probe_fail, now);
                 } else if f.probe_fail > 0 {
-                    self.enter(St::Open, now);
+                    self.enter(St::Open, now, 0);
                 } else if f.probe_ok > 0 {
                     self.ok += f.probe_ok;
                     if self.ok >= self.policy.permits {
-                        self.enter(St::Closed, now);
+                        self.enter(St::Closed, now, 0);
                     }
                 }
             }
             _ => discarded = f.calls + f.probe_ok + f.probe_fail,
         }
         let (mut wc, mut wf) = (0, 0);
-        if self.state == St::Closed {
+        if self.state.counts() {
             (wc, wf) = (self.calls, self.failures);
-            if wc > 0
+            // Counting only never trips.
+            if self.state == St::Closed
+                && wc > 0
                 && wc >= self.policy.minimum_calls
                 && wf as f64 >= self.policy.rate * wc as f64
             {
-                self.enter(St::Open, now);
+                self.enter(St::Open, now, 0);
                 (wc, wf) = (0, 0);
             }
         }
