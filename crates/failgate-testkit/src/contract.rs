@@ -49,8 +49,11 @@ impl Policy {
     }
 }
 
-/// The open wait of the policies below: far shorter than [`HINT`].
-pub const OPEN_FOR: Duration = Duration::from_secs(1);
+/// The open wait of the policies below: far shorter than [`HINT`], and far longer than
+/// a test takes between a trip and its last refusal. No test waits it out; a fleet
+/// breaker on a loaded machine may take most of a second to sync, and an open wait that
+/// ends meanwhile admits the next call (a probe, or the local fallback's).
+pub const OPEN_FOR: Duration = Duration::from_secs(10);
 /// The "retry after" the dependency asks for, in seconds.
 pub const HINT: u64 = 60;
 
