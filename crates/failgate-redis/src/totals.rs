@@ -2,12 +2,12 @@
 //! calls by outcome, its abandoned permits and its refusals, on the core's striped
 //! counters (each thread adds on a cache line of its own), and, with the `metrics`
 //! feature, their export as the core's `failgate_calls_total` counters. A leaf below
-//! the mirror and the permits.
+//! the mirror (`mirror/totals.rs` counts a call's outcome in them) and the permits.
 //!
 //! [`FleetBuilder::totals`]: crate::FleetBuilder::totals
 
-use crate::mirror::Mirror;
-use failgate::{Outcome, Rejected, TotalsCount as Count, TotalsTally as Tally};
+pub(crate) use failgate::TotalsCount as Count;
+use failgate::TotalsTally as Tally;
 
 /// The counters, and what of them was exported to `metrics`.
 #[derive(Debug)]
@@ -30,51 +30,22 @@ impl Totals {
     }
 }
 
-impl Mirror {
-    /// Counts one `what`, when totals are kept (a branch on a field otherwise).
+impl Totals {
+    /// Counts one `what` on the calling thread's stripe.
     #[inline(always)]
-    fn count(&self, what: Count) {
-        if let Some(t) = &self.totals {
-            t.tally.add(what);
-        }
+    pub(crate) fn add(&self, what: Count) {
+        self.tally.add(what);
     }
 
-    /// Counts an outcome reported on one of this instance's permits.
-    #[inline(always)]
-    pub(crate) fn count_outcome(&self, outcome: Outcome) {
-        self.count(match outcome {
-            Outcome::Success => Count::Success,
-            Outcome::Failure => Count::Failure,
-            Outcome::Ignore => Count::Ignored,
-        });
+    /// The totals so far.
+    pub(crate) fn read(&self) -> failgate::Totals {
+        self.tally.totals()
     }
 
-    /// Counts a permit dropped without an outcome.
-    #[inline]
-    pub(crate) fn count_abandoned(&self) {
-        self.count(Count::Abandoned);
-    }
-
-    /// Counts the refusal `r` and hands it back.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn refused(&self, r: Rejected) -> Rejected {
-        self.count(Count::Refused);
-        r
-    }
-
-    /// The totals so far, when kept.
-    pub(crate) fn totals(&self) -> Option<failgate::Totals> {
-        self.totals.as_ref().map(|t| t.tally.totals())
-    }
-
-    /// Adds to the exported counters what was counted since the last export. Called by
-    /// the sync task after each round trip, never on a call path.
+    /// Adds to the exported counters what was counted since the last export.
     #[cfg(feature = "metrics")]
-    pub(crate) fn export_totals(&self) {
-        if let Some(t) = &self.totals {
-            t.exported.export(&t.tally.totals());
-        }
+    pub(crate) fn export(&self) {
+        self.exported.export(&self.tally.totals());
     }
 }
 

@@ -22,6 +22,7 @@ mod install;
 mod order;
 mod retry_after;
 mod snapshot;
+mod totals;
 
 /// How a call was admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
