@@ -47,15 +47,6 @@ pub struct MetricsObserver {
     duration: Histogram,
 }
 
-const STATES: [State; 6] = [
-    State::Closed,
-    State::Open,
-    State::HalfOpen,
-    State::ForcedOpen,
-    State::Disabled,
-    State::CountOnly,
-];
-
 fn index(state: State) -> usize {
     usize::from(state.code())
 }
@@ -75,7 +66,7 @@ impl MetricsObserver {
             slow_failure: calls("slow_failure"),
             rejected: calls("rejected"),
             abandoned: calls("abandoned"),
-            transitions: STATES.map(|s| {
+            transitions: State::ALL.map(|s| {
                 counter!("failgate_transitions_total", "breaker" => name.clone(), "to" => s.as_str())
             }),
             reasons: REASON_NAMES.map(|reason| {

@@ -169,18 +169,9 @@ impl std::fmt::Debug for Word {
 mod tests {
     use super::*;
 
-    const ALL: [State; 6] = [
-        State::Closed,
-        State::Open,
-        State::HalfOpen,
-        State::ForcedOpen,
-        State::Disabled,
-        State::CountOnly,
-    ];
-
     #[test]
     fn fields_round_trip_without_touching_each_other() {
-        for s in ALL {
+        for s in State::ALL {
             let w = Word::INITIAL
                 .transition(s)
                 .with_probe_counts(1023, 511, 1022);

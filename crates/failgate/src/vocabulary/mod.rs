@@ -58,6 +58,17 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in the order of their codes (the state word's, the gauge's).
+    #[cfg(any(test, feature = "serde", feature = "metrics"))]
+    pub(crate) const ALL: [State; 6] = [
+        State::Closed,
+        State::Open,
+        State::HalfOpen,
+        State::ForcedOpen,
+        State::Disabled,
+        State::CountOnly,
+    ];
+
     /// The name used in logs and metrics: `closed`, `open`, `half_open`, `forced_open`,
     /// `disabled` or `count_only`.
     pub fn as_str(self) -> &'static str {
@@ -75,16 +86,7 @@ impl State {
     /// configuration files name a state.
     #[cfg(feature = "serde")]
     pub(crate) fn from_name(name: &str) -> Option<State> {
-        [
-            State::Closed,
-            State::Open,
-            State::HalfOpen,
-            State::ForcedOpen,
-            State::Disabled,
-            State::CountOnly,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
+        State::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     /// The state's number in the state word and in the `failgate_state` gauge:
