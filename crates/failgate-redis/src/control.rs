@@ -52,8 +52,8 @@ impl<C> Control for FleetBreaker<C> {
     }
 
     fn open_for(&self, wait: Duration) -> Result<(), ConfigError> {
-        // The local breaker's check, and its error: it changes nothing when it refuses.
-        self.local_breaker().open_for(wait)?;
+        // The local breaker's check and error; the order then opens the fallback too.
+        failgate::control::check_open_for(wait)?;
         // Whole milliseconds, rounded up: never shorter than asked.
         let ms = u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
         self.core().order(Order::Open(ms));

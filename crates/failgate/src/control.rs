@@ -87,6 +87,22 @@ pub fn wait_until(deadline: SystemTime, now: SystemTime) -> Result<Duration, Con
     Ok(wait)
 }
 
+/// The check [`Control::open_for`] makes, without opening anything: a wait above
+/// [`MAX_DURATION`] is a [`ConfigError`] naming `open_for`. A breaker that implements
+/// [`Control`] over another (the fleet breaker over its local fallback) refuses alike.
+///
+/// ```
+/// use failgate::control::check_open_for;
+/// use std::time::Duration;
+///
+/// assert!(check_open_for(Duration::from_secs(300)).is_ok());
+/// let error = check_open_for(Duration::MAX).unwrap_err();
+/// assert_eq!(error.field(), "open_for");
+/// ```
+pub fn check_open_for(wait: Duration) -> Result<(), ConfigError> {
+    check_open_wait(wait).map(|_| ())
+}
+
 /// Checks an operator's open wait: at most [`MAX_DURATION`]; zero is accepted (the
 /// next call probes).
 pub(crate) fn check_open_wait(wait: Duration) -> Result<u64, ConfigError> {
