@@ -67,9 +67,8 @@ fn seconds(arg: &str, secs: f64) -> PyResult<Duration> {
             "{arg}: a duration must be a non-negative number of seconds, got {secs}"
         )));
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| {
-        PyValueError::new_err(format!("{arg}: {secs} seconds is too long a duration"))
-    })
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| PyValueError::new_err(format!("{arg}: {secs} seconds is too long a duration")))
 }
 
 /// An optional duration argument (`None` when not given).
@@ -93,7 +92,10 @@ pub(crate) fn count(arg: &str, value: &Bound<'_, PyAny>, max: u64) -> PyResult<u
         )));
     }
     let n: i128 = value.extract().map_err(|_| {
-        PyValueError::new_err(format!("{arg}: {} is out of range", value.repr().map_or_else(|_| "?".into(), |r| r.to_string())))
+        PyValueError::new_err(format!(
+            "{arg}: {} is out of range",
+            value.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+        ))
     })?;
     if n < 0 {
         return Err(PyValueError::new_err(format!(
@@ -125,7 +127,9 @@ pub(crate) fn number(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
     }
     let x: f64 = value.extract()?;
     if x.is_nan() {
-        return Err(PyValueError::new_err(format!("{arg}: must be a number, got nan")));
+        return Err(PyValueError::new_err(format!(
+            "{arg}: must be a number, got nan"
+        )));
     }
     Ok(x)
 }

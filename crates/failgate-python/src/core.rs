@@ -35,7 +35,10 @@ impl Classification {
         };
         let base = exclude.py().get_type::<pyo3::exceptions::PyBaseException>();
         for t in types.iter() {
-            let ok = t.cast::<PyType>().map(|t| t.is_subclass(&base)).unwrap_or(Ok(false))?;
+            let ok = t
+                .cast::<PyType>()
+                .map(|t| t.is_subclass(&base))
+                .unwrap_or(Ok(false))?;
             if !ok {
                 return Err(PyTypeError::new_err(format!(
                     "exclude: {} is not an exception type",
@@ -95,7 +98,13 @@ impl Classification {
 }
 
 /// The native half of `CircuitBreaker` and `FleetBreaker`.
-#[pyclass(frozen, subclass, weakref, module = "failgate._failgate", name = "_Core")]
+#[pyclass(
+    frozen,
+    subclass,
+    weakref,
+    module = "failgate._failgate",
+    name = "_Core"
+)]
 pub(crate) struct Core {
     pub(crate) engine: Arc<Engine>,
     pub(crate) classification: Classification,

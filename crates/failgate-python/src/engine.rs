@@ -8,7 +8,8 @@ use std::time::Duration;
 
 pub(crate) enum Engine {
     Local(CircuitBreaker),
-    Fleet(Fleet),
+    // Boxed: the fleet's template is large, and the local breaker is the common case.
+    Fleet(Box<Fleet>),
 }
 
 /// A call's permit: reported once, or dropped (abandoned: counts for nothing and frees

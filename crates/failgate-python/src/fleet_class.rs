@@ -22,7 +22,10 @@ fn text(arg: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
         .map(str::to_owned)
 }
 
-fn duration_settings(mut b: FleetBuilder, given: [(&str, Arg<'_, '_>); 7]) -> PyResult<FleetBuilder> {
+fn duration_settings(
+    mut b: FleetBuilder,
+    given: [(&str, Arg<'_, '_>); 7],
+) -> PyResult<FleetBuilder> {
     for (arg, v) in given {
         let Some(v) = v.filter(|v| !v.is_none()) else {
             continue;
@@ -134,11 +137,13 @@ impl FleetClass {
         }
         let none = py.None().into_bound(py);
         let empty = pyo3::types::PyTuple::empty(py).into_any();
-        let classification =
-            Classification::new(some(exclude).unwrap_or(&empty), some(classify).or(Some(&none)))?;
+        let classification = Classification::new(
+            some(exclude).unwrap_or(&empty),
+            some(classify).or(Some(&none)),
+        )?;
         let fleet = Fleet::build(b).map_err(args::config_error)?;
         let core = Core {
-            engine: Arc::new(Engine::Fleet(fleet)),
+            engine: Arc::new(Engine::Fleet(Box::new(fleet))),
             classification,
             listeners: None,
         };
@@ -164,7 +169,14 @@ impl FleetClass {
     fn status<'py>(slf: PyRef<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = fleet(&slf).current().status();
         let d = PyDict::new(py);
-        d.set_item("mode", if s.mode == Mode::Shared { "shared" } else { "local" })?;
+        d.set_item(
+            "mode",
+            if s.mode == Mode::Shared {
+                "shared"
+            } else {
+                "local"
+            },
+        )?;
         d.set_item("state", crate::vocab::state(py, s.state)?)?;
         d.set_item("generation", s.generation)?;
         d.set_item("shared_calls", s.shared_calls)?;

@@ -1,10 +1,10 @@
 //! `_Local`: the in-process breaker's constructor, every policy as a keyword.
 
+use crate::args;
 use crate::core::{Classification, Core};
 use crate::engine::Engine;
 use crate::listeners::Listeners;
 use crate::values::{self, ManualClock};
-use crate::args;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use std::sync::Arc;
@@ -30,11 +30,12 @@ fn policy(mut b: failgate::Builder, kw: &PolicyArgs<'_, '_>) -> PyResult<failgat
         b = b.minimum_calls(args::count("minimum_calls", v, u64::MAX)?);
     }
     if let Some(v) = kw.slow_calls {
-        let (threshold, rate): (Bound<'_, PyAny>, Bound<'_, PyAny>) = v.extract().map_err(|_| {
-            pyo3::exceptions::PyTypeError::new_err(
-                "slow_calls: expected a (threshold, rate) tuple such as (\"2s\", 0.8)",
-            )
-        })?;
+        let (threshold, rate): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+            v.extract().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(
+                    "slow_calls: expected a (threshold, rate) tuple such as (\"2s\", 0.8)",
+                )
+            })?;
         b = b.slow_calls(
             args::duration("slow_calls threshold", &threshold)?,
             args::number("slow_calls rate", &rate)?,
@@ -80,7 +81,9 @@ fn policy(mut b: failgate::Builder, kw: &PolicyArgs<'_, '_>) -> PyResult<failgat
 pub(crate) fn clock(v: &Bound<'_, PyAny>) -> PyResult<failgate::ManualClock> {
     v.cast::<ManualClock>()
         .map(|c| c.get().clock.clone())
-        .map_err(|_| pyo3::exceptions::PyTypeError::new_err("clock: expected a failgate.ManualClock"))
+        .map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err("clock: expected a failgate.ManualClock")
+        })
 }
 
 struct PolicyArgs<'a, 'py> {
@@ -161,9 +164,9 @@ impl Local {
         };
         let mut builder = failgate::CircuitBreaker::builder();
         if let Some(name) = present(name) {
-            let name = name.cast::<PyString>().map_err(|_| {
-                pyo3::exceptions::PyTypeError::new_err("name: expected a str")
-            })?;
+            let name = name
+                .cast::<PyString>()
+                .map_err(|_| pyo3::exceptions::PyTypeError::new_err("name: expected a str"))?;
             builder = builder.name(name.to_str()?);
         }
         builder = policy(builder, &kw)?;
@@ -179,8 +182,10 @@ impl Local {
         builder = builder.observer(listeners_list.observer());
         let none = py.None().into_bound(py);
         let empty = pyo3::types::PyTuple::empty(py).into_any();
-        let classification =
-            Classification::new(present(exclude).unwrap_or(&empty), present(classify).or(Some(&none)))?;
+        let classification = Classification::new(
+            present(exclude).unwrap_or(&empty),
+            present(classify).or(Some(&none)),
+        )?;
         let breaker = builder.build().map_err(args::config_error)?;
         let core = Core {
             engine: Arc::new(Engine::Local(breaker)),

@@ -113,8 +113,9 @@ impl Exponential {
         jitter: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let jitter = jitter.map(|j| args::number("jitter", j)).transpose()?;
-        let backoff = Backoff::exponential(args::duration("base", base)?, args::duration("max", max)?)
-            .with_jitter(jitter.unwrap_or(0.0));
+        let backoff =
+            Backoff::exponential(args::duration("base", base)?, args::duration("max", max)?)
+                .with_jitter(jitter.unwrap_or(0.0));
         Ok(Exponential { backoff })
     }
 }
@@ -122,10 +123,10 @@ impl Exponential {
 /// The core's backoff for a `backoff=` argument.
 pub(crate) fn backoff(value: &Bound<'_, PyAny>) -> PyResult<Backoff> {
     if let Ok(b) = value.cast::<Constant>() {
-        return Ok(b.get().backoff.clone());
+        return Ok(b.get().backoff);
     }
     if let Ok(b) = value.cast::<Exponential>() {
-        return Ok(b.get().backoff.clone());
+        return Ok(b.get().backoff);
     }
     Err(pyo3::exceptions::PyTypeError::new_err(format!(
         "backoff: expected failgate.Constant or failgate.Exponential, got {}",

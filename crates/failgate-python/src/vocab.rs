@@ -25,7 +25,14 @@ pub(crate) fn _register(
     outcome: Bound<'_, PyType>,
 ) -> PyResult<()> {
     let py = error.py();
-    let names = ["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED", "COUNT_ONLY"];
+    let names = [
+        "CLOSED",
+        "OPEN",
+        "HALF_OPEN",
+        "FORCED_OPEN",
+        "DISABLED",
+        "COUNT_ONLY",
+    ];
     let states = names
         .iter()
         .map(|n| state.getattr(*n).map(Bound::unbind))
@@ -64,7 +71,10 @@ pub(crate) fn rejection(py: Python<'_>, name: &str, rejected: &Rejected) -> PyEr
     };
     let state = v.states[usize::from(rejected.state().code())].clone_ref(py);
     let retry_after = rejected.retry_after().map(|d| d.as_secs_f64());
-    PyErr::from_type(v.error.bind(py).clone(), (name.to_owned(), state, retry_after))
+    PyErr::from_type(
+        v.error.bind(py).clone(),
+        (name.to_owned(), state, retry_after),
+    )
 }
 
 /// A `failgate.Outcome` member as the core's outcome.

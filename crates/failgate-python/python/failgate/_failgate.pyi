@@ -2,7 +2,9 @@
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, final
+
+from typing_extensions import Self, disjoint_base
 
 from ._types import CircuitOpenError, Outcome, State
 
@@ -10,36 +12,60 @@ _Duration = float | int | timedelta | str
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 __version__: Final[str]
+__all__ = [
+    "Constant",
+    "CountWindow",
+    "Exponential",
+    "Guarded",
+    "ManualClock",
+    "Metrics",
+    "Permit",
+    "StateChange",
+    "TimeWindow",
+    "Totals",
+    "_Core",
+    "_Fleet",
+    "_Local",
+    "__version__",
+    "_after_fork",
+    "_register",
+]
 
 def _register(
     error: type[CircuitOpenError], state: type[State], outcome: type[Outcome]
 ) -> None: ...
 def _after_fork() -> None: ...
 
+@final
 class CountWindow:
-    def __init__(self, calls: int) -> None: ...
+    def __new__(cls, calls: int) -> Self: ...
     @property
     def calls(self) -> int: ...
 
+@final
 class TimeWindow:
-    def __init__(self, span: _Duration, buckets: int | None = None) -> None: ...
+    def __new__(cls, span: _Duration, buckets: int | None = None) -> Self: ...
     @property
     def span(self) -> float: ...
     @property
     def buckets(self) -> int | None: ...
 
+@final
 class Constant:
-    def __init__(self, wait: _Duration) -> None: ...
+    def __new__(cls, wait: _Duration) -> Self: ...
 
+@final
 class Exponential:
-    def __init__(self, base: _Duration, max: _Duration, jitter: float = 0.0) -> None: ...
+    def __new__(cls, base: _Duration, max: _Duration, jitter: float | None = None) -> Self: ...
 
+@final
 class ManualClock:
-    def __init__(self, start: _Duration = 0) -> None: ...
+    def __new__(cls, start: _Duration | None = None) -> Self: ...
     def advance(self, by: _Duration) -> None: ...
     def set(self, to: _Duration) -> None: ...
     def now(self) -> float: ...
 
+@final
 class StateChange:
     @property
     def name(self) -> str: ...
@@ -54,6 +80,7 @@ class StateChange:
     @property
     def wait(self) -> float | None: ...
 
+@final
 class Totals:
     @property
     def successes(self) -> int: ...
@@ -72,6 +99,7 @@ class Totals:
     @property
     def calls(self) -> int: ...
 
+@final
 class Metrics:
     @property
     def name(self) -> str: ...
@@ -105,6 +133,7 @@ class Metrics:
     def totals(self) -> Totals | None: ...
     def as_dict(self) -> dict[str, Any]: ...
 
+@final
 class Permit:
     @property
     def is_probe(self) -> bool: ...
@@ -118,21 +147,23 @@ class Permit:
     def record_result(self, result: object) -> None: ...
     def record_exception(self, exception: BaseException) -> None: ...
 
+@final
 class Guarded:
     """A function wrapped by a breaker (`@breaker`): each call goes through it."""
 
     __wrapped__: Callable[..., Any]
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
-    def __get__(self, obj: object, objtype: type | None = None) -> Any: ...
+    def __get__(self, obj: object, objtype: type | None = None, /) -> Any: ...
 
+@disjoint_base
 class _Core:
     @property
     def name(self) -> str: ...
     @property
     def state(self) -> State: ...
     def acquire(self) -> Permit: ...
-    def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
-    def _guard(self, fn: _F) -> _F: ...
+    def call(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+    def _guard(self, func: _F) -> _F: ...
     def metrics(self) -> Metrics: ...
     def force_open(self) -> None: ...
     def disable(self) -> None: ...
@@ -142,12 +173,12 @@ class _Core:
     def half_open(self) -> None: ...
     def close(self) -> None: ...
     def add_listener(self, listener: Callable[[StateChange], object]) -> None: ...
-    def remove_listener(self, listener: Callable[[StateChange], object]) -> None: ...
+    def remove_listener(self, listener: Callable[[StateChange], object]) -> Self: ...
 
 class _Local(_Core):
-    def __init__(
-        self,
-        name: str = "default",
+    def __new__(
+        cls,
+        name: str | None = None,
         *,
         consecutive_failures: int | None = None,
         failure_rate: float | None = None,
@@ -163,17 +194,18 @@ class _Local(_Core):
         initial_state: State | str | None = None,
         honor_retry_after: bool | None = None,
         max_retry_after: _Duration | None = None,
-        exclude: type[BaseException] | tuple[type[BaseException], ...] = (),
+        exclude: type[BaseException] | tuple[type[BaseException], ...] | None = None,
         classify: Callable[[object, BaseException | None], Outcome] | None = None,
         listeners: tuple[Callable[[StateChange], object], ...]
-        | list[Callable[[StateChange], object]] = (),
+        | list[Callable[[StateChange], object]]
+        | None = None,
         clock: ManualClock | None = None,
-        totals: bool = False,
-    ) -> None: ...
+        totals: bool | None = None,
+    ) -> Self: ...
 
 class _Fleet(_Core):
-    def __init__(
-        self,
+    def __new__(
+        cls,
         name: str,
         *,
         redis: str,
@@ -194,11 +226,11 @@ class _Fleet(_Core):
         initial_state: State | str | None = None,
         honor_retry_after: bool | None = None,
         max_retry_after: _Duration | None = None,
-        exclude: type[BaseException] | tuple[type[BaseException], ...] = (),
+        exclude: type[BaseException] | tuple[type[BaseException], ...] | None = None,
         classify: Callable[[object, BaseException | None], Outcome] | None = None,
         clock: ManualClock | None = None,
-        totals: bool = False,
-    ) -> None: ...
+        totals: bool | None = None,
+    ) -> Self: ...
     @property
     def namespace(self) -> str: ...
     @property
