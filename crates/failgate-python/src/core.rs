@@ -8,7 +8,7 @@ use crate::{args, vocab};
 use failgate::Outcome;
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use std::sync::Arc;
 
 /// How a call's end counts: `exclude` and `classify`, as given to the breaker.
@@ -109,13 +109,30 @@ pub(crate) struct Core {
     pub(crate) engine: Arc<Engine>,
     pub(crate) classification: Classification,
     pub(crate) listeners: Option<Arc<Listeners>>,
+    /// The name as a Python str, made once: every rejection carries it.
+    pub(crate) name: Py<PyString>,
 }
 
 impl Core {
+    pub(crate) fn new(
+        py: Python<'_>,
+        engine: Engine,
+        classification: Classification,
+        listeners: Option<Arc<Listeners>>,
+    ) -> Self {
+        let name = PyString::new(py, engine.name()).unbind();
+        Core {
+            engine: Arc::new(engine),
+            classification,
+            listeners,
+            name,
+        }
+    }
+
     pub(crate) fn acquire_slot(&self, py: Python<'_>) -> PyResult<Slot> {
         self.engine
             .acquire()
-            .map_err(|r| vocab::rejection(py, self.engine.name(), &r))
+            .map_err(|r| vocab::rejection(py, &self.name, &r))
     }
 
     /// Reports the end of a call and hands its result back.

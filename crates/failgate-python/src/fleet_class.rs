@@ -7,7 +7,6 @@ use crate::{args, values};
 use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use std::sync::Arc;
 
 type Arg<'a, 'py> = Option<&'a Bound<'py, PyAny>>;
 
@@ -142,11 +141,7 @@ impl FleetClass {
             some(classify).or(Some(&none)),
         )?;
         let fleet = Fleet::build(b).map_err(args::config_error)?;
-        let core = Core {
-            engine: Arc::new(Engine::Fleet(Box::new(fleet))),
-            classification,
-            listeners: None,
-        };
+        let core = Core::new(py, Engine::Fleet(Box::new(fleet)), classification, None);
         Ok(PyClassInitializer::from(core).add_subclass(FleetClass))
     }
 

@@ -187,11 +187,12 @@ impl Local {
             present(classify).or(Some(&none)),
         )?;
         let breaker = builder.build().map_err(args::config_error)?;
-        let core = Core {
-            engine: Arc::new(Engine::Local(breaker)),
+        let core = Core::new(
+            py,
+            Engine::Local(breaker),
             classification,
-            listeners: Some(listeners_list),
-        };
+            Some(listeners_list),
+        );
         Ok(PyClassInitializer::from(core).add_subclass(Local))
     }
 }

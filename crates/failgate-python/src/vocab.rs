@@ -5,7 +5,7 @@ use failgate::{Outcome, Rejected, State};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyType;
+use pyo3::types::{PyString, PyType};
 
 struct Vocabulary {
     error: Py<PyType>,
@@ -64,17 +64,23 @@ pub(crate) fn state(py: Python<'_>, state: State) -> PyResult<Py<PyAny>> {
 }
 
 /// The `CircuitOpenError` for a rejection by the breaker `name`.
-pub(crate) fn rejection(py: Python<'_>, name: &str, rejected: &Rejected) -> PyErr {
+pub(crate) fn rejection(py: Python<'_>, name: &Py<PyString>, rejected: &Rejected) -> PyErr {
     let v = match vocabulary(py) {
         Ok(v) => v,
         Err(e) => return e,
     };
     let state = v.states[usize::from(rejected.state().code())].clone_ref(py);
     let retry_after = rejected.retry_after().map(|d| d.as_secs_f64());
-    PyErr::from_type(
-        v.error.bind(py).clone(),
-        (name.to_owned(), state, retry_after),
-    )
+    // Made here rather than lazily: the error is raised at once anyway, and a lazy
+    // PyErr boxes its arguments.
+    match v
+        .error
+        .bind(py)
+        .call1((name.clone_ref(py), state, retry_after))
+    {
+        Ok(error) => PyErr::from_value(error),
+        Err(e) => e,
+    }
 }
 
 /// A `failgate.Outcome` member as the core's outcome.
