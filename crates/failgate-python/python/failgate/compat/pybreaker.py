@@ -1,0 +1,585 @@
+"""pybreaker 1.4's API over failgate: switch with one import.
+
+    import failgate.compat.pybreaker as pybreaker
+
+    breaker = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
+
+Differences from pybreaker 1.4.1, each on purpose:
+
+- Calls are not serialised: pybreaker holds one lock across every call; here no lock is
+  held across a call, so threads call in parallel (and listeners may run concurrently).
+- Half-open admits ``success_threshold`` probes per episode (one by default); other calls
+  meanwhile raise CircuitBreakerError (retry_after None) instead of queueing on the lock.
+- KeyboardInterrupt, SystemExit, asyncio.CancelledError and GeneratorExit abandon the
+  call (it counts for nothing, a probe slot comes back); pybreaker counts them as failures.
+- ``fail_counter`` can exceed ``fail_max`` by the calls that were in flight when another
+  thread tripped the breaker; the trip itself happens exactly once.
+- ``call_async`` and ``acall`` are asyncio coroutines (no tornado); decorating an
+  ``async def`` function guards it properly (pybreaker 1.4 counted the coroutine object).
+- An ``open`` initial state (``CircuitMemoryStorage("open")``) waits ``reset_timeout``;
+  pybreaker's storage had no opening time and let the next call through.
+- Only in-memory state: CircuitRedisStorage raises NotImplementedError; use
+  ``failgate.FleetBreaker`` for state shared between processes.
+- Setting ``fail_max``, ``reset_timeout`` or ``success_threshold`` rebuilds the inner
+  breaker: its state is kept (an open wait restarts with the time left), its counters
+  start again at zero, and calls in flight report to the old one.
+- A listener that raises is logged (logger ``failgate.compat.pybreaker``) and never
+  breaks a call or the breaker's bookkeeping; pybreaker let it propagate.
+- ``CircuitBreakerError`` subclasses ``failgate.CircuitOpenError``: it has ``name``,
+  ``state`` and ``retry_after`` too, and ``except`` for either catches it.
+- ``clock=`` (a ``failgate.ManualClock``) is failgate's extension for tests, and
+  ``failgate_breaker`` exposes the inner breaker (``metrics()``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+import threading
+import types
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import failgate
+from failgate import CircuitOpenError, State
+
+__all__ = [
+    "STATE_CLOSED",
+    "STATE_HALF_OPEN",
+    "STATE_OPEN",
+    "CircuitBreaker",
+    "CircuitBreakerError",
+    "CircuitBreakerListener",
+    "CircuitBreakerState",
+    "CircuitBreakerStorage",
+    "CircuitClosedState",
+    "CircuitHalfOpenState",
+    "CircuitMemoryStorage",
+    "CircuitOpenState",
+    "CircuitRedisStorage",
+]
+
+STATE_OPEN = "open"
+STATE_CLOSED = "closed"
+STATE_HALF_OPEN = "half-open"
+
+_T = TypeVar("_T")
+_log = logging.getLogger(__name__)
+
+# pybreaker knows three states; failgate's operator states map to what they do to calls.
+_NAMES: dict[State, str] = {
+    State.CLOSED: STATE_CLOSED,
+    State.OPEN: STATE_OPEN,
+    State.HALF_OPEN: STATE_HALF_OPEN,
+    State.FORCED_OPEN: STATE_OPEN,
+    State.DISABLED: STATE_CLOSED,
+    State.COUNT_ONLY: STATE_CLOSED,
+}
+_MANUAL = frozenset({"manual", "manual_open", "manual_half_open", "manual_close"})
+Exclusion = type[BaseException] | Callable[[BaseException], bool]
+
+
+class CircuitBreakerError(CircuitOpenError):
+    """Raised when the breaker refuses a call, and (``throw_new_error_on_trip``) by the
+    call that trips it, chained to that call's error. ``str(e)`` is pybreaker's message."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        name: str = "default",
+        state: State = State.OPEN,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self._fg_name = name
+        self._fg_state = state
+        self._fg_retry_after = retry_after
+
+    @property
+    def name(self) -> str:
+        return self._fg_name
+
+    @property
+    def state(self) -> State:
+        return self._fg_state
+
+    @property
+    def retry_after(self) -> float | None:
+        return self._fg_retry_after
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class CircuitBreakerListener:
+    """Subclass and override what you need; register with ``add_listener``."""
+
+    def before_call(
+        self, cb: CircuitBreaker, func: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> None:
+        """Called before an admitted call runs."""
+
+    def failure(self, cb: CircuitBreaker, exc: BaseException) -> None:
+        """Called when a call fails (before a trip's state_change, as in pybreaker)."""
+
+    def success(self, cb: CircuitBreaker) -> None:
+        """Called when a call succeeds (after a close's state_change, as in pybreaker)."""
+
+    def state_change(
+        self,
+        cb: CircuitBreaker,
+        old_state: CircuitBreakerState | None,
+        new_state: CircuitBreakerState,
+    ) -> None:
+        """Called on every transition."""
+
+
+class CircuitBreakerState:
+    """What a listener's ``state_change`` receives: ``name`` is pybreaker's state string."""
+
+    def __init__(self, cb: CircuitBreaker, name: str) -> None:
+        self._breaker = cb
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name!r}>"
+
+
+class CircuitClosedState(CircuitBreakerState):
+    def __init__(self, cb: CircuitBreaker, prev_state: object = None, notify: bool = False):
+        super().__init__(cb, STATE_CLOSED)
+
+
+class CircuitOpenState(CircuitBreakerState):
+    def __init__(self, cb: CircuitBreaker, prev_state: object = None, notify: bool = False):
+        super().__init__(cb, STATE_OPEN)
+
+
+class CircuitHalfOpenState(CircuitBreakerState):
+    def __init__(self, cb: CircuitBreaker, prev_state: object = None, notify: bool = False):
+        super().__init__(cb, STATE_HALF_OPEN)
+
+
+_STATE_CLASSES: dict[str, type[CircuitClosedState | CircuitOpenState | CircuitHalfOpenState]] = {
+    STATE_CLOSED: CircuitClosedState,
+    STATE_OPEN: CircuitOpenState,
+    STATE_HALF_OPEN: CircuitHalfOpenState,
+}
+
+
+class CircuitBreakerStorage:
+    """pybreaker's storage base: only `CircuitMemoryStorage` is supported here."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+
+class CircuitMemoryStorage(CircuitBreakerStorage):
+    """In-memory state (the default); its ``state`` picks the breaker's initial state."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__("memory")
+        if state not in _STATE_CLASSES:
+            raise ValueError(f"Unknown state {state!r}, valid states: {', '.join(_STATE_CLASSES)}")
+        self.state = state
+
+
+class CircuitRedisStorage(CircuitBreakerStorage):
+    """Not supported: failgate.FleetBreaker shares one breaker between processes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(
+            "failgate.compat.pybreaker keeps state in memory only; for a breaker shared "
+            "through Redis use failgate.FleetBreaker(name, redis='redis://...')"
+        )
+
+
+def _safe(listener: object, event: str, *args: Any, **kwargs: Any) -> None:
+    # failgate's rule: a listener never breaks a call or the breaker's bookkeeping.
+    try:
+        getattr(listener, event)(*args, **kwargs)
+    except Exception:
+        _log.exception("pybreaker listener %r raised in %s", listener, event)
+
+
+class CircuitBreaker:
+    """pybreaker's CircuitBreaker over a `failgate.CircuitBreaker` (see the module doc)."""
+
+    def __init__(
+        self,
+        fail_max: int = 5,
+        reset_timeout: float = 60,
+        success_threshold: int = 1,
+        exclude: Iterable[Exclusion] | None = None,
+        listeners: Sequence[CircuitBreakerListener] | None = None,
+        state_storage: CircuitBreakerStorage | None = None,
+        name: str | None = None,
+        throw_new_error_on_trip: bool = True,
+        *,
+        clock: failgate.ManualClock | None = None,
+    ) -> None:
+        if state_storage is not None and not isinstance(state_storage, CircuitMemoryStorage):
+            raise TypeError(
+                "state_storage: only None or CircuitMemoryStorage is supported; for state "
+                "shared between processes use failgate.FleetBreaker"
+            )
+        self._fail_max = _positive("fail_max", fail_max)
+        self._reset_timeout = _timeout(reset_timeout)
+        self._success_threshold = _positive("success_threshold", success_threshold)
+        self._excluded: list[Exclusion] = list(exclude or [])
+        # Copy-on-write tuples: calls iterate them without a lock.
+        self._listeners: tuple[CircuitBreakerListener, ...] = tuple(listeners or ())
+        self._name = name
+        self._throw_new_error_on_trip = throw_new_error_on_trip
+        self._clock = clock
+        self._count_lock = threading.Lock()  # guards only the counter, never a call
+        self._fail_count = 0
+        self._trips = threading.local()  # the trip this thread's last record caused
+        initial = state_storage.state if state_storage is not None else STATE_CLOSED
+        self._inner = self._build({STATE_OPEN: State.OPEN, STATE_HALF_OPEN: State.HALF_OPEN}
+                                  .get(initial, State.CLOSED), float(self._reset_timeout))
+
+    # -- the inner breaker -------------------------------------------------------------
+
+    def _build(self, state: State, wait: float | None) -> failgate.CircuitBreaker:
+        inner = failgate.CircuitBreaker(
+            self._name or "default",
+            consecutive_failures=self._fail_max,
+            open_for=self._reset_timeout,
+            half_open_permits=self._success_threshold,
+            clock=self._clock,
+        )
+        # The initial state is set before the listener is added: pybreaker does not
+        # notify listeners of the state a breaker starts in.
+        if state is State.OPEN:
+            inner.open_for(wait or 0)
+        elif state is State.HALF_OPEN:
+            inner.half_open()
+        elif state is State.FORCED_OPEN:
+            inner.force_open()
+        elif state is State.DISABLED:
+            inner.disable()
+        elif state is State.COUNT_ONLY:
+            inner.count_only()
+        inner.add_listener(self._on_change)
+        return inner
+
+    def _rebuild(self) -> None:
+        old = self._inner
+        metrics = old.metrics()
+        old.remove_listener(self._on_change)
+        self._inner = self._build(metrics.state, metrics.retry_after)
+        with self._count_lock:
+            self._fail_count = 0
+
+    def _on_change(self, change: failgate.StateChange) -> None:
+        if change.new is State.OPEN and change.reason not in _MANUAL:
+            self._trips.change = change
+        new_name = _NAMES[change.new]
+        if new_name == STATE_CLOSED:
+            with self._count_lock:
+                self._fail_count = 0
+        old_state = _STATE_CLASSES[_NAMES[change.old]](self)
+        new_state = _STATE_CLASSES[new_name](self)
+        for listener in self._listeners:
+            _safe(listener, "state_change", self, old_state, new_state)
+
+    @property
+    def failgate_breaker(self) -> failgate.CircuitBreaker:
+        """failgate's extension: the inner breaker (``metrics()``, ``force_open()``...)."""
+        return self._inner
+
+    # -- one call's bookkeeping --------------------------------------------------------
+
+    def _admit(self, func: Callable[..., Any], args: Any, kwargs: Any) -> failgate.Permit:
+        try:
+            permit = self._inner.acquire()
+        except CircuitOpenError as exc:
+            if exc.state is State.HALF_OPEN:
+                text = "Trial call in progress, circuit breaker half-open"
+            else:
+                text = "Timeout not elapsed yet, circuit breaker still open"
+            raise CircuitBreakerError(
+                text, name=exc.name, state=exc.state, retry_after=exc.retry_after
+            ) from None
+        for listener in self._listeners:
+            _safe(listener, "before_call", self, func, *args, **kwargs)
+        return permit
+
+    def _record_success(self, permit: failgate.Permit) -> None:
+        with self._count_lock:
+            self._fail_count = 0
+        permit.success()
+        for listener in self._listeners:
+            _safe(listener, "success", self)
+
+    def _record_error(
+        self, permit: failgate.Permit, exc: BaseException
+    ) -> CircuitBreakerError | None:
+        """Records a raise; returns the error to raise instead when this call tripped."""
+        if not isinstance(exc, Exception):
+            permit.abandon()
+            return None
+        if not self.is_system_error(exc):
+            # pybreaker treats a business exception as a success.
+            self._record_success(permit)
+            return None
+        with self._count_lock:
+            self._fail_count += 1
+        for listener in self._listeners:
+            _safe(listener, "failure", self, exc)
+        # The native breaker calls _on_change in this thread, inside failure().
+        self._trips.change = None
+        permit.failure()
+        change: failgate.StateChange | None = self._trips.change
+        self._trips.change = None
+        if change is None or not self._throw_new_error_on_trip:
+            return None
+        if change.reason == "probe_failed":
+            text = "Trial call failed, circuit breaker opened"
+        else:
+            text = "Failures threshold reached, circuit breaker opened"
+        return CircuitBreakerError(
+            text, name=change.name, state=State.OPEN, retry_after=change.wait
+        )
+
+    # -- calling -----------------------------------------------------------------------
+
+    def call(self, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Calls ``func(*args, **kwargs)`` through the breaker. A generator it returns is
+        wrapped: its outcome is recorded when it finishes."""
+        permit = self._admit(func, args, kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            replacement = self._record_error(permit, exc)
+            if replacement is not None:
+                raise replacement from exc
+            raise
+        if isinstance(result, types.GeneratorType):
+            wrapped: Any = self._generator_call(result, permit)
+            return wrapped  # type: ignore[no-any-return]
+        self._record_success(permit)
+        return result
+
+    def _generator_call(
+        self, gen: Generator[Any, Any, Any], permit: failgate.Permit
+    ) -> Generator[Any, Any, Any]:
+        # pybreaker's generator_call: the permit is held until the generator finishes.
+        try:
+            value = yield next(gen)
+            while True:
+                value = yield gen.send(value)
+        except StopIteration as stop:
+            self._record_success(permit)
+            return stop.value
+        except GeneratorExit:
+            permit.abandon()
+            gen.close()
+            raise
+        except BaseException as exc:
+            replacement = self._record_error(permit, exc)
+            if replacement is not None:
+                raise replacement from exc
+            gen.throw(exc)
+
+    async def call_async(
+        self, func: Callable[..., Awaitable[_T]], *args: Any, **kwargs: Any
+    ) -> _T:
+        """Awaits ``func(*args, **kwargs)`` through the breaker (asyncio; no tornado)."""
+        if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+            raise TypeError("call_async does not support generators or async generators")
+        permit = self._admit(func, args, kwargs)
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            replacement = self._record_error(permit, exc)
+            if replacement is not None:
+                raise replacement from exc
+            raise
+        self._record_success(permit)
+        return result
+
+    acall = call_async  # the name pybreaker's later releases use
+
+    @contextlib.contextmanager
+    def calling(self) -> Iterator[None]:
+        """``with breaker.calling():`` runs the block through the breaker."""
+        permit = self._admit(self.calling, (), {})
+        try:
+            yield
+        except BaseException as exc:
+            replacement = self._record_error(permit, exc)
+            if replacement is not None:
+                raise replacement from exc
+            raise
+        self._record_success(permit)
+
+    def __call__(self, *call_args: Any, **call_kwargs: bool) -> Callable[..., Any]:
+        """``@breaker`` or ``@breaker()``; ``__pybreaker_call_async=True`` (or an ``async
+        def`` function) guards through `call_async`."""
+        force_async = call_kwargs.pop("__pybreaker_call_async", False)
+
+        def outer(func: Callable[..., Any]) -> Callable[..., Any]:
+            if force_async or inspect.iscoroutinefunction(func):
+
+                @functools.wraps(func)
+                async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+                    return await self.call_async(func, *args, **kwargs)
+
+                return guarded_async
+
+            @functools.wraps(func)
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                return self.call(func, *args, **kwargs)
+
+            return guarded
+
+        if call_args:
+            return outer(call_args[0])
+        return outer
+
+    # -- state and orders ----------------------------------------------------------------
+
+    @property
+    def current_state(self) -> str:
+        """"closed", "open" or "half-open"."""
+        return _NAMES[self._inner.state]
+
+    @property
+    def state(self) -> CircuitBreakerState:
+        return _STATE_CLASSES[self.current_state](self)
+
+    @state.setter
+    def state(self, state_str: str) -> None:
+        orders = {STATE_OPEN: self.open, STATE_CLOSED: self.close, STATE_HALF_OPEN: self.half_open}
+        if state_str not in orders:
+            raise ValueError(f"Unknown state {state_str!r}, valid states: {', '.join(orders)}")
+        orders[state_str]()
+
+    def open(self) -> bool:
+        """Opens for ``reset_timeout``; returns ``throw_new_error_on_trip`` as pybreaker does."""
+        self._inner.open_for(self._reset_timeout)
+        return self._throw_new_error_on_trip
+
+    def half_open(self) -> None:
+        self._inner.half_open()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    @property
+    def fail_counter(self) -> int:
+        """Failed calls since the last success or close."""
+        return self._fail_count
+
+    @property
+    def success_counter(self) -> int:
+        """Successful probes in the current half-open episode."""
+        return self._inner.metrics().half_open_successes
+
+    @property
+    def fail_max(self) -> int:
+        return self._fail_max
+
+    @fail_max.setter
+    def fail_max(self, number: int) -> None:
+        self._fail_max = _positive("fail_max", number)
+        self._rebuild()
+
+    @property
+    def reset_timeout(self) -> float:
+        return self._reset_timeout
+
+    @reset_timeout.setter
+    def reset_timeout(self, timeout: float) -> None:
+        self._reset_timeout = _timeout(timeout)
+        self._rebuild()
+
+    @property
+    def success_threshold(self) -> int:
+        return self._success_threshold
+
+    @success_threshold.setter
+    def success_threshold(self, threshold: int) -> None:
+        self._success_threshold = _positive("success_threshold", threshold)
+        self._rebuild()
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        # Kept here only: renaming the inner breaker would mean rebuilding it.
+        self._name = name
+
+    # -- exclusions and listeners -------------------------------------------------------
+
+    @property
+    def excluded_exceptions(self) -> tuple[Exclusion, ...]:
+        return tuple(self._excluded)
+
+    def add_excluded_exception(self, exception: Exclusion) -> None:
+        self._excluded = [*self._excluded, exception]
+
+    def add_excluded_exceptions(self, *exceptions: Exclusion) -> None:
+        self._excluded = [*self._excluded, *exceptions]
+
+    def remove_excluded_exception(self, exception: Exclusion) -> None:
+        excluded = list(self._excluded)
+        excluded.remove(exception)
+        self._excluded = excluded
+
+    def is_system_error(self, exception: BaseException) -> bool:
+        """False when an exclusion (a type, or a predicate) matches ``exception``."""
+        for exclusion in self._excluded:
+            if isinstance(exclusion, type):
+                if isinstance(exception, exclusion):
+                    return False
+            elif exclusion(exception):
+                return False
+        return True
+
+    @property
+    def listeners(self) -> tuple[CircuitBreakerListener, ...]:
+        return self._listeners
+
+    def add_listener(self, listener: CircuitBreakerListener) -> None:
+        self._listeners = (*self._listeners, listener)
+
+    def add_listeners(self, *listeners: CircuitBreakerListener) -> None:
+        self._listeners = (*self._listeners, *listeners)
+
+    def remove_listener(self, listener: CircuitBreakerListener) -> None:
+        listeners = list(self._listeners)
+        listeners.remove(listener)
+        self._listeners = tuple(listeners)
+
+    def __repr__(self) -> str:
+        return f"<pybreaker-compat CircuitBreaker {self._name!r} {self.current_state}>"
+
+
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return value
+
+
+def _timeout(value: float) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ValueError(f"reset_timeout must be seconds >= 0, got {value!r}")
+    return value
