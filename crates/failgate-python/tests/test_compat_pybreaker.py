@@ -313,15 +313,16 @@ def test_default_params(fx: Fixture) -> None:
     assert fx.breaker.fail_max == 5
     assert fx.breaker.success_threshold == 1
     assert fx.breaker.current_state == "closed"
-    assert fx.breaker.excluded_exceptions == ()
+    assert list(fx.breaker.excluded_exceptions) == []
     assert list(fx.breaker.listeners) == []
+    assert isinstance(fx.breaker.listeners, tuple)
 
 
 def test_new_with_custom_reset_timeout() -> None:
     breaker = CircuitBreaker(reset_timeout=30)
     assert (breaker.fail_counter, breaker.reset_timeout, breaker.fail_max) == (0, 30, 5)
     assert list(breaker.excluded_exceptions) == []
-    assert breaker.listeners == ()
+    assert list(breaker.listeners) == []
 
 
 def test_new_with_custom_fail_max() -> None:
@@ -331,7 +332,7 @@ def test_new_with_custom_fail_max() -> None:
 
 def test_new_with_custom_excluded_exceptions() -> None:
     breaker = CircuitBreaker(exclude=[Exception])
-    assert breaker.excluded_exceptions == (Exception,)
+    assert list(breaker.excluded_exceptions) == [Exception]
     assert (breaker.fail_counter, breaker.reset_timeout, breaker.fail_max) == (0, 60, 5)
 
 
@@ -392,23 +393,25 @@ def test_call_with_kwargs(fx: Fixture) -> None:
 
 def test_add_listener(fx: Fixture) -> None:
     assert list(fx.breaker.listeners) == []
+    assert isinstance(fx.breaker.listeners, tuple)
     first = CircuitBreakerListener()
     fx.breaker.add_listener(first)
-    assert fx.breaker.listeners == (first,)
+    assert list(fx.breaker.listeners) == [first]
     second = CircuitBreakerListener()
     fx.breaker.add_listener(second)
-    assert fx.breaker.listeners == (first, second)
+    assert list(fx.breaker.listeners) == [first, second]
 
 
 def test_add_listeners(fx: Fixture) -> None:
     first, second = CircuitBreakerListener(), CircuitBreakerListener()
     fx.breaker.add_listeners(first, second)
-    assert fx.breaker.listeners == (first, second)
+    assert list(fx.breaker.listeners) == [first, second]
 
 
 def test_remove_listener(fx: Fixture) -> None:
     first = CircuitBreakerListener()
     fx.breaker.add_listener(first)
-    assert fx.breaker.listeners == (first,)
+    assert list(fx.breaker.listeners) == [first]
     fx.breaker.remove_listener(first)
     assert list(fx.breaker.listeners) == []
+    assert isinstance(fx.breaker.listeners, tuple)

@@ -96,9 +96,9 @@ def test_add_excluded_exception() -> None:
     breaker = CircuitBreaker()
     assert list(breaker.excluded_exceptions) == []
     breaker.add_excluded_exception(NotImplementedError)
-    assert breaker.excluded_exceptions == (NotImplementedError,)
+    assert list(breaker.excluded_exceptions) == [NotImplementedError]
     breaker.add_excluded_exception(Exception)
-    assert breaker.excluded_exceptions == (NotImplementedError, Exception)
+    assert list(breaker.excluded_exceptions) == [NotImplementedError, Exception]
     with pytest.raises(NotImplementedError):
         breaker.call(err)
     assert breaker.fail_counter == 0
@@ -107,13 +107,13 @@ def test_add_excluded_exception() -> None:
 def test_add_excluded_exceptions() -> None:
     breaker = CircuitBreaker()
     breaker.add_excluded_exceptions(NotImplementedError, Exception)
-    assert breaker.excluded_exceptions == (NotImplementedError, Exception)
+    assert list(breaker.excluded_exceptions) == [NotImplementedError, Exception]
 
 
 def test_remove_excluded_exception() -> None:
     breaker = CircuitBreaker()
     breaker.add_excluded_exception(NotImplementedError)
-    assert breaker.excluded_exceptions == (NotImplementedError,)
+    assert list(breaker.excluded_exceptions) == [NotImplementedError]
     breaker.remove_excluded_exception(NotImplementedError)
     assert list(breaker.excluded_exceptions) == []
 
