@@ -1,0 +1,223 @@
+"""Servers for the requests and httpx integration tests: a Flask app on 127.0.0.1 port
+0 in a thread, and the Rust demo service (`failgate-demo serve`) in a subprocess.
+
+Both count the requests that reach them, so a test can tell a refusal that sent
+nothing from a request that failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import socket
+import subprocess
+import threading
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import pytest
+from flask import Flask, Response, request
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from conftest import skip_or_fail
+
+# tests/ -> failgate-python/ -> crates/ -> the repository root
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class FlaskService:
+    """A running Flask app: its base URL and the requests each path received."""
+
+    url: str
+    hits: Counter[str] = field(default_factory=Counter)
+    # Set at teardown so that a /slow request still in flight ends at once.
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return self.hits[path]
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.hits.values())
+
+
+def make_app(service: FlaskService) -> Flask:
+    """/success (200), /failure (500), /random (500 with probability ?ratio=, 0.5),
+    /retry-after (503, or ?status=, with Retry-After: ?seconds= or ?date=), /slow
+    (200 after ?delay= seconds, 5 by default). Every other path is Flask's 404."""
+    app = Flask("failgate_http_tests")
+    rng = random.Random(7)  # seeded: a failing run can be replayed
+
+    @app.before_request
+    def count() -> None:
+        with service.lock:
+            service.hits[request.path] += 1
+
+    @app.get("/success")
+    def success() -> Response:
+        return Response("ok", status=200)
+
+    @app.get("/failure")
+    def failure() -> Response:
+        return Response("down", status=500)
+
+    @app.get("/random")
+    def random_answer() -> Response:
+        ratio = float(request.args.get("ratio", "0.5"))
+        with service.lock:
+            failed = rng.random() < ratio
+        return Response("down" if failed else "ok", status=500 if failed else 200)
+
+    @app.get("/retry-after")
+    def retry_after() -> Response:
+        status = int(request.args.get("status", "503"))
+        value = request.args.get("seconds") or request.args.get("date")
+        headers = {} if value is None else {"Retry-After": value}
+        return Response("busy", status=status, headers=headers)
+
+    @app.get("/slow")
+    def slow() -> Response:
+        service.release.wait(float(request.args.get("delay", "5")))
+        return Response("late", status=200)
+
+    return app
+
+
+@dataclass
+class _Running:
+    service: FlaskService
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+
+def _start_flask() -> _Running:
+    service = FlaskService(url="")
+    # threaded: a /slow request must not hold up the others.
+    server = make_server("127.0.0.1", 0, make_app(service), threaded=True)
+    service.url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return _Running(service, server, thread)
+
+
+def _stop_flask(running: _Running) -> None:
+    running.service.release.set()
+    running.server.shutdown()
+    running.server.server_close()
+    running.thread.join(5)
+
+
+@pytest.fixture
+def flask_service() -> Iterator[FlaskService]:
+    """A Flask app on 127.0.0.1, a fresh one (and fresh counts) for each test."""
+    running = _start_flask()
+    try:
+        yield running.service
+    finally:
+        _stop_flask(running)
+
+
+@pytest.fixture
+def flask_pair() -> Iterator[tuple[FlaskService, FlaskService]]:
+    """Two Flask apps on two ports: two origins, for per-host breakers."""
+    first, second = _start_flask(), _start_flask()
+    try:
+        yield first.service, second.service
+    finally:
+        _stop_flask(first)
+        _stop_flask(second)
+
+
+def closed_port_url() -> str:
+    """A loopback URL on a port nothing listens on: a connection there is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # The port was free a moment ago and nobody listened on it; the kernel hands out
+    # ephemeral ports in sequence, so it is not reused at once.
+    return f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class DemoService:
+    """A running `failgate-demo serve`, counting requests per endpoint (its /stats)."""
+
+    url: str
+
+    def stats(self) -> dict[str, int]:
+        # urllib, not requests/httpx: the count must not go through a breaker under test.
+        with urllib.request.urlopen(f"{self.url}/stats", timeout=5) as answer:
+            data: dict[str, int] = json.load(answer)
+        return data
+
+
+def demo_binary() -> Path | None:
+    """$FAILGATE_DEMO_BIN, else target/{debug,release}/failgate-demo of this checkout."""
+    named = os.environ.get("FAILGATE_DEMO_BIN")
+    if named:
+        return Path(named) if Path(named).is_file() else None
+    for profile in ("debug", "release"):
+        path = REPO_ROOT / "target" / profile / "failgate-demo"
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _read_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
+    # Reads stdout to its end, so that the service never blocks on a full pipe.
+    for line in iter(stream.readline, ""):
+        lines.put(line)
+
+
+def _start_demo(binary: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [str(binary), "serve", "--addr", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # one log line per request: not wanted here
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+    try:
+        while True:
+            line = lines.get(timeout=20)
+            if line.startswith("listening on "):
+                return proc, line.removeprefix("listening on ").strip().rstrip("/")
+    except queue.Empty:
+        proc.kill()
+        proc.wait(5)
+        pytest.fail(f"{binary} serve printed no 'listening on' line in 20 s")
+
+
+@pytest.fixture(scope="module")
+def demo_service() -> Iterator[DemoService]:
+    """`failgate-demo serve --addr 127.0.0.1:0`; skipped when the binary is absent
+    (failed with CI=true). Shared by a module's tests: they read counts as deltas."""
+    binary = demo_binary()
+    if binary is None:
+        skip_or_fail(
+            "failgate-demo is not built (cargo build -p failgate-demo, "
+            "or set FAILGATE_DEMO_BIN)"
+        )
+        raise AssertionError("unreachable")  # skip_or_fail raises
+    proc, url = _start_demo(binary)
+    try:
+        yield DemoService(url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
