@@ -25,10 +25,38 @@ import pytest
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
+import failgate
 from conftest import skip_or_fail
+from failgate._http import Breaker
 
 # tests/ -> failgate-python/ -> crates/ -> the repository root
 REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def clock() -> failgate.ManualClock:
+    """A manual clock for the breaker: tests move time, they never sleep for it."""
+    return failgate.ManualClock()
+
+
+def breaker(clock: failgate.ManualClock, **kwargs: object) -> failgate.CircuitBreaker:
+    """A breaker named "http" on ``clock``: 3 consecutive failures, open 10 s, with
+    lifetime totals; ``kwargs`` override or add settings."""
+    settings: dict[str, object] = {"consecutive_failures": 3, "open_for": 10, "totals": True}
+    settings.update(kwargs)
+    return failgate.CircuitBreaker(name="http", clock=clock, **settings)  # type: ignore[arg-type]
+
+
+def state(b: Breaker) -> failgate.State:
+    # A call, not the property: mypy would narrow `b.state` after one assert on it.
+    return b.state
+
+
+def totals(b: Breaker) -> failgate.Totals:
+    # Lifetime counts (totals=True): Metrics' own counts are the window's.
+    found = b.metrics().totals
+    assert found is not None
+    return found
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,20 +14,18 @@ import failgate
 from _http_support import (
     DemoService,
     FlaskService,
+    breaker,
+    clock,
     closed_port_url,
     demo_service,
     flask_pair,
     flask_service,
+    state,
+    totals,
 )
-from failgate._http import Breaker
 from failgate.requests import BreakerAdapter
 
-__all__ = ["demo_service", "flask_pair", "flask_service"]  # fixtures, used by name
-
-
-@pytest.fixture
-def clock() -> failgate.ManualClock:
-    return failgate.ManualClock()
+__all__ = ["clock", "demo_service", "flask_pair", "flask_service"]  # fixtures, by name
 
 
 def session_with(adapter: BreakerAdapter) -> requests.Session:
@@ -36,32 +33,6 @@ def session_with(adapter: BreakerAdapter) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
-
-
-@pytest.fixture
-def session_factory() -> Iterator[list[requests.Session]]:
-    sessions: list[requests.Session] = []
-    yield sessions
-    for s in sessions:
-        s.close()
-
-
-def breaker(clock: failgate.ManualClock, **kwargs: object) -> failgate.CircuitBreaker:
-    settings: dict[str, object] = {"consecutive_failures": 3, "open_for": 10, "totals": True}
-    settings.update(kwargs)
-    return failgate.CircuitBreaker(name="http", clock=clock, **settings)  # type: ignore[arg-type]
-
-
-def state(b: Breaker) -> failgate.State:
-    # A call, not the property: mypy would narrow `b.state` after one assert on it.
-    return b.state
-
-
-def totals(b: failgate.CircuitBreaker) -> failgate.Totals:
-    # Lifetime counts (totals=True): Metrics' own counts are the window's.
-    found = b.metrics().totals
-    assert found is not None
-    return found
 
 
 def test_trips_after_the_configured_failures_and_refuses_without_sending(
