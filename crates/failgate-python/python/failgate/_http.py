@@ -16,7 +16,7 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Mapping
 from datetime import timezone
 from typing import Final
 
@@ -111,6 +111,11 @@ class BreakerRouter:
         self._breakers: dict[str, Breaker] = {}
         self._lock = threading.Lock()
 
+    @property
+    def shared(self) -> Breaker | None:
+        """The one breaker for every origin, or None with ``per_host``."""
+        return self._shared
+
     def get(self, key: str) -> Breaker:
         """The breaker for requests to the origin ``key``."""
         if self._shared is not None:
@@ -151,17 +156,22 @@ def check_statuses(owner: str, failure_statuses: Container[int]) -> Container[in
 def record_response(
     permit: Permit,
     status: int,
-    retry_after_header: str | None,
+    headers: Mapping[str, str],
     failure_statuses: Container[int],
 ) -> None:
-    """Reports a response to the breaker that admitted it."""
+    """Reports a response (its status and headers) to the breaker that admitted it."""
+    # Headers are read only on a 503 or 429: a lookup costs more than the breaker does.
     retry_after = (
-        parse_retry_after(retry_after_header)
+        parse_retry_after(headers.get("Retry-After"))
         if status in _RETRY_AFTER_STATUSES
         else None
     )
-    outcome = Outcome.FAILURE if status in failure_statuses else Outcome.SUCCESS
-    permit.record(outcome, retry_after)
+    if status in failure_statuses:
+        permit.record(Outcome.FAILURE, retry_after)
+    elif retry_after is None:
+        permit.success()  # the common case, and the native module's shortest path
+    else:
+        permit.record(Outcome.SUCCESS, retry_after)
 
 
 def record_error(permit: Permit, exc: BaseException, caller_error: bool) -> None:

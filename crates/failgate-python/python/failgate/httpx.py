@@ -75,7 +75,12 @@ class _Routing:
 
     def breaker_for(self, url: httpx.URL | str) -> Breaker:
         """The breaker that serves requests to ``url`` (made now for a new host)."""
-        return self._router.get(_origin_of(httpx.URL(url)))
+        return self._breaker_of(httpx.URL(url))
+
+    def _breaker_of(self, url: httpx.URL) -> Breaker:
+        # A shared breaker needs no origin: skip building its string on every request.
+        shared = self._router.shared
+        return shared if shared is not None else self._router.get(_origin_of(url))
 
     @property
     def breakers(self) -> dict[str, Breaker]:
@@ -86,7 +91,7 @@ class _Routing:
         record_response(
             permit,
             response.status_code,
-            response.headers.get("Retry-After"),
+            response.headers,
             self.failure_statuses,
         )
 
@@ -112,7 +117,7 @@ class BreakerTransport(_Routing, httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         # acquire() raises CircuitOpenError when refused: before any byte is sent.
-        permit = self.breaker_for(request.url).acquire()
+        permit = self._breaker_of(request.url).acquire()
         try:
             response = self.transport.handle_request(request)
         except BaseException as exc:
@@ -144,7 +149,7 @@ class AsyncBreakerTransport(_Routing, httpx.AsyncBaseTransport):
         self.transport = httpx.AsyncHTTPTransport() if transport is None else transport
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        permit = self.breaker_for(request.url).acquire()
+        permit = self._breaker_of(request.url).acquire()
         try:
             response = await self.transport.handle_async_request(request)
         except BaseException as exc:

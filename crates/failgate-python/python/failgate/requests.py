@@ -76,7 +76,9 @@ class BreakerAdapter(HTTPAdapter):
 
     def breaker_for(self, url: str) -> Breaker:
         """The breaker that serves requests to ``url`` (made now for a new host)."""
-        return self._router.get(_origin_of(url))
+        # A shared breaker needs no origin: skip splitting the URL on every request.
+        shared = self._router.shared
+        return shared if shared is not None else self._router.get(_origin_of(url))
 
     @property
     def breakers(self) -> dict[str, Breaker]:
@@ -107,7 +109,7 @@ class BreakerAdapter(HTTPAdapter):
         record_response(
             permit,
             response.status_code,
-            response.headers.get("Retry-After"),
+            response.headers,
             self.failure_statuses,
         )
         return response
