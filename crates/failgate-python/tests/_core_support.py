@@ -52,3 +52,12 @@ def state(b: failgate.CircuitBreaker) -> failgate.State:
     """`b.state`, through a call: mypy narrows a property after one `is` check and
     would call the next check, after the breaker moved, unreachable."""
     return b.state
+
+
+def totals(b: failgate.CircuitBreaker) -> failgate.Totals:
+    """`b`'s totals since it was built (the breaker must have `totals=True`). Tests
+    count calls here rather than in `metrics().successes`, which are the window's
+    counts and stay 0 when no rate policy keeps a window."""
+    kept = b.metrics().totals
+    assert kept is not None, "built without totals=True"
+    return kept

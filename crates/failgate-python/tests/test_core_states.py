@@ -330,11 +330,13 @@ def test_force_open_refuses_without_retry_after(clock: failgate.ManualClock) -> 
 
 
 def test_disable_admits_everything_and_never_trips(clock: failgate.ManualClock) -> None:
-    b = breaker(clock, consecutive_failures=1)
+    # A window, so that there are counts that "counts nothing" could break.
+    b = breaker(clock, consecutive_failures=1, window=failgate.CountWindow(10))
     b.disable()
     fail(b, 50)
     assert state(b) is State.DISABLED
-    assert b.metrics().failures == 0  # counts nothing
+    m = b.metrics()
+    assert (m.failures, m.calls, m.consecutive_failures) == (0, 0, 0)  # counts nothing
 
 
 def test_count_only_counts_but_never_opens(clock: failgate.ManualClock) -> None:
