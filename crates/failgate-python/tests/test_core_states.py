@@ -225,7 +225,9 @@ def test_exponential_jitter_only_shortens(clock: failgate.ManualClock) -> None:
 # -- half-open -------------------------------------------------------------------------
 
 
-def _tripped(clock: failgate.ManualClock, permits: int, **kwargs: object) -> failgate.CircuitBreaker:
+def _tripped(
+    clock: failgate.ManualClock, permits: int, **kwargs: object
+) -> failgate.CircuitBreaker:
     b = breaker(clock, consecutive_failures=1, open_for=10, half_open_permits=permits, **kwargs)
     fail(b)
     clock.advance(10)
