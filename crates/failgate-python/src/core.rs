@@ -73,13 +73,14 @@ impl Classification {
         if !error.is_instance_of::<PyException>() {
             return None;
         }
-        if let Some(classify) = &self.classify {
-            return Some(self.judged(py, classify.bind(py).call1((py.None(), error))));
-        }
+        // exclude first: an excluded exception is ignored whatever classify says.
         if let Some(types) = &self.exclude {
             if error.is_instance(types.bind(py).as_any()).unwrap_or(false) {
                 return Some(Outcome::Ignore);
             }
+        }
+        if let Some(classify) = &self.classify {
+            return Some(self.judged(py, classify.bind(py).call1((py.None(), error))));
         }
         Some(Outcome::Failure)
     }

@@ -104,6 +104,12 @@ impl Permit {
     /// Reports a raise of `exception`, classified as the breaker classifies (a
     /// BaseException that is not an Exception abandons the permit).
     fn record_exception(&self, py: Python<'_>, exception: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !exception.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "record_exception: expected an exception instance, got {}",
+                exception.repr()?
+            )));
+        }
         let slot = self.take()?;
         match self.breaker.get().classification.of_error(py, exception) {
             Some(outcome) => slot.record(outcome, None),

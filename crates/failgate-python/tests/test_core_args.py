@@ -154,11 +154,6 @@ def test_bad_operator_and_permit_arguments() -> None:
     permit.success()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Permit.record_exception accepts a non-exception (counted as a result?) "
-    "instead of raising TypeError",
-)
 def test_record_exception_refuses_a_non_exception() -> None:
     permit = failgate.CircuitBreaker().acquire()
     with pytest.raises(TypeError, match="exception"):

@@ -160,11 +160,6 @@ def test_a_classify_that_answers_nonsense_counts_a_failure(
     assert any(r.name == "failgate" for r in caplog.records)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with classify given, exclude is not consulted: an excluded exception "
-    "goes to classify (undocumented; a user expects exclude to still ignore it)",
-)
 def test_exclude_still_applies_with_a_classify(clock: failgate.ManualClock) -> None:
     b = breaker(
         clock,
