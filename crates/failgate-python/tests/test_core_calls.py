@@ -33,6 +33,7 @@ def test_sync_decorator_keeps_metadata_and_values(clock: failgate.ManualClock) -
         return x + y
 
     assert add.__name__ == "add" and add.__doc__ == "Adds."
+    assert add.__module__ == __name__
     assert add.__qualname__.endswith("add")
     # Strings: this module has `from __future__ import annotations`.
     assert add.__annotations__ == {"x": "int", "y": "int", "return": "int"}
@@ -40,6 +41,16 @@ def test_sync_decorator_keeps_metadata_and_values(clock: failgate.ManualClock) -
     assert inspect.signature(add) == inspect.signature(inspect.unwrap(add))
     assert add(1) == 3 and add(1, y=5) == 6
     assert totals(b).successes == 2
+
+
+def test_sync_decorator_copies_the_function_dict(clock: failgate.ManualClock) -> None:
+    def plain() -> int:
+        return 1
+
+    plain.__dict__["route"] = "/charge"  # as functools.wraps copies it
+    guarded = breaker(clock)(plain)
+    assert inspect.unwrap(guarded) is plain
+    assert guarded.__dict__.get("route") == "/charge"
 
 
 def test_sync_decorator_reraises_the_original_exception(clock: failgate.ManualClock) -> None:

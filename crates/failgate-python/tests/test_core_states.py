@@ -181,6 +181,22 @@ def test_a_slow_probe_reopens(clock: failgate.ManualClock) -> None:
     assert state(b) is State.OPEN
 
 
+def test_a_slow_failure_counts_once_as_slow_and_once_as_failure(
+    clock: failgate.ManualClock,
+) -> None:
+    b = breaker(clock, slow_calls=(1, 1.0), totals=True)
+
+    def slow_and_broken() -> None:
+        clock.advance(1)
+        raise ConnectionError("late, then down")
+
+    with pytest.raises(ConnectionError):
+        b.call(slow_and_broken)
+    totals = b.metrics().totals
+    assert totals is not None
+    assert (totals.failures, totals.slow_failures, totals.slow_successes) == (1, 1, 0)
+
+
 # -- backoff ---------------------------------------------------------------------------
 
 
