@@ -158,6 +158,11 @@ def test_record_exception_refuses_a_non_exception() -> None:
     permit = failgate.CircuitBreaker().acquire()
     with pytest.raises(TypeError, match="exception"):
         permit.record_exception("not an exception")  # type: ignore[arg-type]
+    # The class where an instance belongs, a likely slip: refused too, not abandoned.
+    with pytest.raises(TypeError, match="record_exception"):
+        permit.record_exception(KeyError)  # type: ignore[arg-type]
+    assert not permit.done
+    permit.success()
 
 
 def test_accepted_edge_values() -> None:
