@@ -229,6 +229,36 @@ async def test_async_with_block(clock: failgate.ManualClock) -> None:
 
 
 @pytest.mark.asyncio
+async def test_two_breakers_interleaved_across_tasks(clock: failgate.ManualClock) -> None:
+    # Task "ok" is inside both breakers while task "bad" enters and fails inside z:
+    # each block must report its own permit, whatever order the tasks leave in.
+    a = breaker(clock, name="a", consecutive_failures=5, totals=True)
+    z = breaker(clock, name="z", consecutive_failures=5, totals=True)
+    both_in = asyncio.Event()
+    bad_done = asyncio.Event()
+
+    async def ok() -> None:
+        async with a:
+            async with z:
+                both_in.set()
+                await bad_done.wait()  # leaves after "bad" has failed and left
+
+    async def bad() -> None:
+        await both_in.wait()
+        try:
+            async with z:
+                async with a:
+                    raise Boom()
+        finally:
+            bad_done.set()
+
+    results = await asyncio.gather(ok(), bad(), return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], Boom)
+    for b in (a, z):
+        assert (totals(b).successes, totals(b).failures) == (1, 1), b.name
+
+
+@pytest.mark.asyncio
 async def test_concurrent_tasks_each_hold_their_own_permit(
     clock: failgate.ManualClock,
 ) -> None:
