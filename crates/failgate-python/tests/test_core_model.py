@@ -9,8 +9,12 @@ the documented rules, not from the Rust code:
 - half-open: at most P probes are admitted; the rest are refused in state half_open
   with no retry_after. P successes close it; one failure opens it again for W; an
   ignored or abandoned (or dropped) probe gives its slot back.
-- force_open: refused, in state forced_open, with no retry_after, until reset;
-  reset: closed with nothing counted.
+- force_open: refused, in state forced_open, with no retry_after, until reset
+  (ordered again while forced open, nothing changes); reset: closed with nothing
+  counted.
+- metrics: the run of failures while closed, the probe slots in use (in flight or
+  succeeded) and the successes while half-open, the time left while open, the time
+  in the state, and the refusals.
 - every transition starts a generation; an outcome from a permit of an older
   generation is discarded.
 """
@@ -46,9 +50,11 @@ class Model:
     probes_out: int = 0  # admitted, not yet reported, this half-open round
     probes_won: int = 0  # succeeded this round (their slots are not given back)
     refused: int = 0
+    entered: float = 0.0  # when the present state began
 
     def _move(self, state: State) -> None:
         self.state = state
+        self.entered = self.now
         self.generation += 1
         self.run = self.probes_out = self.probes_won = 0
         if state is State.OPEN:
@@ -186,7 +192,11 @@ class BreakerMachine(RuleBasedStateMachine):
     def force_open(self) -> None:
         self.breaker.force_open()
         self.model.settle()
-        self.model._move(State.FORCED_OPEN)
+        # Ordered again while forced open, it changes nothing (no new generation, no
+        # event, time_in_state runs on): idempotent, as a user expects, though
+        # breaker/manual.rs says every order is a transition.
+        if self.model.state is not State.FORCED_OPEN:
+            self.model._move(State.FORCED_OPEN)
 
     @rule()
     def reset(self) -> None:
@@ -209,10 +219,25 @@ class BreakerMachine(RuleBasedStateMachine):
 
     @invariant()
     def counts_match(self) -> None:
+        model = self.model
+        model.settle()
         m = self.breaker.metrics()
-        if self.model.state is State.CLOSED:
-            assert m.consecutive_failures == self.model.run
-        assert m.totals is not None and m.totals.refused == self.model.refused
+        assert m.state is model.state
+        if model.state is State.CLOSED:
+            assert m.consecutive_failures == model.run
+        if model.state is State.HALF_OPEN:
+            # Documented: "slots in use (in flight or succeeded)".
+            assert m.half_open_probes == model.probes_out + model.probes_won
+            assert m.half_open_successes == model.probes_won
+        else:
+            # Half-open begins lazily, at a query after the wait: its start is left
+            # out; every other state begins at the call or order that made it.
+            assert m.time_in_state == pytest.approx(model.now - model.entered, abs=_EPS)
+        if model.state is State.OPEN:
+            assert m.retry_after == pytest.approx(model.deadline - model.now, abs=_EPS)
+        else:
+            assert m.retry_after is None
+        assert m.totals is not None and m.totals.refused == model.refused
 
 
 BreakerMachine.TestCase.settings = settings(
