@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -251,3 +252,25 @@ def test_a_listener_that_raises_is_logged_and_the_call_returns(
         assert record.exc_info is not None
         assert isinstance(record.exc_info[1], RuntimeError)
         assert str(record.exc_info[1]) == "listener bug"
+
+
+def test_a_listener_runs_on_the_thread_whose_call_caused_the_change(
+    clock: failgate.ManualClock,
+) -> None:
+    # README: listeners hear each change "on the thread whose call caused it".
+    heard_on: list[int] = []
+    b = breaker(
+        clock,
+        consecutive_failures=1,
+        listeners=[lambda change: heard_on.append(threading.get_ident())],
+    )
+    caller: list[int] = []
+
+    def trip() -> None:
+        caller.append(threading.get_ident())
+        fail(b)
+
+    worker = threading.Thread(target=trip)
+    worker.start()
+    worker.join()
+    assert heard_on == caller and caller[0] != threading.get_ident()
