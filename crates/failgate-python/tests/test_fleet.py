@@ -332,3 +332,37 @@ async def test_decorator_with_block_async_and_exclude_on_a_fleet_breaker(redis: 
     with pytest.raises(failgate.CircuitOpenError):
         async with breaker:
             pass
+
+
+@pytest.mark.parametrize(
+    ("order", "state"),
+    [("disable", "disabled"), ("count_only", "count_only"), ("half_open", "half_open"),
+     ("force_open", "forced_open")],
+)
+def test_an_order_reaches_the_twin(redis: Redis, order: str, state: str) -> None:
+    first = shared(redis)
+    second = shared(redis, name=first.name, namespace=first.namespace)
+    getattr(first, order)()
+    assert first.state == state  # obeyed at once by the instance that makes it
+    assert wait_for(lambda: second.state == state), second.status()
+    first.close()
+    assert wait_for(lambda: second.state == "closed"), second.status()
+
+
+def test_open_for_and_retry_after_are_fleet_wide(redis: Redis) -> None:
+    first = shared(redis, honor_retry_after=True)
+    second = shared(redis, name=first.name, namespace=first.namespace, honor_retry_after=True)
+    first.open_for(5)
+    assert wait_for(lambda: second.state == "open"), second.status()
+    wait = second.metrics().retry_after
+    assert wait is not None and 0 < wait <= 5
+    # A dependency's "retry after 2 minutes" on the tripping failure outlasts open_for.
+    first.reset()
+    assert wait_for(lambda: second.state == "closed"), second.status()
+    assert fail(first, 3) == (3, 0)
+    first.acquire().failure(retry_after="2m")
+    assert wait_for(lambda: second.state == "open"), second.status()
+    assert wait_for(lambda: (second.metrics().retry_after or 0) > 60), second.metrics().as_dict()
+    with pytest.raises(failgate.CircuitOpenError) as refused:
+        second.call(lambda: None)
+    assert refused.value.retry_after is not None and 60 < refused.value.retry_after <= 120
