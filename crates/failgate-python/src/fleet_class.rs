@@ -1,8 +1,9 @@
 //! `_Fleet`: the fleet-wide breaker's constructor, and what only it reports.
 
-use crate::core::{Classification, Core};
+use crate::core::Core;
 use crate::engine::Engine;
 use crate::fleet::Fleet;
+use crate::gate::Classification;
 use crate::{args, values};
 use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
 use pyo3::prelude::*;
@@ -187,7 +188,7 @@ impl FleetClass {
 }
 
 fn fleet<'a>(slf: &'a PyRef<'_, FleetClass>) -> &'a Fleet {
-    match &*slf.as_super().engine {
+    match &slf.as_super().gate.engine {
         Engine::Fleet(f) => f,
         Engine::Local(_) => unreachable!("a _Fleet is always built with a fleet engine"),
     }

@@ -3,14 +3,16 @@
 //!
 //! Layers, bottom up: `args` and `vocab` (Python values into the core's, and back),
 //! `values` (windows, backoffs, the clock, reports), `engine` (the one contract over
-//! both breakers) with `fleet` (runtime and fork handling), `core` and `permit` (what
-//! every breaker offers Python), then `local` and `fleet_class` (their constructors).
+//! both breakers) with `fleet` (runtime and fork handling), `gate` (an engine and its
+//! classification), `permit` (what a call holds), `core` (what every breaker offers
+//! Python), then `local` and `fleet_class` (their constructors).
 
 mod args;
 mod core;
 mod engine;
 mod fleet;
 mod fleet_class;
+mod gate;
 mod listeners;
 mod local;
 mod permit;

@@ -1,8 +1,9 @@
 //! `_Local`: the in-process breaker's constructor, every policy as a keyword.
 
 use crate::args;
-use crate::core::{Classification, Core};
+use crate::core::Core;
 use crate::engine::Engine;
+use crate::gate::Classification;
 use crate::listeners::Listeners;
 use crate::values::{self, ManualClock};
 use pyo3::prelude::*;

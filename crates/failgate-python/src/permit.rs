@@ -1,14 +1,15 @@
 //! `Permit` (one call's admission, reported by hand) and `Guarded` (a function behind a
 //! breaker: the sync decorator, so that a decorated call never runs Python-level glue).
 
-use crate::core::Core;
 use crate::engine::Slot;
+use crate::gate::Gate;
 use crate::{args, vocab};
 use failgate::Outcome;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
+use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 
 /// One admitted call. Report it once: `success()`, `failure()`, `ignore()`, `record()`,
@@ -17,15 +18,15 @@ use std::sync::{Mutex, PoisonError};
 /// `RuntimeError`.
 #[pyclass(frozen, module = "failgate")]
 pub(crate) struct Permit {
-    breaker: Py<Core>,
+    gate: Arc<Gate>,
     slot: Mutex<Option<Slot>>,
     is_probe: bool,
 }
 
 impl Permit {
-    pub(crate) fn new(breaker: Py<Core>, slot: Slot) -> Self {
+    pub(crate) fn new(gate: Arc<Gate>, slot: Slot) -> Self {
         Permit {
-            breaker,
+            gate,
             is_probe: slot.is_probe(),
             slot: Mutex::new(Some(slot)),
         }
@@ -96,7 +97,7 @@ impl Permit {
     /// Reports a return of `result`, classified as the breaker classifies.
     fn record_result(&self, result: &Bound<'_, PyAny>) -> PyResult<()> {
         let slot = self.take()?;
-        let outcome = self.breaker.get().classification.of_result(result);
+        let outcome = self.gate.classification.of_result(result);
         slot.record(outcome, None);
         Ok(())
     }
@@ -111,7 +112,7 @@ impl Permit {
             )));
         }
         let slot = self.take()?;
-        match self.breaker.get().classification.of_error(py, exception) {
+        match self.gate.classification.of_error(py, exception) {
             Some(outcome) => slot.record(outcome, None),
             None => drop(slot),
         }
@@ -126,13 +127,16 @@ impl Permit {
 /// A function behind a breaker (what `@breaker` returns for a sync function).
 #[pyclass(frozen, dict, weakref, module = "failgate")]
 pub(crate) struct Guarded {
-    breaker: Py<Core>,
+    gate: Arc<Gate>,
     func: Py<PyAny>,
 }
 
 impl Guarded {
-    pub(crate) fn wrap(breaker: &Bound<'_, Core>, func: &Bound<'_, PyAny>) -> PyResult<Py<Self>> {
-        let py = breaker.py();
+    pub(crate) fn wrap(
+        py: Python<'_>,
+        gate: Arc<Gate>,
+        func: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<Self>> {
         if !func.is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
                 "a breaker decorates a callable, not {}",
@@ -142,7 +146,7 @@ impl Guarded {
         let guarded = Py::new(
             py,
             Guarded {
-                breaker: breaker.clone().unbind(),
+                gate,
                 func: func.clone().unbind(),
             },
         )?;
@@ -164,7 +168,7 @@ impl Guarded {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let core = self.breaker.get();
+        let core = &self.gate;
         let slot = core.acquire_slot(py)?;
         core.finish(py, slot, self.func.bind(py).call(args, kwargs))
     }
