@@ -59,11 +59,20 @@ class BreakerAPI:
         """Decorates ``fn``, sync or async: each call goes through the breaker."""
         core: Any = self
         if inspect.iscoroutinefunction(fn):
-            call_async = self.call_async
+            # One coroutine level, not two through call_async: each level costs about
+            # 0.4 us per call.
+            acquire = core.acquire
 
             @functools.wraps(fn)
             async def guarded(*args: Any, **kwargs: Any) -> Any:
-                return await call_async(fn, *args, **kwargs)
+                permit: _failgate.Permit = acquire()
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    permit.record_exception(exc)
+                    raise
+                permit.record_result(result)
+                return result
 
             return guarded  # type: ignore[return-value]
         guarded_sync: _F = core._guard(fn)
