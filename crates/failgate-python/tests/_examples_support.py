@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
 
 import pytest
 
-from conftest import skip_or_fail
+from _process_support import REPO, require_demo_binary, start_listening, stop
 
-REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples" / "python"
 MAIN = EXAMPLES / "main.py"
 SERVICE = EXAMPLES / "service.py"
@@ -137,59 +132,13 @@ class Service:
         return stats
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-
-def _read_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
-    for line in stream:
-        lines.put(line)
+        stop(self.proc)
 
 
 def start_service(argv: list[str]) -> Service:
     """Starts ``argv`` (a service that prints "listening on URL") and waits for it."""
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        stdin=subprocess.DEVNULL, env=_env(),
-    )
-    assert proc.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-    # A thread reads stdout, so a service that prints nothing cannot hang the test.
-    threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
-    try:
-        while True:
-            line = lines.get(timeout=20)
-            if line.startswith("listening on "):
-                url = line.removeprefix("listening on ").strip().rstrip("/")
-                return Service(url, proc)
-    except queue.Empty:
-        proc.kill()
-        proc.wait(5)
-        pytest.fail(f"{argv} printed no 'listening on' line in 20 s")
-
-
-def demo_binary() -> Path | None:
-    """The Rust demo: $FAILGATE_DEMO_BIN, else target/{debug,release}/failgate-demo."""
-    given = os.environ.get("FAILGATE_DEMO_BIN")
-    candidates = [Path(given)] if given else [
-        REPO / "target" / kind / "failgate-demo" for kind in ("debug", "release")
-    ]
-    return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
-
-
-def require_demo_binary() -> Path:
-    binary = demo_binary()
-    if binary is None:
-        skip_or_fail(
-            "failgate-demo is not built (cargo build -p failgate-demo, "
-            "or set FAILGATE_DEMO_BIN)"
-        )
-        raise AssertionError("unreachable")  # skip_or_fail raises
-    return binary
+    proc, url = start_listening(argv, env=_env())
+    return Service(url, proc)
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ nothing from a request that failed.
 from __future__ import annotations
 
 import json
-import os
-import queue
 import random
 import socket
 import subprocess
@@ -18,19 +16,16 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO
 
 import pytest
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import failgate
-from conftest import skip_or_fail
+from _process_support import require_demo_binary, start_listening, stop
 from failgate._http import Breaker
 
 # tests/ -> failgate-python/ -> crates/ -> the repository root
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -188,64 +183,14 @@ class DemoService:
         return data
 
 
-def demo_binary() -> Path | None:
-    """$FAILGATE_DEMO_BIN, else target/{debug,release}/failgate-demo of this checkout."""
-    named = os.environ.get("FAILGATE_DEMO_BIN")
-    if named:
-        return Path(named) if Path(named).is_file() else None
-    for profile in ("debug", "release"):
-        path = REPO_ROOT / "target" / profile / "failgate-demo"
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-    return None
-
-
-def _read_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
-    # Reads stdout to its end, so that the service never blocks on a full pipe.
-    for line in iter(stream.readline, ""):
-        lines.put(line)
-
-
-def _start_demo(binary: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [str(binary), "serve", "--addr", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # one log line per request: not wanted here
-        text=True,
-    )
-    assert proc.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
-    try:
-        while True:
-            line = lines.get(timeout=20)
-            if line.startswith("listening on "):
-                return proc, line.removeprefix("listening on ").strip().rstrip("/")
-    except queue.Empty:
-        proc.kill()
-        proc.wait(5)
-        pytest.fail(f"{binary} serve printed no 'listening on' line in 20 s")
-
-
 @pytest.fixture(scope="module")
 def demo_service() -> Iterator[DemoService]:
     """`failgate-demo serve --addr 127.0.0.1:0`; skipped when the binary is absent
     (failed with CI=true). Shared by a module's tests: they read counts as deltas."""
-    binary = demo_binary()
-    if binary is None:
-        skip_or_fail(
-            "failgate-demo is not built (cargo build -p failgate-demo, "
-            "or set FAILGATE_DEMO_BIN)"
-        )
-        raise AssertionError("unreachable")  # skip_or_fail raises
-    proc, url = _start_demo(binary)
+    binary = require_demo_binary()
+    proc, url = start_listening([str(binary), "serve", "--addr", "127.0.0.1:0"])
     try:
         yield DemoService(url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
 

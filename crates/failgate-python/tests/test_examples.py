@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+from _process_support import require_demo_binary
 from _examples_support import (
     EXPECTED,
     FAST,
@@ -22,7 +23,6 @@ from _examples_support import (
     flask_service,
     json_reports,
     normalized,
-    require_demo_binary,
     run_main,
     run_ok,
     rust_service,
