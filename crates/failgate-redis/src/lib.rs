@@ -90,6 +90,7 @@ mod connect;
 mod control;
 mod integrity;
 mod mirror;
+mod observe;
 mod order;
 #[cfg(feature = "tower")]
 pub mod per_key;

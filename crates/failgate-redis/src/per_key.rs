@@ -41,7 +41,7 @@ impl<C: Clone + Send + Sync + 'static> Template for FleetBuilder<C> {
     fn check(&mut self) -> Result<Duration, FleetConfigError> {
         let s = &mut self.settings;
         s.validate()?;
-        s.local_breaker()?;
+        s.local_breaker(None)?;
         if s.name.len() > MAX_TEMPLATE_NAME {
             return Err(FleetConfigError::Invalid {
                 field: "name",

@@ -142,6 +142,8 @@ pub(crate) struct Settings {
     /// Where the fleet client's tasks run; `None`: the process's shared client, on a
     /// thread of its own.
     pub(crate) runtime: Option<tokio::runtime::Handle>,
+    /// Told of this instance's changes of state: [`crate::observe`].
+    pub(crate) observers: Vec<Arc<dyn failgate::Observer>>,
 }
 
 impl Settings {
@@ -174,6 +176,7 @@ impl Settings {
             initial_state: failgate::State::Closed,
             clock: Arc::new(SystemClock::new()),
             runtime: None,
+            observers: Vec::new(),
         }
     }
 
@@ -190,8 +193,15 @@ impl Settings {
     }
 
     /// The local breaker with the same policy, for fallback; validates the policy.
-    pub(crate) fn local_breaker(&self) -> Result<failgate::CircuitBreaker, FleetConfigError> {
+    /// The local fallback breaker, telling `relay` (if any) of its events.
+    pub(crate) fn local_breaker(
+        &self,
+        relay: Option<Arc<dyn failgate::Observer>>,
+    ) -> Result<failgate::CircuitBreaker, FleetConfigError> {
         let mut b = failgate::CircuitBreaker::builder();
+        if let Some(relay) = relay {
+            b = b.shared_observer(relay);
+        }
         if let Some(rate) = self.half_open_failure_rate {
             // Validated by the local builder's own rule, so both refuse the same rates.
             b = b.half_open_failure_rate(rate);
@@ -330,7 +340,7 @@ mod tests {
         (s.minimum_calls, s.open_for) = (1, Duration::from_secs(1));
         s.honor_retry_after = honor;
         s.max_retry_after = Duration::from_secs(20);
-        let local = s.local_breaker().unwrap();
+        let local = s.local_breaker(None).unwrap();
         let permit = local.try_acquire().unwrap();
         permit.record_with_retry_after(failgate::Outcome::Failure, Some(Duration::from_secs(30)));
         local.try_acquire().unwrap_err().retry_after()

@@ -3,6 +3,7 @@
 
 use crate::client::{self, Timing};
 use crate::mirror::Mirror;
+use crate::observe::Relay;
 use crate::script::ScriptArgs;
 use crate::settings::{Endpoint, FleetConfigError, Settings};
 use std::sync::Arc;
@@ -11,9 +12,15 @@ use std::time::Duration;
 /// Validates `s`, makes the mirror and hands it to its client. Returns at once.
 pub(crate) fn start(s: &Settings) -> Result<Arc<Mirror>, FleetConfigError> {
     s.validate()?;
-    let local = s.local_breaker()?;
+    // The fallback's state changes reach the observers through the mirror, which
+    // passes on only those callers see.
+    let relay = (!s.observers.is_empty()).then(|| Arc::new(Relay::default()));
+    let local = s.local_breaker(relay.clone().map(|r| r as Arc<dyn failgate::Observer>))?;
     let client = client::client_for(s)?;
     let core = Arc::new(Mirror::new(local, s, client.link()));
+    if let Some(relay) = relay {
+        relay.attach(&core);
+    }
     let timing = Timing {
         interval: s.flush_interval,
         idle_poll: s.idle_poll,

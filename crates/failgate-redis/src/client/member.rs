@@ -145,11 +145,13 @@ impl Member {
         if let Ok(mut last) = core.stats.last_error.lock() {
             last.clone_from(&self.publish_refused);
         }
-        if self.resync {
-            core.local.reset();
-        }
         if let Some(before) = core.install_reply(reply, self.resync) {
             telemetry::lost_state(core.names(), redis, before, reply.epoch);
+        }
+        if self.resync {
+            // After the install, so that observers hear the change callers see (the
+            // fallback's state to the fleet's), not the fallback's reset.
+            core.local.reset();
         }
         #[cfg(feature = "metrics")]
         core.gauges.shared.set(1.0);
@@ -236,7 +238,7 @@ mod tests {
         // Never stale within a test.
         s.redis_timeout = Duration::from_secs(1800);
         let mirror = Arc::new(Mirror::new(
-            s.local_breaker().unwrap(),
+            s.local_breaker(None).unwrap(),
             &s,
             Link::detached(),
         ));

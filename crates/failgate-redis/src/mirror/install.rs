@@ -5,6 +5,7 @@
 use super::Mirror;
 use crate::script::{Announcement, Flush, Reply, SharedState};
 use crate::word::{MirrorWord, ProbeTokens};
+use failgate::Reason;
 use std::sync::atomic::Ordering::*;
 
 impl Mirror {
@@ -69,8 +70,8 @@ impl Mirror {
             reply.generation,
             reply.state,
             reply.open_left_ms,
-            leave_local,
-            resync || lost.is_some(),
+            (leave_local, resync || lost.is_some()),
+            Reason::Fleet,
         );
         // Permits of a generation that has already ended here (pub/sub announced a newer
         // one while the round trip ran) are useless, and must not overwrite the current
@@ -93,19 +94,26 @@ impl Mirror {
             self.nudge();
             return false;
         }
-        self.install(a.generation, a.state, a.open_left_ms, false, false)
+        self.install(
+            a.generation,
+            a.state,
+            a.open_left_ms,
+            (false, false),
+            Reason::Fleet,
+        )
     }
 
     /// Sets the mirror to `state` of `gen` unless it already holds a newer generation.
     /// `leave_local` clears the local bit (a round trip succeeded); an announcement
-    /// never does. Returns true if the generation changed.
+    /// never does. A change callers see is reported with `reason`. Returns true if the
+    /// generation changed.
     pub(super) fn install(
         &self,
         gen: u64,
         state: SharedState,
         open_left_ms: u64,
-        leave_local: bool,
-        any_generation: bool,
+        (leave_local, any_generation): (bool, bool),
+        reason: Reason,
     ) -> bool {
         let mut cur = self.word.load(Acquire);
         loop {
@@ -142,6 +150,7 @@ impl Mirror {
                         // A hint noted while the word was being replaced.
                         self.open_until.fetch_max(self.hint_until(), AcqRel);
                     }
+                    self.report(cur, new, reason);
                     if cur.generation() == gen {
                         return false;
                     }
@@ -171,7 +180,12 @@ impl Mirror {
         self.local.reset();
         // An operator's state the fleet is in holds in the fallback too.
         self.local_follows(self.word.load(Acquire).kind());
-        !self.word.set_local(AcqRel).is_local()
+        let before = self.word.set_local(AcqRel);
+        if before.is_local() {
+            return false;
+        }
+        self.report(before, self.word.load(Acquire), Reason::Fleet);
+        true
     }
 
     /// Probe permits this instance holds for the current generation.

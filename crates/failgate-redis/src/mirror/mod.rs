@@ -12,13 +12,14 @@ use crate::settings::Settings;
 use crate::telemetry;
 use crate::wake::Link;
 use crate::word::{AtomicWord, MirrorWord, Mode, ProbeTokens};
-use failgate::{Clock, Outcome, Rejected, State};
+use failgate::{Clock, Observer, Outcome, Rejected, State};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
 
 mod install;
+mod observe;
 mod order;
 mod retry_after;
 mod snapshot;
@@ -100,6 +101,8 @@ pub(crate) struct Mirror {
     pub(crate) totals: Option<crate::totals::Totals>,
     #[cfg(feature = "metrics")]
     pub(crate) gauges: crate::telemetry::MetricHandles,
+    /// Told of the state changes callers see: [`crate::observe`].
+    observers: Vec<Arc<dyn Observer>>,
     /// The fleet client that syncs this breaker, kept alive by it.
     link: Link,
 }
@@ -147,6 +150,7 @@ impl Mirror {
             totals: s.totals.then(|| crate::totals::Totals::new(&s.name)),
             #[cfg(feature = "metrics")]
             gauges: telemetry::MetricHandles::new(&s.namespace, &s.name),
+            observers: s.observers.clone(),
             link,
         }
     }
@@ -358,17 +362,7 @@ impl Mirror {
 
     /// The fleet state as callers see it.
     pub(crate) fn state(&self) -> State {
-        let w = self.word.load(Acquire);
-        if w.is_local() {
-            let still_open =
-                w.kind() == SharedState::Open && self.open_left().is_some_and(|d| !d.is_zero());
-            return if still_open {
-                State::Open
-            } else {
-                self.local.state()
-            };
-        }
-        order::state_of(w.kind())
+        self.observed(self.word.load(Acquire))
     }
 }
 

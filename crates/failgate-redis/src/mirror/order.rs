@@ -6,8 +6,9 @@ use super::{Admission, Mirror};
 use crate::order::Order;
 use crate::script::SharedState;
 use crate::word::MirrorWord;
-use failgate::{Rejected, State};
+use failgate::{Reason, Rejected, State};
 use std::sync::atomic::Ordering::*;
+use std::time::Duration;
 
 /// The state callers see for a shared kind.
 pub(super) fn state_of(kind: SharedState) -> State {
@@ -21,15 +22,23 @@ pub(super) fn state_of(kind: SharedState) -> State {
     }
 }
 
-/// The shared state an order leads to, and its open wait in milliseconds.
-fn target(order: Order) -> (SharedState, u64) {
+/// The shared state an order leads to, its open wait in milliseconds, and the reason
+/// observers are given (a local breaker's for the same order).
+fn target(order: Order) -> (SharedState, u64, Reason) {
     match order {
-        Order::Open(ms) => (SharedState::Open, ms),
-        Order::HalfOpen => (SharedState::HalfOpen, 0),
-        Order::Close | Order::Reset => (SharedState::Closed, 0),
-        Order::ForcedOpen => (SharedState::ForcedOpen, 0),
-        Order::Disabled => (SharedState::Disabled, 0),
-        Order::CountOnly => (SharedState::CountOnly, 0),
+        Order::Open(ms) => (
+            SharedState::Open,
+            ms,
+            Reason::ManualOpen {
+                wait: Duration::from_millis(ms),
+            },
+        ),
+        Order::HalfOpen => (SharedState::HalfOpen, 0, Reason::ManualHalfOpen),
+        Order::Close => (SharedState::Closed, 0, Reason::ManualClose),
+        Order::Reset => (SharedState::Closed, 0, Reason::Manual),
+        Order::ForcedOpen => (SharedState::ForcedOpen, 0, Reason::Manual),
+        Order::Disabled => (SharedState::Disabled, 0, Reason::Manual),
+        Order::CountOnly => (SharedState::CountOnly, 0, Reason::Manual),
     }
 }
 
@@ -51,8 +60,8 @@ impl Mirror {
         // An order not yet sent that this one replaces already made the provisional
         // generation: the script creates one per batch.
         let gen = w.generation() + u64::from(!replaced);
-        let (state, ms) = target(order);
-        self.install(gen, state, ms, false, false);
+        let (state, ms, reason) = target(order);
+        self.install(gen, state, ms, (false, false), reason);
         if state == SharedState::Open {
             // Exactly `ms` from now (or a longer hint), even over an open state's
             // longer wait: an operator's opening starts the wait again.

@@ -239,6 +239,10 @@ pub enum Reason {
         /// The configured threshold.
         threshold: f64,
     },
+    /// A fleet breaker followed its shared state: a transition made in Redis (by this
+    /// instance's counts or another's), or a switch to or from its local fallback.
+    /// Redis does not record why the fleet's state changed.
+    Fleet,
 }
 
 impl Reason {
@@ -248,7 +252,7 @@ impl Reason {
     /// `consecutive_failures`, `failure_rate`, `slow_call_rate`, `wait_elapsed`,
     /// `probes_succeeded`, `probe_failed`, `probe_slow`, `half_open_timeout`, `manual`,
     /// `manual_open`, `manual_half_open`, `manual_close`, `probe_failure_rate`,
-    /// `probe_failure_rate_below`.
+    /// `probe_failure_rate_below`, `fleet`.
     ///
     /// ```
     /// use failgate::Reason;
@@ -276,12 +280,13 @@ impl Reason {
             Reason::ManualClose => 11,
             Reason::ProbeFailureRate { .. } => 12,
             Reason::ProbeFailureRateBelow { .. } => 13,
+            Reason::Fleet => 14,
         }
     }
 }
 
 /// The name of each [`Reason`] variant, in the order of `Reason::index`.
-pub(crate) const REASON_NAMES: [&str; 14] = [
+pub(crate) const REASON_NAMES: [&str; 15] = [
     "consecutive_failures",
     "failure_rate",
     "slow_call_rate",
@@ -296,6 +301,7 @@ pub(crate) const REASON_NAMES: [&str; 14] = [
     "manual_close",
     "probe_failure_rate",
     "probe_failure_rate_below",
+    "fleet",
 ];
 
 impl fmt::Display for Reason {
@@ -338,6 +344,7 @@ impl fmt::Display for Reason {
             }
             Reason::ManualHalfOpen => f.write_str("half-opened by an operator"),
             Reason::ManualClose => f.write_str("closed by an operator"),
+            Reason::Fleet => f.write_str("the fleet's shared state changed"),
             Reason::ProbeFailureRate {
                 failures,
                 probes,

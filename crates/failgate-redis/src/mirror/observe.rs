@@ -1,0 +1,71 @@
+//! The mirror's side of [`crate::observe`]: which changes of the word callers see, and
+//! telling the observers of them.
+
+use super::order::state_of;
+use super::Mirror;
+use crate::script::SharedState;
+use crate::word::MirrorWord;
+use failgate::{Event, EventKind, Reason, State};
+use std::sync::atomic::Ordering::*;
+
+impl Mirror {
+    /// The state callers see while the word is `w`.
+    pub(crate) fn observed(&self, w: MirrorWord) -> State {
+        if w.is_local() && !self.shared_open_holds(w) {
+            self.local.state()
+        } else {
+            state_of(w.kind())
+        }
+    }
+
+    /// In the fallback, a shared open state still holds until its deadline.
+    pub(super) fn shared_open_holds(&self, w: MirrorWord) -> bool {
+        w.kind() == SharedState::Open && self.open_left().is_some_and(|d| !d.is_zero())
+    }
+
+    /// Tells the observers that the word went from `before` to `after`, if the state
+    /// callers see changed.
+    pub(super) fn report(&self, before: MirrorWord, after: MirrorWord, reason: Reason) {
+        if self.observers.is_empty() {
+            return;
+        }
+        let (from, to) = (self.observed(before), self.observed(after));
+        if from == to {
+            return;
+        }
+        let wait = match to {
+            State::Open if after.is_local() && !self.shared_open_holds(after) => {
+                self.local.snapshot().retry_after
+            }
+            State::Open => self.open_left(),
+            _ => None,
+        };
+        let kind = EventKind::StateChange {
+            from,
+            to,
+            reason,
+            generation: after.generation(),
+            wait,
+        };
+        self.tell(&Event::new(&self.name, kind));
+    }
+
+    /// A state change of the local fallback, passed on as it is (with the fallback's
+    /// own generation count) while the fallback is what callers see.
+    pub(crate) fn relay_local(&self, event: &Event<'_>) {
+        let w = self.word.load(Acquire);
+        let moved = match event.kind {
+            EventKind::StateChange { from, to, .. } => from != to,
+            _ => false,
+        };
+        if moved && w.is_local() && !self.shared_open_holds(w) {
+            self.tell(event);
+        }
+    }
+
+    fn tell(&self, event: &Event<'_>) {
+        for o in self.observers.iter() {
+            o.on_event(event);
+        }
+    }
+}
