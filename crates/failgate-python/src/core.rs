@@ -7,7 +7,6 @@ use crate::permit::{Guarded, Permit};
 use crate::values::Metrics;
 use crate::{args, vocab};
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use std::sync::Arc;
@@ -22,7 +21,7 @@ use std::sync::Arc;
 )]
 pub(crate) struct Core {
     pub(crate) gate: Arc<Gate>,
-    pub(crate) listeners: Option<Arc<Listeners>>,
+    pub(crate) listeners: Arc<Listeners>,
 }
 
 impl Core {
@@ -30,18 +29,12 @@ impl Core {
         py: Python<'_>,
         engine: Engine,
         classification: Classification,
-        listeners: Option<Arc<Listeners>>,
+        listeners: Arc<Listeners>,
     ) -> Self {
         Core {
             gate: Arc::new(Gate::new(py, engine, classification)),
             listeners,
         }
-    }
-
-    fn listeners(&self) -> PyResult<&Arc<Listeners>> {
-        self.listeners.as_ref().ok_or_else(|| {
-            PyTypeError::new_err("this breaker has no listeners (fleet breakers report no events)")
-        })
     }
 }
 
@@ -129,12 +122,12 @@ impl Core {
 
     /// Calls `listener(change)` on each change of state.
     fn add_listener(&self, listener: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.listeners()?.add(listener)
+        self.listeners.add("add_listener", listener)
     }
 
     /// Stops calling `listener` (the first one equal to it).
     fn remove_listener(&self, listener: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.listeners()?.remove(listener)
+        self.listeners.remove(listener)
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {

@@ -4,6 +4,7 @@ use crate::core::Core;
 use crate::engine::Engine;
 use crate::fleet::Fleet;
 use crate::gate::Classification;
+use crate::listeners::Listeners;
 use crate::{args, values};
 use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
 use pyo3::prelude::*;
@@ -57,7 +58,7 @@ impl FleetClass {
         half_open_permits = None, half_open_timeout = None, half_open_failure_rate = None,
         flush_interval = None, idle_poll = None, redis_timeout = None, key_ttl = None,
         initial_state = None, honor_retry_after = None, max_retry_after = None,
-        exclude = None, classify = None, clock = None, totals = None
+        exclude = None, classify = None, listeners = None, clock = None, totals = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new<'py>(
@@ -83,6 +84,7 @@ impl FleetClass {
         max_retry_after: Arg<'_, 'py>,
         exclude: Arg<'_, 'py>,
         classify: Arg<'_, 'py>,
+        listeners: Arg<'_, 'py>,
         clock: Arg<'_, 'py>,
         totals: Arg<'_, 'py>,
     ) -> PyResult<PyClassInitializer<Self>> {
@@ -141,8 +143,16 @@ impl FleetClass {
             some(exclude).unwrap_or(&empty),
             some(classify).or(Some(&none)),
         )?;
+        let listeners = Listeners::given(listeners)?;
+        // Kept in the template: a breaker rebuilt after a fork tells the same list.
+        b = b.observer(listeners.observer());
         let fleet = Fleet::build(b).map_err(args::config_error)?;
-        let core = Core::new(py, Engine::Fleet(Box::new(fleet)), classification, None);
+        let core = Core::new(
+            py,
+            Engine::Fleet(Box::new(fleet)),
+            classification,
+            listeners,
+        );
         Ok(PyClassInitializer::from(core).add_subclass(FleetClass))
     }
 

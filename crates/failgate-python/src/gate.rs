@@ -85,7 +85,7 @@ impl Classification {
     /// A classifier that raises or answers nonsense is logged, and the call counts as a
     /// failure: a broken classifier must not stop the breaker from ever tripping.
     fn judged(&self, py: Python<'_>, answer: PyResult<Bound<'_, PyAny>>) -> Outcome {
-        match answer.and_then(|a| vocab::outcome(&a)) {
+        match answer.and_then(|a| vocab::outcome("classify", &a)) {
             Ok(outcome) => outcome,
             Err(e) => {
                 vocab::log_error(py, "failgate: classify raised; counting a failure", &e);

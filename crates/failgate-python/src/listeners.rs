@@ -1,6 +1,8 @@
-//! Listeners: Python callables told of each change of state, through the core's
-//! observer hook. The hook runs on the thread whose call caused the change, inside the
-//! transition; a listener that raises is logged and never reaches the call.
+//! Listeners: Python callables told of each change of state, through the breaker's
+//! observer hook. A local breaker's hook runs on the thread whose call caused the
+//! change, inside the transition; a fleet breaker's also on its sync task's thread,
+//! for a transition made in Redis. A listener that raises is logged and never reaches
+//! the call.
 
 use crate::values::StateChange;
 use crate::vocab;
@@ -15,10 +17,25 @@ pub(crate) struct Listeners {
 }
 
 impl Listeners {
-    pub(crate) fn add(&self, listener: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// The listeners of a constructor's `listeners` argument (`None`: none yet).
+    pub(crate) fn given(given: Option<&Bound<'_, PyAny>>) -> PyResult<Arc<Listeners>> {
+        let listeners = Arc::new(Listeners::default());
+        if let Some(given) = given.filter(|g| !g.is_none()) {
+            let iter = given
+                .try_iter()
+                .map_err(|_| PyTypeError::new_err("listeners: expected a list of callables"))?;
+            for l in iter {
+                listeners.add("listeners", &l?)?;
+            }
+        }
+        Ok(listeners)
+    }
+
+    /// Adds `listener`; `arg` names where it came from in an error.
+    pub(crate) fn add(&self, arg: &str, listener: &Bound<'_, PyAny>) -> PyResult<()> {
         if !listener.is_callable() {
             return Err(PyTypeError::new_err(format!(
-                "listeners: expected a callable, got {}",
+                "{arg}: expected a callable, got {}",
                 listener.get_type().name()?
             )));
         }
@@ -63,7 +80,9 @@ impl Listeners {
                 if me.list.read().map_or(true, |l| l.is_empty()) {
                     return;
                 }
-                Python::attach(|py| {
+                // `try_attach`: a fleet breaker's sync task may see a change while the
+                // interpreter is shutting down, when no Python code may run.
+                Python::try_attach(|py| {
                     let change = || -> PyResult<Py<StateChange>> {
                         Py::new(
                             py,

@@ -8,7 +8,6 @@ use crate::listeners::Listeners;
 use crate::values::{self, ManualClock};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use std::sync::Arc;
 
 type Arg<'a, 'py> = Option<&'a Bound<'py, PyAny>>;
 
@@ -41,6 +40,12 @@ fn policy(mut b: failgate::Builder, kw: &PolicyArgs<'_, '_>) -> PyResult<failgat
             args::duration("slow_calls threshold", &threshold)?,
             args::number("slow_calls rate", &rate)?,
         );
+    }
+    if kw.open_for.is_some() && kw.backoff.is_some() {
+        // The core takes the last of the two; in one call neither is "last".
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "open_for and backoff: give one of them (open_for=d is backoff=Constant(d))",
+        ));
     }
     if let Some(v) = kw.open_for {
         b = b.open_for(args::duration("open_for", v)?);
@@ -171,15 +176,7 @@ impl Local {
             builder = builder.name(name.to_str()?);
         }
         builder = policy(builder, &kw)?;
-        let listeners_list = Arc::new(Listeners::default());
-        if let Some(given) = present(listeners) {
-            let iter = given.try_iter().map_err(|_| {
-                pyo3::exceptions::PyTypeError::new_err("listeners: expected a list of callables")
-            })?;
-            for l in iter {
-                listeners_list.add(&l?)?;
-            }
-        }
+        let listeners_list = Listeners::given(listeners)?;
         builder = builder.observer(listeners_list.observer());
         let none = py.None().into_bound(py);
         let empty = pyo3::types::PyTuple::empty(py).into_any();
@@ -188,12 +185,7 @@ impl Local {
             present(classify).or(Some(&none)),
         )?;
         let breaker = builder.build().map_err(args::config_error)?;
-        let core = Core::new(
-            py,
-            Engine::Local(breaker),
-            classification,
-            Some(listeners_list),
-        );
+        let core = Core::new(py, Engine::Local(breaker), classification, listeners_list);
         Ok(PyClassInitializer::from(core).add_subclass(Local))
     }
 }

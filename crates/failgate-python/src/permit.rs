@@ -88,7 +88,7 @@ impl Permit {
         outcome: &Bound<'_, PyAny>,
         retry_after: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let outcome = vocab::outcome(outcome)?;
+        let outcome = vocab::outcome("Permit.record: outcome", outcome)?;
         let retry_after = args::opt_duration("retry_after", retry_after)?;
         self.take()?.record(outcome, retry_after);
         Ok(())

@@ -91,8 +91,9 @@ pub(crate) struct Constant {
 impl Constant {
     #[new]
     fn new(wait: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let backoff = Backoff::constant(args::duration("wait", wait)?);
         Ok(Constant {
-            backoff: Backoff::constant(args::duration("wait", wait)?),
+            backoff: checked(backoff, "Constant")?,
         })
     }
 }
@@ -116,8 +117,27 @@ impl Exponential {
         let backoff =
             Backoff::exponential(args::duration("base", base)?, args::duration("max", max)?)
                 .with_jitter(jitter.unwrap_or(0.0));
-        Ok(Exponential { backoff })
+        Ok(Exponential {
+            backoff: checked(backoff, "Exponential")?,
+        })
     }
+}
+
+/// `backoff` if the core takes it, checked by the core's own rule (a breaker built with
+/// it): the error names the argument of `class` that was wrong, not the builder field.
+fn checked(backoff: Backoff, class: &str) -> PyResult<Backoff> {
+    let Err(e) = failgate::CircuitBreaker::builder().backoff(backoff).build() else {
+        return Ok(backoff);
+    };
+    let arg = match e.field() {
+        "open_for" => "wait",
+        field => field.strip_prefix("backoff.").unwrap_or(field),
+    };
+    Err(pyo3::exceptions::PyValueError::new_err(format!(
+        "{class}: {arg} {} {}",
+        e.value(),
+        e.problem()
+    )))
 }
 
 /// The core's backoff for a `backoff=` argument.

@@ -84,7 +84,8 @@ pub(crate) fn rejection(py: Python<'_>, name: &Py<PyString>, rejected: &Rejected
 }
 
 /// A `failgate.Outcome` member as the core's outcome.
-pub(crate) fn outcome(value: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+/// `value` as an outcome; `what` names who gave it in an error.
+pub(crate) fn outcome(what: &str, value: &Bound<'_, PyAny>) -> PyResult<Outcome> {
     let v = vocabulary(value.py())?;
     let found = [Outcome::Success, Outcome::Failure, Outcome::Ignore]
         .into_iter()
@@ -93,7 +94,7 @@ pub(crate) fn outcome(value: &Bound<'_, PyAny>) -> PyResult<Outcome> {
     match found {
         Some((o, _)) => Ok(o),
         None => Err(PyTypeError::new_err(format!(
-            "classify must return a failgate.Outcome, got {}",
+            "{what}: expected a failgate.Outcome, got {}",
             value.repr()?
         ))),
     }

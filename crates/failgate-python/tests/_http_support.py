@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 import failgate
 from _process_support import require_demo_binary, start_listening, stop
-from failgate._http import Breaker
+from failgate import Breaker
 
 # tests/ -> failgate-python/ -> crates/ -> the repository root
 

@@ -78,7 +78,8 @@ fn open_or_half_open_initial_states_are_config_errors_naming_initial_state() {
             .build()
             .unwrap_err();
         assert_eq!(e.field(), "initial_state");
-        assert_eq!(e.value(), format!("{state:?}"));
+        // In the spelling a user writes (config files, Python), not the Rust variant.
+        assert_eq!(e.value(), format!("{:?}", state.as_str()));
         assert!(e.to_string().contains("initial_state"), "{e}");
     }
 }

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os as _os
 
 from . import _failgate
-from ._api import BreakerAPI as _BreakerAPI
+from ._api import Breaker
 from ._failgate import (
     Constant,
     CountWindow,
@@ -45,6 +45,7 @@ from ._types import CircuitOpenError, Outcome, State
 __version__: str = _failgate.__version__
 
 __all__ = [
+    "Breaker",
     "CircuitBreaker",
     "CircuitOpenError",
     "Constant",
@@ -68,8 +69,11 @@ _failgate._register(CircuitOpenError, State, Outcome)
 # next call.
 _os.register_at_fork(after_in_child=_failgate._after_fork)
 
+# The native class comes first among the bases: its layout and constructor are the
+# instance's (`Breaker` adds no storage, and its own base has no constructor).
 
-class CircuitBreaker(_BreakerAPI, _failgate._Local):
+
+class CircuitBreaker(_failgate._Local, Breaker):
     """A circuit breaker in this process.
 
     With no policy given it trips on 5 consecutive failures and stays open 60 seconds.
@@ -84,7 +88,7 @@ class CircuitBreaker(_BreakerAPI, _failgate._Local):
     __slots__ = ()
 
 
-class FleetBreaker(_BreakerAPI, _failgate._Fleet):
+class FleetBreaker(_failgate._Fleet, Breaker):
     """A breaker shared by every process that names it in one Redis.
 
     Each process decides locally from a mirror of the shared state, which a background

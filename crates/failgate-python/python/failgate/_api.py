@@ -119,3 +119,16 @@ class BreakerAPI:
         tb: TracebackType | None,
     ) -> None:
         _finish(_pop(self), exc)
+
+
+class Breaker(BreakerAPI, _failgate._Core):
+    """Either breaker, `CircuitBreaker` or `FleetBreaker`: the type to annotate code
+    that takes "a breaker" with, and to test with ``isinstance``. It has every method
+    the two share (state, metrics, calls, orders, listeners); it is not made directly.
+
+    >>> import failgate
+    >>> isinstance(failgate.CircuitBreaker(name="db"), failgate.Breaker)
+    True
+    """
+
+    __slots__ = ()

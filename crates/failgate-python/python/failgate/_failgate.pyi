@@ -101,6 +101,12 @@ class Totals:
 
 @final
 class Metrics:
+    """A snapshot of a breaker. ``calls``, ``successes``, ``failures`` and
+    ``slow_calls`` count the rate window (the last ``CountWindow`` calls or
+    ``TimeWindow`` span; a fleet breaker's: the whole fleet's, as of its last round
+    trip), so they are 0 for a breaker without a window. Counts since the breaker was
+    made are in ``totals``, kept with ``totals=True``."""
+
     @property
     def name(self) -> str: ...
     @property
@@ -128,7 +134,9 @@ class Metrics:
     @property
     def retry_after(self) -> float | None: ...
     @property
-    def time_in_state(self) -> float: ...
+    def time_in_state(self) -> float:
+        """Seconds since the last change of state; always 0.0 on a FleetBreaker, whose
+        transitions are made in Redis at a time this process does not learn."""
     @property
     def totals(self) -> Totals | None: ...
     def as_dict(self) -> dict[str, Any]: ...
@@ -173,8 +181,9 @@ class _Core:
     def half_open(self) -> None: ...
     def close(self) -> None: ...
     def add_listener(self, listener: Callable[[StateChange], object]) -> None:
-        """Calls ``listener(change)`` on each change of state, inline on the thread whose
-        call caused it. A FleetBreaker reports no events yet: it raises TypeError."""
+        """Calls ``listener(change)`` on each change of state callers see, inline on the
+        thread that made it: a local breaker's calling thread; for a FleetBreaker also
+        its sync thread, for a transition made in Redis (reason ``"fleet"``)."""
     def remove_listener(self, listener: Callable[[StateChange], object]) -> None: ...
 
 class _Local(_Core):
@@ -230,6 +239,9 @@ class _Fleet(_Core):
         max_retry_after: _Duration | None = None,
         exclude: type[BaseException] | tuple[type[BaseException], ...] | None = None,
         classify: Callable[[object, BaseException | None], Outcome] | None = None,
+        listeners: tuple[Callable[[StateChange], object], ...]
+        | list[Callable[[StateChange], object]]
+        | None = None,
         clock: ManualClock | None = None,
         totals: bool | None = None,
     ) -> Self: ...

@@ -20,16 +20,13 @@ from collections.abc import Callable, Container, Mapping
 from datetime import timezone
 from typing import Final
 
-from ._failgate import Permit, _Core
+from ._api import Breaker
+from ._failgate import Permit
 from ._types import Outcome
-
-#: A breaker the integrations can use: a `failgate.CircuitBreaker` or
-#: `failgate.FleetBreaker` (both are native ``_Core`` objects).
-Breaker = _Core
 
 #: ``per_host=``: called with an origin such as ``"https://api.example.com:443"``, once
 #: per origin, and returns the breaker for every request to it.
-BreakerFactory = Callable[[str], _Core]
+BreakerFactory = Callable[[str], Breaker]
 
 #: The statuses that count as failures unless ``failure_statuses=`` says otherwise:
 #: every 5xx, as the core's HTTP classifier counts them.
@@ -96,7 +93,7 @@ class BreakerRouter:
     ) -> None:
         if (breaker is None) == (per_host is None):
             raise TypeError(f"{owner}: give exactly one of breaker= and per_host=")
-        if breaker is not None and not isinstance(breaker, _Core):
+        if breaker is not None and not isinstance(breaker, Breaker):
             raise TypeError(
                 f"{owner}: breaker must be a failgate.CircuitBreaker or FleetBreaker, "
                 f"got {type(breaker).__name__}"
@@ -129,7 +126,7 @@ class BreakerRouter:
             found = self._breakers.get(key)
             if found is None:
                 made = factory(key)
-                if not isinstance(made, _Core):
+                if not isinstance(made, Breaker):
                     raise TypeError(
                         "per_host must return a failgate.CircuitBreaker or "
                         f"FleetBreaker, got {type(made).__name__} for {key}"

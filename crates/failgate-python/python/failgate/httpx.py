@@ -39,9 +39,9 @@ from collections.abc import Container
 import httpx
 
 from ._failgate import Permit
+from ._api import Breaker
 from ._http import (
     DEFAULT_FAILURE_STATUSES,
-    Breaker,
     BreakerFactory,
     BreakerRouter,
     check_statuses,

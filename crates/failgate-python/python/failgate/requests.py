@@ -38,9 +38,9 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from ._api import Breaker
 from ._http import (
     DEFAULT_FAILURE_STATUSES,
-    Breaker,
     BreakerFactory,
     BreakerRouter,
     check_statuses,

@@ -3,7 +3,12 @@
 //!
 //! Each order is one transition, made from whatever state the breaker is in (a
 //! transition being published is waited out), so it starts a new generation:
-//! outcomes of calls admitted before it are discarded.
+//! outcomes of calls admitted before it are discarded. The exceptions are
+//! [`force_open`](CircuitBreaker::force_open), [`disable`](CircuitBreaker::disable) and
+//! [`count_only`](CircuitBreaker::count_only) given in the state they lead to: they
+//! change nothing (no event, no new generation), so an operator's repeated order does
+//! not discard the outcomes of calls in flight. [`reset`](CircuitBreaker::reset),
+//! [`close`](CircuitBreaker::close) and the timed openings always transition.
 
 use super::CircuitBreaker;
 use crate::control::{check_open_wait, wait_until, Control};
@@ -13,14 +18,16 @@ use std::time::{Duration, SystemTime};
 
 impl<C> CircuitBreaker<C> {
     /// Refuses every call (with no `retry_after`) until [`reset`](Self::reset) (or
-    /// another order). Its reason is [`Reason::Manual`].
+    /// another order). Its reason is [`Reason::Manual`]. While already forced open it
+    /// changes nothing.
     pub fn force_open(&self) {
         self.core
             .manual(State::ForcedOpen, Reason::Manual, None, false);
     }
 
     /// Admits every call and counts nothing, until [`reset`](Self::reset) (or another
-    /// order). Its reason is [`Reason::Manual`].
+    /// order). Its reason is [`Reason::Manual`]. While already disabled it changes
+    /// nothing.
     pub fn disable(&self) {
         self.core
             .manual(State::Disabled, Reason::Manual, None, false);
@@ -29,6 +36,7 @@ impl<C> CircuitBreaker<C> {
     /// Admits every call and counts outcomes (so the snapshot's counts and rates stay
     /// live), but never trips, until [`reset`](Self::reset) (or another order).
     /// (resilience4j calls this state `METRICS_ONLY`.) Its reason is [`Reason::Manual`].
+    /// While already count-only it changes nothing.
     #[doc(alias = "metrics_only")]
     pub fn count_only(&self) {
         self.core

@@ -153,7 +153,7 @@ pub(super) fn check_initial_state(state: State) -> Result<(), ConfigError> {
         State::Closed | State::ForcedOpen | State::Disabled | State::CountOnly => Ok(()),
         _ => Err(ConfigError::new(
             "initial_state",
-            state,
+            state.as_str(),
             "must be closed, forced_open, disabled or count_only",
         )),
     }
