@@ -32,8 +32,10 @@ use std::time::Duration;
 /// - `half_open` admits fresh probes (the fleet's `half_open_permits`); `close` and
 ///   `reset` close with an empty window, and forget a `Retry-After`.
 ///
-/// The fleet breaker reports no transition events (it has no observers), so an order
-/// has no [`Reason`](failgate::Reason) to carry.
+/// An order given on this instance reaches its [observers](crate::FleetBuilder::observer)
+/// with the local breaker's reason for it (`Manual`, `ManualOpen`, `ManualHalfOpen`,
+/// `ManualClose`); the other instances' observers hear it as
+/// [`Reason::Fleet`](failgate::Reason::Fleet).
 impl<C> Control for FleetBreaker<C> {
     fn force_open(&self) {
         self.core().order(Order::ForcedOpen);

@@ -163,7 +163,7 @@ macro_rules! report {
 /// [`FleetBreaker::try_acquire`](crate::FleetBreaker::try_acquire). Dropped unreported,
 /// the call is abandoned: nothing is counted and a probe permit goes back.
 ///
-/// A fleet breaker has no observers, so
+/// A fleet breaker's observers hear state changes only, not calls, so
 /// [`Report::record_described`](failgate::Report::record_described) (and
 /// `record_in_place_described`) keep the contract's default: the error is ignored,
 /// never formatted, and the outcome counts exactly as

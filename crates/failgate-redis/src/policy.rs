@@ -36,7 +36,7 @@ impl<C> FleetBuilder<C> {
     /// was made, read in [`Snapshot::totals`](failgate::Snapshot::totals) and
     /// [`Snapshot::refused`](failgate::Snapshot::refused), as a local breaker's
     /// [`Builder::totals`](failgate::Builder::totals) does. Off by default (a fleet
-    /// breaker has no observers): `true` keeps them, at the cost of one add per call
+    /// breaker's observers hear no calls to count): `true` keeps them, at the cost of one add per call
     /// on the calling thread's own stripe (a cache line no other thread usually
     /// writes).
     ///
