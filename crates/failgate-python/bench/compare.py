@@ -18,7 +18,10 @@ Benchmarks (issue 17's targets in brackets):
 
 The harness is timeit's method, not pyperf's Runner: pyperf runs each benchmark in
 twenty fresh worker processes, which breaks the "one process, side by side" rule and
-would take many minutes for the thread benchmark on a shared 2-core machine. Instead
+would take many minutes for the thread benchmark on a shared 2-core machine.
+pytest-benchmark stays in one process but runs each benchmark to its end before the
+next starts, so a load spike on a shared machine lands on one library and skews the
+ratios, which are what the targets are about. Instead
 each sample times a calibrated loop with the GC off (as timeit does), the libraries
 take turns sample by sample (so a load spike on the machine hits them all alike), and
 the table shows the median of the samples with the spread (min-max) beside it.

@@ -7,7 +7,7 @@ mod common;
 
 use common::{eventually, fleet, trip, unique_namespace, Target};
 use failgate::{Control, Event, EventKind, Reason, State};
-use failgate_redis::{FleetBuilder, Mode};
+use failgate_redis::{FleetBreaker, FleetBuilder, Mode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +35,20 @@ fn observed(b: FleetBuilder) -> (FleetBuilder, Seen) {
     (b, seen)
 }
 
+/// Two observed instances of one breaker, once both reach Redis.
+async fn two_instances(url: &str, ns: &str) -> [(FleetBreaker, Seen); 2] {
+    let make = || {
+        let (b, seen) = observed(fleet(url, ns));
+        (b.build().unwrap(), seen)
+    };
+    let both = [make(), make()];
+    eventually("both shared", 5 * SECOND, || {
+        both.iter().all(|(b, _)| b.mode() == Mode::Shared)
+    })
+    .await;
+    both
+}
+
 fn changes(seen: &Seen) -> Vec<(State, State, Reason)> {
     let seen = seen.lock().unwrap();
     seen.iter().map(|&(f, t, r, _)| (f, t, r)).collect()
@@ -44,13 +58,7 @@ fn changes(seen: &Seen) -> Vec<(State, State, Reason)> {
 async fn a_trip_in_redis_is_told_to_every_instance_with_the_fleet_reason() {
     let Some(redis) = Target::get() else { return };
     let ns = unique_namespace("observer-trip");
-    let (a, seen_a) = observed(fleet(&redis.url, &ns));
-    let (b, seen_b) = observed(fleet(&redis.url, &ns));
-    let (a, b) = (a.build().unwrap(), b.build().unwrap());
-    eventually("both shared", 5 * SECOND, || {
-        a.mode() == Mode::Shared && b.mode() == Mode::Shared
-    })
-    .await;
+    let [(a, seen_a), (b, seen_b)] = two_instances(&redis.url, &ns).await;
     // Starting shared and closed, as the fallback was, is no change callers see.
     assert_eq!(changes(&seen_a), vec![]);
 
@@ -70,13 +78,7 @@ async fn a_trip_in_redis_is_told_to_every_instance_with_the_fleet_reason() {
 async fn an_order_carries_the_operators_reason_here_and_the_fleets_elsewhere() {
     let Some(redis) = Target::get() else { return };
     let ns = unique_namespace("observer-order");
-    let (a, seen_a) = observed(fleet(&redis.url, &ns));
-    let (b, seen_b) = observed(fleet(&redis.url, &ns));
-    let (a, b) = (a.build().unwrap(), b.build().unwrap());
-    eventually("both shared", 5 * SECOND, || {
-        a.mode() == Mode::Shared && b.mode() == Mode::Shared
-    })
-    .await;
+    let [(a, seen_a), (b, seen_b)] = two_instances(&redis.url, &ns).await;
 
     a.force_open();
     eventually("b follows", 2 * SECOND, || b.state() == State::ForcedOpen).await;
