@@ -376,6 +376,8 @@ impl fmt::Debug for Mirror {
 }
 
 #[cfg(test)]
+mod observe_tests;
+#[cfg(test)]
 mod order_tests;
 #[cfg(test)]
 mod retry_after_tests;
