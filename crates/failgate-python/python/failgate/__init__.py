@@ -94,7 +94,8 @@ class FleetBreaker(_failgate._Fleet, Breaker):
     Each process decides locally from a mirror of the shared state, which a background
     task (on a tokio runtime owned by this module, made anew in a forked child)
     synchronises with Redis; a call never waits on Redis. Policies: ``failure_rate``
-    over a ``window`` with ``minimum_calls``.
+    over a ``window`` with ``minimum_calls``. Listeners hear the changes of state this
+    process sees, those made in Redis with reason ``"fleet"``, on the sync thread.
     """
 
     __slots__ = ()
