@@ -1,6 +1,7 @@
 """pybreaker 1.4.1's own tests (tests/pybreaker_test.py: the storage-based and
-configuration cases), ported onto failgate.compat.pybreaker. Same scenarios, our words;
-pybreaker's real-time sleeps become a ManualClock's advances."""
+configuration cases; adding and removing listeners is in test_compat_pybreaker_more),
+ported onto failgate.compat.pybreaker. Same scenarios, our words; pybreaker's real-time
+sleeps become a ManualClock's advances."""
 
 from __future__ import annotations
 
@@ -389,29 +390,3 @@ def test_call_with_kwargs(fx: Fixture) -> None:
         return kwargs
 
     assert fx.breaker.call(func, a=1, b=2) == {"a": 1, "b": 2}
-
-
-def test_add_listener(fx: Fixture) -> None:
-    assert list(fx.breaker.listeners) == []
-    assert isinstance(fx.breaker.listeners, tuple)
-    first = CircuitBreakerListener()
-    fx.breaker.add_listener(first)
-    assert list(fx.breaker.listeners) == [first]
-    second = CircuitBreakerListener()
-    fx.breaker.add_listener(second)
-    assert list(fx.breaker.listeners) == [first, second]
-
-
-def test_add_listeners(fx: Fixture) -> None:
-    first, second = CircuitBreakerListener(), CircuitBreakerListener()
-    fx.breaker.add_listeners(first, second)
-    assert list(fx.breaker.listeners) == [first, second]
-
-
-def test_remove_listener(fx: Fixture) -> None:
-    first = CircuitBreakerListener()
-    fx.breaker.add_listener(first)
-    assert list(fx.breaker.listeners) == [first]
-    fx.breaker.remove_listener(first)
-    assert list(fx.breaker.listeners) == []
-    assert isinstance(fx.breaker.listeners, tuple)

@@ -5,7 +5,7 @@ failgate.compat.pybreaker."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -97,14 +97,26 @@ async def test_acall_throw_new_error_on_trip_false() -> None:
     assert breaker.current_state == "open"
 
 
+async def tripped(
+    reset_timeout: float, *, throw_new_error_on_trip: bool
+) -> tuple[CircuitBreaker, failgate.ManualClock]:
+    """A fail_max=1 breaker on a ManualClock, opened by one failed ``acall``."""
+    clock = failgate.ManualClock()
+    breaker = CircuitBreaker(fail_max=1, reset_timeout=reset_timeout,
+                             throw_new_error_on_trip=throw_new_error_on_trip, clock=clock)
+    if throw_new_error_on_trip:
+        with pytest.raises(CircuitBreakerError, match="Failures threshold"):
+            await breaker.acall(boom)
+    else:
+        with pytest.raises(NotImplementedError):
+            await breaker.acall(boom)
+    assert breaker.current_state == "open"
+    return breaker, clock
+
+
 @pytest.mark.asyncio
 async def test_acall_open_raises_until_timeout() -> None:
-    clock = failgate.ManualClock()
-    breaker = CircuitBreaker(fail_max=1, reset_timeout=60, throw_new_error_on_trip=False,
-                             clock=clock)
-    with pytest.raises(NotImplementedError):
-        await breaker.acall(boom)
-    assert breaker.current_state == "open"
+    breaker, clock = await tripped(60, throw_new_error_on_trip=False)
     clock.advance(59)
     with pytest.raises(CircuitBreakerError, match="Timeout not elapsed"):
         await breaker.acall(ok)
@@ -112,12 +124,7 @@ async def test_acall_open_raises_until_timeout() -> None:
 
 @pytest.mark.asyncio
 async def test_acall_recovery_after_reset_timeout() -> None:
-    clock = failgate.ManualClock()
-    breaker = CircuitBreaker(fail_max=1, reset_timeout=0.01, throw_new_error_on_trip=False,
-                             clock=clock)
-    with pytest.raises(NotImplementedError):
-        await breaker.acall(boom)
-    assert breaker.current_state == "open"
+    breaker, clock = await tripped(0.01, throw_new_error_on_trip=False)
     clock.advance(0.02)
     assert await breaker.acall(ok)
     assert breaker.current_state == "closed"
@@ -139,52 +146,36 @@ async def test_acall_excluded_exceptions() -> None:
     assert breaker.fail_counter == 0
 
 
+def gen() -> Iterator[int]:
+    yield 1
+
+
+async def agen() -> AsyncIterator[int]:
+    yield 1
+
+
 @pytest.mark.asyncio
-async def test_acall_rejects_sync_generator() -> None:
+@pytest.mark.parametrize("func", [gen, agen], ids=["sync_generator", "async_generator"])
+async def test_acall_rejects_generators(func: Callable[[], object]) -> None:
     breaker = CircuitBreaker()
-
-    def gen() -> Iterator[int]:
-        yield 1
-
-    with pytest.raises(TypeError, match="does not support generators"):
-        await breaker.acall(gen)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="does not support generators or async generators"):
+        await breaker.acall(func)  # type: ignore[arg-type]
     assert breaker.fail_counter == 0
     assert breaker.current_state == "closed"
 
 
 @pytest.mark.asyncio
-async def test_acall_rejects_async_generator() -> None:
-    breaker = CircuitBreaker()
-
-    async def agen() -> AsyncIterator[int]:
-        yield 1
-
-    with pytest.raises(TypeError, match="async generators"):
-        await breaker.acall(agen)  # type: ignore[arg-type]
-    assert breaker.fail_counter == 0
-
-
-@pytest.mark.asyncio
-async def test_acall_half_open_failure_raises_circuit_breaker_error() -> None:
-    clock = failgate.ManualClock()
-    breaker = CircuitBreaker(fail_max=1, reset_timeout=0.01, clock=clock)
-    with pytest.raises(CircuitBreakerError, match="Failures threshold"):
-        await breaker.acall(boom)
+@pytest.mark.parametrize(
+    ("throw_new_error_on_trip", "probe_error", "match"),
+    [(True, CircuitBreakerError, "Trial call failed"), (False, NotImplementedError, None)],
+    ids=["circuit_breaker_error", "original_error"],
+)
+async def test_acall_half_open_failure_reopens(
+    throw_new_error_on_trip: bool, probe_error: type[Exception], match: str | None
+) -> None:
+    breaker, clock = await tripped(0.01, throw_new_error_on_trip=throw_new_error_on_trip)
     clock.advance(0.02)
-    with pytest.raises(CircuitBreakerError, match="Trial call failed"):
-        await breaker.acall(boom)
-    assert breaker.current_state == "open"
-
-
-@pytest.mark.asyncio
-async def test_acall_half_open_failure_reopens_with_original_error() -> None:
-    clock = failgate.ManualClock()
-    breaker = CircuitBreaker(fail_max=1, reset_timeout=0.01, throw_new_error_on_trip=False,
-                             clock=clock)
-    with pytest.raises(NotImplementedError):
-        await breaker.acall(boom)
-    clock.advance(0.02)
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(probe_error, match=match):
         await breaker.acall(boom)
     assert breaker.current_state == "open"
 

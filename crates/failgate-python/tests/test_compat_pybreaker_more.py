@@ -1,6 +1,6 @@
-"""pybreaker 1.4.1's tests, continued: exclusions, decorators, names, success_threshold,
-the context manager, asyncio, and the thread-safety cases (asserting our lock-free
-behaviour where it differs on purpose)."""
+"""pybreaker 1.4.1's tests, continued: exclusions, adding and removing listeners,
+decorators (asyncio ones included), names, success_threshold, states, storages, errors and
+the context manager. The thread-safety cases are in test_compat_pybreaker_threads."""
 
 from __future__ import annotations
 
@@ -116,6 +116,35 @@ def test_remove_excluded_exception() -> None:
     assert list(breaker.excluded_exceptions) == [NotImplementedError]
     breaker.remove_excluded_exception(NotImplementedError)
     assert list(breaker.excluded_exceptions) == []
+
+
+def test_add_listener() -> None:
+    breaker = CircuitBreaker()
+    assert list(breaker.listeners) == []
+    assert isinstance(breaker.listeners, tuple)
+    first = CircuitBreakerListener()
+    breaker.add_listener(first)
+    assert list(breaker.listeners) == [first]
+    second = CircuitBreakerListener()
+    breaker.add_listener(second)
+    assert list(breaker.listeners) == [first, second]
+
+
+def test_add_listeners() -> None:
+    breaker = CircuitBreaker()
+    first, second = CircuitBreakerListener(), CircuitBreakerListener()
+    breaker.add_listeners(first, second)
+    assert list(breaker.listeners) == [first, second]
+
+
+def test_remove_listener() -> None:
+    breaker = CircuitBreaker()
+    first = CircuitBreakerListener()
+    breaker.add_listener(first)
+    assert list(breaker.listeners) == [first]
+    breaker.remove_listener(first)
+    assert list(breaker.listeners) == []
+    assert isinstance(breaker.listeners, tuple)
 
 
 def test_decorator() -> None:

@@ -200,17 +200,17 @@ class CircuitBreaker(_Registry):
         for listener in self._listeners:
             _safe(listener, "success", self)
 
-    def _record_error(
-        self, permit: failgate.Permit, exc: BaseException
-    ) -> CircuitBreakerError | None:
-        """Records a raise; returns the error to raise instead when this call tripped."""
+    def _record_error(self, permit: failgate.Permit, exc: BaseException) -> None:
+        """Records a raise. When this call tripped the breaker (and throw_new_error_on_trip)
+        raises CircuitBreakerError from ``exc``; otherwise returns, and the caller re-raises
+        ``exc`` with a bare ``raise`` so its traceback stays as it was."""
         if not isinstance(exc, Exception):
             permit.abandon()
-            return None
+            return
         if not self.is_system_error(exc):
             # pybreaker treats a business exception as a success.
             self._record_success(permit)
-            return None
+            return
         with self._count_lock:
             self._fail_count += 1
         for listener in self._listeners:
@@ -221,14 +221,14 @@ class CircuitBreaker(_Registry):
         change: failgate.StateChange | None = self._trips.change
         self._trips.change = None
         if change is None or not self._throw_new_error_on_trip:
-            return None
+            return
         if change.reason == "probe_failed":
             text = "Trial call failed, circuit breaker opened"
         else:
             text = "Failures threshold reached, circuit breaker opened"
-        return CircuitBreakerError(
+        raise CircuitBreakerError(
             text, name=change.name, state=State.OPEN, retry_after=change.wait
-        )
+        ) from exc
 
     # -- calling -----------------------------------------------------------------------
 
@@ -239,9 +239,7 @@ class CircuitBreaker(_Registry):
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            replacement = self._record_error(permit, exc)
-            if replacement is not None:
-                raise replacement from exc
+            self._record_error(permit, exc)
             raise
         if isinstance(result, types.GeneratorType):
             wrapped: Any = self._generator_call(result, permit)
@@ -265,9 +263,7 @@ class CircuitBreaker(_Registry):
             gen.close()
             raise
         except BaseException as exc:
-            replacement = self._record_error(permit, exc)
-            if replacement is not None:
-                raise replacement from exc
+            self._record_error(permit, exc)
             gen.throw(exc)
 
     async def call_async(
@@ -280,9 +276,7 @@ class CircuitBreaker(_Registry):
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
-            replacement = self._record_error(permit, exc)
-            if replacement is not None:
-                raise replacement from exc
+            self._record_error(permit, exc)
             raise
         self._record_success(permit)
         return result
@@ -296,9 +290,7 @@ class CircuitBreaker(_Registry):
         try:
             yield
         except BaseException as exc:
-            replacement = self._record_error(permit, exc)
-            if replacement is not None:
-                raise replacement from exc
+            self._record_error(permit, exc)
             raise
         self._record_success(permit)
 
