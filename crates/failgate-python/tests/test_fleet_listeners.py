@@ -53,6 +53,10 @@ def test_a_trip_in_redis_is_heard_by_both_breakers_with_reason_fleet(redis: Redi
         assert heard.moves() == [("closed", "open", "fleet")]
         wait = heard.changes[0][3]
         assert wait is not None and 0 < wait <= 60
+    # Time in state counts from the change each breaker saw.
+    time_open = second.metrics().time_in_state
+    assert 0 <= time_open < 10
+    assert wait_for(lambda: second.metrics().time_in_state > time_open)
     # The second process heard it on the extension's sync thread, not a caller's.
     assert second_heard.threads and threading.current_thread().name not in second_heard.threads
 

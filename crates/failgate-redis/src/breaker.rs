@@ -282,8 +282,9 @@ impl<C> Breaker for FleetBreaker<C> {
     }
 
     /// The state calls see, with the shared window's counts as of the last round trip
-    /// (in local fallback, the local breaker's snapshot). `time_in_state` is not
-    /// tracked by the mirror and stays zero.
+    /// (in local fallback, the local breaker's snapshot). `time_in_state` counts from
+    /// when this instance saw the state change (a round trip after Redis made it, at
+    /// most).
     fn snapshot(&self) -> Snapshot {
         FleetBreaker::snapshot(self)
     }

@@ -135,8 +135,8 @@ class Metrics:
     def retry_after(self) -> float | None: ...
     @property
     def time_in_state(self) -> float:
-        """Seconds since the last change of state; always 0.0 on a FleetBreaker, whose
-        transitions are made in Redis at a time this process does not learn."""
+        """Seconds since the last change of state; on a FleetBreaker, since this process
+        saw it (a transition made in Redis arrives within a round trip)."""
     @property
     def totals(self) -> Totals | None: ...
     def as_dict(self) -> dict[str, Any]: ...

@@ -103,6 +103,8 @@ pub(crate) struct Mirror {
     pub(crate) gauges: crate::telemetry::MetricHandles,
     /// Told of the state changes callers see: [`crate::observe`].
     observers: Vec<Arc<dyn Observer>>,
+    /// When this instance last saw the state callers see change (local clock, ns).
+    changed_at: AtomicU64,
     /// The fleet client that syncs this breaker, kept alive by it.
     link: Link,
 }
@@ -151,6 +153,7 @@ impl Mirror {
             #[cfg(feature = "metrics")]
             gauges: telemetry::MetricHandles::new(&s.namespace, &s.name),
             observers: s.observers.clone(),
+            changed_at: AtomicU64::new(s.clock.now_nanos()),
             link,
         }
     }

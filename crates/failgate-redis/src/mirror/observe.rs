@@ -7,6 +7,7 @@ use crate::script::SharedState;
 use crate::word::MirrorWord;
 use failgate::{Event, EventKind, Reason, State};
 use std::sync::atomic::Ordering::*;
+use std::time::Duration;
 
 impl Mirror {
     /// The state callers see while the word is `w`.
@@ -23,14 +24,15 @@ impl Mirror {
         w.kind() == SharedState::Open && self.open_left().is_some_and(|d| !d.is_zero())
     }
 
-    /// Tells the observers that the word went from `before` to `after`, if the state
-    /// callers see changed.
+    /// Notes that the word went from `before` to `after` and tells the observers, if
+    /// the state callers see changed.
     pub(super) fn report(&self, before: MirrorWord, after: MirrorWord, reason: Reason) {
-        if self.observers.is_empty() {
-            return;
-        }
         let (from, to) = (self.observed(before), self.observed(after));
         if from == to {
+            return;
+        }
+        self.changed_at.store(self.clock.now_nanos(), Relaxed);
+        if self.observers.is_empty() {
             return;
         }
         let wait = match to {
@@ -59,8 +61,17 @@ impl Mirror {
             _ => false,
         };
         if moved && w.is_local() && !self.shared_open_holds(w) {
+            self.changed_at.store(self.clock.now_nanos(), Relaxed);
             self.tell(event);
         }
+    }
+
+    /// How long since this instance saw the state callers see change: in shared mode,
+    /// since the round trip or announcement that brought the change (Redis made it at
+    /// most a round trip earlier), or since the fallback's own last transition.
+    pub(super) fn time_in_state(&self) -> Duration {
+        let since = self.changed_at.load(Relaxed);
+        Duration::from_nanos(self.clock.now_nanos().saturating_sub(since))
     }
 
     fn tell(&self, event: &Event<'_>) {

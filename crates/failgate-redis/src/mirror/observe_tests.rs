@@ -144,3 +144,19 @@ fn falling_back_is_told_only_when_it_changes_what_callers_see() {
     assert_eq!(c.state(), State::Open);
     assert!(heard.lock().unwrap().is_empty());
 }
+
+#[test]
+fn time_in_state_counts_from_the_change_this_instance_saw() {
+    let clock = ManualClock::new();
+    let (c, _) = observed(&clock);
+    c.install_reply_test(&reply(SharedState::Closed, 1, 0, 0));
+    clock.advance(Duration::from_secs(2));
+    c.install_reply_test(&reply(SharedState::Open, 2, 60_000, 0));
+    clock.advance(Duration::from_secs(3));
+    // A poll of the same state starts nothing anew.
+    c.install_reply_test(&reply(SharedState::Open, 2, 57_000, 0));
+    assert_eq!(c.snapshot().time_in_state, Duration::from_secs(3));
+    announce(&c, SharedState::Closed, 3, 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(c.snapshot().time_in_state, Duration::from_secs(1));
+}

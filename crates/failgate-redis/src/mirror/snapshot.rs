@@ -16,6 +16,7 @@ impl Mirror {
             let mut local = self.local.snapshot();
             local.name = self.name.as_str().into();
             local.totals = self.totals();
+            local.time_in_state = self.time_in_state();
             return local;
         }
         let mut s = Snapshot::new(self.name.as_str(), state);
@@ -31,6 +32,7 @@ impl Mirror {
             s.retry_after = self.open_left();
         }
         s.totals = self.totals();
+        s.time_in_state = self.time_in_state();
         s
     }
 }
