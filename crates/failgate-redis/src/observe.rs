@@ -3,8 +3,9 @@
 //! observer (a log line, a Python listener) serves both kinds of breaker.
 //!
 //! A fleet breaker reports state changes only, not every call: its calls are counted
-//! in Redis, and an event per call would cost the hot path a dynamic call it does not
-//! pay today. The local fallback's own transitions are relayed while it decides.
+//! in Redis, and an event per call would put a dynamic call on the hot path, which
+//! is one load and one add. The local fallback's own transitions are relayed while it
+//! decides.
 
 use crate::mirror::Mirror;
 use crate::FleetBuilder;
