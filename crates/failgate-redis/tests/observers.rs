@@ -100,8 +100,14 @@ async fn an_order_carries_the_operators_reason_here_and_the_fleets_elsewhere() {
             (State::ForcedOpen, State::Closed, Reason::Fleet),
         ]
     );
-    // Redis confirming a's orders is no new change.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Redis confirming a's orders is no new change. b has seen the close, so Redis
+    // has it: a's next round trip (an idle one comes within `idle_poll`, 1 s) comes
+    // after the one that carried it.
+    let trips = a.status().round_trips;
+    eventually("one more round trip", 5 * SECOND, || {
+        a.status().round_trips > trips
+    })
+    .await;
     assert_eq!(changes(&seen_a).len(), 2);
 }
 
