@@ -142,3 +142,21 @@ def test_listeners_must_be_callables() -> None:
         build(config(f"redis://127.0.0.1:{free_port()}", listeners=[5]))
     with pytest.raises(TypeError, match="listeners"):
         build(config(f"redis://127.0.0.1:{free_port()}", listeners=5))
+
+
+def test_a_listener_may_give_its_breaker_an_order(redis: Redis) -> None:
+    heard = Heard()
+    breaker = shared(redis)
+
+    def undo(change: failgate.StateChange) -> None:
+        if change.new is failgate.State.FORCED_OPEN:
+            breaker.close()
+
+    breaker.add_listener(heard)
+    breaker.add_listener(undo)
+    breaker.force_open()
+    assert breaker.state == "closed"
+    assert heard.moves() == [
+        ("closed", "forced_open", "manual"),
+        ("forced_open", "closed", "manual_close"),
+    ]

@@ -137,3 +137,33 @@ async fn the_local_fallbacks_trip_is_told_with_its_own_reason() {
         seen[0].2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_may_give_the_breaker_an_order() {
+    // No Redis: orders are obeyed locally at once, and observers told after.
+    let me: Arc<std::sync::OnceLock<FleetBreaker>> = Arc::default();
+    let handle = me.clone();
+    let (b, seen) = observed(fleet("redis://127.0.0.1:1", "observer-reentrant"));
+    let b = b
+        .observer(move |e: &Event<'_>| {
+            if let EventKind::StateChange {
+                to: State::ForcedOpen,
+                ..
+            } = e.kind
+            {
+                handle.get().expect("built").close();
+            }
+        })
+        .build()
+        .unwrap();
+    let b = me.get_or_init(|| b);
+    b.force_open();
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(
+        changes(&seen),
+        vec![
+            (State::Closed, State::ForcedOpen, Reason::Manual),
+            (State::ForcedOpen, State::Closed, Reason::ManualClose),
+        ]
+    );
+}

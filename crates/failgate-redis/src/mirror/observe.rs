@@ -6,8 +6,14 @@ use super::Mirror;
 use crate::script::SharedState;
 use crate::word::MirrorWord;
 use failgate::{Event, EventKind, Reason, State};
+use std::cell::RefCell;
 use std::sync::atomic::Ordering::*;
 use std::time::Duration;
+
+thread_local! {
+    /// The state changes an order made on this thread, while it holds the order lock.
+    static HELD: RefCell<Option<Vec<EventKind>>> = const { RefCell::new(None) };
+}
 
 impl Mirror {
     /// The state callers see while the word is `w`.
@@ -74,9 +80,34 @@ impl Mirror {
         Duration::from_nanos(self.clock.now_nanos().saturating_sub(since))
     }
 
+    /// Runs `order` (which takes the order lock), then tells the observers what it
+    /// changed: no observer runs while the lock is held, so that one may give an order
+    /// itself.
+    pub(super) fn telling_after<R>(&self, order: impl FnOnce() -> R) -> R {
+        if self.observers.is_empty() {
+            return order();
+        }
+        let outer = HELD.with(|h| h.borrow_mut().replace(Vec::new()));
+        let r = order();
+        let held = HELD.with(|h| std::mem::replace(&mut *h.borrow_mut(), outer));
+        for kind in held.unwrap_or_default() {
+            self.tell(&Event::new(&self.name, kind));
+        }
+        r
+    }
+
     fn tell(&self, event: &Event<'_>) {
-        for o in self.observers.iter() {
-            o.on_event(event);
+        let held = HELD.with(|h| match h.borrow_mut().as_mut() {
+            Some(held) => {
+                held.push(event.kind);
+                true
+            }
+            None => false,
+        });
+        if !held {
+            for o in self.observers.iter() {
+                o.on_event(event);
+            }
         }
     }
 }

@@ -50,6 +50,10 @@ impl Mirror {
     /// provisional one always carries the order that made it (the script allows a
     /// batch with an order to name one generation past Redis's).
     pub(crate) fn order(&self, order: Order) {
+        self.telling_after(|| self.order_locked(order));
+    }
+
+    fn order_locked(&self, order: Order) {
         let _serial = self.order_lock.lock();
         order.apply_local(&self.local);
         let replaced = self.order.swap(Order::pack(Some(order)), AcqRel) != 0;
