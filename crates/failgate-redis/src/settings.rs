@@ -192,15 +192,16 @@ impl Settings {
         }
     }
 
-    /// The local breaker with the same policy, for fallback; validates the policy.
-    /// The local fallback breaker, telling `relay` (if any) of its events.
+    /// The local breaker with the same policy, for fallback; validates the policy. With
+    /// `relay`, it tells it of its events (its own totals stay off: an observer would
+    /// turn them on, and the fleet breaker keeps its totals itself).
     pub(crate) fn local_breaker(
         &self,
         relay: Option<Arc<dyn failgate::Observer>>,
     ) -> Result<failgate::CircuitBreaker, FleetConfigError> {
         let mut b = failgate::CircuitBreaker::builder();
         if let Some(relay) = relay {
-            b = b.shared_observer(relay);
+            b = b.shared_observer(relay).totals(false);
         }
         if let Some(rate) = self.half_open_failure_rate {
             // Validated by the local builder's own rule, so both refuse the same rates.

@@ -12,13 +12,16 @@ use std::time::Duration;
 /// Validates `s`, makes the mirror and hands it to its client. Returns at once.
 pub(crate) fn start(s: &Settings) -> Result<Arc<Mirror>, FleetConfigError> {
     s.validate()?;
-    // The fallback's state changes reach the mirror (its time in state, its
-    // observers), which passes on only those callers see.
-    let relay = Arc::new(Relay::default());
-    let local = s.local_breaker(Some(relay.clone()))?;
+    // The fallback's state changes reach the observers through the mirror, which
+    // passes on only those callers see. Without observers the fallback has none, and
+    // its calls keep the local breaker's short path.
+    let relay = (!s.observers.is_empty()).then(|| Arc::new(Relay::default()));
+    let local = s.local_breaker(relay.clone().map(|r| r as Arc<dyn failgate::Observer>))?;
     let client = client::client_for(s)?;
     let core = Arc::new(Mirror::new(local, s, client.link()));
-    relay.attach(&core);
+    if let Some(relay) = relay {
+        relay.attach(&core);
+    }
     let timing = Timing {
         interval: s.flush_interval,
         idle_poll: s.idle_poll,

@@ -67,14 +67,13 @@ impl Mirror {
             _ => false,
         };
         if moved && w.is_local() && !self.shared_open_holds(w) {
-            self.changed_at.store(self.clock.now_nanos(), Relaxed);
             self.tell(event);
         }
     }
 
-    /// How long since this instance saw the state callers see change: in shared mode,
-    /// since the round trip or announcement that brought the change (Redis made it at
-    /// most a round trip earlier), or since the fallback's own last transition.
+    /// How long since this instance saw the shared state callers see change: since the
+    /// round trip or announcement that brought the change (Redis made it at most a
+    /// round trip earlier), or the switch to or from the fallback.
     pub(super) fn time_in_state(&self) -> Duration {
         let since = self.changed_at.load(Relaxed);
         Duration::from_nanos(self.clock.now_nanos().saturating_sub(since))

@@ -15,8 +15,8 @@ impl Mirror {
         if w.is_local() && state != State::Open {
             let mut local = self.local.snapshot();
             local.name = self.name.as_str().into();
+            // Its time in state is the fallback's own (it was reset on falling back).
             local.totals = self.totals();
-            local.time_in_state = self.time_in_state();
             return local;
         }
         let mut s = Snapshot::new(self.name.as_str(), state);
